@@ -1,0 +1,278 @@
+//===- GemmaDialect.cpp - gemma dialect, attributes and types -------------===//
+
+#include "dialect/GemmaDialect.h"
+#include "dialect/GemmaOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::gemma;
+
+#include "dialect/GemmaDialect.cpp.inc"
+#include "dialect/GemmaEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/GemmaAttrs.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialect/GemmaTypes.cpp.inc"
+
+void GemmaDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/GemmaAttrs.cpp.inc"
+      >();
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialect/GemmaTypes.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "dialect/GemmaOps.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Shared syntax: `local, window = W` | `global`
+//===----------------------------------------------------------------------===//
+
+static ParseResult parseAttentionKindAndWindow(AsmParser &parser,
+                                               AttentionKind &kind,
+                                               int64_t &window) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseKeyword(&keyword))
+    return failure();
+  std::optional<AttentionKind> parsed = symbolizeAttentionKind(keyword);
+  if (!parsed)
+    return parser.emitError(loc, "expected 'local' or 'global', got '")
+           << keyword << "'";
+  kind = *parsed;
+  window = 0;
+  return success();
+}
+
+// Parses `window = W` after a comma. The window is accepted for either kind so
+// that the verifier, not the parser, explains why a global layer has none.
+// Fails without consuming input when the next keyword is not `window`.
+static ParseResult parseOptionalWindow(AsmParser &parser, int64_t &window) {
+  if (failed(parser.parseOptionalKeyword("window")))
+    return failure();
+  if (parser.parseEqual() || parser.parseInteger(window))
+    return failure();
+  return success();
+}
+
+static void printAttentionKindAndWindow(AsmPrinter &printer,
+                                        AttentionKind kind, int64_t window) {
+  printer << stringifyAttentionKind(kind);
+  if (window != 0)
+    printer << ", window = " << window;
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionAttr
+//===----------------------------------------------------------------------===//
+
+Attribute AttentionAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  AttentionKind kind;
+  int64_t window = 0;
+  if (parser.parseLess() ||
+      parseAttentionKindAndWindow(parser, kind, window))
+    return {};
+  if (succeeded(parser.parseOptionalComma()) &&
+      failed(parseOptionalWindow(parser, window))) {
+    parser.emitError(parser.getCurrentLocation(), "expected 'window = <int>'");
+    return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<AttentionAttr>(loc, parser.getContext(), kind,
+                                          window);
+}
+
+void AttentionAttr::print(AsmPrinter &printer) const {
+  printer << '<';
+  printAttentionKindAndWindow(printer, getKind(), getWindow());
+  printer << '>';
+}
+
+LogicalResult
+AttentionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      AttentionKind kind, int64_t window) {
+  if (kind == AttentionKind::Local && window <= 0)
+    return emitError() << "local attention needs a window > 0, got "
+                       << window;
+  if (kind == AttentionKind::Global && window != 0)
+    return emitError() << "global attention has no window, got " << window;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RopeAttr
+//===----------------------------------------------------------------------===//
+
+Attribute RopeAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  double base = 0, scale = 1.0;
+  if (parser.parseLess() || parser.parseKeyword("base") ||
+      parser.parseEqual() || parser.parseFloat(base))
+    return {};
+  if (succeeded(parser.parseOptionalComma()) &&
+      (parser.parseKeyword("scale") || parser.parseEqual() ||
+       parser.parseFloat(scale)))
+    return {};
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<RopeAttr>(loc, parser.getContext(),
+                                     llvm::APFloat(base), llvm::APFloat(scale));
+}
+
+void RopeAttr::print(AsmPrinter &printer) const {
+  printer << "<base = ";
+  printer.printFloat(getBase());
+  if (getScaleValue() != 1.0) {
+    printer << ", scale = ";
+    printer.printFloat(getScale());
+  }
+  printer << '>';
+}
+
+LogicalResult RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               llvm::APFloat base, llvm::APFloat scale) {
+  if (!(base.convertToDouble() > 1.0))
+    return emitError() << "RoPE base must be > 1, got "
+                       << base.convertToDouble();
+  if (!(scale.convertToDouble() > 0.0))
+    return emitError() << "RoPE scaling factor must be > 0, got "
+                       << scale.convertToDouble();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MaskAttr
+//===----------------------------------------------------------------------===//
+
+Attribute MaskAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseLess() || parser.parseKeyword(&keyword))
+    return {};
+  std::optional<MaskKind> kind = symbolizeMaskKind(keyword);
+  if (!kind) {
+    parser.emitError(loc, "expected 'causal', 'sliding_window' or "
+                          "'bidirectional', got '")
+        << keyword << "'";
+    return {};
+  }
+  // `= W` is accepted after any kind so that the verifier, not the parser,
+  // explains that only a sliding window has one.
+  int64_t window = 0;
+  if (succeeded(parser.parseOptionalEqual()) && parser.parseInteger(window))
+    return {};
+  bool imageGroups = false;
+  if (succeeded(parser.parseOptionalComma())) {
+    if (parser.parseKeyword("image_groups"))
+      return {};
+    imageGroups = true;
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<MaskAttr>(loc, parser.getContext(), *kind, window,
+                                     imageGroups);
+}
+
+void MaskAttr::print(AsmPrinter &printer) const {
+  printer << '<' << stringifyMaskKind(getKind());
+  if (getWindow() != 0)
+    printer << " = " << getWindow();
+  if (getImageGroups())
+    printer << ", image_groups";
+  printer << '>';
+}
+
+LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               MaskKind kind, int64_t window,
+                               bool imageGroups) {
+  if (kind == MaskKind::SlidingWindow && window <= 0)
+    return emitError() << "sliding_window mask needs a window > 0, got "
+                       << window;
+  if (kind != MaskKind::SlidingWindow && window != 0)
+    return emitError() << "only a sliding_window mask has a window";
+  if (kind == MaskKind::Bidirectional && imageGroups)
+    return emitError()
+           << "image_groups refines a causal mask; a bidirectional mask "
+              "already sees every key";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// KVCacheType
+//===----------------------------------------------------------------------===//
+
+Type KVCacheType::parse(AsmParser &parser) {
+  SMLoc loc = parser.getCurrentLocation();
+  AttentionKind kind;
+  int64_t window = 0, capacity = 0, kvHeads = 0, headDim = 0;
+  Type elementType;
+  if (parser.parseLess() ||
+      parseAttentionKindAndWindow(parser, kind, window) || parser.parseComma())
+    return {};
+  if (succeeded(parseOptionalWindow(parser, window)) && parser.parseComma())
+    return {};
+  if (parser.parseKeyword("capacity") || parser.parseEqual() ||
+      parser.parseInteger(capacity) || parser.parseComma() ||
+      parser.parseKeyword("kv_heads") || parser.parseEqual() ||
+      parser.parseInteger(kvHeads) || parser.parseComma() ||
+      parser.parseKeyword("head_dim") || parser.parseEqual() ||
+      parser.parseInteger(headDim) || parser.parseComma() ||
+      parser.parseType(elementType) || parser.parseGreater())
+    return {};
+  MLIRContext *ctx = parser.getContext();
+  auto emitError = [&] { return parser.emitError(loc); };
+  if (failed(AttentionAttr::verify(emitError, kind, window)))
+    return {};
+  return parser.getChecked<KVCacheType>(
+      loc, ctx, AttentionAttr::get(ctx, kind, window), capacity, kvHeads,
+      headDim, elementType);
+}
+
+void KVCacheType::print(AsmPrinter &printer) const {
+  printer << '<';
+  printAttentionKindAndWindow(printer, getLayer().getKind(),
+                              getLayer().getWindow());
+  printer << ", capacity = " << getCapacity() << ", kv_heads = " << getKvHeads()
+          << ", head_dim = " << getHeadDim() << ", " << getElementType()
+          << '>';
+}
+
+LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  AttentionAttr layer, int64_t capacity,
+                                  int64_t kvHeads, int64_t headDim,
+                                  Type elementType) {
+  if (capacity <= 0 || kvHeads <= 0 || headDim <= 0)
+    return emitError() << "KV cache capacity, kv_heads and head_dim must be "
+                          "> 0, got "
+                       << capacity << ", " << kvHeads << ", " << headDim;
+  if (headDim % 2 != 0)
+    return emitError() << "KV cache head_dim must be even (keys are stored "
+                          "after RoPE), got "
+                       << headDim;
+  if (!elementType.isBF16() && !elementType.isF16() && !elementType.isF32())
+    return emitError() << "KV cache element type must be bf16, f16 or f32, "
+                          "got "
+                       << elementType;
+  if (layer.isLocal() && capacity != layer.getWindow())
+    return emitError() << "a local KV cache holds exactly its window: "
+                          "capacity "
+                       << capacity << " != window " << layer.getWindow();
+  return success();
+}
+
+int64_t KVCacheType::getSizeInBytes() const {
+  return 2 * getCapacity() * getKvHeads() * getHeadDim() *
+         static_cast<int64_t>(getElementType().getIntOrFloatBitWidth() / 8);
+}
