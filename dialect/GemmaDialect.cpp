@@ -54,15 +54,15 @@ static ParseResult parseAttentionKindAndWindow(AsmParser &parser,
   return success();
 }
 
-// Parses `window = W` after a comma. The window is accepted for either kind so
-// that the verifier, not the parser, explains why a global layer has none.
-// Fails without consuming input when the next keyword is not `window`.
-static ParseResult parseOptionalWindow(AsmParser &parser, int64_t &window) {
+// Parses `window = W` after a comma: std::nullopt when the next keyword is
+// not `window` (nothing consumed), failure after a diagnostic when it is but
+// is malformed. The window is accepted for either kind so that the verifier,
+// not the parser, explains why a global layer has none.
+static OptionalParseResult parseOptionalWindow(AsmParser &parser,
+                                               int64_t &window) {
   if (failed(parser.parseOptionalKeyword("window")))
-    return failure();
-  if (parser.parseEqual() || parser.parseInteger(window))
-    return failure();
-  return success();
+    return std::nullopt;
+  return failure(parser.parseEqual() || parser.parseInteger(window));
 }
 
 static void printAttentionKindAndWindow(AsmPrinter &printer,
@@ -83,10 +83,15 @@ Attribute AttentionAttr::parse(AsmParser &parser, Type) {
   if (parser.parseLess() ||
       parseAttentionKindAndWindow(parser, kind, window))
     return {};
-  if (succeeded(parser.parseOptionalComma()) &&
-      failed(parseOptionalWindow(parser, window))) {
-    parser.emitError(parser.getCurrentLocation(), "expected 'window = <int>'");
-    return {};
+  if (succeeded(parser.parseOptionalComma())) {
+    OptionalParseResult parsed = parseOptionalWindow(parser, window);
+    if (!parsed.has_value()) {
+      parser.emitError(parser.getCurrentLocation(),
+                       "expected 'window = <int>'");
+      return {};
+    }
+    if (failed(*parsed))
+      return {};
   }
   if (parser.parseGreater())
     return {};
@@ -221,7 +226,8 @@ Type KVCacheType::parse(AsmParser &parser) {
   if (parser.parseLess() ||
       parseAttentionKindAndWindow(parser, kind, window) || parser.parseComma())
     return {};
-  if (succeeded(parseOptionalWindow(parser, window)) && parser.parseComma())
+  OptionalParseResult parsedWindow = parseOptionalWindow(parser, window);
+  if (parsedWindow.has_value() && (failed(*parsedWindow) || parser.parseComma()))
     return {};
   if (parser.parseKeyword("capacity") || parser.parseEqual() ||
       parser.parseInteger(capacity) || parser.parseComma() ||

@@ -219,9 +219,9 @@ LogicalResult AttentionOp::verify() {
     return failure();
   if (ShapedType::isDynamic(q[1]) || ShapedType::isDynamic(k[1]) ||
       k[1] <= 0 || q[1] % k[1] != 0)
-    return emitOpError() << "query heads (" << q[1]
-                         << ") must be a static multiple of kv heads (" << k[1]
-                         << ")";
+    return emitOpError() << "query heads must be a static multiple of kv "
+                            "heads, got query "
+                         << shapeString(q) << " and key " << shapeString(k);
   if (failed(checkPositive(*this, "scale", getScale().convertToFloat())))
     return failure();
   if (std::optional<APFloat> cap = getSoftcap();
@@ -289,7 +289,7 @@ LogicalResult MLPOp::verify() {
   ArrayRef<int64_t> up = tensorType(getUp()).getShape();
   ArrayRef<int64_t> down = tensorType(getDown()).getShape();
   if (failed(checkDim(*this, "gate columns", gate[1], "hidden", hidden)) ||
-      failed(checkDim(*this, "up shape", up[0], "gate rows", gate[0])) ||
+      failed(checkDim(*this, "up rows", up[0], "gate rows", gate[0])) ||
       failed(checkDim(*this, "up columns", up[1], "hidden", hidden)) ||
       failed(checkDim(*this, "down rows", down[0], "hidden", hidden)) ||
       failed(checkDim(*this, "down columns", down[1], "intermediate size",

@@ -1,25 +1,20 @@
 //===- gemma-opt.cpp - the gemma dialect's opt driver ---------------------===//
 //
-// Parses, verifies, transforms and prints gemma IR. Registers only the
-// dialects that gemma IR and the project's pipelines use.
+// Parses, verifies, transforms and prints gemma IR at any stage. Registers
+// only the dialects and passes that the project's pipelines use.
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialect/GemmaOps.h"
-#include "passes/Passes.h"
+#include "lowering/Pipeline.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<mlir::gemma::GemmaDialect, mlir::arith::ArithDialect,
-                  mlir::func::FuncDialect, mlir::tensor::TensorDialect>();
-  mlir::gemma::registerGemmaPasses();
+  gemma::registerCompilerDialects(registry);
+  gemma::registerCompilerPasses();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   return mlir::asMainReturnCode(

@@ -2,6 +2,7 @@
 
 #include "runtime/Npy.h"
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -116,11 +117,17 @@ std::vector<int32_t> NpyArray::toInt32() const {
     for (size_t i = 0; i < out.size(); ++i) {
       int64_t v;
       std::memcpy(&v, data.data() + i * 8, 8);
+      // Token ids come as int64 from NumPy's default; a value past int32
+      // must not wrap into a valid-looking id.
+      if (v < INT32_MIN || v > INT32_MAX)
+        throw std::runtime_error("int64 value " + std::to_string(v) +
+                                 " at index " + std::to_string(i) +
+                                 " does not fit in int32");
       out[i] = static_cast<int32_t>(v);
     }
   } else {
-    throw std::runtime_error("expected an int32 or int64 array, got '" +
-                             dtype + "'");
+    throw std::runtime_error("expected an int32 or int64 array, got '" + dtype +
+                             "'");
   }
   return out;
 }
@@ -158,12 +165,12 @@ NpyArray readNpy(const std::string &path) {
   if (headerField(path, header, "fortran_order") != "False")
     fail(path, "Fortran-order arrays are not supported");
   array.shape = parseShape(path, headerField(path, header, "shape"));
-  size_t bytes = static_cast<size_t>(array.numElements()) *
-                 elementSize(path, array.dtype);
+  size_t bytes =
+      static_cast<size_t>(array.numElements()) * elementSize(path, array.dtype);
   array.data.resize(bytes);
   if (!in.read(array.data.data(), static_cast<std::streamsize>(bytes)))
-    fail(path, "truncated npy data: expected " + std::to_string(bytes) +
-                   " bytes");
+    fail(path,
+         "truncated npy data: expected " + std::to_string(bytes) + " bytes");
   return array;
 }
 

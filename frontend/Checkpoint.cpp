@@ -1,0 +1,307 @@
+// Checkpoint.cpp - opening and validating a model directory.
+
+#include "frontend/Checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace gemma {
+
+namespace {
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+bool startsWith(const std::string &s, const std::string &prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::string joinPath(const std::string &dir, const std::string &name) {
+  if (dir.empty())
+    return name;
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+bool isRegularFile(const std::string &path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+void addTextTensors(const TextConfig &t, std::vector<ExpectedTensor> &out) {
+  int64_t qDim = t.numHeads * t.headDim;
+  int64_t kvDim = t.numKvHeads * t.headDim;
+  int64_t h = t.hiddenSize;
+  int64_t ff = t.intermediateSize;
+  out.push_back({"model.embed_tokens.weight", {t.vocabSize, h}});
+  for (int64_t i = 0; i < t.numLayers; ++i) {
+    std::string p = "model.layers." + std::to_string(i) + ".";
+    out.push_back({p + "input_layernorm.weight", {h}});
+    out.push_back({p + "self_attn.q_proj.weight", {qDim, h}});
+    out.push_back({p + "self_attn.k_proj.weight", {kvDim, h}});
+    out.push_back({p + "self_attn.v_proj.weight", {kvDim, h}});
+    out.push_back({p + "self_attn.o_proj.weight", {h, qDim}});
+    out.push_back({p + "self_attn.q_norm.weight", {t.headDim}});
+    out.push_back({p + "self_attn.k_norm.weight", {t.headDim}});
+    out.push_back({p + "post_attention_layernorm.weight", {h}});
+    out.push_back({p + "pre_feedforward_layernorm.weight", {h}});
+    out.push_back({p + "mlp.gate_proj.weight", {ff, h}});
+    out.push_back({p + "mlp.up_proj.weight", {ff, h}});
+    out.push_back({p + "mlp.down_proj.weight", {h, ff}});
+    out.push_back({p + "post_feedforward_layernorm.weight", {h}});
+  }
+  out.push_back({"model.norm.weight", {h}});
+  if (!t.tieWordEmbeddings)
+    out.push_back({"lm_head.weight", {t.vocabSize, h}});
+}
+
+void addVisionTensors(const ModelConfig &config,
+                      std::vector<ExpectedTensor> &out) {
+  const VisionConfig &v = *config.vision;
+  int64_t h = v.hiddenSize;
+  int64_t ff = v.intermediateSize;
+  int64_t patches = (v.imageSize / v.patchSize) * (v.imageSize / v.patchSize);
+  std::string e = "vision_tower.vision_model.embeddings.";
+  out.push_back(
+      {e + "patch_embedding.weight", {h, 3, v.patchSize, v.patchSize}});
+  out.push_back({e + "patch_embedding.bias", {h}});
+  out.push_back({e + "position_embedding.weight", {patches, h}});
+  for (int64_t i = 0; i < v.numLayers; ++i) {
+    std::string p =
+        "vision_tower.vision_model.encoder.layers." + std::to_string(i) + ".";
+    out.push_back({p + "layer_norm1.weight", {h}});
+    out.push_back({p + "layer_norm1.bias", {h}});
+    for (const char *proj : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+      out.push_back({p + "self_attn." + proj + ".weight", {h, h}});
+      out.push_back({p + "self_attn." + proj + ".bias", {h}});
+    }
+    out.push_back({p + "layer_norm2.weight", {h}});
+    out.push_back({p + "layer_norm2.bias", {h}});
+    out.push_back({p + "mlp.fc1.weight", {ff, h}});
+    out.push_back({p + "mlp.fc1.bias", {ff}});
+    out.push_back({p + "mlp.fc2.weight", {h, ff}});
+    out.push_back({p + "mlp.fc2.bias", {h}});
+  }
+  out.push_back({"vision_tower.vision_model.post_layernorm.weight", {h}});
+  out.push_back({"vision_tower.vision_model.post_layernorm.bias", {h}});
+  out.push_back({"multi_modal_projector.mm_soft_emb_norm.weight", {h}});
+  // Used as x·W without a transpose, hence [vision_hidden, text_hidden].
+  out.push_back({"multi_modal_projector.mm_input_projection_weight",
+                 {h, config.text.hiddenSize}});
+}
+
+// Where a stored tensor came from, for error messages.
+struct Stored {
+  std::string storedName;
+  TensorView view;
+};
+
+nlohmann::json readIndex(const std::string &indexPath) {
+  std::ifstream in(indexPath, std::ios::binary);
+  if (!in)
+    throw Error(indexPath + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  nlohmann::json index =
+      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (index.is_discarded() || !index.is_object())
+    throw Error(indexPath + ": malformed JSON (expected an object)");
+  auto map = index.find("weight_map");
+  if (map == index.end() || !map->is_object())
+    throw Error(indexPath + ": field 'weight_map' missing or not an object");
+  return *map;
+}
+
+// A shard name must stay inside the model directory.
+void checkShardName(const std::string &indexPath, const std::string &tensor,
+                    const std::string &shard) {
+  bool ok = !shard.empty() && shard[0] != '/';
+  for (std::size_t pos = 0; ok && pos <= shard.size();) {
+    std::size_t next = shard.find('/', pos);
+    if (next == std::string::npos)
+      next = shard.size();
+    ok = shard.compare(pos, next - pos, "..") != 0;
+    pos = next + 1;
+  }
+  if (!ok)
+    throw Error(indexPath + ": tensor '" + tensor + "': shard name '" + shard +
+                "' leaves the model directory");
+}
+
+} // namespace
+
+std::vector<ExpectedTensor> expectedTensors(const ModelConfig &config) {
+  std::vector<ExpectedTensor> out;
+  addTextTensors(config.text, out);
+  if (config.vision)
+    addVisionTensors(config, out);
+  return out;
+}
+
+std::string canonicalTensorName(const std::string &stored) {
+  struct Rule {
+    const char *from;
+    const char *to;
+  };
+  // Longest, most specific prefixes first: "model.language_model." must win
+  // over the text-only "model.".
+  static const Rule rules[] = {
+      {"language_model.model.", "model."},
+      {"language_model.lm_head.", "lm_head."},
+      {"model.language_model.", "model."},
+      {"model.multi_modal_projector.", "multi_modal_projector."},
+      {"model.vision_tower.vision_model.", "vision_tower.vision_model."},
+      {"model.vision_tower.", "vision_tower.vision_model."},
+      {"vision_tower.vision_model.", "vision_tower.vision_model."},
+      {"vision_tower.", "vision_tower.vision_model."},
+  };
+  for (const Rule &rule : rules)
+    if (startsWith(stored, rule.from))
+      return rule.to + stored.substr(std::char_traits<char>::length(rule.from));
+  return stored;
+}
+
+bool isTextTensor(const std::string &canonicalName) {
+  return startsWith(canonicalName, "model.") ||
+         startsWith(canonicalName, "lm_head.");
+}
+
+Checkpoint::Checkpoint() = default;
+Checkpoint::Checkpoint(Checkpoint &&) noexcept = default;
+Checkpoint &Checkpoint::operator=(Checkpoint &&) noexcept = default;
+Checkpoint::~Checkpoint() = default;
+
+Checkpoint Checkpoint::open(const std::string &dir) {
+  Checkpoint ckpt;
+  ckpt.directory = dir;
+  ckpt.cfg = parseConfigFile(joinPath(dir, "config.json"));
+  ckpt.expectedList = expectedTensors(ckpt.cfg);
+
+  // Every stored tensor, keyed by canonical name.
+  std::map<std::string, Stored> stored;
+  auto add = [&](const TensorView &view) {
+    std::string canonical = canonicalTensorName(view.name);
+    auto [it, inserted] = stored.emplace(canonical, Stored{view.name, view});
+    if (!inserted)
+      throw Error(view.file + ": tensor '" + view.name + "' duplicates '" +
+                  it->second.storedName + "' in " + it->second.view.file +
+                  " (both are " + canonical + ")");
+    it->second.view.name = canonical;
+  };
+
+  std::string single = joinPath(dir, "model.safetensors");
+  std::string indexPath = joinPath(dir, "model.safetensors.index.json");
+  // Names the weights in "missing tensor" messages.
+  std::string weightsName;
+  if (isRegularFile(single)) {
+    weightsName = single;
+    ckpt.files.push_back(SafetensorsFile::open(single));
+    for (const TensorView &view : ckpt.files.back()->tensors())
+      add(view);
+  } else if (isRegularFile(indexPath)) {
+    weightsName = indexPath;
+    nlohmann::json weightMap = readIndex(indexPath);
+    std::map<std::string, std::vector<std::string>> byShard;
+    for (const auto &item : weightMap.items()) {
+      if (!item.value().is_string())
+        throw Error(indexPath + ": tensor '" + item.key() +
+                    "': shard name is not a string");
+      std::string shard = item.value().get<std::string>();
+      checkShardName(indexPath, item.key(), shard);
+      byShard[shard].push_back(item.key());
+    }
+    for (const auto &[shard, names] : byShard) {
+      std::string shardPath = joinPath(dir, shard);
+      if (!isRegularFile(shardPath))
+        throw Error(indexPath + ": shard '" + shard + "' (for tensor '" +
+                    names.front() + "') does not exist: " + shardPath);
+      ckpt.files.push_back(SafetensorsFile::open(shardPath));
+      const SafetensorsFile &file = *ckpt.files.back();
+      std::set<std::string> listed(names.begin(), names.end());
+      for (const std::string &name : names)
+        if (!file.find(name))
+          throw Error(indexPath + ": tensor '" + name + "' is not in shard " +
+                      shardPath);
+      for (const TensorView &view : file.tensors()) {
+        if (!listed.count(view.name))
+          throw Error(shardPath + ": tensor '" + view.name +
+                      "' is not listed for this shard in " + indexPath);
+        add(view);
+      }
+    }
+  } else {
+    throw Error(dir + ": no model.safetensors or model.safetensors.index.json");
+  }
+
+  std::map<std::string, const ExpectedTensor *> expected;
+  for (const ExpectedTensor &e : ckpt.expectedList)
+    expected[e.name] = &e;
+  const std::string configPath = joinPath(dir, "config.json");
+  const Stored *reference = nullptr; // fixes the shared dtype
+  for (const auto &[canonical, s] : stored) {
+    auto it = expected.find(canonical);
+    if (it == expected.end())
+      throw Error(s.view.file + ": unexpected tensor '" + s.storedName +
+                  "' (not implied by " + configPath + ")");
+    if (s.view.shape != it->second->shape)
+      throw Error(s.view.file + ": tensor '" + s.storedName + "' has shape " +
+                  shapeString(s.view.shape) + " but " + configPath +
+                  " implies " + shapeString(it->second->shape));
+    if (!reference || canonical == ckpt.expectedList.front().name)
+      reference = &s;
+  }
+  for (const ExpectedTensor &e : ckpt.expectedList)
+    if (!stored.count(e.name))
+      throw Error(weightsName + ": missing tensor '" + e.name + "' (" +
+                  shapeString(e.shape) + ", implied by " + configPath + ")");
+  // Compare against the embedding so the odd one out is the one named.
+  for (const auto &[canonical, s] : stored)
+    if (s.view.dtype != reference->view.dtype)
+      throw Error(s.view.file + ": tensor '" + s.storedName + "' has dtype " +
+                  dtypeName(s.view.dtype) + " but '" + reference->storedName +
+                  "' has " + dtypeName(reference->view.dtype) +
+                  "; all tensors must share one dtype");
+
+  ckpt.tensorDType = reference->view.dtype;
+  for (auto &[canonical, s] : stored)
+    ckpt.byName.emplace(canonical, std::move(s.view));
+  return ckpt;
+}
+
+bool Checkpoint::hasTensor(const std::string &canonicalName) const {
+  return byName.count(canonicalName) != 0;
+}
+
+const TensorView &Checkpoint::tensor(const std::string &canonicalName) const {
+  auto it = byName.find(canonicalName);
+  if (it == byName.end())
+    throw Error(directory + ": no tensor '" + canonicalName +
+                "' in this checkpoint");
+  return it->second;
+}
+
+int64_t Checkpoint::weightBytes() const {
+  int64_t total = 0;
+  for (const auto &[name, view] : byName)
+    if (isTextTensor(name))
+      total += static_cast<int64_t>(view.bytes);
+  return total;
+}
+
+int64_t Checkpoint::visionWeightBytes() const {
+  int64_t total = 0;
+  for (const auto &[name, view] : byName)
+    if (!isTextTensor(name))
+      total += static_cast<int64_t>(view.bytes);
+  return total;
+}
+
+} // namespace gemma

@@ -1,0 +1,36 @@
+//===- ModelBuilder.h - emit a Gemma 3 text model as gemma IR ---*- C++ -*-===//
+
+#ifndef GEMMA_FRONTEND_MODELBUILDER_H
+#define GEMMA_FRONTEND_MODELBUILDER_H
+
+#include "frontend/ModelConfig.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <map>
+#include <string>
+
+namespace gemma {
+
+struct BuildOptions {
+  // Positions the executable can hold: global caches get this many slots.
+  int64_t maxContext = 0;
+  DType kvDtype = DType::BF16;
+  // The dtype the checkpoint's tensors are stored in.
+  DType weightDtype = DType::BF16;
+  // Byte offset of each weight in the packed blob, by canonical tensor name;
+  // empty when only the plan (no weights) is wanted.
+  std::map<std::string, int64_t> weightOffsets;
+};
+
+/// Emits the text decoder of `config`: a weight_decl per tensor, a cache_decl
+/// per layer, one function per layer kind, and the `prefill` (many tokens) and
+/// `decode` (one token) entry points sharing the caches.
+mlir::OwningOpRef<mlir::ModuleOp> buildTextModel(mlir::MLIRContext &context,
+                                                 const ModelConfig &config,
+                                                 const BuildOptions &options);
+
+} // namespace gemma
+
+#endif // GEMMA_FRONTEND_MODELBUILDER_H

@@ -1,0 +1,90 @@
+// ModelConfig.h - the Gemma 3 model description read from config.json.
+//
+// Both config dialects load (SPEC §2): the hub style the published
+// checkpoints carry and the transformers-5 style with layer_types and
+// rope_parameters. Sparse configs take the transformers class defaults, so a
+// published multimodal config that names only a few text fields still yields
+// the full model.
+
+#ifndef GEMMA_FRONTEND_MODELCONFIG_H
+#define GEMMA_FRONTEND_MODELCONFIG_H
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gemma {
+
+enum class DType { BF16, F16, F32 };
+
+const char *dtypeName(DType dtype); // "bf16", "f16", "f32"
+size_t dtypeSize(DType dtype);
+std::optional<DType> parseDTypeName(const std::string &name);
+
+// Every error of the checkpoint library; messages name the file and the
+// tensor or config field involved.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct RopeConfig {
+  double theta = 0;
+  double factor = 1.0; // linear scaling factor, 1 when none
+};
+
+struct TextConfig {
+  int64_t vocabSize = 0;
+  int64_t hiddenSize = 0;
+  int64_t intermediateSize = 0;
+  int64_t numLayers = 0;
+  int64_t numHeads = 0;
+  int64_t numKvHeads = 0;
+  int64_t headDim = 0;
+  double queryPreAttnScalar = 0;
+  int64_t slidingWindow = 0;
+  int64_t maxPositionEmbeddings = 0;
+  double rmsNormEps = 0;
+  RopeConfig ropeGlobal, ropeLocal;
+  std::vector<bool> layerIsGlobal; // size numLayers
+  std::optional<double> finalLogitSoftcap, attnLogitSoftcap;
+  bool tieWordEmbeddings = true;
+  int64_t bosTokenId = 2;
+  int64_t padTokenId = 0;
+  std::vector<int64_t> eosTokenIds;
+
+  int64_t numGlobalLayers() const;
+  int64_t numLocalLayers() const;
+};
+
+struct VisionConfig {
+  int64_t hiddenSize = 0;
+  int64_t intermediateSize = 0;
+  int64_t numLayers = 0;
+  int64_t numHeads = 0;
+  int64_t imageSize = 0;
+  int64_t patchSize = 0;
+  double layerNormEps = 0;
+};
+
+struct ModelConfig {
+  TextConfig text;
+  std::optional<VisionConfig> vision; // set for multimodal (model_type gemma3)
+  int64_t mmTokensPerImage = 256;
+  int64_t boiTokenIndex = 255999;
+  int64_t eoiTokenIndex = 256000;
+  int64_t imageTokenIndex = 262144;
+  DType dtype = DType::BF16; // torch_dtype / dtype field; bf16 when absent
+  std::string modelType;     // "gemma3_text" or "gemma3"
+};
+
+// Errors name the path (or sourceName) and the offending field.
+ModelConfig parseConfigFile(const std::string &path);
+ModelConfig parseConfigJson(const std::string &text,
+                            const std::string &sourceName);
+
+} // namespace gemma
+
+#endif // GEMMA_FRONTEND_MODELCONFIG_H

@@ -1,0 +1,37 @@
+// RandomCheckpoint.h - seeded random weights for any Gemma 3 config, so that
+// benchmarks and tests can run real-size models without downloading them.
+
+#ifndef GEMMA_FRONTEND_RANDOMCHECKPOINT_H
+#define GEMMA_FRONTEND_RANDOMCHECKPOINT_H
+
+#include "frontend/ModelConfig.h"
+
+#include <cstdint>
+#include <string>
+
+namespace gemma {
+
+// Writes outDir/config.json (a verbatim copy of configPath) and
+// outDir/model.safetensors, or, when shardBytes > 0 and the tensors exceed
+// it, shards model-0000N-of-0000M.safetensors plus
+// model.safetensors.index.json. Every tensor expectedTensors() implies is
+// written, generated and streamed one chunk at a time; multimodal configs use
+// the hub's multimodal names (language_model.model.…,
+// vision_tower.vision_model.…, multi_modal_projector.…).
+//
+// The values keep a forward pass sane (logits with a standard deviation near
+// 1, nothing near the bf16 range limits): linear weights ~ N(0, 1/in),
+// embeddings ~ N(0, 1/hidden), Gemma RMSNorm weights (used as 1 + w) ~
+// N(0, 0.1²), LayerNorm weights ~ 1 + N(0, 0.1²), biases ~ N(0, 0.02²). The
+// bytes depend only on the config, seed and dtype.
+void writeRandomCheckpoint(const std::string &configPath,
+                           const std::string &outDir, uint64_t seed,
+                           DType dtype, int64_t shardBytes = 0);
+
+// Round-to-nearest-even conversions used by the writer.
+uint16_t floatToBF16(float value);
+uint16_t floatToF16(float value);
+
+} // namespace gemma
+
+#endif // GEMMA_FRONTEND_RANDOMCHECKPOINT_H

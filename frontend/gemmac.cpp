@@ -1,0 +1,391 @@
+//===- gemmac.cpp - the Gemma 3 compiler driver ---------------------------===//
+//
+//   gemmac compile MODEL_DIR -o EXE [--target cpu] [--max-context N]
+//                  [--kv-dtype bf16|f16|f32] [--emit STAGE] [--dump-dir DIR]
+//   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
+//   gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype bf16|f32]
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/Checkpoint.h"
+#include "frontend/ModelBuilder.h"
+#include "frontend/RandomCheckpoint.h"
+#include "lowering/Pipeline.h"
+#include "lowering/Target.h"
+#include "runtime/Payload.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+using namespace mlir;
+
+namespace gemma {
+namespace {
+
+constexpr int64_t kWeightAlignment = 64;
+
+[[noreturn]] void usage(const std::string &problem = "") {
+  if (!problem.empty())
+    std::cerr << "gemmac: " << problem << "\n";
+  std::cerr
+      << "usage:\n"
+         "  gemmac compile MODEL_DIR -o EXE [--target cpu] [--max-context N]\n"
+         "                 [--kv-dtype bf16|f16|f32] [--emit "
+         "gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
+         "                 [--dump-dir DIR]\n"
+         "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
+         "bf16|f16|f32]\n"
+         "  gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype "
+         "bf16|f32] [--shard-bytes N]\n";
+  std::exit(2);
+}
+
+// Flags of the form `--name value`, and positional arguments.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+
+  Args(int argc, char **argv, int first,
+       const std::vector<std::string> &known) {
+    for (int i = first; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg.rfind("-", 0) != 0) {
+        positional.push_back(arg);
+        continue;
+      }
+      if (std::find(known.begin(), known.end(), arg) == known.end())
+        usage("unknown option '" + arg + "'");
+      if (i + 1 >= argc)
+        usage("option '" + arg + "' needs a value");
+      flags[arg] = argv[++i];
+    }
+  }
+  std::optional<std::string> get(const std::string &flag) const {
+    auto it = flags.find(flag);
+    return it == flags.end() ? std::nullopt : std::optional(it->second);
+  }
+  int64_t getInt(const std::string &flag, int64_t fallback) const {
+    std::optional<std::string> v = get(flag);
+    if (!v)
+      return fallback;
+    try {
+      size_t used = 0;
+      long long n = std::stoll(*v, &used);
+      if (used != v->size())
+        throw std::invalid_argument(*v);
+      return n;
+    } catch (const std::exception &) {
+      usage(flag + " expects an integer, got '" + *v + "'");
+    }
+  }
+};
+
+DType dtypeFlag(const Args &args, const std::string &flag, DType fallback) {
+  std::optional<std::string> v = args.get(flag);
+  if (!v)
+    return fallback;
+  std::optional<DType> dtype = parseDTypeName(*v);
+  if (!dtype)
+    usage(flag + " must be bf16, f16 or f32, got '" + *v + "'");
+  return *dtype;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+// Byte offsets of the text tensors in the packed blob, in expected order.
+struct BlobLayout {
+  std::map<std::string, int64_t> offsets;
+  std::vector<std::string> order;
+  int64_t size = 0;
+};
+
+BlobLayout layoutBlob(const std::vector<ExpectedTensor> &tensors,
+                      DType dtype) {
+  BlobLayout layout;
+  for (const ExpectedTensor &t : tensors) {
+    if (!isTextTensor(t.name))
+      continue;
+    int64_t bytes = static_cast<int64_t>(dtypeSize(dtype));
+    for (int64_t d : t.shape)
+      bytes *= d;
+    layout.offsets[t.name] = layout.size;
+    layout.order.push_back(t.name);
+    layout.size += (bytes + kWeightAlignment - 1) / kWeightAlignment *
+                   kWeightAlignment;
+  }
+  return layout;
+}
+
+std::unique_ptr<MLIRContext> makeContext() {
+  DialectRegistry registry;
+  registerCompilerDialects(registry);
+  auto context = std::make_unique<MLIRContext>(registry);
+  context->loadAllAvailableDialects();
+  return context;
+}
+
+void writeModule(ModuleOp module, const std::string &path) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec)
+    throw Error(path + ": cannot write: " + ec.message());
+  module.print(os);
+}
+
+void runPipeline(ModuleOp module, const std::string &what,
+                 const std::function<void(OpPassManager &)> &build) {
+  PassManager pm(module.getContext());
+  build(pm);
+  if (failed(pm.run(module)))
+    throw Error("compilation failed in the " + what + " stage");
+}
+
+// The runtime's static libraries live beside the driver: <bin>/../lib.
+std::string runtimeLibDir(const char *argv0) {
+  if (const char *env = std::getenv("GEMMA_RUNTIME_DIR"))
+    return env;
+  std::string exe = llvm::sys::fs::getMainExecutable(
+      argv0, reinterpret_cast<void *>(&runtimeLibDir));
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(exe));
+  llvm::sys::path::append(dir, "..", "lib");
+  return std::string(dir);
+}
+
+void link(const std::string &object, const std::string &exe,
+          const std::string &libDir) {
+  std::string main = libDir + "/libgemma_main.a";
+  std::string runtime = libDir + "/libgemma_runtime.a";
+  for (const std::string &lib : {main, runtime})
+    if (!llvm::sys::fs::exists(lib))
+      throw Error(lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
+  llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
+  if (!cxx)
+    throw Error("no C++ linker driver ('c++') on PATH");
+  std::vector<llvm::StringRef> argv = {*cxx, object, main, runtime,
+                                       "-static-libstdc++", "-static-libgcc",
+                                       "-lm", "-o", exe};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0,
+                                     &error);
+  if (rc != 0)
+    throw Error("linking " + exe + " failed" +
+                (error.empty() ? "" : ": " + error));
+}
+
+nlohmann::json planJson(ModuleOp module, const ModelConfig &config,
+                        int64_t context, DType kvDtype, int64_t weightBytes) {
+  auto attr = [&](const char *name) {
+    return cast<IntegerAttr>(module->getAttr(name)).getInt();
+  };
+  const TextConfig &t = config.text;
+  int64_t perPosition = 2 * t.numKvHeads * t.headDim *
+                        static_cast<int64_t>(dtypeSize(kvDtype));
+  nlohmann::json plan;
+  plan["context"] = context;
+  plan["kv_dtype"] = dtypeName(kvDtype);
+  plan["weight_bytes"] = weightBytes;
+  plan["kv_bytes_local"] = attr("gemma.kv_bytes_local");
+  plan["kv_bytes_global"] = attr("gemma.kv_bytes_global");
+  plan["kv_bytes_total"] =
+      attr("gemma.kv_bytes_local") + attr("gemma.kv_bytes_global");
+  plan["kv_arena_bytes"] = attr("gemma.kv_arena_bytes");
+  plan["kv_bytes_if_all_global"] = perPosition * t.numLayers * context;
+  plan["num_local_layers"] = t.numLocalLayers();
+  plan["num_global_layers"] = t.numGlobalLayers();
+  plan["sliding_window"] = t.slidingWindow;
+  return plan;
+}
+
+int64_t textWeightBytes(const ModelConfig &config, DType dtype) {
+  return layoutBlob(expectedTensors(config), dtype).size;
+}
+
+int plan(const Args &args) {
+  if (args.positional.size() != 1)
+    usage("plan takes one MODEL_DIR or CONFIG.json");
+  std::string path = args.positional[0];
+  if (llvm::sys::fs::is_directory(path))
+    path += "/config.json";
+  ModelConfig config = parseConfigFile(path);
+  if (!args.get("--context"))
+    usage("plan needs --context T");
+  int64_t context = args.getInt("--context", 0);
+  if (context <= 0)
+    usage("--context must be > 0");
+  DType kvDtype = dtypeFlag(args, "--kv-dtype", config.dtype);
+  auto ctx = makeContext();
+  BuildOptions options{context, kvDtype, config.dtype, {}};
+  OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, options);
+  runPipeline(*module, "plan", buildGemmaOptimizationPipeline);
+  std::cout << planJson(*module, config, context, kvDtype,
+                        textWeightBytes(config, config.dtype))
+                   .dump(2)
+            << "\n";
+  return 0;
+}
+
+int randomCheckpoint(const Args &args) {
+  if (args.positional.size() != 1 || !args.get("-o"))
+    usage("random-checkpoint takes CONFIG.json and -o DIR");
+  DType dtype = dtypeFlag(args, "--dtype", DType::BF16);
+  auto start = std::chrono::steady_clock::now();
+  writeRandomCheckpoint(args.positional[0], *args.get("-o"),
+                        static_cast<uint64_t>(args.getInt("--seed", 0)), dtype,
+                        args.getInt("--shard-bytes", 0));
+  std::cerr << "gemmac: wrote " << *args.get("-o") << " in "
+            << secondsSince(start) << " s\n";
+  return 0;
+}
+
+int compile(const Args &args, const char *argv0) {
+  if (args.positional.size() != 1 || !args.get("-o"))
+    usage("compile takes MODEL_DIR and -o OUTPUT");
+  std::string output = *args.get("-o");
+  std::string emit = args.get("--emit").value_or("exe");
+  static const std::vector<std::string> stages = {
+      "gemma", "fused", "linalg", "llvm", "llvm-ir", "obj", "exe"};
+  if (std::find(stages.begin(), stages.end(), emit) == stages.end())
+    usage("unknown --emit stage '" + emit + "'");
+  std::string targetName = args.get("--target").value_or("cpu");
+  std::unique_ptr<Target> target = lookupTarget(targetName);
+  if (!target)
+    usage("unknown --target '" + targetName + "' (available: cpu)");
+  std::optional<std::string> dumpDir = args.get("--dump-dir");
+  if (dumpDir)
+    llvm::sys::fs::create_directories(*dumpDir);
+
+  auto start = std::chrono::steady_clock::now();
+  Checkpoint checkpoint = Checkpoint::open(args.positional[0]);
+  const ModelConfig &config = checkpoint.config();
+  int64_t maxContext =
+      args.getInt("--max-context", config.text.maxPositionEmbeddings);
+  if (maxContext <= 0)
+    usage("--max-context must be > 0");
+  DType kvDtype = dtypeFlag(args, "--kv-dtype", config.dtype);
+  BlobLayout blob = layoutBlob(checkpoint.expected(), checkpoint.dtype());
+
+  auto ctx = makeContext();
+  BuildOptions options{maxContext, kvDtype, checkpoint.dtype(), blob.offsets};
+  OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, options);
+  if (failed(module->verify()))
+    throw Error("the frontend produced invalid IR");
+  auto stageDone = [&](const std::string &stage, int index) {
+    if (dumpDir)
+      writeModule(*module, *dumpDir + "/" + std::to_string(index) + "-" +
+                               stage + ".mlir");
+    if (emit == stage) {
+      writeModule(*module, output);
+      return true;
+    }
+    return false;
+  };
+  if (stageDone("gemma", 0))
+    return 0;
+  runPipeline(*module, "gemma optimisation", buildGemmaOptimizationPipeline);
+  nlohmann::json plan = planJson(*module, config, maxContext, kvDtype,
+                                 blob.size);
+  if (stageDone("fused", 1))
+    return 0;
+  runPipeline(*module, "linalg lowering", buildLinalgLoweringPipeline);
+  if (stageDone("linalg", 2))
+    return 0;
+  runPipeline(*module, target->name().str() + " lowering",
+              [&](OpPassManager &pm) { target->buildLoweringPipeline(pm); });
+  if (stageDone("llvm", 3))
+    return 0;
+  if (emit == "llvm-ir" || dumpDir) {
+    std::string path = emit == "llvm-ir" ? output : *dumpDir + "/4-model.ll";
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec || failed(target->emitAssembly(*module, os)))
+      throw Error(path + ": cannot write LLVM IR");
+    if (emit == "llvm-ir")
+      return 0;
+  }
+  std::string object = emit == "obj" ? output : output + ".o";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(object, ec);
+    if (ec)
+      throw Error(object + ": cannot write: " + ec.message());
+    if (failed(target->emitObject(*module, os)))
+      throw Error("object emission failed");
+  }
+  if (emit == "obj")
+    return 0;
+  link(object, output, runtimeLibDir(argv0));
+  llvm::sys::fs::remove(object);
+
+  nlohmann::json meta = plan;
+  meta["format"] = 1;
+  meta["model_type"] = config.modelType;
+  meta["target"] = target->name().str();
+  meta["vocab_size"] = config.text.vocabSize;
+  meta["hidden_size"] = config.text.hiddenSize;
+  meta["num_layers"] = config.text.numLayers;
+  meta["max_context"] = maxContext;
+  meta["weight_dtype"] = dtypeName(checkpoint.dtype());
+  meta["bos_token_id"] = config.text.bosTokenId;
+  meta["eos_token_ids"] = config.text.eosTokenIds;
+  PayloadWriter::append(
+      output,
+      [&](std::ostream &os) {
+        static const char zeros[kWeightAlignment] = {};
+        int64_t written = 0;
+        for (const std::string &name : blob.order) {
+          const TensorView &t = checkpoint.tensor(name);
+          os.write(zeros, blob.offsets.at(name) - written);
+          os.write(reinterpret_cast<const char *>(t.data),
+                   static_cast<std::streamsize>(t.bytes));
+          written = blob.offsets.at(name) + static_cast<int64_t>(t.bytes);
+        }
+        os.write(zeros, blob.size - written);
+      },
+      static_cast<uint64_t>(blob.size), meta.dump());
+  std::cerr << "gemmac: compiled " << output << " (" << config.text.numLayers
+            << " layers, " << blob.size << " weight bytes) in "
+            << secondsSince(start) << " s\n";
+  return 0;
+}
+
+} // namespace
+} // namespace gemma
+
+int main(int argc, char **argv) {
+  using namespace gemma;
+  if (argc < 2)
+    usage();
+  std::string command = argv[1];
+  try {
+    if (command == "compile")
+      return compile(Args(argc, argv, 2,
+                          {"-o", "--target", "--max-context", "--kv-dtype",
+                           "--emit", "--dump-dir"}),
+                     argv[0]);
+    if (command == "plan")
+      return plan(Args(argc, argv, 2, {"--context", "--kv-dtype"}));
+    if (command == "random-checkpoint")
+      return randomCheckpoint(Args(argc, argv, 2,
+                                   {"-o", "--seed", "--dtype", "--shard-bytes"}));
+  } catch (const std::exception &e) {
+    std::cerr << "gemmac: error: " << e.what() << "\n";
+    return 1;
+  }
+  usage("unknown command '" + command + "'");
+}

@@ -1,0 +1,71 @@
+//===- Pipeline.cpp - the target-independent compilation stages -----------===//
+
+#include "lowering/Pipeline.h"
+
+#include "lowering/Passes.h"
+#include "lowering/Target.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/ControlFlow/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferDeallocationOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace gemma {
+
+void registerCompilerDialects(DialectRegistry &registry) {
+  registry.insert<mlir::gemma::GemmaDialect, arith::ArithDialect,
+                  bufferization::BufferizationDialect, cf::ControlFlowDialect,
+                  func::FuncDialect, linalg::LinalgDialect,
+                  LLVM::LLVMDialect, math::MathDialect, memref::MemRefDialect,
+                  scf::SCFDialect, tensor::TensorDialect>();
+  arith::registerBufferizableOpInterfaceExternalModels(registry);
+  arith::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
+      registry);
+  cf::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  memref::registerAllocationOpInterfaceExternalModels(registry);
+  scf::registerBufferizableOpInterfaceExternalModels(registry);
+  scf::registerBufferDeallocationOpInterfaceExternalModels(registry);
+  tensor::registerBufferizableOpInterfaceExternalModels(registry);
+}
+
+void registerCompilerPasses() {
+  mlir::gemma::registerGemmaPasses();
+  mlir::gemma::registerGemmaLoweringPasses();
+}
+
+void buildGemmaOptimizationPipeline(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(mlir::gemma::createPlanKVCache());
+}
+
+void buildLinalgLoweringPipeline(OpPassManager &pm) {
+  pm.addPass(mlir::gemma::createExposeEntryPoints());
+  pm.addPass(mlir::gemma::createLowerToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+std::unique_ptr<Target> lookupTarget(llvm::StringRef name) {
+  if (name == "cpu")
+    return createCpuTarget();
+  return nullptr;
+}
+
+std::vector<std::string> availableTargets() { return {"cpu"}; }
+
+} // namespace gemma

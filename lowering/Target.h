@@ -1,0 +1,51 @@
+//===- Target.h - a compilation backend -------------------------*- C++ -*-===//
+//
+// A backend turns linalg-on-tensors IR (what gemma-lower-to-linalg produces)
+// into something the runtime can load. Adding a backend means one folder
+// here implementing Target, and one driver in runtime/.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GEMMA_LOWERING_TARGET_H
+#define GEMMA_LOWERING_TARGET_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gemma {
+
+class Target {
+public:
+  virtual ~Target() = default;
+
+  /// The name users pass to `gemmac compile --target`.
+  virtual llvm::StringRef name() const = 0;
+
+  /// Passes from linalg on tensors down to the target's final IR (the LLVM
+  /// dialect for `cpu`).
+  virtual void buildLoweringPipeline(mlir::OpPassManager &pm) const = 0;
+
+  /// Translates the lowered module to the target's textual low-level form
+  /// (LLVM IR for `cpu`, PTX for `cuda`), after the target's optimisations.
+  virtual mlir::LogicalResult emitAssembly(mlir::ModuleOp module,
+                                           llvm::raw_ostream &os) const = 0;
+
+  /// Serializes the lowered module into a relocatable object file.
+  virtual mlir::LogicalResult emitObject(mlir::ModuleOp module,
+                                         llvm::raw_ostream &os) const = 0;
+};
+
+std::unique_ptr<Target> createCpuTarget();
+
+/// The target called `name`, or null; `available` lists the known names.
+std::unique_ptr<Target> lookupTarget(llvm::StringRef name);
+std::vector<std::string> availableTargets();
+
+} // namespace gemma
+
+#endif // GEMMA_LOWERING_TARGET_H

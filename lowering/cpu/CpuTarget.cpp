@@ -1,0 +1,160 @@
+//===- CpuTarget.cpp - the host CPU backend through LLVM ------------------===//
+//
+// linalg on tensors -> bufferized loops -> LLVM dialect -> LLVM IR, optimised
+// for the host CPU and emitted as an object file with LLVM's TargetMachine.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/Target.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+using namespace mlir;
+
+namespace gemma {
+namespace {
+
+class CpuTarget final : public Target {
+public:
+  llvm::StringRef name() const override { return "cpu"; }
+
+  void buildLoweringPipeline(OpPassManager &pm) const override {
+    pm.addPass(createLinalgElementwiseOpFusionPass());
+    pm.addPass(createCanonicalizerPass());
+    bufferization::OneShotBufferizePassOptions bufferize;
+    bufferize.bufferizeFunctionBoundaries = true;
+    bufferize.functionBoundaryTypeConversion =
+        bufferization::LayoutMapOption::IdentityLayoutMap;
+    pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+    bufferization::buildBufferDeallocationPipeline(pm);
+    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+    pm.addPass(createLowerAffinePass());
+    // bf16 has no x86 arithmetic: widen and narrow it with integer ops.
+    arith::ArithExpandOpsPassOptions expand;
+    expand.includeBf16 = true;
+    pm.addPass(arith::createArithExpandOpsPass(expand));
+    pm.addPass(createConvertMathToLibmPass());
+    pm.addPass(createSCFToControlFlowPass());
+    pm.addPass(memref::createExpandStridedMetadataPass());
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+    pm.addPass(createConvertMathToLLVMPass());
+    pm.addPass(createArithToLLVMConversionPass());
+    pm.addPass(createConvertIndexToLLVMPass());
+    pm.addPass(createConvertFuncToLLVMPass());
+    pm.addPass(createConvertControlFlowToLLVMPass());
+    pm.addPass(createReconcileUnrealizedCastsPass());
+    pm.addPass(createCanonicalizerPass());
+  }
+
+  LogicalResult emitAssembly(ModuleOp module,
+                             llvm::raw_ostream &os) const override {
+    llvm::LLVMContext context;
+    std::unique_ptr<llvm::TargetMachine> machine;
+    std::unique_ptr<llvm::Module> llvmModule =
+        translateAndOptimize(module, context, machine);
+    if (!llvmModule)
+      return failure();
+    llvmModule->print(os, nullptr);
+    return success();
+  }
+
+  LogicalResult emitObject(ModuleOp module,
+                           llvm::raw_ostream &os) const override {
+    llvm::LLVMContext context;
+    std::unique_ptr<llvm::TargetMachine> machine;
+    std::unique_ptr<llvm::Module> llvmModule =
+        translateAndOptimize(module, context, machine);
+    if (!llvmModule)
+      return failure();
+    llvm::SmallVector<char, 0> buffer;
+    llvm::raw_svector_ostream stream(buffer);
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, stream, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile))
+      return module.emitError("the host target cannot emit object files");
+    codegen.run(*llvmModule);
+    os.write(buffer.data(), buffer.size());
+    return success();
+  }
+
+private:
+  static std::unique_ptr<llvm::TargetMachine> hostMachine() {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+    std::string error;
+    const llvm::Target *target =
+        llvm::TargetRegistry::lookupTarget(triple, error);
+    if (!target)
+      return nullptr;
+    llvm::SubtargetFeatures features;
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features.AddFeature(feature.first(), feature.second);
+    return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+        triple, llvm::sys::getHostCPUName(), features.getString(), {},
+        llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  }
+
+  std::unique_ptr<llvm::Module>
+  translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
+                       std::unique_ptr<llvm::TargetMachine> &machine) const {
+    registerBuiltinDialectTranslation(*module.getContext());
+    registerLLVMDialectTranslation(*module.getContext());
+    machine = hostMachine();
+    if (!machine) {
+      module.emitError("no LLVM target for the host CPU");
+      return nullptr;
+    }
+    std::unique_ptr<llvm::Module> llvmModule =
+        translateModuleToLLVMIR(module, context, "gemma");
+    if (!llvmModule) {
+      module.emitError("translation to LLVM IR failed");
+      return nullptr;
+    }
+    llvmModule->setTargetTriple(machine->getTargetTriple());
+    llvmModule->setDataLayout(machine->createDataLayout());
+    auto optimize = makeOptimizingTransformer(3, 0, machine.get());
+    if (llvm::Error err = optimize(llvmModule.get())) {
+      module.emitError("LLVM optimisation failed: ")
+          << llvm::toString(std::move(err));
+      return nullptr;
+    }
+    return llvmModule;
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Target> createCpuTarget() {
+  return std::make_unique<CpuTarget>();
+}
+
+} // namespace gemma

@@ -1,0 +1,75 @@
+// Model.h - the model loop around the generated entry points.
+//
+// A Model owns what persists between calls of the generated code: the mapped
+// weight payload, the model description and the KV-cache arena, plus the
+// position of the next token. It is kept apart from the executable's main so
+// that other front ends (chat, sampling, benchmarks) drive the same loop.
+
+#ifndef GEMMA_RUNTIME_MODEL_H
+#define GEMMA_RUNTIME_MODEL_H
+
+#include "runtime/EntryPoints.h"
+#include "runtime/ModelInfo.h"
+#include "runtime/Payload.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace gemma {
+
+class Model {
+public:
+  // Parses the payload metadata, checks that the blob holds the weights it
+  // promises and allocates the zeroed KV arena. Throws std::runtime_error
+  // naming payload.path().
+  Model(MappedPayload payload, EntryPoints entry);
+
+  // Consumes ids[0..n) at positions position() .. position()+n-1 with one
+  // call of the prefill entry point and returns their logits, row-major
+  // [n, vocabSize]. Throws, without calling the generated code, when n < 1,
+  // when an id lies outside [0, vocabSize) or when the tokens would pass
+  // maxContext (the caches have no slot for them).
+  std::vector<float> prefill(const int32_t *ids, int64_t n);
+  // One token through the decode entry point; returns [vocabSize] logits.
+  // Same checks as prefill.
+  std::vector<float> decode(int32_t id);
+
+  // The position the next token will take (= tokens consumed so far).
+  int64_t position() const { return pos; }
+  // Starts a new sequence at position 0. The arena is not cleared: the
+  // generated code only reads cache slots of positions it has written in the
+  // current sequence (global caches up to the current position, local rings
+  // masked by the position each slot stands for), so stale entries of the
+  // previous sequence are overwritten before they could be read.
+  void reset() { pos = 0; }
+
+  const ModelInfo &info() const { return modelInfo; }
+  const MappedPayload &payload() const { return weights; }
+
+  // Bytes of KV cache holding data of the current sequence. Global caches
+  // have one slot per context position, so their share is exact. Local
+  // caches are rings whose window is not in the metadata; they are counted
+  // whole once a token is in, which over-counts only while position() is
+  // below the window.
+  int64_t kvBytesInUse() const;
+
+private:
+  struct ArenaUnmapper {
+    size_t bytes;
+    void operator()(uint8_t *arena) const;
+  };
+
+  std::vector<float> run(EntryPointFn fn, const char *name, const int32_t *ids,
+                         int64_t n);
+
+  MappedPayload weights;
+  ModelInfo modelInfo;
+  EntryPoints entry;
+  std::unique_ptr<uint8_t, ArenaUnmapper> arena;
+  int64_t pos = 0;
+};
+
+} // namespace gemma
+
+#endif // GEMMA_RUNTIME_MODEL_H

@@ -1,0 +1,724 @@
+// RuntimeTest.cpp - the runtime's payload, metadata, Model loop and main.
+//
+// Built twice. With GEMMA_FAKE_MODEL_OBJECT it is the stand-in for the
+// compiler's model object: it defines the two entry points, and CMake links
+// it with libgemma_main.a and libgemma_runtime.a the way the driver links a
+// real model. Otherwise it is the GoogleTest suite, which drives the same
+// fake through Model directly and packs and runs the fake executable.
+
+#include "runtime/EntryPoints.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kVocab = 16;
+// The fake returns its logits inside a larger malloc'ed buffer, with an
+// offset, padded rows and allocated != aligned, so that a reader ignoring
+// the descriptor reads wrong values. kSlack makes a leaked buffer obvious.
+constexpr int64_t kRowStride = kVocab + 7;
+constexpr int64_t kOffset = 5;
+constexpr int64_t kSlack = 1 << 20;
+
+// What the fake saw, for the tests.
+struct FakeCall {
+  char kind; // 'p' or 'd'
+  int64_t n;
+  int64_t position;
+  const uint8_t *weights;
+  int64_t weightBytes;
+  uint8_t *arena;
+  int64_t arenaBytes;
+};
+std::vector<FakeCall> fakeCalls;
+// When set, the fake returns logits of a wrong shape.
+bool fakeWrongShape = false;
+
+// Logits row of token `id` at `position`:
+//   [0] the id, [1] the position, [2] how many earlier positions the arena
+//   remembers (it stores id + 1 per position, so it must start zeroed and
+//   persist between calls), [3] weights byte number id, [4] the blob size,
+//   [j >= 5] j + id / 2.
+void fakeEntry(char kind, gemma::MemRefDescriptor<float, 2> *logits,
+               gemma::MemRefDescriptor<uint8_t, 1> *weights,
+               gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+               gemma::MemRefDescriptor<int32_t, 1> *ids, int64_t position) {
+  int64_t n = ids->sizes[0];
+  fakeCalls.push_back({kind, n, position, weights->aligned, weights->sizes[0],
+                       kvArena->aligned, kvArena->sizes[0]});
+  auto *buffer = static_cast<float *>(
+      std::malloc(sizeof(float) * (3 + kOffset + n * kRowStride + kSlack)));
+  logits->allocated = buffer;
+  logits->aligned = buffer + 3;
+  logits->offset = kOffset;
+  logits->sizes[0] = fakeWrongShape ? n + 1 : n;
+  logits->sizes[1] = kVocab;
+  logits->strides[0] = kRowStride;
+  logits->strides[1] = 1;
+  auto *slots = reinterpret_cast<int32_t *>(kvArena->aligned);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t pos = position + i;
+    int32_t id = ids->aligned[ids->offset + i];
+    slots[pos] = id + 1;
+    int64_t remembered = 0;
+    for (int64_t p = 0; p < pos; ++p)
+      remembered += slots[p] != 0;
+    float *row = logits->aligned + logits->offset + i * kRowStride;
+    row[0] = static_cast<float>(id);
+    row[1] = static_cast<float>(pos);
+    row[2] = static_cast<float>(remembered);
+    row[3] = weights->aligned[id % weights->sizes[0]];
+    row[4] = static_cast<float>(weights->sizes[0]);
+    for (int64_t j = 5; j < kVocab; ++j)
+      row[j] = static_cast<float>(j) + 0.5f * static_cast<float>(id);
+    // Garbage in the padding: a reader using vocab as the row stride fails.
+    for (int64_t j = kVocab; j < kRowStride; ++j)
+      row[j] = -1000.0f;
+  }
+}
+
+void fakePrefill(gemma::MemRefDescriptor<float, 2> *logits,
+                 gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                 gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                 gemma::MemRefDescriptor<int32_t, 1> *ids, int64_t position) {
+  fakeEntry('p', logits, weights, kvArena, ids, position);
+}
+
+void fakeDecode(gemma::MemRefDescriptor<float, 2> *logits,
+                gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                gemma::MemRefDescriptor<int32_t, 1> *ids, int64_t position) {
+  fakeEntry('d', logits, weights, kvArena, ids, position);
+}
+
+} // namespace
+
+#ifdef GEMMA_FAKE_MODEL_OBJECT
+
+extern "C" void
+_mlir_ciface_gemma_prefill(gemma::MemRefDescriptor<float, 2> *logits,
+                           gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                           gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                           gemma::MemRefDescriptor<int32_t, 1> *ids,
+                           int64_t position) {
+  fakePrefill(logits, weights, kvArena, ids, position);
+}
+
+extern "C" void
+_mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logits,
+                          gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                          gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                          gemma::MemRefDescriptor<int32_t, 1> *ids,
+                          int64_t position) {
+  if (ids->sizes[0] != 1)
+    std::abort(); // decode takes exactly one token
+  fakeDecode(logits, weights, kvArena, ids, position);
+}
+
+#else // the tests
+
+#include "runtime/CommandLine.h"
+#include "runtime/Model.h"
+#include "runtime/ModelInfo.h"
+#include "runtime/Npy.h"
+#include "runtime/Payload.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <malloc.h>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+using namespace gemma;
+
+namespace {
+
+std::string tempPath(const std::string &name) {
+  return ::testing::TempDir() + "/runtime_" + name;
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+void writeFile(const std::string &path, const std::string &bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+uint64_t footerField(const std::string &bytes, int index) {
+  uint64_t value;
+  std::memcpy(&value, bytes.data() + bytes.size() - 32 + 8 * index, 8);
+  return value;
+}
+
+std::string blobPattern(uint64_t size) {
+  std::string blob(size, '\0');
+  for (uint64_t i = 0; i < size; ++i)
+    blob[i] = static_cast<char>((i * 7 + 3) % 251);
+  return blob;
+}
+
+// Appends `blob` in uneven chunks, as a streaming writer would.
+void appendBlob(const std::string &path, const std::string &blob,
+                const std::string &meta) {
+  PayloadWriter::append(
+      path,
+      [&](std::ostream &out) {
+        for (size_t at = 0; at < blob.size(); at += 1000)
+          out.write(blob.data() + at,
+                    static_cast<std::streamsize>(
+                        std::min<size_t>(1000, blob.size() - at)));
+      },
+      blob.size(), meta);
+}
+
+template <typename F> std::string errorOf(F &&f) {
+  try {
+    f();
+  } catch (const std::exception &e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+nlohmann::json fakeMetadata(int64_t maxContext = 8, int64_t weightBytes = 100) {
+  return {{"format", 1},
+          {"model_type", "gemma3_text"},
+          {"vocab_size", kVocab},
+          {"hidden_size", 4},
+          {"num_layers", 2},
+          {"max_context", maxContext},
+          {"kv_dtype", "bf16"},
+          {"kv_arena_bytes", maxContext * 4},
+          {"kv_bytes_local", 12},
+          {"kv_bytes_global", maxContext * 2},
+          {"weight_bytes", weightBytes},
+          {"bos_token_id", 2},
+          {"eos_token_ids", {1, 15}}};
+}
+
+// A "packed executable" with the fake's metadata and a 100-byte blob.
+std::string packedFile(const std::string &name,
+                       const nlohmann::json &meta = fakeMetadata(),
+                       uint64_t blobSize = 100) {
+  std::string path = tempPath(name);
+  writeFile(path, std::string(777, 'x'));
+  appendBlob(path, blobPattern(blobSize), meta.dump());
+  return path;
+}
+
+// --- payload ---------------------------------------------------------------
+
+TEST(Payload, RoundTripsBlobAndMetadata) {
+  std::string path = tempPath("roundtrip");
+  std::string exe = blobPattern(5000);
+  writeFile(path, exe);
+  std::string blob = blobPattern(10007);
+  std::string meta = R"({"format": 1, "note": "ünïcode"})";
+  appendBlob(path, blob, meta);
+
+  std::string bytes = readFile(path);
+  EXPECT_EQ(bytes.compare(0, exe.size(), exe), 0) << "executable intact";
+  uint64_t blobOffset = footerField(bytes, 0);
+  EXPECT_EQ(blobOffset % 4096, 0u);
+  EXPECT_EQ(blobOffset, 8192u);
+  EXPECT_EQ(bytes.substr(exe.size(), blobOffset - exe.size()),
+            std::string(blobOffset - exe.size(), '\0'));
+  EXPECT_EQ(bytes.compare(bytes.size() - 40, 8, "GEMMAWB1"), 0);
+  EXPECT_EQ(bytes.size(), blobOffset + blob.size() + meta.size() + 40);
+
+  MappedPayload payload = MappedPayload::open(path);
+  ASSERT_EQ(payload.blobSize(), blob.size());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(payload.blob()) % 4096, 0u);
+  EXPECT_EQ(std::memcmp(payload.blob(), blob.data(), blob.size()), 0);
+  EXPECT_EQ(payload.metadata(), meta);
+  EXPECT_EQ(payload.path(), path);
+
+  // Moving hands the mapping over; the moved-from object lets go of it.
+  MappedPayload moved = std::move(payload);
+  EXPECT_EQ(payload.blob(), nullptr);
+  EXPECT_EQ(std::memcmp(moved.blob(), blob.data(), blob.size()), 0);
+}
+
+TEST(Payload, AlignedExecutableGetsNoPaddingAndEmptyBlobWorks) {
+  std::string path = tempPath("aligned");
+  writeFile(path, std::string(4096, 'e'));
+  appendBlob(path, "", "{}");
+  EXPECT_EQ(footerField(readFile(path), 0), 4096u);
+  MappedPayload payload = MappedPayload::open(path);
+  EXPECT_EQ(payload.blobSize(), 0u);
+  EXPECT_EQ(payload.metadata(), "{}");
+}
+
+TEST(Payload, FileWithoutFooterIsNamed) {
+  std::string path = tempPath("plain");
+  writeFile(path, std::string(10000, 'p'));
+  EXPECT_EQ(errorOf([&] { MappedPayload::open(path); }),
+            path + ": no weight payload (footer missing)");
+  writeFile(path, "tiny");
+  EXPECT_EQ(errorOf([&] { MappedPayload::open(path); }),
+            path + ": no weight payload (footer missing)");
+  EXPECT_EQ(errorOf([&] {
+              MappedPayload::open(path + ".missing");
+            }).find(path + ".missing: cannot open"),
+            0u);
+}
+
+TEST(Payload, TruncatedFilesAreRejected) {
+  std::string path = packedFile("truncated");
+  std::string bytes = readFile(path);
+  // Cut at the end: the footer is gone.
+  writeFile(path, bytes.substr(0, bytes.size() - 100));
+  EXPECT_EQ(errorOf([&] { MappedPayload::open(path); }),
+            path + ": no weight payload (footer missing)");
+  // Bytes lost before an intact footer: the footer promises more than there
+  // is.
+  writeFile(path, bytes.substr(0, 4100) + bytes.substr(4110));
+  std::string error = errorOf([&] { MappedPayload::open(path); });
+  EXPECT_EQ(error.find(path + ": truncated weight payload"), 0u) << error;
+}
+
+TEST(Payload, BadOffsetsAreRejected) {
+  std::string path = packedFile("badoffsets");
+  std::string good = readFile(path);
+  auto patched = [&](int field, uint64_t value) {
+    std::string bytes = good;
+    std::memcpy(bytes.data() + bytes.size() - 32 + 8 * field, &value, 8);
+    writeFile(path, bytes);
+    return errorOf([&] { MappedPayload::open(path); });
+  };
+  std::string unaligned = patched(0, 4095);
+  EXPECT_EQ(unaligned.find(path + ": bad weight payload offsets"), 0u)
+      << unaligned;
+  EXPECT_NE(unaligned.find("multiple of 4096"), std::string::npos);
+  EXPECT_EQ(patched(1, ~0ull).find(path + ": bad weight payload offsets"), 0u);
+  EXPECT_EQ(patched(2, 5).find(path + ": bad weight payload offsets"), 0u);
+  EXPECT_EQ(patched(3, ~0ull).find(path + ": bad weight payload offsets"), 0u);
+  EXPECT_EQ(patched(3, 1).find(path + ": bad weight payload offsets"), 0u);
+  writeFile(path, good);
+  EXPECT_NO_THROW(MappedPayload::open(path));
+}
+
+TEST(Payload, WriterRestoresTheFileOnFailure) {
+  std::string path = tempPath("shortblob");
+  writeFile(path, "executable");
+  std::string error = errorOf([&] {
+    PayloadWriter::append(
+        path, [](std::ostream &out) { out.write("abc", 3); }, 4, "{}");
+  });
+  EXPECT_EQ(error.find(path + ": the weight blob writer produced 3 bytes, "
+                              "expected 4"),
+            0u)
+      << error;
+  EXPECT_EQ(readFile(path), "executable");
+
+  appendBlob(path, "abcd", "{}");
+  error = errorOf([&] { appendBlob(path, "abcd", "{}"); });
+  EXPECT_EQ(error, path + ": already carries a weight payload");
+  EXPECT_EQ(MappedPayload::open(path).blobSize(), 4u);
+}
+
+// --- metadata --------------------------------------------------------------
+
+TEST(ModelInfo, ParsesEveryField) {
+  ModelInfo info = parseModelInfo(fakeMetadata().dump(), "m");
+  EXPECT_EQ(info.format, 1);
+  EXPECT_EQ(info.modelType, "gemma3_text");
+  EXPECT_EQ(info.vocabSize, kVocab);
+  EXPECT_EQ(info.hiddenSize, 4);
+  EXPECT_EQ(info.numLayers, 2);
+  EXPECT_EQ(info.maxContext, 8);
+  EXPECT_EQ(info.kvDtype, "bf16");
+  EXPECT_EQ(info.kvArenaBytes, 32);
+  EXPECT_EQ(info.kvBytesLocal, 12);
+  EXPECT_EQ(info.kvBytesGlobal, 16);
+  EXPECT_EQ(info.weightBytes, 100);
+  EXPECT_EQ(info.bosTokenId, 2);
+  EXPECT_EQ(info.eosTokenIds, (std::vector<int32_t>{1, 15}));
+}
+
+TEST(ModelInfo, MissingFieldIsNamed) {
+  const nlohmann::json complete = fakeMetadata();
+  for (const auto &item : complete.items()) {
+    nlohmann::json meta = fakeMetadata();
+    meta.erase(item.key());
+    EXPECT_EQ(errorOf([&] { parseModelInfo(meta.dump(), "exe"); }),
+              "exe: payload metadata has no '" + item.key() + "' field");
+  }
+}
+
+TEST(ModelInfo, InvalidFieldsAreNamed) {
+  auto errorWith = [](const char *key, const nlohmann::json &value) {
+    nlohmann::json meta = fakeMetadata();
+    meta[key] = value;
+    return errorOf([&] { parseModelInfo(meta.dump(), "exe"); });
+  };
+  EXPECT_NE(errorWith("vocab_size", "16")
+                .find("'vocab_size' must be an "
+                      "integer"),
+            std::string::npos);
+  EXPECT_NE(errorWith("max_context", 0).find("'max_context'"),
+            std::string::npos);
+  EXPECT_NE(errorWith("kv_dtype", "int4").find("'kv_dtype'"),
+            std::string::npos);
+  EXPECT_NE(errorWith("format", 2).find("format 2"), std::string::npos);
+  EXPECT_NE(errorWith("bos_token_id", kVocab).find("'bos_token_id'"),
+            std::string::npos);
+  EXPECT_NE(errorWith("eos_token_ids", {1, -1}).find("'eos_token_ids'"),
+            std::string::npos);
+  EXPECT_NE(errorWith("kv_arena_bytes", 8).find("exceeds kv_arena_bytes"),
+            std::string::npos);
+  EXPECT_EQ(errorOf([] {
+              parseModelInfo("{not json", "exe");
+            }).find("exe: payload metadata is not valid JSON"),
+            0u);
+}
+
+// --- the model loop --------------------------------------------------------
+
+class ModelTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    fakeCalls.clear();
+    fakeWrongShape = false;
+  }
+  Model makeModel(const nlohmann::json &meta = fakeMetadata()) {
+    return Model(MappedPayload::open(packedFile("model", meta)),
+                 EntryPoints{&fakePrefill, &fakeDecode});
+  }
+  static std::vector<float> expectedRow(int32_t id, int64_t pos) {
+    std::string blob = blobPattern(100);
+    std::vector<float> row(kVocab);
+    row[0] = static_cast<float>(id);
+    row[1] = static_cast<float>(pos);
+    row[2] = static_cast<float>(pos); // every earlier position was written
+    row[3] = static_cast<uint8_t>(blob[id % 100]);
+    row[4] = 100;
+    for (int64_t j = 5; j < kVocab; ++j)
+      row[j] = static_cast<float>(j) + 0.5f * static_cast<float>(id);
+    return row;
+  }
+  static std::vector<float> rowOf(const std::vector<float> &logits, int64_t i) {
+    return std::vector<float>(logits.begin() + i * kVocab,
+                              logits.begin() + (i + 1) * kVocab);
+  }
+};
+
+TEST_F(ModelTest, PrefillThenDecodeReturnsEveryRowAndAdvances) {
+  Model model = makeModel();
+  EXPECT_EQ(model.position(), 0);
+  std::vector<int32_t> ids = {2, 7, 11};
+  std::vector<float> logits = model.prefill(ids.data(), 3);
+  ASSERT_EQ(logits.size(), 3u * kVocab);
+  for (int64_t i = 0; i < 3; ++i)
+    EXPECT_EQ(rowOf(logits, i), expectedRow(ids[i], i)) << "row " << i;
+  EXPECT_EQ(model.position(), 3);
+
+  EXPECT_EQ(model.decode(13), expectedRow(13, 3));
+  EXPECT_EQ(model.decode(0), expectedRow(0, 4));
+  EXPECT_EQ(model.position(), 5);
+
+  ASSERT_EQ(fakeCalls.size(), 3u);
+  EXPECT_EQ(fakeCalls[0].kind, 'p');
+  EXPECT_EQ(fakeCalls[0].n, 3);
+  EXPECT_EQ(fakeCalls[0].position, 0);
+  EXPECT_EQ(fakeCalls[1].kind, 'd');
+  EXPECT_EQ(fakeCalls[1].position, 3);
+  EXPECT_EQ(fakeCalls[2].position, 4);
+  for (const FakeCall &call : fakeCalls) {
+    EXPECT_EQ(call.weights, model.payload().blob());
+    EXPECT_EQ(call.weightBytes, 100);
+    EXPECT_EQ(call.arenaBytes, 32);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(call.arena) % 64, 0u);
+    EXPECT_EQ(call.arena, fakeCalls[0].arena) << "one arena for all calls";
+  }
+}
+
+TEST_F(ModelTest, RefusesToPassTheContextBeforeCalling) {
+  Model model = makeModel(); // max_context 8
+  std::vector<int32_t> ids(6, 3);
+  model.prefill(ids.data(), 6);
+  std::string error = errorOf([&] { model.prefill(ids.data(), 3); });
+  EXPECT_NE(error.find("compiled context of 8"), std::string::npos) << error;
+  EXPECT_NE(error.find("--max-context"), std::string::npos) << error;
+  EXPECT_EQ(fakeCalls.size(), 1u);
+  EXPECT_EQ(model.position(), 6);
+  model.decode(1);
+  model.decode(1);
+  EXPECT_EQ(model.position(), 8);
+  EXPECT_THROW(model.decode(1), std::runtime_error);
+  EXPECT_EQ(fakeCalls.size(), 3u);
+
+  // A prefill longer than the whole context fails even at position 0.
+  model.reset();
+  std::vector<int32_t> tooMany(9, 1);
+  EXPECT_THROW(model.prefill(tooMany.data(), 9), std::runtime_error);
+  EXPECT_EQ(fakeCalls.size(), 3u);
+}
+
+TEST_F(ModelTest, RefusesBadIdsAndEmptyPrefillBeforeCalling) {
+  Model model = makeModel();
+  std::vector<int32_t> ids = {1, kVocab, 2};
+  std::string error = errorOf([&] { model.prefill(ids.data(), 3); });
+  EXPECT_NE(error.find("token id 16 (index 1)"), std::string::npos) << error;
+  EXPECT_THROW(model.decode(-1), std::runtime_error);
+  EXPECT_THROW(model.prefill(ids.data(), 0), std::runtime_error);
+  EXPECT_TRUE(fakeCalls.empty());
+  EXPECT_EQ(model.position(), 0);
+  EXPECT_EQ(model.decode(kVocab - 1), expectedRow(kVocab - 1, 0));
+}
+
+TEST_F(ModelTest, ResetStartsAgainAtPositionZero) {
+  Model model = makeModel();
+  std::vector<int32_t> ids = {4, 5};
+  model.prefill(ids.data(), 2);
+  model.reset();
+  EXPECT_EQ(model.position(), 0);
+  EXPECT_EQ(model.decode(9)[1], 0.0f);
+  EXPECT_EQ(fakeCalls.back().position, 0);
+}
+
+TEST_F(ModelTest, FreesTheLogitsBuffer) {
+  Model model = makeModel(fakeMetadata(/*maxContext=*/64));
+  auto inUse = [] {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+  };
+  model.decode(1); // warm up the allocator and the test's own vectors
+  size_t before = inUse();
+  for (int i = 0; i < 20; ++i)
+    model.decode(1);
+  size_t after = inUse();
+  // Each call mallocs over 4 MB; 20 leaked buffers would be 80 MB.
+  EXPECT_LT(after, before + (1u << 20)) << "logits buffers leaked";
+}
+
+TEST_F(ModelTest, WrongLogitsShapeIsAnErrorAndStillFreed) {
+  Model model = makeModel(fakeMetadata(/*maxContext=*/64));
+  fakeWrongShape = true;
+  std::string error = errorOf([&] { model.decode(1); });
+  EXPECT_NE(error.find("shape [2, 16], expected [1, 16]"), std::string::npos)
+      << error;
+  size_t before = mallinfo2().uordblks + mallinfo2().hblkhd;
+  for (int i = 0; i < 10; ++i)
+    EXPECT_THROW(model.decode(1), std::runtime_error);
+  EXPECT_LT(mallinfo2().uordblks + mallinfo2().hblkhd, before + (1u << 20));
+}
+
+TEST_F(ModelTest, ChecksTheBlobAgainstTheMetadata) {
+  std::string error =
+      errorOf([&] { makeModel(fakeMetadata(8, /*weightBytes=*/101)); });
+  EXPECT_NE(error.find("the weight blob has 100 bytes but the model reads "
+                       "101"),
+            std::string::npos)
+      << error;
+}
+
+TEST_F(ModelTest, KvBytesInUse) {
+  Model model = makeModel(); // local 12, global 16 over 8 positions
+  EXPECT_EQ(model.kvBytesInUse(), 0);
+  model.decode(1);
+  EXPECT_EQ(model.kvBytesInUse(), 12 + 2);
+  std::vector<int32_t> ids(7, 1);
+  model.prefill(ids.data(), 7);
+  EXPECT_EQ(model.kvBytesInUse(), 12 + 16);
+}
+
+// --- command line ----------------------------------------------------------
+
+TEST(ArgParser, ParsesOptionsAndRejectsTheRest) {
+  auto parser = [] {
+    ArgParser args("EXE");
+    args.option("--ids", "F", "ids")
+        .option("-n", "N", "count")
+        .flag("--info", "info");
+    return args;
+  };
+  ArgParser args = parser();
+  const char *argv[] = {"exe", "--ids", "a.npy", "-n=12", "--info"};
+  args.parse(5, argv);
+  EXPECT_EQ(args.value("--ids"), "a.npy");
+  EXPECT_EQ(args.integer("-n"), 12);
+  EXPECT_TRUE(args.has("--info"));
+  EXPECT_NE(args.usage().find("--ids F"), std::string::npos);
+
+  auto errorFor = [&](std::vector<const char *> argv) {
+    ArgParser args = parser();
+    argv.insert(argv.begin(), "exe");
+    try {
+      args.parse(static_cast<int>(argv.size()), argv.data());
+      if (args.has("-n"))
+        args.integer("-n");
+    } catch (const UsageError &e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(errorFor({"--bogus"}), "unknown option '--bogus'");
+  EXPECT_EQ(errorFor({"stray"}), "unexpected argument 'stray'");
+  EXPECT_EQ(errorFor({"--ids"}), "option '--ids' needs a value F");
+  EXPECT_EQ(errorFor({"-n", "1", "-n", "2"}), "option '-n' given twice");
+  EXPECT_EQ(errorFor({"--info=1"}), "option '--info' takes no value");
+  EXPECT_EQ(errorFor({"-n", "3x"}), "option '-n' needs an integer, got '3x'");
+}
+
+TEST(Npy, Int64IdsOutsideInt32AreRejected) {
+  NpyArray array;
+  array.dtype = "<i8";
+  array.shape = {2};
+  int64_t values[2] = {5, int64_t(1) << 32 | 5};
+  array.data.assign(reinterpret_cast<char *>(values),
+                    reinterpret_cast<char *>(values) + 16);
+  EXPECT_THROW(array.toInt32(), std::runtime_error);
+  values[1] = -7;
+  std::memcpy(array.data.data(), values, 16);
+  EXPECT_EQ(array.toInt32(), (std::vector<int32_t>{5, -7}));
+}
+
+// --- the packed executable, end to end -------------------------------------
+
+struct RunResult {
+  int status;
+  std::string out, err;
+};
+
+RunResult runExe(const std::string &exe, const std::string &args) {
+  std::string out = tempPath("stdout"), err = tempPath("stderr");
+  int raw = std::system(
+      ("'" + exe + "' " + args + " >'" + out + "' 2>'" + err + "'").c_str());
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, readFile(out), readFile(err)};
+}
+
+// Writes ids as .npy int64 (NumPy's default integer), which --input-ids
+// accepts besides int32.
+void writeInt64Ids(const std::string &path, const std::vector<int64_t> &ids) {
+  std::string header = "{'descr': '<i8', 'fortran_order': False, 'shape': (" +
+                       std::to_string(ids.size()) + ",), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  uint16_t length = static_cast<uint16_t>(header.size());
+  bytes.append(reinterpret_cast<char *>(&length), 2);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char *>(ids.data()), ids.size() * 8);
+  writeFile(path, bytes);
+}
+
+class PackedExe : public ::testing::Test {
+protected:
+  void SetUp() override {
+    exe = tempPath("fake_model_exe");
+    fs::copy_file(GEMMA_FAKE_MODEL_EXE, exe,
+                  fs::copy_options::overwrite_existing);
+    appendBlob(exe, blobPattern(100), fakeMetadata().dump());
+    ids = {2, 7, 11, 3, 15};
+    idsPath = tempPath("ids.npy");
+    writeNpy(idsPath, ids.data(), {5});
+    outPath = tempPath("logits.npy");
+    fs::remove(outPath);
+  }
+  void expectLogits() {
+    NpyArray logits = readNpy(outPath);
+    ASSERT_EQ(logits.shape, (std::vector<int64_t>{5, kVocab}));
+    std::vector<float> values = logits.toFloat();
+    for (int64_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(values[i * kVocab + 0], ids[i]) << "row " << i;
+      EXPECT_EQ(values[i * kVocab + 1], i) << "row " << i;
+      EXPECT_EQ(values[i * kVocab + 2], i) << "arena persists, row " << i;
+      EXPECT_EQ(values[i * kVocab + 4], 100) << "row " << i;
+    }
+  }
+  std::string exe, idsPath, outPath;
+  std::vector<int32_t> ids;
+};
+
+TEST_F(PackedExe, DumpsLogitsOfPrefillAndDecode) {
+  RunResult run = runExe(exe, "--input-ids '" + idsPath + "' --dump-logits '" +
+                                  outPath + "' --prefill 2");
+  ASSERT_EQ(run.status, 0) << run.err;
+  expectLogits();
+
+  run = runExe(exe,
+               "--input-ids '" + idsPath + "' --dump-logits '" + outPath + "'");
+  ASSERT_EQ(run.status, 0) << run.err;
+  expectLogits();
+
+  writeInt64Ids(idsPath, {2, 7, 11, 3, 15});
+  run = runExe(exe, "--input-ids='" + idsPath + "' --dump-logits '" + outPath +
+                        "' --prefill 1");
+  ASSERT_EQ(run.status, 0) << run.err;
+  expectLogits();
+}
+
+TEST_F(PackedExe, InfoPrintsTheMetadata) {
+  RunResult run = runExe(exe, "--info");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(nlohmann::json::parse(run.out), fakeMetadata());
+}
+
+TEST_F(PackedExe, UsageErrorsExitWith2) {
+  RunResult run = runExe(exe, "--input-ids '" + idsPath + "' --bogus");
+  EXPECT_EQ(run.status, 2);
+  EXPECT_NE(run.err.find("error: unknown option '--bogus'"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("usage:"), std::string::npos);
+  EXPECT_EQ(runExe(exe, "").status, 2);
+  EXPECT_EQ(runExe(exe, "--input-ids '" + idsPath + "'").status, 2);
+  EXPECT_EQ(runExe(exe, "--help").status, 0);
+}
+
+TEST_F(PackedExe, InvalidInputsExitWith1) {
+  auto expectError = [&](const std::string &args, const std::string &what) {
+    RunResult run = runExe(exe, args);
+    EXPECT_EQ(run.status, 1) << args;
+    EXPECT_EQ(run.err.rfind("error: ", 0), 0u) << run.err;
+    EXPECT_NE(run.err.find(what), std::string::npos) << run.err;
+    EXPECT_FALSE(fs::exists(outPath)) << args;
+  };
+  std::string out = " --dump-logits '" + outPath + "'";
+  expectError("--input-ids '" + idsPath + "'" + out + " --prefill 0",
+              "--prefill 0 is outside [1, 5]");
+  expectError("--input-ids '" + idsPath + "'" + out + " --prefill 6",
+              "--prefill 6 is outside [1, 5]");
+  expectError("--input-ids /nonexistent.npy" + out,
+              "/nonexistent.npy: cannot open");
+
+  std::vector<int32_t> tooLong(9, 1);
+  writeNpy(idsPath, tooLong.data(), {9});
+  expectError("--input-ids '" + idsPath + "'" + out,
+              "exceed the compiled context of 8 tokens; recompile with "
+              "`gemmac compile ... --max-context 9`");
+
+  std::vector<int32_t> badId = {2, 16};
+  writeNpy(idsPath, badId.data(), {2});
+  expectError("--input-ids '" + idsPath + "'" + out,
+              "id 16 at index 1 is outside the vocabulary [0, 16)");
+
+  writeNpy(idsPath, badId.data(), {1, 2});
+  expectError("--input-ids '" + idsPath + "'" + out, "1-D");
+  std::vector<float> floats = {2, 3};
+  writeNpy(idsPath, floats.data(), {2});
+  expectError("--input-ids '" + idsPath + "'" + out, "int32 or int64");
+}
+
+TEST_F(PackedExe, UnpackedExecutableNamesItself) {
+  std::string plain = tempPath("unpacked_exe");
+  fs::copy_file(GEMMA_FAKE_MODEL_EXE, plain,
+                fs::copy_options::overwrite_existing);
+  RunResult run = runExe(plain, "--info");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_EQ(run.err, "error: " + fs::canonical(plain).string() +
+                         ": no weight payload (footer missing)\n");
+}
+
+} // namespace
+
+#endif // GEMMA_FAKE_MODEL_OBJECT
