@@ -277,7 +277,9 @@ int compile(const Args &args, const char *argv0) {
       args.getInt("--max-context", config.text.maxPositionEmbeddings);
   if (maxContext <= 0)
     usage("--max-context must be > 0");
-  DType kvDtype = dtypeFlag(args, "--kv-dtype", config.dtype);
+  // The default cache dtype is that of the stored weights: a config's
+  // torch_dtype may be absent or disagree with the tensors.
+  DType kvDtype = dtypeFlag(args, "--kv-dtype", checkpoint.dtype());
   BlobLayout blob = layoutBlob(checkpoint.expected(), checkpoint.dtype());
 
   auto ctx = makeContext();

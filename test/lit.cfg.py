@@ -6,10 +6,16 @@ from lit.llvm import llvm_config
 
 config.name = "GEMMA"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.gemma_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit"]
+config.excludes = [
+    "CMakeLists.txt",
+    "lit.cfg.py",
+    "lit.site.cfg.py",
+    "unit",
+    "argmax-agreement.py",
+]
 
 config.substitutions.append(("%gemma_src", config.gemma_src_root))
 config.substitutions.append(("%shared", config.shared_dir))
@@ -17,5 +23,8 @@ config.substitutions.append(("%shared", config.shared_dir))
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["gemma-opt"], [config.gemma_tools_dir, config.llvm_tools_dir]
+    ["gemma-opt", "gemmac", "npy-compare"],
+    [config.gemma_tools_dir, config.llvm_tools_dir],
 )
+# Scripts run by tests call the project's tools by name.
+llvm_config.with_environment("PATH", config.gemma_tools_dir, append_path=True)

@@ -1,6 +1,7 @@
 // npy-compare - compares logits against the reference.
 //
 //   npy-compare ACTUAL.npy EXPECTED.npy [--max-abs T] [--min-argmax-agreement F]
+//   npy-compare --length IDS.npy      (prints the number of elements)
 //
 // Prints the max |Δ|, its position, and the fraction of rows whose argmax
 // agrees; exits 1 when a given bound is not met, 2 on bad input.
@@ -14,6 +15,15 @@
 #include <string>
 
 int main(int argc, char **argv) {
+  if (argc == 3 && std::string(argv[1]) == "--length") {
+    try {
+      std::printf("%lld\n", (long long)gemma::readNpy(argv[2]).numElements());
+      return 0;
+    } catch (const std::exception &err) {
+      std::fprintf(stderr, "npy-compare: %s\n", err.what());
+      return 2;
+    }
+  }
   if (argc < 3) {
     std::fprintf(stderr, "usage: npy-compare ACTUAL.npy EXPECTED.npy "
                          "[--max-abs T] [--min-argmax-agreement F]\n");

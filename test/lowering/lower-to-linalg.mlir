@@ -1,0 +1,114 @@
+// RUN: gemma-opt %s --split-input-file --gemma-lower-to-linalg | FileCheck %s
+
+// Weights become views of the blob at their packed offsets; the declarations
+// are dropped once lowered.
+// CHECK-NOT: gemma.weight_decl
+// CHECK-LABEL: func.func @weights(
+// CHECK-SAME: %[[BLOB:.*]]: memref<?xi8> {gemma.weights}
+// CHECK: %[[OFF:.*]] = arith.constant 128 : index
+// CHECK: %[[VIEW:.*]] = memref.view %[[BLOB]][%[[OFF]]][] : memref<?xi8> to memref<8xbf16>
+// CHECK: bufferization.to_tensor %[[VIEW]] restrict : memref<8xbf16>
+gemma.weight_decl @w {offset = 128 : i64} : tensor<8xbf16>
+func.func @weights(%blob: memref<?xi8> {gemma.weights}, %x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %w = gemma.weight @w : tensor<8xbf16>
+  %y = gemma.rms_norm %x, %w {epsilon = 1.0e-06 : f32} : tensor<?x8xf32>, tensor<8xbf16>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// RMSNorm: a sum-of-squares reduction, then x / sqrt(ss / D + eps) * (1 + w)
+// with the weight widened in the body.
+// CHECK-LABEL: func.func @rms_norm(
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK: ^bb0(%[[X:.*]]: f32, %[[SS:.*]]: f32, %[[W:.*]]: bf16, %{{.*}}: f32):
+// CHECK: arith.constant 1.250000e-01 : f32
+// CHECK: math.sqrt
+// CHECK: arith.extf %[[W]] : bf16 to f32
+func.func @rms_norm(%x: tensor<?x8xf32>, %w: tensor<8xbf16>) -> tensor<?x8xf32> {
+  %y = gemma.rms_norm %x, %w {epsilon = 1.0e-06 : f32} : tensor<?x8xf32>, tensor<8xbf16>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Linear with the weight stored [out, in]: the reduction runs over the last
+// dimension of both operands.
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[O:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear(
+// CHECK: linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[O]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK: arith.extf
+// CHECK: arith.mulf {{.*}} fastmath<reassoc,contract>
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
+func.func @linear(%x: tensor<?x8xf32>, %w: tensor<16x8xbf16>) -> tensor<?x16xf32> {
+  %y = gemma.linear %x, %w : (tensor<?x8xf32>, tensor<16x8xbf16>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// RoPE: f32 inverse frequencies folded into a constant (base 10000, D = 4:
+// 1 and 0.01, each for both halves), the partner element read across halves.
+// CHECK-LABEL: func.func @rope(
+// CHECK: arith.constant dense<[1.000000e+00, 0.00999999977, 1.000000e+00, 0.00999999977]> : tensor<4xf32>
+// CHECK: linalg.generic
+// CHECK-DAG: math.cos
+// CHECK-DAG: math.sin
+func.func @rope(%x: tensor<?x2x4xf32>, %pos: index) -> tensor<?x2x4xf32> {
+  %y = gemma.rope %x at %pos {rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x4xf32>
+  return %y : tensor<?x2x4xf32>
+}
+
+// -----
+
+// Linear RoPE scaling divides the frequencies by the factor.
+// CHECK-LABEL: func.func @rope_scaled(
+// CHECK: arith.constant dense<[1.250000e-01, 1.250000e-03, 1.250000e-01, 1.250000e-03]> : tensor<4xf32>
+func.func @rope_scaled(%x: tensor<?x2x4xf32>, %pos: index) -> tensor<?x2x4xf32> {
+  %y = gemma.rope %x at %pos {rope = #gemma.rope<base = 1.000000e+04, scale = 8.000000e+00>} : tensor<?x2x4xf32>
+  return %y : tensor<?x2x4xf32>
+}
+
+// -----
+
+// A local cache is a view of the arena shaped [2, kv_heads, W, head_dim]; the
+// update writes slot (pos + t) mod W, narrowing to the cache dtype.
+// CHECK-LABEL: func.func @local_cache_update(
+// CHECK-SAME: %[[ARENA:.*]]: memref<?xi8> {gemma.kv_arena}
+// CHECK: memref.view %[[ARENA]][%{{.*}}][] : memref<?xi8> to memref<2x1x4x8xbf16>
+// CHECK: scf.for
+// CHECK: arith.remui %{{.*}}, %{{.*}} : index
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store
+gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 4, capacity = 4, kv_heads = 1, head_dim = 8, bf16>
+func.func @local_cache_update(%arena: memref<?xi8> {gemma.kv_arena}, %k: tensor<?x1x8xf32>, %pos: index) {
+  %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 4, capacity = 4, kv_heads = 1, head_dim = 8, bf16>
+  gemma.cache_update %c[%pos], %k, %k : !gemma.kv_cache<local, window = 4, capacity = 4, kv_heads = 1, head_dim = 8, bf16>, tensor<?x1x8xf32>, tensor<?x1x8xf32>
+  return
+}
+
+// -----
+
+// Attention over a global cache: loops over tokens and heads, scores for the
+// cached positions and the new tokens, an exp-normalised weighted sum of
+// values. The layer function's cache argument becomes a memref.
+// CHECK-LABEL: func.func @global_attention(
+// CHECK-SAME: %{{.*}}: memref<2x1x16x8xf32>
+// CHECK: memref.alloc
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: bufferization.to_tensor %{{.*}} restrict writable
+func.func @global_attention(%q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 8, f32>, %pos: index) -> tensor<?x2x8xf32> {
+  %o = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.35355339 : f32} : tensor<?x2x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> cache !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 8, f32> -> tensor<?x2x8xf32>
+  return %o : tensor<?x2x8xf32>
+}
+
