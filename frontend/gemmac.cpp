@@ -2,6 +2,7 @@
 //
 //   gemmac compile MODEL_DIR -o EXE [--target cpu] [--max-context N]
 //                  [--kv-dtype bf16|f16|f32] [--emit STAGE] [--dump-dir DIR]
+//                  [--main cli|benchmark]
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
 //   gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype bf16|f32]
 //
@@ -44,7 +45,7 @@ constexpr int64_t kWeightAlignment = 64;
          "  gemmac compile MODEL_DIR -o EXE [--target cpu] [--max-context N]\n"
          "                 [--kv-dtype bf16|f16|f32] [--emit "
          "gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
-         "                 [--dump-dir DIR]\n"
+         "                 [--dump-dir DIR] [--main cli|benchmark]\n"
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
          "  gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype "
@@ -167,19 +168,24 @@ std::string runtimeLibDir(const char *argv0) {
   return std::string(dir);
 }
 
+// `main` picks the executable's main(): the command line (`cli`) or the
+// whole-model Google Benchmark (`benchmark`).
 void link(const std::string &object, const std::string &exe,
-          const std::string &libDir) {
-  std::string main = libDir + "/libgemma_main.a";
+          const std::string &libDir, const std::string &main) {
+  std::string mainLib =
+      libDir + (main == "benchmark" ? "/libgemma_bench.a" : "/libgemma_main.a");
   std::string runtime = libDir + "/libgemma_runtime.a";
-  for (const std::string &lib : {main, runtime})
+  for (const std::string &lib : {mainLib, runtime})
     if (!llvm::sys::fs::exists(lib))
       throw Error(lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
   llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
   if (!cxx)
     throw Error("no C++ linker driver ('c++') on PATH");
-  std::vector<llvm::StringRef> argv = {*cxx, object, main, runtime,
-                                       "-static-libstdc++", "-static-libgcc",
-                                       "-lm", "-o", exe};
+  std::vector<llvm::StringRef> argv = {*cxx, object, mainLib, runtime,
+                                       "-static-libstdc++", "-static-libgcc"};
+  if (main == "benchmark")
+    argv.insert(argv.end(), {"-lbenchmark", "-lpthread"});
+  argv.insert(argv.end(), {"-lm", "-o", exe});
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0,
                                      &error);
@@ -266,6 +272,9 @@ int compile(const Args &args, const char *argv0) {
   std::unique_ptr<Target> target = lookupTarget(targetName);
   if (!target)
     usage("unknown --target '" + targetName + "' (available: cpu)");
+  std::string mainKind = args.get("--main").value_or("cli");
+  if (mainKind != "cli" && mainKind != "benchmark")
+    usage("--main must be cli or benchmark, got '" + mainKind + "'");
   std::optional<std::string> dumpDir = args.get("--dump-dir");
   if (dumpDir)
     llvm::sys::fs::create_directories(*dumpDir);
@@ -331,7 +340,7 @@ int compile(const Args &args, const char *argv0) {
   }
   if (emit == "obj")
     return 0;
-  link(object, output, runtimeLibDir(argv0));
+  link(object, output, runtimeLibDir(argv0), mainKind);
   llvm::sys::fs::remove(object);
 
   nlohmann::json meta = plan;
@@ -378,7 +387,7 @@ int main(int argc, char **argv) {
     if (command == "compile")
       return compile(Args(argc, argv, 2,
                           {"-o", "--target", "--max-context", "--kv-dtype",
-                           "--emit", "--dump-dir"}),
+                           "--emit", "--dump-dir", "--main"}),
                      argv[0]);
     if (command == "plan")
       return plan(Args(argc, argv, 2, {"--context", "--kv-dtype"}));

@@ -73,4 +73,31 @@ def LowerToLinalg : Pass<"gemma-lower-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def FuseElementwise : Pass<"gemma-fuse-elementwise", "::mlir::ModuleOp"> {
+  let summary = "fuses elementwise linalg ops into their elementwise consumers";
+  let description = [{
+    Merges chains of all-parallel `linalg.generic` ops (a norm's scaling, a
+    residual add, gelu(gate) * up, a soft-cap) into one loop nest, so the
+    intermediate tensors are never materialised. Unlike upstream
+    `linalg-fuse-elementwise-ops`, it never fuses a producer into a consumer
+    with a reduction: there the producer would be recomputed for every step
+    of the reduction (gelu(gate) * up once per output row of the down
+    projection: a 1152x slowdown for gemma-3-1b).
+
+    Before:
+    ```mlir
+    %a = linalg.generic {iterator_types = ["parallel", "parallel"]}
+        ins(%gate, %up) outs(%e0) { gelu(gate) * up }
+    %y = linalg.generic {iterator_types = ["parallel", "parallel"]}
+        ins(%a, %x) outs(%e1) { a + x }
+    ```
+    After:
+    ```mlir
+    %y = linalg.generic {iterator_types = ["parallel", "parallel"]}
+        ins(%gate, %up, %x) outs(%e1) { gelu(gate) * up + x }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // GEMMA_LOWERING_PASSES_TD

@@ -7,6 +7,8 @@
 
 #include "lowering/Target.h"
 
+#include "lowering/Passes.h"
+
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -47,7 +49,7 @@ public:
   llvm::StringRef name() const override { return "cpu"; }
 
   void buildLoweringPipeline(OpPassManager &pm) const override {
-    pm.addPass(createLinalgElementwiseOpFusionPass());
+    pm.addPass(mlir::gemma::createFuseElementwise());
     pm.addPass(createCanonicalizerPass());
     bufferization::OneShotBufferizePassOptions bufferize;
     bufferize.bufferizeFunctionBoundaries = true;
