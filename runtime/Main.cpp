@@ -11,6 +11,8 @@
 #include "runtime/Npy.h"
 #include "runtime/Payload.h"
 
+#include <nlohmann/json.hpp>
+
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -87,8 +89,10 @@ void dumpLogits(const ArgParser &args) {
 }
 
 int run(int argc, char **argv) {
-  ArgParser args("EXE --input-ids IDS.npy --dump-logits OUT.npy "
-                 "[--prefill N]\n       EXE --info");
+  std::string exe = argc > 0 ? argv[0] : "EXE";
+  exe = exe.substr(exe.find_last_of('/') + 1);
+  ArgParser args(exe + " --input-ids IDS.npy --dump-logits OUT.npy " +
+                 "[--prefill N]\n       " + exe + " --info");
   args.option("--input-ids", "IDS.npy", "token ids, 1-D int32 or int64")
       .option("--dump-logits", "OUT.npy",
               "write the logits after every position, float32 [len, vocab]")
@@ -113,7 +117,9 @@ int run(int argc, char **argv) {
 
   try {
     if (args.has("--info"))
-      std::cout << MappedPayload::openSelf().metadata() << "\n";
+      std::cout
+          << nlohmann::json::parse(MappedPayload::openSelf().metadata()).dump(2)
+          << "\n";
     else
       dumpLogits(args);
   } catch (const UsageError &e) {

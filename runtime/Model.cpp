@@ -22,8 +22,8 @@ struct FreeDeleter {
 
 } // namespace
 
-void Model::ArenaUnmapper::operator()(uint8_t *arena) const {
-  ::munmap(arena, bytes);
+void Model::ArenaUnmapper::operator()(uint8_t *start) const {
+  ::munmap(start, bytes);
 }
 
 Model::Model(MappedPayload payloadIn, EntryPoints entryIn)

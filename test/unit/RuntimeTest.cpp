@@ -133,14 +133,29 @@ _mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logits,
 #include <fstream>
 #include <malloc.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace gemma;
 
 namespace {
 
+// One directory per process, removed at exit: ctest runs every test case as
+// its own process in parallel, and a file rewritten under another test's
+// mapping would fault.
+struct TempDirectory {
+  fs::path path = fs::path(::testing::TempDir()) /
+                  ("runtime_tests_" + std::to_string(::getpid()));
+  TempDirectory() { fs::create_directories(path); }
+  ~TempDirectory() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
 std::string tempPath(const std::string &name) {
-  return ::testing::TempDir() + "/runtime_" + name;
+  static TempDirectory directory;
+  return (directory.path / name).string();
 }
 
 std::string readFile(const std::string &path) {
