@@ -65,8 +65,8 @@ static OptionalParseResult parseOptionalWindow(AsmParser &parser,
   return failure(parser.parseEqual() || parser.parseInteger(window));
 }
 
-static void printAttentionKindAndWindow(AsmPrinter &printer,
-                                        AttentionKind kind, int64_t window) {
+static void printAttentionKindAndWindow(AsmPrinter &printer, AttentionKind kind,
+                                        int64_t window) {
   printer << stringifyAttentionKind(kind);
   if (window != 0)
     printer << ", window = " << window;
@@ -80,8 +80,7 @@ Attribute AttentionAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   AttentionKind kind;
   int64_t window = 0;
-  if (parser.parseLess() ||
-      parseAttentionKindAndWindow(parser, kind, window))
+  if (parser.parseLess() || parseAttentionKindAndWindow(parser, kind, window))
     return {};
   if (succeeded(parser.parseOptionalComma())) {
     OptionalParseResult parsed = parseOptionalWindow(parser, window);
@@ -109,8 +108,7 @@ LogicalResult
 AttentionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                       AttentionKind kind, int64_t window) {
   if (kind == AttentionKind::Local && window <= 0)
-    return emitError() << "local attention needs a window > 0, got "
-                       << window;
+    return emitError() << "local attention needs a window > 0, got " << window;
   if (kind == AttentionKind::Global && window != 0)
     return emitError() << "global attention has no window, got " << window;
   return success();
@@ -223,11 +221,12 @@ Type KVCacheType::parse(AsmParser &parser) {
   AttentionKind kind;
   int64_t window = 0, capacity = 0, kvHeads = 0, headDim = 0;
   Type elementType;
-  if (parser.parseLess() ||
-      parseAttentionKindAndWindow(parser, kind, window) || parser.parseComma())
+  if (parser.parseLess() || parseAttentionKindAndWindow(parser, kind, window) ||
+      parser.parseComma())
     return {};
   OptionalParseResult parsedWindow = parseOptionalWindow(parser, window);
-  if (parsedWindow.has_value() && (failed(*parsedWindow) || parser.parseComma()))
+  if (parsedWindow.has_value() &&
+      (failed(*parsedWindow) || parser.parseComma()))
     return {};
   if (parser.parseKeyword("capacity") || parser.parseEqual() ||
       parser.parseInteger(capacity) || parser.parseComma() ||
@@ -251,8 +250,7 @@ void KVCacheType::print(AsmPrinter &printer) const {
   printAttentionKindAndWindow(printer, getLayer().getKind(),
                               getLayer().getWindow());
   printer << ", capacity = " << getCapacity() << ", kv_heads = " << getKvHeads()
-          << ", head_dim = " << getHeadDim() << ", " << getElementType()
-          << '>';
+          << ", head_dim = " << getHeadDim() << ", " << getElementType() << '>';
 }
 
 LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,

@@ -41,8 +41,8 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 LogicalResult checkRank(Operation *op, StringRef what, Value value,
                         int64_t rank) {
   if (tensorType(value).getRank() != rank)
-    return op->emitOpError() << what << " must have rank " << rank << ", got "
-                             << value.getType();
+    return op->emitOpError()
+           << what << " must have rank " << rank << ", got " << value.getType();
   return success();
 }
 
@@ -85,12 +85,12 @@ LogicalResult verifyReference(Operation *op, FlatSymbolRefAttr name, Type type,
                               SymbolTableCollection &symbolTable) {
   auto decl = symbolTable.lookupNearestSymbolFrom<DeclOp>(op, name);
   if (!decl)
-    return op->emitOpError() << name << " does not name a "
-                             << DeclOp::getOperationName();
+    return op->emitOpError()
+           << name << " does not name a " << DeclOp::getOperationName();
   if (decl.getType() != type)
-    return op->emitOpError() << "type " << type
-                             << " does not match the declaration of " << name
-                             << ": " << decl.getType();
+    return op->emitOpError()
+           << "type " << type << " does not match the declaration of " << name
+           << ": " << decl.getType();
   return success();
 }
 } // namespace
@@ -143,8 +143,7 @@ static LogicalResult verifyNormParameter(Operation *op, StringRef what,
     return failure();
   std::string label = (what + " size").str();
   return checkDim(op, label, tensorType(param).getDimSize(0),
-                  "normalised dimension",
-                  inputType.getShape().back());
+                  "normalised dimension", inputType.getShape().back());
 }
 
 LogicalResult RMSNormOp::verify() {
@@ -190,8 +189,8 @@ LogicalResult LinearOp::verify() {
 }
 
 LogicalResult RopeOp::verify() {
-  if (failed(checkRank(*this, "input [tokens, heads, head_dim]", getInput(),
-                       3)))
+  if (failed(
+          checkRank(*this, "input [tokens, heads, head_dim]", getInput(), 3)))
     return failure();
   int64_t headDim = tensorType(getInput()).getDimSize(2);
   if (ShapedType::isDynamic(headDim) || headDim % 2 != 0)
@@ -201,10 +200,9 @@ LogicalResult RopeOp::verify() {
 }
 
 LogicalResult AttentionOp::verify() {
-  if (failed(checkRank(*this, "query [tokens, heads, head_dim]", getQuery(),
-                       3)) ||
-      failed(checkRank(*this, "key [tokens, kv_heads, head_dim]", getKey(),
-                       3)))
+  if (failed(
+          checkRank(*this, "query [tokens, heads, head_dim]", getQuery(), 3)) ||
+      failed(checkRank(*this, "key [tokens, kv_heads, head_dim]", getKey(), 3)))
     return failure();
   ArrayRef<int64_t> q = tensorType(getQuery()).getShape();
   ArrayRef<int64_t> k = tensorType(getKey()).getShape();
@@ -217,8 +215,8 @@ LogicalResult AttentionOp::verify() {
   if (failed(checkDim(*this, "key tokens", k[0], "query tokens", q[0])) ||
       failed(checkDim(*this, "key head_dim", k[2], "query head_dim", q[2])))
     return failure();
-  if (ShapedType::isDynamic(q[1]) || ShapedType::isDynamic(k[1]) ||
-      k[1] <= 0 || q[1] % k[1] != 0)
+  if (ShapedType::isDynamic(q[1]) || ShapedType::isDynamic(k[1]) || k[1] <= 0 ||
+      q[1] % k[1] != 0)
     return emitOpError() << "query heads must be a static multiple of kv "
                             "heads, got query "
                          << shapeString(q) << " and key " << shapeString(k);
@@ -259,8 +257,7 @@ LogicalResult AttentionOp::verify() {
 }
 
 LogicalResult CacheUpdateOp::verify() {
-  if (failed(checkRank(*this, "key [tokens, kv_heads, head_dim]", getKey(),
-                       3)))
+  if (failed(checkRank(*this, "key [tokens, kv_heads, head_dim]", getKey(), 3)))
     return failure();
   if (getKey().getType() != getValue().getType())
     return emitOpError() << "key and value must have the same type, got "
@@ -306,8 +303,8 @@ LogicalResult LogitsOp::verify() {
   ArrayRef<int64_t> in = tensorType(getInput()).getShape();
   ArrayRef<int64_t> table = tensorType(getTable()).getShape();
   ArrayRef<int64_t> out = tensorType(getResult()).getShape();
-  if (failed(checkDim(*this, "input hidden", in[1], "table hidden",
-                      table[1])) ||
+  if (failed(
+          checkDim(*this, "input hidden", in[1], "table hidden", table[1])) ||
       failed(checkDim(*this, "result tokens", out[0], "input tokens", in[0])) ||
       failed(checkDim(*this, "result vocab", out[1], "table rows", table[0])))
     return failure();
@@ -321,8 +318,8 @@ LogicalResult LogitsOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult PatchEmbedOp::verify() {
-  if (failed(checkRank(*this, "pixels [channels, size, size]", getPixels(),
-                       3)) ||
+  if (failed(
+          checkRank(*this, "pixels [channels, size, size]", getPixels(), 3)) ||
       failed(checkRank(*this, "weight [hidden, channels, p, p]", getWeight(),
                        4)) ||
       failed(checkRank(*this, "bias", getBias(), 1)) ||
@@ -359,8 +356,7 @@ LogicalResult PatchEmbedOp::verify() {
                       tensorType(getResult()).getDimSize(0), "patches",
                       patches)) ||
       failed(checkDim(*this, "result width",
-                      tensorType(getResult()).getDimSize(1), "hidden",
-                      hidden)))
+                      tensorType(getResult()).getDimSize(1), "hidden", hidden)))
     return failure();
   return success();
 }
@@ -399,8 +395,8 @@ OpFoldResult AvgPoolOp::fold(FoldAdaptor) {
 }
 
 LogicalResult MMProjectOp::verify() {
-  if (failed(checkRank(*this, "input [tokens, vision_hidden]", getInput(),
-                       2)) ||
+  if (failed(
+          checkRank(*this, "input [tokens, vision_hidden]", getInput(), 2)) ||
       failed(checkRank(*this, "norm", getNorm(), 1)) ||
       failed(checkRank(*this, "proj [vision_hidden, text_hidden]", getProj(),
                        2)) ||

@@ -1,6 +1,7 @@
 // Checkpoint.cpp - opening and validating a model directory.
 
 #include "frontend/Checkpoint.h"
+#include "runtime/Format.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,13 +14,6 @@
 namespace gemma {
 
 namespace {
-
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 bool startsWith(const std::string &s, const std::string &prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;

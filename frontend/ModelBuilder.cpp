@@ -18,14 +18,19 @@ namespace gemma {
 namespace {
 
 // The per-layer tensors, in the order the layer functions take them.
-const char *const kLayerTensors[] = {
-    "input_layernorm",           "self_attn.q_proj",
-    "self_attn.k_proj",          "self_attn.v_proj",
-    "self_attn.q_norm",          "self_attn.k_norm",
-    "self_attn.o_proj",          "post_attention_layernorm",
-    "pre_feedforward_layernorm", "mlp.gate_proj",
-    "mlp.up_proj",               "mlp.down_proj",
-    "post_feedforward_layernorm"};
+const char *const kLayerTensors[] = {"input_layernorm",
+                                     "self_attn.q_proj",
+                                     "self_attn.k_proj",
+                                     "self_attn.v_proj",
+                                     "self_attn.q_norm",
+                                     "self_attn.k_norm",
+                                     "self_attn.o_proj",
+                                     "post_attention_layernorm",
+                                     "pre_feedforward_layernorm",
+                                     "mlp.gate_proj",
+                                     "mlp.up_proj",
+                                     "mlp.down_proj",
+                                     "post_feedforward_layernorm"};
 constexpr size_t kNumLayerTensors = std::size(kLayerTensors);
 
 std::string layerTensorName(int64_t layer, const char *tensor) {
@@ -36,13 +41,13 @@ class Builder {
 public:
   Builder(MLIRContext &context, const ModelConfig &config,
           const BuildOptions &options)
-      : ctx(context), cfg(config.text), opts(options),
-        b(&context), loc(b.getUnknownLoc()) {}
+      : ctx(context), cfg(config.text), opts(options), b(&context),
+        loc(b.getUnknownLoc()) {}
 
   OwningOpRef<ModuleOp> build() {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    module->getOperation()->setAttr(
-        "gemma.max_context", b.getI64IntegerAttr(opts.maxContext));
+    module->getOperation()->setAttr("gemma.max_context",
+                                    b.getI64IntegerAttr(opts.maxContext));
     module->getOperation()->setAttr("gemma.vocab_size",
                                     b.getI64IntegerAttr(cfg.vocabSize));
     b.setInsertionPointToEnd(module->getBody());
@@ -78,10 +83,9 @@ private:
 
   void declareWeight(const std::string &name, ArrayRef<int64_t> shape) {
     auto decl = ir::WeightDeclOp::create(b, loc, b.getStringAttr(name),
-                                            TypeAttr::get(weightType(shape)),
-                                            /*offset=*/IntegerAttr());
-    if (auto it = opts.weightOffsets.find(name);
-        it != opts.weightOffsets.end())
+                                         TypeAttr::get(weightType(shape)),
+                                         /*offset=*/IntegerAttr());
+    if (auto it = opts.weightOffsets.find(name); it != opts.weightOffsets.end())
       decl.setOffset(it->second);
     weightTypes[name] = weightType(shape);
   }
@@ -92,8 +96,8 @@ private:
     int64_t kvDim = cfg.numKvHeads * cfg.headDim;
     declareWeight("model.embed_tokens.weight", {cfg.vocabSize, h});
     const SmallVector<int64_t, 2> shapes[] = {
-        {h},     {qDim, h},  {kvDim, h}, {kvDim, h}, {cfg.headDim},
-        {cfg.headDim}, {h, qDim}, {h},   {h},        {inter, h},
+        {h},           {qDim, h},  {kvDim, h}, {kvDim, h}, {cfg.headDim},
+        {cfg.headDim}, {h, qDim},  {h},        {h},        {inter, h},
         {inter, h},    {h, inter}, {h}};
     static_assert(std::size(shapes) == kNumLayerTensors);
     for (int64_t layer = 0; layer < cfg.numLayers; ++layer)
@@ -105,13 +109,13 @@ private:
   }
 
   ir::KVCacheType cacheType(bool global) {
-    auto layer = global
-                     ? ir::AttentionAttr::get(&ctx, ir::AttentionKind::Global, 0)
-                     : ir::AttentionAttr::get(&ctx, ir::AttentionKind::Local,
-                                                 cfg.slidingWindow);
+    auto layer =
+        global ? ir::AttentionAttr::get(&ctx, ir::AttentionKind::Global, 0)
+               : ir::AttentionAttr::get(&ctx, ir::AttentionKind::Local,
+                                        cfg.slidingWindow);
     int64_t capacity = global ? opts.maxContext : cfg.slidingWindow;
     return ir::KVCacheType::get(&ctx, layer, capacity, cfg.numKvHeads,
-                                   cfg.headDim, elementType(opts.kvDtype));
+                                cfg.headDim, elementType(opts.kvDtype));
   }
 
   void declareCaches() {
@@ -124,7 +128,7 @@ private:
 
   Value rmsNorm(Value x, Value w) {
     return ir::RMSNormOp::create(b, loc, x.getType(), x, w,
-                                    b.getF32FloatAttr(cfg.rmsNormEps));
+                                 b.getF32FloatAttr(cfg.rmsNormEps));
   }
 
   Value linear(Value x, Value w, int64_t outFeatures) {
@@ -151,19 +155,20 @@ private:
     if (global)
       return ir::MaskAttr::get(&ctx, ir::MaskKind::Causal, 0, false);
     return ir::MaskAttr::get(&ctx, ir::MaskKind::SlidingWindow,
-                                cfg.slidingWindow, false);
+                             cfg.slidingWindow, false);
   }
 
-  /// func @<kind>_layer(%x: tensor<?xH>, %pos, %cache, weights...) -> tensor<?xH>
+  /// func @<kind>_layer(%x: tensor<?xH>, %pos, %cache, weights...) ->
+  /// tensor<?xH>
   func::FuncOp buildLayerFunction(bool global) {
     int64_t h = cfg.hiddenSize;
     auto xType = act({ShapedType::kDynamic, h});
     SmallVector<Type> inputs = {xType, b.getIndexType(), cacheType(global)};
     for (size_t t = 0; t < kNumLayerTensors; ++t)
       inputs.push_back(weightTypes.at(layerTensorName(0, kLayerTensors[t])));
-    auto fn = func::FuncOp::create(b, loc,
-                                   global ? "global_layer" : "local_layer",
-                                   b.getFunctionType(inputs, {xType}));
+    auto fn =
+        func::FuncOp::create(b, loc, global ? "global_layer" : "local_layer",
+                             b.getFunctionType(inputs, {xType}));
     fn.setPrivate();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(fn.addEntryBlock());
@@ -197,8 +202,7 @@ private:
     Value residual = ir::AddOp::create(b, loc, x, attnOut);
     Value mlpIn = rmsNorm(residual, w(8));
     Value mlp = ir::MLPOp::create(b, loc, xType, mlpIn, w(9), w(10), w(11));
-    Value out =
-        ir::AddOp::create(b, loc, residual, rmsNorm(mlp, w(12)));
+    Value out = ir::AddOp::create(b, loc, residual, rmsNorm(mlp, w(12)));
     func::ReturnOp::create(b, loc, out);
     return fn;
   }
@@ -213,7 +217,8 @@ private:
     auto idsType = RankedTensorType::get({tokens}, b.getI32Type());
     auto logitsType = act({tokens, cfg.vocabSize});
     auto fn = func::FuncOp::create(
-        b, loc, name, b.getFunctionType({idsType, b.getIndexType()}, {logitsType}));
+        b, loc, name,
+        b.getFunctionType({idsType, b.getIndexType()}, {logitsType}));
     fn->setAttr("gemma.entry", b.getUnitAttr());
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(fn.addEntryBlock());
@@ -230,7 +235,7 @@ private:
       bool isGlobal = cfg.layerIsGlobal[layer];
       SmallVector<Value> args = {x, pos};
       args.push_back(ir::CacheOp::create(b, loc, cacheType(isGlobal),
-                                            "kv." + std::to_string(layer)));
+                                         "kv." + std::to_string(layer)));
       for (size_t t = 0; t < kNumLayerTensors; ++t)
         args.push_back(weight(layerTensorName(layer, kLayerTensors[t])));
       x = func::CallOp::create(b, loc, isGlobal ? global : local, args)

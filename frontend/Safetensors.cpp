@@ -1,6 +1,7 @@
 // Safetensors.cpp - mmap reader and streaming writer.
 
 #include "frontend/Safetensors.h"
+#include "runtime/Format.h"
 
 #include <nlohmann/json.hpp>
 
@@ -19,13 +20,6 @@ namespace gemma {
 using nlohmann::json;
 
 namespace {
-
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // Multiplies into `out`, returning false on overflow past SIZE_MAX / int64.
 bool checkedMul(uint64_t a, uint64_t b, uint64_t &out) {

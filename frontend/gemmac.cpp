@@ -104,8 +104,7 @@ DType dtypeFlag(const Args &args, const std::string &flag, DType fallback) {
 }
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
@@ -116,8 +115,7 @@ struct BlobLayout {
   int64_t size = 0;
 };
 
-BlobLayout layoutBlob(const std::vector<ExpectedTensor> &tensors,
-                      DType dtype) {
+BlobLayout layoutBlob(const std::vector<ExpectedTensor> &tensors, DType dtype) {
   BlobLayout layout;
   for (const ExpectedTensor &t : tensors) {
     if (!isTextTensor(t.name))
@@ -127,8 +125,8 @@ BlobLayout layoutBlob(const std::vector<ExpectedTensor> &tensors,
       bytes *= d;
     layout.offsets[t.name] = layout.size;
     layout.order.push_back(t.name);
-    layout.size += (bytes + kWeightAlignment - 1) / kWeightAlignment *
-                   kWeightAlignment;
+    layout.size +=
+        (bytes + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment;
   }
   return layout;
 }
@@ -181,14 +179,14 @@ void link(const std::string &object, const std::string &exe,
   llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
   if (!cxx)
     throw Error("no C++ linker driver ('c++') on PATH");
-  std::vector<llvm::StringRef> argv = {*cxx, object, mainLib, runtime,
-                                       "-static-libstdc++", "-static-libgcc"};
+  std::vector<llvm::StringRef> argv = {
+      *cxx, object, mainLib, runtime, "-static-libstdc++", "-static-libgcc"};
   if (main == "benchmark")
     argv.insert(argv.end(), {"-lbenchmark", "-lpthread"});
   argv.insert(argv.end(), {"-lm", "-o", exe});
   std::string error;
-  int rc = llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0,
-                                     &error);
+  int rc =
+      llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0, &error);
   if (rc != 0)
     throw Error("linking " + exe + " failed" +
                 (error.empty() ? "" : ": " + error));
@@ -200,8 +198,8 @@ nlohmann::json planJson(ModuleOp module, const ModelConfig &config,
     return cast<IntegerAttr>(module->getAttr(name)).getInt();
   };
   const TextConfig &t = config.text;
-  int64_t perPosition = 2 * t.numKvHeads * t.headDim *
-                        static_cast<int64_t>(dtypeSize(kvDtype));
+  int64_t perPosition =
+      2 * t.numKvHeads * t.headDim * static_cast<int64_t>(dtypeSize(kvDtype));
   nlohmann::json plan;
   plan["context"] = context;
   plan["kv_dtype"] = dtypeName(kvDtype);
@@ -309,8 +307,8 @@ int compile(const Args &args, const char *argv0) {
   if (stageDone("gemma", 0))
     return 0;
   runPipeline(*module, "gemma optimisation", buildGemmaOptimizationPipeline);
-  nlohmann::json plan = planJson(*module, config, maxContext, kvDtype,
-                                 blob.size);
+  nlohmann::json plan =
+      planJson(*module, config, maxContext, kvDtype, blob.size);
   if (stageDone("fused", 1))
     return 0;
   runPipeline(*module, "linalg lowering", buildLinalgLoweringPipeline);
@@ -392,8 +390,8 @@ int main(int argc, char **argv) {
     if (command == "plan")
       return plan(Args(argc, argv, 2, {"--context", "--kv-dtype"}));
     if (command == "random-checkpoint")
-      return randomCheckpoint(Args(argc, argv, 2,
-                                   {"-o", "--seed", "--dtype", "--shard-bytes"}));
+      return randomCheckpoint(
+          Args(argc, argv, 2, {"-o", "--seed", "--dtype", "--shard-bytes"}));
   } catch (const std::exception &e) {
     std::cerr << "gemmac: error: " << e.what() << "\n";
     return 1;

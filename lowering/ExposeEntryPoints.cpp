@@ -22,13 +22,12 @@ struct ExposeEntryPointsPass
         fn.setPrivate();
         continue;
       }
-      if (failed(fn.insertArguments(
-              {0, 0}, {blobType, blobType},
-              {b.getDictionaryAttr(b.getNamedAttr(kWeightsArgAttr,
-                                                  b.getUnitAttr())),
-               b.getDictionaryAttr(
-                   b.getNamedAttr(kKVArenaArgAttr, b.getUnitAttr()))},
-              {fn.getLoc(), fn.getLoc()}))) {
+      if (failed(fn.insertArguments({0, 0}, {blobType, blobType},
+                                    {b.getDictionaryAttr(b.getNamedAttr(
+                                         kWeightsArgAttr, b.getUnitAttr())),
+                                     b.getDictionaryAttr(b.getNamedAttr(
+                                         kKVArenaArgAttr, b.getUnitAttr()))},
+                                    {fn.getLoc(), fn.getLoc()}))) {
         signalPassFailure();
         return;
       }

@@ -10,15 +10,14 @@ namespace mlir::gemma {
 #include "lowering/Passes.h.inc"
 
 namespace {
-struct FuseElementwisePass
-    : impl::FuseElementwiseBase<FuseElementwisePass> {
+struct FuseElementwisePass : impl::FuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     linalg::populateElementwiseOpsFusionPatterns(
         patterns, [](OpOperand *fused) {
           auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
-          return consumer && consumer.getNumLoops() ==
-                                 consumer.getNumParallelLoops();
+          return consumer &&
+                 consumer.getNumLoops() == consumer.getNumParallelLoops();
         });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

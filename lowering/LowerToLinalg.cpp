@@ -24,8 +24,8 @@ using utils::IteratorType;
 
 // Reassociation lets LLVM vectorize the reductions; contraction allows FMA.
 arith::FastMathFlagsAttr fastMath(MLIRContext *ctx) {
-  return arith::FastMathFlagsAttr::get(
-      ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  return arith::FastMathFlagsAttr::get(ctx, arith::FastMathFlags::reassoc |
+                                                arith::FastMathFlags::contract);
 }
 
 Value widen(OpBuilder &b, Location loc, Value v) {
@@ -144,8 +144,8 @@ Value projectZeroInit(OpBuilder &b, Location loc, Value x, Value w,
 
 Value geluTanh(OpBuilder &b, Location loc, Value x) {
   // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-  Value x3 = arith::MulFOp::create(b, loc, x,
-                                   arith::MulFOp::create(b, loc, x, x));
+  Value x3 =
+      arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
   Value inner = arith::AddFOp::create(
       b, loc, x, arith::MulFOp::create(b, loc, f32(b, loc, 0.044715), x3));
   Value t = math::TanhOp::create(
@@ -174,9 +174,9 @@ FailureOr<Value> entryArgument(Operation *op, StringRef attr) {
 }
 
 MemRefType cacheMemRefType(KVCacheType type) {
-  return MemRefType::get({2, type.getKvHeads(), type.getCapacity(),
-                          type.getHeadDim()},
-                         type.getElementType());
+  return MemRefType::get(
+      {2, type.getKvHeads(), type.getCapacity(), type.getHeadDim()},
+      type.getElementType());
 }
 
 Value viewAt(OpBuilder &b, Location loc, Value blob, int64_t offset,
@@ -197,11 +197,11 @@ Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
                                            /*read_only=*/true);
 }
 
-Value forLoop(OpBuilder &b, Location loc, Value lb, Value ub, ValueRange init,
-              function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
-                                              ValueRange)>
-                  body,
-              unsigned resultIndex = 0) {
+Value forLoop(
+    OpBuilder &b, Location loc, Value lb, Value ub, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body,
+    unsigned resultIndex = 0) {
   auto loop = scf::ForOp::create(
       b, loc, lb, ub, idx(b, loc, 1), init,
       [&](OpBuilder &nb, Location nl, Value iv, ValueRange iterArgs) {
@@ -229,8 +229,9 @@ struct WeightLowering : OpConversionPattern<WeightOp> {
     if (failed(blob))
       return failure();
     auto type = cast<RankedTensorType>(op.getType());
-    Value view = viewAt(rewriter, op.getLoc(), *blob, *decl.getOffset(),
-                        MemRefType::get(type.getShape(), type.getElementType()));
+    Value view =
+        viewAt(rewriter, op.getLoc(), *blob, *decl.getOffset(),
+               MemRefType::get(type.getShape(), type.getElementType()));
     rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
         op, type, view, /*restrict=*/true, /*writable=*/false);
     return success();
@@ -242,8 +243,8 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
   LogicalResult
   matchAndRewrite(CacheOp op, OpAdaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    auto decl = SymbolTable::lookupNearestSymbolFrom<CacheDeclOp>(
-        op, op.getNameAttr());
+    auto decl =
+        SymbolTable::lookupNearestSymbolFrom<CacheDeclOp>(op, op.getNameAttr());
     if (!decl || !decl.getOffset())
       return op.emitOpError() << op.getNameAttr()
                               << " has no arena offset: run "
@@ -251,9 +252,9 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
     FailureOr<Value> arena = entryArgument(op, kKVArenaArgAttr);
     if (failed(arena))
       return failure();
-    rewriter.replaceOp(op, viewAt(rewriter, op.getLoc(), *arena,
-                                  *decl.getOffset(),
-                                  cacheMemRefType(op.getType())));
+    rewriter.replaceOp(op,
+                       viewAt(rewriter, op.getLoc(), *arena, *decl.getOffset(),
+                              cacheMemRefType(op.getType())));
     return success();
   }
 };
@@ -278,10 +279,11 @@ struct EmbedLowering : OpConversionPattern<EmbedOp> {
         rewriter, loc, TypeRange{type}, ValueRange{adaptor.getIds()},
         ValueRange{out}, ArrayRef<AffineMap>{idsMap, identity(ctx, 2)},
         parallel(2), [&](OpBuilder &b, Location l, ValueRange args) {
-          Value row = arith::IndexCastOp::create(b, l, b.getIndexType(),
-                                                 args[0]);
+          Value row =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
           Value col = linalg::IndexOp::create(b, l, 1);
-          Value w = tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
+          Value w =
+              tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
           Value scaled =
               arith::MulFOp::create(b, l, widen(b, l, w), f32(b, l, scale));
           linalg::YieldOp::create(b, l, scaled);
@@ -321,14 +323,15 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
         rewriter, loc, x, ValueRange{x, sumSq, adaptor.getWeight()},
         {identity(ctx, rank), dropLast(ctx, rank), lastOnly(ctx, rank)},
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value meanSq = arith::MulFOp::create(b, l, args[1], f32(b, l, invDim));
+          Value meanSq =
+              arith::MulFOp::create(b, l, args[1], f32(b, l, invDim));
           // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf.
           Value inv = arith::DivFOp::create(
               b, l, f32(b, l, 1.0),
               math::SqrtOp::create(
                   b, l, arith::AddFOp::create(b, l, meanSq, f32(b, l, eps))));
-          Value gain = arith::AddFOp::create(b, l, f32(b, l, 1.0),
-                                             widen(b, l, args[2]));
+          Value gain =
+              arith::AddFOp::create(b, l, f32(b, l, 1.0), widen(b, l, args[2]));
           return arith::MulFOp::create(
               b, l, arith::MulFOp::create(b, l, args[0], inv), gain);
         });
@@ -355,7 +358,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
                            return widen(b, l, args[0]);
                          });
     }
-    rewriter.replaceOp(op, project(rewriter, loc, x, adaptor.getWeight(), init));
+    rewriter.replaceOp(op,
+                       project(rewriter, loc, x, adaptor.getWeight(), init));
     return success();
   }
 };
@@ -377,8 +381,8 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
     // product of position and frequency.
     SmallVector<float> invFreq(dim);
     for (int64_t i = 0; i < half; ++i) {
-      double f = 1.0 / std::pow(rope.getBaseValue(),
-                                static_cast<double>(2 * i) / dim);
+      double f =
+          1.0 / std::pow(rope.getBaseValue(), static_cast<double>(2 * i) / dim);
       invFreq[i] = invFreq[i + half] =
           static_cast<float>(static_cast<float>(f) / rope.getScaleValue());
     }
@@ -401,8 +405,8 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
           Value partner = arith::SelectOp::create(
               b, l, firstHalf, arith::AddIOp::create(b, l, d, idx(b, l, half)),
               arith::SubIOp::create(b, l, d, idx(b, l, half)));
-          Value other = tensor::ExtractOp::create(b, l, x,
-                                                  ValueRange{t, h, partner});
+          Value other =
+              tensor::ExtractOp::create(b, l, x, ValueRange{t, h, partner});
           Value rotated = arith::SelectOp::create(
               b, l, firstHalf, arith::NegFOp::create(b, l, other), other);
           return arith::AddFOp::create(
@@ -425,7 +429,8 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = op.getContext();
     Value x = adaptor.getInput();
-    int64_t inter = cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
+    int64_t inter =
+        cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
     int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(1);
     Value gate = projectZeroInit(rewriter, loc, x, adaptor.getGate(), inter);
     Value up = projectZeroInit(rewriter, loc, x, adaptor.getUp(), inter);
@@ -531,9 +536,9 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Value q = bufferOf(b, loc, adaptor.getQuery());
     Value k = bufferOf(b, loc, adaptor.getKey());
     Value v = bufferOf(b, loc, adaptor.getValue());
-    Value groups =
-        adaptor.getImageGroups() ? bufferOf(b, loc, adaptor.getImageGroups())
-                                 : Value();
+    Value groups = adaptor.getImageGroups()
+                       ? bufferOf(b, loc, adaptor.getImageGroups())
+                       : Value();
     Value cache = adaptor.getCache();
     Value pos = cacheType ? adaptor.getPosition() : idx(b, loc, 0);
     Value c0 = idx(b, loc, 0);
@@ -556,13 +561,13 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     // Dot product of q[t, h, :] with a key row read by `keyAt(d)`.
     auto dot = [&](OpBuilder &nb, Location l, Value t, Value h,
                    function_ref<Value(OpBuilder &, Location, Value)> keyAt) {
-      return forLoop(nb, l, idx(nb, l, 0), kvDim, ValueRange{f32(nb, l, 0.0)},
-                     [&](OpBuilder &ib, Location il, Value d, ValueRange acc) {
-                       Value qv = memref::LoadOp::create(ib, il, q,
-                                                         ValueRange{t, h, d});
-                       Value prod = mul(ib, il, qv, keyAt(ib, il, d));
-                       return SmallVector<Value>{add(ib, il, acc[0], prod)};
-                     });
+      return forLoop(
+          nb, l, idx(nb, l, 0), kvDim, ValueRange{f32(nb, l, 0.0)},
+          [&](OpBuilder &ib, Location il, Value d, ValueRange acc) {
+            Value qv = memref::LoadOp::create(ib, il, q, ValueRange{t, h, d});
+            Value prod = mul(ib, il, qv, keyAt(ib, il, d));
+            return SmallVector<Value>{add(ib, il, acc[0], prod)};
+          });
     };
     auto finishScore = [&](OpBuilder &nb, Location l, Value s) {
       s = arith::MulFOp::create(nb, l, s, f32(nb, l, scale));
@@ -579,140 +584,156 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
         b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
         ValueRange{scratchSize});
 
-    forLoop(b, loc, c0, tokens, {}, [&](OpBuilder &b1, Location l1, Value t,
-                                        ValueRange) {
-      Value p = arith::AddIOp::create(b1, l1, pos, t);
-      Value lo = lowest(b1, l1, p);
-      Value groupOfT =
-          groups ? memref::LoadOp::create(b1, l1, groups, ValueRange{t})
-                 : Value();
-      forLoop(b1, l1, c0, idx(b1, l1, heads), {}, [&](OpBuilder &b2,
-                                                      Location l2, Value h,
-                                                      ValueRange) {
-        Value g = arith::DivUIOp::create(b2, l2, h, idx(b2, l2, group));
-        // Pass 1: scores and their maximum.
-        Value maxCached = negInf;
-        if (cacheType) {
-          maxCached = forLoop(
-              b2, l2, lo, pos, ValueRange{negInf},
-              [&](OpBuilder &b3, Location l3, Value j, ValueRange m) {
-                Value slot = cacheSlot(b3, l3, cacheType, j);
-                Value s = dot(b3, l3, t, h, [&](OpBuilder &ib, Location il,
-                                                Value d) {
-                  return widen(ib, il,
-                               memref::LoadOp::create(
-                                   ib, il, cache,
-                                   ValueRange{idx(ib, il, 0), g, slot, d}));
-                });
-                s = finishScore(b3, l3, s);
-                memref::StoreOp::create(b3, l3, s, scores, ValueRange{j});
-                return SmallVector<Value>{
-                    arith::MaximumFOp::create(b3, l3, m[0], s)};
-              });
-        }
-        Value maxAll = forLoop(
-            b2, l2, c0, tokens, ValueRange{maxCached},
-            [&](OpBuilder &b3, Location l3, Value u, ValueRange m) {
-              Value pu = arith::AddIOp::create(b3, l3, pos, u);
-              Value visible = arith::AndIOp::create(
-                  b3, l3,
-                  arith::CmpIOp::create(b3, l3, arith::CmpIPredicate::ule, u, t),
-                  arith::CmpIOp::create(b3, l3, arith::CmpIPredicate::uge, pu,
-                                        lo));
-              if (mask.getKind() == MaskKind::Bidirectional)
-                visible = arith::ConstantOp::create(b3, l3, b3.getBoolAttr(true));
-              if (groups) {
-                Value groupOfU =
-                    memref::LoadOp::create(b3, l3, groups, ValueRange{u});
-                Value sameImage = arith::AndIOp::create(
-                    b3, l3,
-                    arith::CmpIOp::create(b3, l3, arith::CmpIPredicate::sge,
-                                          groupOfT,
-                                          arith::ConstantOp::create(
-                                              b3, l3, b3.getI32IntegerAttr(0))),
-                    arith::CmpIOp::create(b3, l3, arith::CmpIPredicate::eq,
-                                          groupOfT, groupOfU));
-                visible = arith::OrIOp::create(b3, l3, visible, sameImage);
-              }
-              Value s = dot(b3, l3, t, h,
-                            [&](OpBuilder &ib, Location il, Value d) -> Value {
-                              return memref::LoadOp::create(ib, il, k,
-                                                            ValueRange{u, g, d});
-                            });
-              s = arith::SelectOp::create(b3, l3, visible,
-                                          finishScore(b3, l3, s), negInf);
-              memref::StoreOp::create(
-                  b3, l3, s, scores,
-                  ValueRange{arith::AddIOp::create(b3, l3, cachedSpan, u)});
-              return SmallVector<Value>{
-                  arith::MaximumFOp::create(b3, l3, m[0], s)};
-            });
-        // Pass 2: out[t, h, :] = sum_j exp(s_j - max) v_j / sum_j exp(...).
-        forLoop(b2, l2, c0, kvDim, {},
-                [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-                  memref::StoreOp::create(b3, l3, f32(b3, l3, 0.0), out,
-                                          ValueRange{t, h, d});
-                  return SmallVector<Value>{};
-                });
-        auto accumulate = [&](OpBuilder &b3, Location l3, Value scoreIndex,
-                              Value denom,
-                              function_ref<Value(OpBuilder &, Location, Value)>
-                                  valueAt) {
-          Value s = memref::LoadOp::create(b3, l3, scores,
-                                           ValueRange{scoreIndex});
-          Value e = math::ExpOp::create(
-              b3, l3, arith::SubFOp::create(b3, l3, s, maxAll));
-          forLoop(b3, l3, idx(b3, l3, 0), kvDim, {},
-                  [&](OpBuilder &b4, Location l4, Value d, ValueRange) {
-                    Value o = memref::LoadOp::create(b4, l4, out,
-                                                     ValueRange{t, h, d});
-                    Value updated = add(b4, l4, o, mul(b4, l4, e,
-                                                       valueAt(b4, l4, d)));
-                    memref::StoreOp::create(b4, l4, updated, out,
-                                            ValueRange{t, h, d});
-                    return SmallVector<Value>{};
-                  });
-          return SmallVector<Value>{add(b3, l3, denom, e)};
-        };
-        Value denom = f32(b2, l2, 0.0);
-        if (cacheType) {
-          denom = forLoop(
-              b2, l2, lo, pos, ValueRange{denom},
-              [&](OpBuilder &b3, Location l3, Value j, ValueRange acc) {
-                Value slot = cacheSlot(b3, l3, cacheType, j);
-                return accumulate(
-                    b3, l3, j, acc[0], [&](OpBuilder &ib, Location il, Value d) {
-                      return widen(ib, il,
-                                   memref::LoadOp::create(
-                                       ib, il, cache,
-                                       ValueRange{idx(ib, il, 1), g, slot, d}));
+    forLoop(
+        b, loc, c0, tokens, {},
+        [&](OpBuilder &b1, Location l1, Value t, ValueRange) {
+          Value p = arith::AddIOp::create(b1, l1, pos, t);
+          Value lo = lowest(b1, l1, p);
+          Value groupOfT =
+              groups ? memref::LoadOp::create(b1, l1, groups, ValueRange{t})
+                     : Value();
+          forLoop(
+              b1, l1, c0, idx(b1, l1, heads), {},
+              [&](OpBuilder &b2, Location l2, Value h, ValueRange) {
+                Value g = arith::DivUIOp::create(b2, l2, h, idx(b2, l2, group));
+                // Pass 1: scores and their maximum.
+                Value maxCached = negInf;
+                if (cacheType) {
+                  maxCached = forLoop(
+                      b2, l2, lo, pos, ValueRange{negInf},
+                      [&](OpBuilder &b3, Location l3, Value j, ValueRange m) {
+                        Value slot = cacheSlot(b3, l3, cacheType, j);
+                        Value s =
+                            dot(b3, l3, t, h,
+                                [&](OpBuilder &ib, Location il, Value d) {
+                                  return widen(ib, il,
+                                               memref::LoadOp::create(
+                                                   ib, il, cache,
+                                                   ValueRange{idx(ib, il, 0), g,
+                                                              slot, d}));
+                                });
+                        s = finishScore(b3, l3, s);
+                        memref::StoreOp::create(b3, l3, s, scores,
+                                                ValueRange{j});
+                        return SmallVector<Value>{
+                            arith::MaximumFOp::create(b3, l3, m[0], s)};
+                      });
+                }
+                Value maxAll = forLoop(
+                    b2, l2, c0, tokens, ValueRange{maxCached},
+                    [&](OpBuilder &b3, Location l3, Value u, ValueRange m) {
+                      Value pu = arith::AddIOp::create(b3, l3, pos, u);
+                      Value visible = arith::AndIOp::create(
+                          b3, l3,
+                          arith::CmpIOp::create(
+                              b3, l3, arith::CmpIPredicate::ule, u, t),
+                          arith::CmpIOp::create(
+                              b3, l3, arith::CmpIPredicate::uge, pu, lo));
+                      if (mask.getKind() == MaskKind::Bidirectional)
+                        visible = arith::ConstantOp::create(
+                            b3, l3, b3.getBoolAttr(true));
+                      if (groups) {
+                        Value groupOfU = memref::LoadOp::create(b3, l3, groups,
+                                                                ValueRange{u});
+                        Value sameImage = arith::AndIOp::create(
+                            b3, l3,
+                            arith::CmpIOp::create(
+                                b3, l3, arith::CmpIPredicate::sge, groupOfT,
+                                arith::ConstantOp::create(
+                                    b3, l3, b3.getI32IntegerAttr(0))),
+                            arith::CmpIOp::create(b3, l3,
+                                                  arith::CmpIPredicate::eq,
+                                                  groupOfT, groupOfU));
+                        visible =
+                            arith::OrIOp::create(b3, l3, visible, sameImage);
+                      }
+                      Value s = dot(
+                          b3, l3, t, h,
+                          [&](OpBuilder &ib, Location il, Value d) -> Value {
+                            return memref::LoadOp::create(ib, il, k,
+                                                          ValueRange{u, g, d});
+                          });
+                      s = arith::SelectOp::create(
+                          b3, l3, visible, finishScore(b3, l3, s), negInf);
+                      memref::StoreOp::create(b3, l3, s, scores,
+                                              ValueRange{arith::AddIOp::create(
+                                                  b3, l3, cachedSpan, u)});
+                      return SmallVector<Value>{
+                          arith::MaximumFOp::create(b3, l3, m[0], s)};
                     });
+                // Pass 2: out[t, h, :] = sum_j exp(s_j - max) v_j / sum_j
+                // exp(...).
+                forLoop(b2, l2, c0, kvDim, {},
+                        [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
+                          memref::StoreOp::create(b3, l3, f32(b3, l3, 0.0), out,
+                                                  ValueRange{t, h, d});
+                          return SmallVector<Value>{};
+                        });
+                auto accumulate =
+                    [&](OpBuilder &b3, Location l3, Value scoreIndex,
+                        Value denom,
+                        function_ref<Value(OpBuilder &, Location, Value)>
+                            valueAt) {
+                      Value s = memref::LoadOp::create(b3, l3, scores,
+                                                       ValueRange{scoreIndex});
+                      Value e = math::ExpOp::create(
+                          b3, l3, arith::SubFOp::create(b3, l3, s, maxAll));
+                      forLoop(
+                          b3, l3, idx(b3, l3, 0), kvDim, {},
+                          [&](OpBuilder &b4, Location l4, Value d, ValueRange) {
+                            Value o = memref::LoadOp::create(
+                                b4, l4, out, ValueRange{t, h, d});
+                            Value updated = add(
+                                b4, l4, o, mul(b4, l4, e, valueAt(b4, l4, d)));
+                            memref::StoreOp::create(b4, l4, updated, out,
+                                                    ValueRange{t, h, d});
+                            return SmallVector<Value>{};
+                          });
+                      return SmallVector<Value>{add(b3, l3, denom, e)};
+                    };
+                Value denom = f32(b2, l2, 0.0);
+                if (cacheType) {
+                  denom = forLoop(
+                      b2, l2, lo, pos, ValueRange{denom},
+                      [&](OpBuilder &b3, Location l3, Value j, ValueRange acc) {
+                        Value slot = cacheSlot(b3, l3, cacheType, j);
+                        return accumulate(
+                            b3, l3, j, acc[0],
+                            [&](OpBuilder &ib, Location il, Value d) {
+                              return widen(
+                                  ib, il,
+                                  memref::LoadOp::create(
+                                      ib, il, cache,
+                                      ValueRange{idx(ib, il, 1), g, slot, d}));
+                            });
+                      });
+                }
+                denom = forLoop(
+                    b2, l2, c0, tokens, ValueRange{denom},
+                    [&](OpBuilder &b3, Location l3, Value u, ValueRange acc) {
+                      return accumulate(
+                          b3, l3, arith::AddIOp::create(b3, l3, cachedSpan, u),
+                          acc[0],
+                          [&](OpBuilder &ib, Location il, Value d) -> Value {
+                            return memref::LoadOp::create(ib, il, v,
+                                                          ValueRange{u, g, d});
+                          });
+                    });
+                Value inv =
+                    arith::DivFOp::create(b2, l2, f32(b2, l2, 1.0), denom);
+                forLoop(b2, l2, c0, kvDim, {},
+                        [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
+                          Value o = memref::LoadOp::create(b3, l3, out,
+                                                           ValueRange{t, h, d});
+                          memref::StoreOp::create(
+                              b3, l3, arith::MulFOp::create(b3, l3, o, inv),
+                              out, ValueRange{t, h, d});
+                          return SmallVector<Value>{};
+                        });
+                return SmallVector<Value>{};
               });
-        }
-        denom = forLoop(
-            b2, l2, c0, tokens, ValueRange{denom},
-            [&](OpBuilder &b3, Location l3, Value u, ValueRange acc) {
-              return accumulate(
-                  b3, l3, arith::AddIOp::create(b3, l3, cachedSpan, u), acc[0],
-                  [&](OpBuilder &ib, Location il, Value d) -> Value {
-                    return memref::LoadOp::create(ib, il, v,
-                                                  ValueRange{u, g, d});
-                  });
-            });
-        Value inv = arith::DivFOp::create(b2, l2, f32(b2, l2, 1.0), denom);
-        forLoop(b2, l2, c0, kvDim, {},
-                [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-                  Value o =
-                      memref::LoadOp::create(b3, l3, out, ValueRange{t, h, d});
-                  memref::StoreOp::create(b3, l3,
-                                          arith::MulFOp::create(b3, l3, o, inv),
-                                          out, ValueRange{t, h, d});
-                  return SmallVector<Value>{};
-                });
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
-    });
+          return SmallVector<Value>{};
+        });
     rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
         op, qType, out, /*restrict=*/true, /*writable=*/true);
     return success();
@@ -739,22 +760,23 @@ struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
       Value w = idx(b, loc, cacheType.getCapacity());
       Value longer =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tokens, w);
-      first = arith::SelectOp::create(b, loc, longer,
-                                      arith::SubIOp::create(b, loc, tokens, w),
-                                      first);
+      first = arith::SelectOp::create(
+          b, loc, longer, arith::SubIOp::create(b, loc, tokens, w), first);
     }
     auto narrow = [&](OpBuilder &nb, Location l, Value x) -> Value {
       if (element.isF32())
         return x;
       return arith::TruncFOp::create(nb, l, element, x);
     };
-    forLoop(b, loc, first, tokens, {}, [&](OpBuilder &b1, Location l1, Value t,
-                                           ValueRange) {
-      Value slot =
-          cacheSlot(b1, l1, cacheType, arith::AddIOp::create(b1, l1, pos, t));
-      forLoop(b1, l1, idx(b1, l1, 0), idx(b1, l1, cacheType.getKvHeads()), {},
-              [&](OpBuilder &b2, Location l2, Value g, ValueRange) {
-                forLoop(b2, l2, idx(b2, l2, 0),
+    forLoop(b, loc, first, tokens, {},
+            [&](OpBuilder &b1, Location l1, Value t, ValueRange) {
+              Value slot = cacheSlot(b1, l1, cacheType,
+                                     arith::AddIOp::create(b1, l1, pos, t));
+              forLoop(
+                  b1, l1, idx(b1, l1, 0), idx(b1, l1, cacheType.getKvHeads()),
+                  {}, [&](OpBuilder &b2, Location l2, Value g, ValueRange) {
+                    forLoop(
+                        b2, l2, idx(b2, l2, 0),
                         idx(b2, l2, cacheType.getHeadDim()), {},
                         [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
                           Value sources[] = {k, v};
@@ -767,10 +789,10 @@ struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
                           }
                           return SmallVector<Value>{};
                         });
-                return SmallVector<Value>{};
-              });
-      return SmallVector<Value>{};
-    });
+                    return SmallVector<Value>{};
+                  });
+              return SmallVector<Value>{};
+            });
     rewriter.eraseOp(op);
     return success();
   }
@@ -791,11 +813,10 @@ struct LowerToLinalgPass : impl::LowerToLinalgBase<LowerToLinalgPass> {
         [](KVCacheType t) -> Type { return cacheMemRefType(t); });
 
     ConversionTarget target(*ctx);
-    target.addLegalDialect<arith::ArithDialect,
-                           bufferization::BufferizationDialect,
-                           linalg::LinalgDialect, math::MathDialect,
-                           memref::MemRefDialect, scf::SCFDialect,
-                           tensor::TensorDialect>();
+    target.addLegalDialect<
+        arith::ArithDialect, bufferization::BufferizationDialect,
+        linalg::LinalgDialect, math::MathDialect, memref::MemRefDialect,
+        scf::SCFDialect, tensor::TensorDialect>();
     target.addIllegalDialect<GemmaDialect>();
     // Declarations stay: they document the blob and arena layout and are
     // erased once the ops that reference them are gone.

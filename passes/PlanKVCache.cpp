@@ -23,7 +23,8 @@ struct PlanKVCachePass : impl::PlanKVCacheBase<PlanKVCachePass> {
       arenaBytes += llvm::alignTo(bytes, kArenaAlignment);
       (type.isLocal() ? localBytes : globalBytes) += bytes;
     }
-    module->setAttr("gemma.kv_bytes_local", builder.getI64IntegerAttr(localBytes));
+    module->setAttr("gemma.kv_bytes_local",
+                    builder.getI64IntegerAttr(localBytes));
     module->setAttr("gemma.kv_bytes_global",
                     builder.getI64IntegerAttr(globalBytes));
     module->setAttr("gemma.kv_arena_bytes",

@@ -7,6 +7,7 @@
 
 #include "runtime/CommandLine.h"
 #include "runtime/EntryPoints.h"
+#include "runtime/Format.h"
 #include "runtime/Model.h"
 #include "runtime/Npy.h"
 #include "runtime/Payload.h"
@@ -21,20 +22,13 @@
 namespace gemma {
 namespace {
 
-std::string shapeText(const std::vector<int64_t> &shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::vector<int32_t> readIds(const std::string &path) {
   NpyArray array = readNpy(path);
   if (array.shape.size() != 1)
     throw std::runtime_error(path +
                              ": expected a 1-D array of token ids, got "
                              "shape " +
-                             shapeText(array.shape));
+                             shapeString(array.shape));
   if (array.dtype != "<i4" && array.dtype != "<i8")
     throw std::runtime_error(path +
                              ": expected int32 or int64 token ids, got "

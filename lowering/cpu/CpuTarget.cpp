@@ -78,33 +78,29 @@ public:
 
   LogicalResult emitAssembly(ModuleOp module,
                              llvm::raw_ostream &os) const override {
-    llvm::LLVMContext context;
-    std::unique_ptr<llvm::TargetMachine> machine;
-    std::unique_ptr<llvm::Module> llvmModule =
-        translateAndOptimize(module, context, machine);
-    if (!llvmModule)
-      return failure();
-    llvmModule->print(os, nullptr);
-    return success();
+    return withOptimizedModule(
+        module, [&](llvm::Module &llvmModule, llvm::TargetMachine &) {
+          llvmModule.print(os, nullptr);
+          return success();
+        });
   }
 
   LogicalResult emitObject(ModuleOp module,
                            llvm::raw_ostream &os) const override {
-    llvm::LLVMContext context;
-    std::unique_ptr<llvm::TargetMachine> machine;
-    std::unique_ptr<llvm::Module> llvmModule =
-        translateAndOptimize(module, context, machine);
-    if (!llvmModule)
-      return failure();
-    llvm::SmallVector<char, 0> buffer;
-    llvm::raw_svector_ostream stream(buffer);
-    llvm::legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, stream, nullptr,
-                                     llvm::CodeGenFileType::ObjectFile))
-      return module.emitError("the host target cannot emit object files");
-    codegen.run(*llvmModule);
-    os.write(buffer.data(), buffer.size());
-    return success();
+    return withOptimizedModule(
+        module,
+        [&](llvm::Module &llvmModule,
+            llvm::TargetMachine &machine) -> LogicalResult {
+          llvm::SmallVector<char, 0> buffer;
+          llvm::raw_svector_ostream stream(buffer);
+          llvm::legacy::PassManager codegen;
+          if (machine.addPassesToEmitFile(codegen, stream, nullptr,
+                                          llvm::CodeGenFileType::ObjectFile))
+            return module.emitError("the host target cannot emit object files");
+          codegen.run(llvmModule);
+          os.write(buffer.data(), buffer.size());
+          return success();
+        });
   }
 
 private:
@@ -125,31 +121,29 @@ private:
         llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   }
 
-  std::unique_ptr<llvm::Module>
-  translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
-                       std::unique_ptr<llvm::TargetMachine> &machine) const {
+  // Translates `module` to LLVM IR, optimises it at O3 for the host and
+  // hands it to `use`.
+  static LogicalResult withOptimizedModule(
+      ModuleOp module,
+      llvm::function_ref<LogicalResult(llvm::Module &, llvm::TargetMachine &)>
+          use) {
     registerBuiltinDialectTranslation(*module.getContext());
     registerLLVMDialectTranslation(*module.getContext());
-    machine = hostMachine();
-    if (!machine) {
-      module.emitError("no LLVM target for the host CPU");
-      return nullptr;
-    }
+    std::unique_ptr<llvm::TargetMachine> machine = hostMachine();
+    if (!machine)
+      return module.emitError("no LLVM target for the host CPU");
+    llvm::LLVMContext context;
     std::unique_ptr<llvm::Module> llvmModule =
         translateModuleToLLVMIR(module, context, "gemma");
-    if (!llvmModule) {
-      module.emitError("translation to LLVM IR failed");
-      return nullptr;
-    }
+    if (!llvmModule)
+      return module.emitError("translation to LLVM IR failed");
     llvmModule->setTargetTriple(machine->getTargetTriple());
     llvmModule->setDataLayout(machine->createDataLayout());
     auto optimize = makeOptimizingTransformer(3, 0, machine.get());
-    if (llvm::Error err = optimize(llvmModule.get())) {
-      module.emitError("LLVM optimisation failed: ")
-          << llvm::toString(std::move(err));
-      return nullptr;
-    }
-    return llvmModule;
+    if (llvm::Error err = optimize(llvmModule.get()))
+      return module.emitError("LLVM optimisation failed: ")
+             << llvm::toString(std::move(err));
+    return use(*llvmModule, *machine);
   }
 };
 

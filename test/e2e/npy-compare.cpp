@@ -1,7 +1,7 @@
 // npy-compare - compares logits against the reference.
 //
-//   npy-compare ACTUAL.npy EXPECTED.npy [--max-abs T] [--min-argmax-agreement F]
-//   npy-compare --length IDS.npy      (prints the number of elements)
+//   npy-compare ACTUAL.npy EXPECTED.npy [--max-abs T] [--min-argmax-agreement
+//   F] npy-compare --length IDS.npy      (prints the number of elements)
 //
 // Prints the max |Δ|, its position, and the fraction of rows whose argmax
 // agrees; exits 1 when a given bound is not met, 2 on bad input.
