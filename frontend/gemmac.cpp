@@ -2,7 +2,8 @@
 //
 //   gemmac compile MODEL_DIR -o EXE [--target cpu] [--max-context N]
 //                  [--kv-dtype bf16|f16|f32] [--emit STAGE] [--dump-dir DIR]
-//                  [--main cli|benchmark]
+//                  [--main cli|benchmark] [--tokenizer FILE]
+//   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
 //   gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype bf16|f32]
 //
@@ -11,6 +12,7 @@
 #include "frontend/Checkpoint.h"
 #include "frontend/ModelBuilder.h"
 #include "frontend/RandomCheckpoint.h"
+#include "frontend/TokenizerConverter.h"
 #include "lowering/Pipeline.h"
 #include "lowering/Target.h"
 #include "runtime/Payload.h"
@@ -23,6 +25,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <nlohmann/json.hpp>
+#include <sentencepiece_processor.h>
 
 #include <chrono>
 #include <cstdio>
@@ -45,7 +48,9 @@ constexpr int64_t kWeightAlignment = 64;
          "  gemmac compile MODEL_DIR -o EXE [--target cpu] [--max-context N]\n"
          "                 [--kv-dtype bf16|f16|f32] [--emit "
          "gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
-         "                 [--dump-dir DIR] [--main cli|benchmark]\n"
+         "                 [--dump-dir DIR] [--main cli|benchmark] "
+         "[--tokenizer FILE]\n"
+         "  gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model\n"
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
          "  gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype "
@@ -131,6 +136,41 @@ BlobLayout layoutBlob(const std::vector<ExpectedTensor> &tensors, DType dtype) {
   return layout;
 }
 
+// The serialized SentencePiece model to embed: --tokenizer FILE, else the
+// model directory's tokenizer.model, else its tokenizer.json (converted).
+// Empty when there is none: the executable then runs on token ids only.
+std::string findTokenizer(const std::string &modelDir,
+                          const std::optional<std::string> &explicitPath,
+                          int64_t vocabSize) {
+  std::string path;
+  if (explicitPath)
+    path = *explicitPath;
+  else if (llvm::sys::fs::exists(modelDir + "/tokenizer.model"))
+    path = modelDir + "/tokenizer.model";
+  else if (llvm::sys::fs::exists(modelDir + "/tokenizer.json"))
+    path = modelDir + "/tokenizer.json";
+  else
+    return "";
+  std::string proto;
+  if (llvm::StringRef(path).ends_with(".json")) {
+    proto = convertTokenizerJson(path);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+      throw Error(path + ": cannot read the tokenizer");
+    proto.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  sentencepiece::SentencePieceProcessor processor;
+  if (!processor.LoadFromSerializedProto(proto).ok())
+    throw Error(path + ": not a SentencePiece model");
+  if (processor.GetPieceSize() > vocabSize)
+    throw Error(path + ": the tokenizer has " +
+                std::to_string(processor.GetPieceSize()) +
+                " pieces but the model's vocabulary has " +
+                std::to_string(vocabSize) + " rows");
+  return proto;
+}
+
 std::unique_ptr<MLIRContext> makeContext() {
   DialectRegistry registry;
   registerCompilerDialects(registry);
@@ -166,6 +206,33 @@ std::string runtimeLibDir(const char *argv0) {
   return std::string(dir);
 }
 
+// Copies a shared library the executable needs beside it, so that it runs
+// where the library is not installed (the executable's rpath is $ORIGIN).
+void shipSharedLibrary(const std::string &cxx, const std::string &soname,
+                       const std::string &exe) {
+  llvm::SmallString<128> output;
+  if (llvm::sys::fs::createTemporaryFile("gemmac", "txt", output))
+    throw Error("cannot create a temporary file");
+  std::string flag = "-print-file-name=" + soname;
+  std::vector<llvm::StringRef> argv = {cxx, flag};
+  std::optional<llvm::StringRef> redirects[] = {
+      std::nullopt, llvm::StringRef(output), std::nullopt};
+  llvm::sys::ExecuteAndWait(cxx, argv, std::nullopt, redirects);
+  std::ifstream in(std::string(output.str()));
+  std::string source;
+  std::getline(in, source);
+  llvm::sys::fs::remove(output);
+  llvm::SmallString<256> target(llvm::sys::path::parent_path(exe));
+  if (target.empty())
+    target = ".";
+  llvm::sys::path::append(target, soname);
+  if (source.empty() || !llvm::sys::fs::exists(source))
+    throw Error("cannot find " + soname + " to ship beside " + exe);
+  if (std::error_code ec = llvm::sys::fs::copy_file(source, target))
+    throw Error(std::string(target) + ": cannot copy " + soname + ": " +
+                ec.message());
+}
+
 // `main` picks the executable's main(): the command line (`cli`) or the
 // whole-model Google Benchmark (`benchmark`).
 void link(const std::string &object, const std::string &exe,
@@ -179,17 +246,20 @@ void link(const std::string &object, const std::string &exe,
   llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
   if (!cxx)
     throw Error("no C++ linker driver ('c++') on PATH");
-  std::vector<llvm::StringRef> argv = {
-      *cxx, object, mainLib, runtime, "-static-libstdc++", "-static-libgcc"};
+  // libstdc++ stays dynamic: libsentencepiece (shipped beside the
+  // executable, found through $ORIGIN) shares it with the runtime.
+  std::vector<llvm::StringRef> argv = {*cxx, object, mainLib, runtime,
+                                       "-lsentencepiece"};
   if (main == "benchmark")
     argv.insert(argv.end(), {"-lbenchmark", "-lpthread"});
-  argv.insert(argv.end(), {"-lm", "-o", exe});
+  argv.insert(argv.end(), {"-lm", "-Wl,-rpath,$ORIGIN", "-o", exe});
   std::string error;
   int rc =
       llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0, &error);
   if (rc != 0)
     throw Error("linking " + exe + " failed" +
                 (error.empty() ? "" : ": " + error));
+  shipSharedLibrary(*cxx, "libsentencepiece.so.0", exe);
 }
 
 nlohmann::json planJson(ModuleOp module, const ModelConfig &config,
@@ -241,6 +311,17 @@ int plan(const Args &args) {
                         textWeightBytes(config, config.dtype))
                    .dump(2)
             << "\n";
+  return 0;
+}
+
+int convertTokenizer(const Args &args) {
+  if (args.positional.size() != 1 || !args.get("-o"))
+    usage("convert-tokenizer takes TOKENIZER.json and -o OUTPUT");
+  std::string proto = convertTokenizerJson(args.positional[0]);
+  std::ofstream out(*args.get("-o"), std::ios::binary);
+  out.write(proto.data(), static_cast<std::streamsize>(proto.size()));
+  if (!out)
+    throw Error(*args.get("-o") + ": cannot write");
   return 0;
 }
 
@@ -341,7 +422,13 @@ int compile(const Args &args, const char *argv0) {
   link(object, output, runtimeLibDir(argv0), mainKind);
   llvm::sys::fs::remove(object);
 
+  std::string tokenizer = findTokenizer(
+      args.positional[0], args.get("--tokenizer"), config.text.vocabSize);
   nlohmann::json meta = plan;
+  if (!tokenizer.empty()) {
+    meta["tokenizer_offset"] = blob.size;
+    meta["tokenizer_bytes"] = tokenizer.size();
+  }
   meta["format"] = 1;
   meta["model_type"] = config.modelType;
   meta["target"] = target->name().str();
@@ -365,8 +452,10 @@ int compile(const Args &args, const char *argv0) {
           written = blob.offsets.at(name) + static_cast<int64_t>(t.bytes);
         }
         os.write(zeros, blob.size - written);
+        os.write(tokenizer.data(),
+                 static_cast<std::streamsize>(tokenizer.size()));
       },
-      static_cast<uint64_t>(blob.size), meta.dump());
+      static_cast<uint64_t>(blob.size) + tokenizer.size(), meta.dump());
   std::cerr << "gemmac: compiled " << output << " (" << config.text.numLayers
             << " layers, " << blob.size << " weight bytes) in "
             << secondsSince(start) << " s\n";
@@ -385,8 +474,10 @@ int main(int argc, char **argv) {
     if (command == "compile")
       return compile(Args(argc, argv, 2,
                           {"-o", "--target", "--max-context", "--kv-dtype",
-                           "--emit", "--dump-dir", "--main"}),
+                           "--emit", "--dump-dir", "--main", "--tokenizer"}),
                      argv[0]);
+    if (command == "convert-tokenizer")
+      return convertTokenizer(Args(argc, argv, 2, {"-o"}));
     if (command == "plan")
       return plan(Args(argc, argv, 2, {"--context", "--kv-dtype"}));
     if (command == "random-checkpoint")

@@ -84,14 +84,46 @@ int64_t ArgParser::integer(const std::string &name) const {
   return result;
 }
 
+double ArgParser::real(const std::string &name) const {
+  const std::string &text = value(name);
+  errno = 0;
+  char *end = nullptr;
+  double result = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || result != result)
+    throw UsageError("option '" + name + "' needs a number, got '" + text +
+                     "'");
+  return result;
+}
+
 std::string ArgParser::usage() const {
+  // Help text wraps at 80 columns, continuing under its first line.
+  constexpr size_t kWidth = 80, kHelpColumn = 28;
   std::string text = "usage: " + synopsis + "\n\noptions:\n";
   for (const Spec &spec : specs) {
-    std::string left = "  " + spec.name;
+    std::string line = "  " + spec.name;
     if (!spec.valueName.empty())
-      left += " " + spec.valueName;
-    left.resize(std::max<size_t>(left.size() + 2, 28), ' ');
-    text += left + spec.help + "\n";
+      line += " " + spec.valueName;
+    line.resize(std::max(line.size() + 2, kHelpColumn), ' ');
+    const size_t indent = line.size();
+    size_t lineStart = 0;
+    bool lineHasWord = false;
+    for (size_t at = 0; at < spec.help.size();) {
+      size_t end = spec.help.find(' ', at);
+      if (end == std::string::npos)
+        end = spec.help.size();
+      std::string word = spec.help.substr(at, end - at);
+      if (lineHasWord &&
+          line.size() - lineStart + 1 + word.size() > kWidth) {
+        line += "\n";
+        lineStart = line.size();
+        line.append(indent, ' ');
+        lineHasWord = false;
+      }
+      line += (lineHasWord ? " " : "") + word;
+      lineHasWord = true;
+      at = end + 1;
+    }
+    text += line + "\n";
   }
   return text;
 }

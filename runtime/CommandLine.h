@@ -41,6 +41,8 @@ public:
   const std::string &value(const std::string &name) const;
   // The value as a decimal integer; UsageError naming the option otherwise.
   int64_t integer(const std::string &name) const;
+  // The value as a decimal number ("0.7", "1e-3"); UsageError otherwise.
+  double real(const std::string &name) const;
 
   std::string usage() const;
 

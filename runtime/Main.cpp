@@ -1,23 +1,37 @@
 // Main.cpp - main() of every generated executable.
 //
-// The executable carries its weights and metadata as a payload appended to
-// itself (see Payload.h) and finds them through /proc/self/exe. Everything
-// model-related lives in Model; this file only maps the command line onto
-// it.
+// The executable carries its weights, metadata and tokenizer as a payload
+// appended to itself (see Payload.h) and finds them through
+// /proc/self/exe. The model loop lives in Model, generation in Generator,
+// the chat template in Chat; this file only maps the command line onto
+// them.
 
+#include "runtime/Chat.h"
 #include "runtime/CommandLine.h"
 #include "runtime/EntryPoints.h"
 #include "runtime/Format.h"
+#include "runtime/Generator.h"
 #include "runtime/Model.h"
 #include "runtime/Npy.h"
 #include "runtime/Payload.h"
+#include "runtime/Sampler.h"
+#include "runtime/Tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
+#include <cstdio>
+#include <iomanip>
 #include <iostream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace gemma {
 namespace {
@@ -43,6 +57,18 @@ std::vector<int32_t> readIds(const std::string &path) {
   }
 }
 
+// Checked here as well as in Model so that a bad id is reported with its
+// index in the file before any compute.
+void checkIds(const std::vector<int32_t> &ids, const ModelInfo &info,
+              const std::string &source) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= info.vocabSize)
+      throw std::runtime_error(source + ": id " + std::to_string(ids[i]) +
+                               " at index " + std::to_string(i) +
+                               " is outside the vocabulary [0, " +
+                               std::to_string(info.vocabSize) + ")");
+}
+
 // --input-ids IDS --dump-logits OUT [--prefill N]: the first N ids in one
 // prefill at position 0, the rest one decode step each; OUT gets the logits
 // after every position, float32 [len, vocab].
@@ -64,14 +90,7 @@ void dumpLogits(const ArgParser &args) {
     throw std::runtime_error("--prefill " + std::to_string(prefill) +
                              " is outside [1, " + std::to_string(len) +
                              "], the number of ids in " + idsPath);
-  // Checked here as well as in Model so that a bad id is reported with its
-  // index in the file before any compute.
-  for (int64_t i = 0; i < len; ++i)
-    if (ids[i] < 0 || ids[i] >= info.vocabSize)
-      throw std::runtime_error(idsPath + ": id " + std::to_string(ids[i]) +
-                               " at index " + std::to_string(i) +
-                               " is outside the vocabulary [0, " +
-                               std::to_string(info.vocabSize) + ")");
+  checkIds(ids, info, idsPath);
 
   std::vector<float> logits = model.prefill(ids.data(), prefill);
   logits.reserve(static_cast<size_t>(len * info.vocabSize));
@@ -82,24 +101,366 @@ void dumpLogits(const ArgParser &args) {
   writeNpy(args.value("--dump-logits"), logits.data(), {len, info.vocabSize});
 }
 
+// Ctrl-C during generation ends the reply (the chat goes on); elsewhere it
+// keeps its default effect.
+volatile std::sig_atomic_t interrupted = 0;
+
+class InterruptCatcher {
+public:
+  InterruptCatcher() {
+    interrupted = 0;
+    struct sigaction action = {};
+    action.sa_handler = [](int) { interrupted = 1; };
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous);
+  }
+  ~InterruptCatcher() { sigaction(SIGINT, &previous, nullptr); }
+  InterruptCatcher(const InterruptCatcher &) = delete;
+  InterruptCatcher &operator=(const InterruptCatcher &) = delete;
+
+private:
+  struct sigaction previous = {};
+};
+
+std::string joinIds(const std::vector<int32_t> &ids) {
+  std::string text;
+  for (size_t i = 0; i < ids.size(); ++i)
+    text += (i ? " " : "") + std::to_string(ids[i]);
+  return text;
+}
+
+// Writes generated tokens to stdout as they come: text (whole UTF-8
+// characters, flushed per token) or, with --print-ids, ids on one line. The
+// stop id is printed as an id but never as text.
+class TokenPrinter {
+public:
+  TokenPrinter(const Tokenizer *tokenizer, bool printIds)
+      : printIds(printIds) {
+    if (!printIds)
+      decoder = std::make_unique<StreamDecoder>(*tokenizer);
+  }
+  Generator::TokenCallback callback() {
+    return [this](int32_t id) {
+      print(id);
+      return interrupted == 0;
+    };
+  }
+  void finish(const GenerationResult &result) {
+    if (printIds && result.stopReason == StopReason::StopToken)
+      print(result.ids.back());
+    if (!printIds)
+      std::cout << decoder->finish();
+    std::cout << "\n" << std::flush;
+  }
+
+private:
+  void print(int32_t id) {
+    if (printIds)
+      std::cout << (first ? "" : " ") << id;
+    else
+      std::cout << decoder->push(id);
+    first = false;
+    std::cout << std::flush;
+  }
+
+  bool printIds;
+  bool first = true;
+  std::unique_ptr<StreamDecoder> decoder;
+};
+
+void printStats(const GenerationResult &result, const ModelInfo &info,
+                const SamplingOptions &sampling) {
+  const GenerationStats &stats = result.stats;
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1);
+  out << "[stats] prompt tokens: " << stats.promptTokens << " (positions "
+      << stats.promptStart << "-"
+      << stats.promptStart + stats.promptTokens - 1
+      << "), prefill: " << stats.prefillTokensPerSecond() << " tok/s\n";
+  out << "[stats] generated tokens: " << stats.generatedTokens
+      << ", decode: " << stats.decodeTokensPerSecond()
+      << " tok/s, stopped by: " << stopReasonName(result.stopReason);
+  if (sampling.temperature > 0)
+    out << ", seed: " << sampling.seed;
+  out << "\n[stats] position: " << stats.position << " of " << info.maxContext
+      << ", KV cache in use: " << stats.kvBytesInUse << " bytes ("
+      << stats.kvBytesInUse / 1048576.0 << " MiB)\n";
+  std::cerr << out.str() << std::flush;
+}
+
+struct RunSettings {
+  SamplingOptions sampling;
+  GenerationOptions generation;
+  bool printIds = false;
+  bool stats = false;
+};
+
+RunSettings runSettings(const ArgParser &args, const ModelInfo &info) {
+  RunSettings settings;
+  SamplingOptions &sampling = settings.sampling;
+  if (args.has("--temperature"))
+    sampling.temperature = args.real("--temperature");
+  if (args.has("--top-k"))
+    sampling.topK = args.integer("--top-k");
+  if (args.has("--top-p"))
+    sampling.topP = args.real("--top-p");
+  if (args.has("--seed")) {
+    sampling.seed = static_cast<uint64_t>(args.integer("--seed"));
+  } else {
+    std::random_device entropy;
+    sampling.seed = (uint64_t(entropy()) << 32) ^ entropy();
+  }
+  try {
+    Sampler validated(sampling);
+  } catch (const std::invalid_argument &e) {
+    throw UsageError(e.what());
+  }
+  settings.generation.stopIds = defaultStopIds(info);
+  if (args.has("--max-tokens")) {
+    settings.generation.maxTokens = args.integer("--max-tokens");
+    if (settings.generation.maxTokens < 1)
+      throw UsageError("--max-tokens must be at least 1");
+  }
+  settings.printIds = args.has("--print-ids");
+  settings.stats = args.has("--stats");
+  return settings;
+}
+
+const Tokenizer &requireTokenizer(const std::unique_ptr<Tokenizer> &tokenizer) {
+  if (!tokenizer)
+    throw std::runtime_error(kNoTokenizerMessage);
+  return *tokenizer;
+}
+
+std::vector<ChatMessage> chatMessages(const ArgParser &args,
+                                      const std::string &user) {
+  std::vector<ChatMessage> messages;
+  if (args.has("--system"))
+    messages.push_back({"system", args.value("--system")});
+  messages.push_back({"user", user});
+  return messages;
+}
+
+// -p TEXT, --input-ids IDS or a prompt piped into stdin: one generation.
+int generateOnce(const ArgParser &args, Model &model,
+                 const std::unique_ptr<Tokenizer> &tokenizer) {
+  const ModelInfo &info = model.info();
+  RunSettings settings = runSettings(args, info);
+  std::vector<int32_t> prompt;
+  if (args.has("--input-ids")) {
+    prompt = readIds(args.value("--input-ids"));
+    checkIds(prompt, info, args.value("--input-ids"));
+  } else {
+    const Tokenizer &tok = requireTokenizer(tokenizer);
+    std::string text;
+    if (args.has("-p")) {
+      text = args.value("-p");
+    } else {
+      text.assign(std::istreambuf_iterator<char>(std::cin), {});
+      if (!text.empty() && text.back() == '\n') // echo's, not the user's
+        text.pop_back();
+      if (text.empty())
+        throw UsageError("no prompt: pass -p PROMPT, pipe one into stdin, "
+                         "or run on a terminal to chat");
+    }
+    if (args.has("--chat")) {
+      prompt = renderChatIds(tok, info.bosTokenId, chatMessages(args, text),
+                             /*addGenerationPrompt=*/true);
+    } else {
+      prompt = {info.bosTokenId};
+      std::vector<int32_t> ids = tok.encode(text);
+      prompt.insert(prompt.end(), ids.begin(), ids.end());
+    }
+    // A tokenizer larger than the model's vocabulary (gemmac refuses to
+    // pack one) would otherwise fail only at the first model call.
+    checkIds(prompt, info, "the prompt");
+  }
+  if (!settings.printIds)
+    requireTokenizer(tokenizer);
+  // Refused here, before any work, and again (the same check) in Generator.
+  std::string problem = contextProblem(info, 0, static_cast<int64_t>(
+                                                    prompt.size()),
+                                       settings.generation.maxTokens);
+  if (!problem.empty())
+    throw ContextOverflow(problem);
+
+  Sampler sampler(settings.sampling);
+  Generator generator(model, sampler);
+  TokenPrinter printer(tokenizer.get(), settings.printIds);
+  GenerationResult result;
+  {
+    InterruptCatcher catcher;
+    result =
+        generator.generate(prompt, settings.generation, printer.callback());
+  }
+  printer.finish(result);
+  if (settings.stats)
+    printStats(result, info, settings.sampling);
+  return result.stopReason == StopReason::Cancelled ? 130 : 0;
+}
+
+// Without -p and with a terminal on stdin: a multi-turn chat. The caches
+// keep every earlier turn, so each turn prefills only its own tokens. When
+// a turn (with --max-tokens, or at least one reply token) no longer fits
+// behind the conversation, the conversation starts afresh with the same
+// system text; a turn too long for an empty context is not sent.
+int interactiveChat(const ArgParser &args, Model &model,
+                    const Tokenizer &tokenizer) {
+  const ModelInfo &info = model.info();
+  RunSettings settings = runSettings(args, info);
+  Sampler sampler(settings.sampling);
+  Generator generator(model, sampler);
+  Conversation conversation(
+      tokenizer, info.bosTokenId,
+      args.has("--system") ? args.value("--system") : "");
+  ChatSession session(model, generator, conversation);
+
+  std::cerr << "Chatting with a " << info.modelType << " model ("
+            << info.maxContext
+            << "-token context). Enter sends a message; /reset starts a new "
+               "conversation; /quit or Ctrl-D ends; Ctrl-C stops a reply.\n";
+  for (;;) {
+    std::cout << "> " << std::flush;
+    std::string line;
+    if (!std::getline(std::cin, line)) {
+      std::cout << "\n";
+      return 0;
+    }
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    if (line == "/quit" || line == "/exit")
+      return 0;
+    if (line == "/reset") {
+      session.restart();
+      std::cerr << "[new conversation]\n";
+      continue;
+    }
+    if (!conversation.empty() &&
+        !session.problem(line, settings.generation).empty()) {
+      std::cerr << "[the conversation is full (" << model.position() << " of "
+                << info.maxContext
+                << " tokens used); starting a new conversation]\n";
+      session.restart();
+    }
+    std::string problem = session.problem(line, settings.generation);
+    if (!problem.empty()) {
+      std::cerr << "[message not sent: " << problem << "]\n";
+      continue;
+    }
+
+    TokenPrinter printer(&tokenizer, settings.printIds);
+    GenerationResult result;
+    {
+      InterruptCatcher catcher;
+      result = session.send(line, settings.generation, printer.callback());
+    }
+    printer.finish(result);
+    if (result.stopReason == StopReason::Cancelled)
+      std::cerr << "[reply stopped]\n";
+    if (result.stopReason == StopReason::ContextFull)
+      std::cerr << "[the reply reached the end of the compiled context]\n";
+    if (settings.stats)
+      printStats(result, info, settings.sampling);
+  }
+}
+
+// --tokenize TEXT [--chat [--system S]]: the ids, space separated.
+void tokenize(const ArgParser &args, const ModelInfo &info,
+              const Tokenizer &tokenizer) {
+  const std::string &text = args.value("--tokenize");
+  std::vector<int32_t> ids =
+      args.has("--chat")
+          ? renderChatIds(tokenizer, info.bosTokenId, chatMessages(args, text),
+                          /*addGenerationPrompt=*/true)
+          : tokenizer.encode(text);
+  std::cout << joinIds(ids) << "\n";
+}
+
+void checkCombinations(const ArgParser &args) {
+  auto conflict = [&](const char *a, const char *b) {
+    if (args.has(a) && args.has(b))
+      throw UsageError(std::string(a) + " and " + b +
+                       " cannot be used together");
+  };
+  auto needs = [&](const char *option, const char *required) {
+    if (args.has(option) && !args.has(required))
+      throw UsageError(std::string(option) + " needs " + required);
+  };
+  needs("--dump-logits", "--input-ids");
+  needs("--prefill", "--dump-logits");
+  conflict("-p", "--input-ids");
+  conflict("-p", "--tokenize");
+  conflict("--tokenize", "--input-ids");
+  conflict("--chat", "--input-ids");
+  if (args.has("--dump-logits"))
+    for (const char *option :
+         {"--max-tokens", "--temperature", "--top-k", "--top-p", "--seed",
+          "--print-ids", "--stats", "--chat", "--system"})
+      conflict("--dump-logits", option);
+  // Interactive chat (no prompt given) always uses the template.
+  bool promptGiven =
+      args.has("-p") || args.has("--tokenize") || args.has("--input-ids");
+  if (promptGiven && args.has("--system") && !args.has("--chat"))
+    throw UsageError("--system needs --chat");
+}
+
 int run(int argc, char **argv) {
   std::string exe = argc > 0 ? argv[0] : "EXE";
   exe = exe.substr(exe.find_last_of('/') + 1);
-  ArgParser args(exe + " --input-ids IDS.npy --dump-logits OUT.npy " +
-                 "[--prefill N]\n       " + exe + " --info");
-  args.option("--input-ids", "IDS.npy", "token ids, 1-D int32 or int64")
+  const std::string indent = "\n       " + exe + " ";
+  ArgParser args(
+      exe + " -p PROMPT [--chat [--system TEXT]] [sampling] [--max-tokens N]" +
+      indent + "[--system TEXT] [sampling]    (interactive chat)" + indent +
+      "--tokenize TEXT [--chat [--system TEXT]]" + indent +
+      "--input-ids IDS.npy [--print-ids] [sampling] [--max-tokens N]" +
+      indent + "--input-ids IDS.npy --dump-logits OUT.npy [--prefill N]" +
+      indent + "--info");
+  args.option("-p", "PROMPT",
+              "generate a continuation of PROMPT (<bos> is added), streamed "
+              "to stdout; without -p a prompt piped into stdin is used, and "
+              "with a terminal on stdin the executable chats")
+      .flag("--chat",
+            "apply the chat template to the prompt (interactive chat always "
+            "does)")
+      .option("--system", "TEXT",
+              "system text, put into the first user turn of a chat")
+      .option("--max-tokens", "N",
+              "generate at most N tokens, the stop token included (default: "
+              "until <end_of_turn>, <eos> or the end of the context); a "
+              "prompt plus N beyond the compiled context is refused")
+      .option("--temperature", "T",
+              "sampling temperature; 0 picks the most likely token (default "
+              "1.0)")
+      .option("--top-k", "K",
+              "sample among the K most likely tokens; 0 = all (default 64)")
+      .option("--top-p", "P",
+              "sample among the most likely tokens whose probability reaches "
+              "P (default 0.95)")
+      .option("--seed", "S",
+              "random seed; the same seed reproduces a run (default: random, "
+              "shown by --stats)")
+      .flag("--stats",
+            "print to stderr per generation: prompt tokens, prefill and "
+            "decode tokens/s, position and KV-cache bytes in use")
+      .flag("--print-ids", "print the generated ids, stop id included, on one "
+                           "line instead of text")
+      .option("--tokenize", "TEXT",
+              "print the ids of TEXT (no <bos>); with --chat, of the whole "
+              "templated prompt (with <bos>)")
+      .option("--input-ids", "IDS.npy",
+              "prompt token ids, 1-D int32 or int64 (used as is: no <bos> or "
+              "template is added)")
       .option("--dump-logits", "OUT.npy",
-              "write the logits after every position, float32 [len, vocab]")
+              "with --input-ids: write the logits after every position, "
+              "float32 [len, vocab], instead of generating")
       .option("--prefill", "N",
-              "the first N ids go through one prefill call, the rest one "
-              "decode step each (default: all)")
+              "with --dump-logits: the first N ids go through one prefill "
+              "call, the rest one decode step each (default: all)")
       .flag("--info", "print the model's metadata JSON")
       .flag("--help", "print this message");
   try {
     args.parse(argc, argv);
-    if (!args.has("--info") && !args.has("--help") &&
-        (!args.has("--input-ids") || !args.has("--dump-logits")))
-      throw UsageError("--input-ids and --dump-logits are required");
+    checkCombinations(args);
   } catch (const UsageError &e) {
     std::cerr << "error: " << e.what() << "\n" << args.usage();
     return 2;
@@ -110,12 +471,26 @@ int run(int argc, char **argv) {
   }
 
   try {
-    if (args.has("--info"))
+    if (args.has("--info")) {
       std::cout
           << nlohmann::json::parse(MappedPayload::openSelf().metadata()).dump(2)
           << "\n";
-    else
+      return 0;
+    }
+    if (args.has("--dump-logits")) {
       dumpLogits(args);
+      return 0;
+    }
+    Model model(MappedPayload::openSelf(), linkedEntryPoints());
+    std::unique_ptr<Tokenizer> tokenizer =
+        Tokenizer::fromPayload(model.payload(), model.info());
+    if (args.has("--tokenize")) {
+      tokenize(args, model.info(), requireTokenizer(tokenizer));
+      return 0;
+    }
+    if (!args.has("-p") && !args.has("--input-ids") && ::isatty(0))
+      return interactiveChat(args, model, requireTokenizer(tokenizer));
+    return generateOnce(args, model, tokenizer);
   } catch (const UsageError &e) {
     std::cerr << "error: " << e.what() << "\n" << args.usage();
     return 2;
@@ -123,7 +498,6 @@ int run(int argc, char **argv) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
 }
 
 } // namespace

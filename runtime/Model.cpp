@@ -2,6 +2,7 @@
 
 #include "runtime/Model.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -67,10 +68,13 @@ std::vector<float> Model::decode(int32_t id) {
 int64_t Model::kvBytesInUse() const {
   if (pos == 0)
     return 0;
-  // Every global cache holds maxContext slots, so kvBytesGlobal divides
+  // Every cache's size is slots x bytes per slot, so the totals divide
   // exactly into bytes per position; dividing first avoids an overflow.
-  return modelInfo.kvBytesLocal +
-         modelInfo.kvBytesGlobal / modelInfo.maxContext * pos;
+  int64_t global = modelInfo.kvBytesGlobal / modelInfo.maxContext * pos;
+  int64_t window = modelInfo.slidingWindow;
+  if (window <= 0)
+    return modelInfo.kvBytesLocal + global;
+  return modelInfo.kvBytesLocal / window * std::min(pos, window) + global;
 }
 
 std::vector<float> Model::run(EntryPointFn fn, const char *name,

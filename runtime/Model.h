@@ -47,11 +47,12 @@ public:
   const ModelInfo &info() const { return modelInfo; }
   const MappedPayload &payload() const { return weights; }
 
-  // Bytes of KV cache holding data of the current sequence. Global caches
-  // have one slot per context position, so their share is exact. Local
-  // caches are rings whose window is not in the metadata; they are counted
-  // whole once a token is in, which over-counts only while position() is
-  // below the window.
+  // Bytes of KV cache holding data of the current sequence. A global cache
+  // has a slot per context position and a local cache a ring of
+  // sliding_window slots, so the caches hold position() and
+  // min(position(), window) positions. Metadata without the window counts
+  // the local caches whole once a token is in (an over-count only while
+  // position() is below the window).
   int64_t kvBytesInUse() const;
 
 private:

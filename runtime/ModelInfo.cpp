@@ -28,6 +28,14 @@ public:
     return *it;
   }
 
+  bool has(const char *name) const { return object.contains(name); }
+
+  // A field that older metadata may lack: `fallback` when absent.
+  int64_t optionalInteger(const char *name, int64_t fallback,
+                          int64_t min = 0) const {
+    return has(name) ? integer(name, min) : fallback;
+  }
+
   int64_t integer(const char *name, int64_t min = 0,
                   int64_t max = std::numeric_limits<int64_t>::max()) const {
     const json &value = field(name);
@@ -110,6 +118,13 @@ ModelInfo parseModelInfo(const std::string &text, const std::string &source) {
                 ", not a token id in [0, vocab_size)");
     info.eosTokenIds.push_back(static_cast<int32_t>(id.get<int64_t>()));
   }
+
+  info.slidingWindow = read.optionalInteger("sliding_window", 0);
+  info.numLocalLayers = read.optionalInteger("num_local_layers", 0);
+  info.numGlobalLayers = read.optionalInteger("num_global_layers", 0);
+  info.tokenizerBytes = read.optionalInteger("tokenizer_bytes", 0);
+  if (info.tokenizerBytes > 0)
+    info.tokenizerOffset = read.integer("tokenizer_offset");
   return info;
 }
 

@@ -27,6 +27,16 @@ struct ModelInfo {
   int64_t weightBytes = 0;   // bytes of the blob the generated code reads
   int32_t bosTokenId = 0;
   std::vector<int32_t> eosTokenIds;
+
+  // Optional: metadata written before these fields existed lacks them, and
+  // 0 then means "unknown".
+  int64_t slidingWindow = 0; // positions a local (ring) cache holds
+  int64_t numLocalLayers = 0;
+  int64_t numGlobalLayers = 0;
+  // The serialized SentencePiece model inside the blob; tokenizerBytes == 0
+  // when the executable carries no tokenizer.
+  int64_t tokenizerOffset = 0;
+  int64_t tokenizerBytes = 0;
 };
 
 // Parses and checks the metadata JSON. Throws std::runtime_error starting

