@@ -108,10 +108,12 @@ Value elementwise(OpBuilder &b, Location loc, Value like, ValueRange inputs,
 Value project(OpBuilder &b, Location loc, Value x, Value w, Value init) {
   MLIRContext *ctx = b.getContext();
   int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
-  // Dimensions: the rank-1 leading dims of x, then n, then k.
-  int64_t n = rank - 1, k = rank, numDims = rank + 1;
+  // Dimensions: n, then the rank-1 leading dims of x, then k. With n
+  // outermost, the loop nest streams each weight row from memory once and
+  // reuses it for every token of a prefill.
+  int64_t n = 0, k = rank, numDims = rank + 1;
   SmallVector<AffineExpr> xExprs, outExprs;
-  for (int64_t d = 0; d < rank - 1; ++d) {
+  for (int64_t d = 1; d < rank; ++d) {
     xExprs.push_back(getAffineDimExpr(d, ctx));
     outExprs.push_back(getAffineDimExpr(d, ctx));
   }

@@ -36,10 +36,10 @@ func.func @rms_norm(%x: tensor<?x8xf32>, %w: tensor<8xbf16>) -> tensor<?x8xf32> 
 // -----
 
 // Linear with the weight stored [out, in]: the reduction runs over the last
-// dimension of both operands.
-// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
-// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
-// CHECK-DAG: #[[O:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// dimension of both operands; the output feature is the outermost loop.
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[O:.*]] = affine_map<(d0, d1, d2) -> (d1, d0)>
 // CHECK-LABEL: func.func @linear(
 // CHECK: linalg.fill
 // CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[O]]], iterator_types = ["parallel", "parallel", "reduction"]}
