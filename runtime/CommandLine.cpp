@@ -112,8 +112,7 @@ std::string ArgParser::usage() const {
       if (end == std::string::npos)
         end = spec.help.size();
       std::string word = spec.help.substr(at, end - at);
-      if (lineHasWord &&
-          line.size() - lineStart + 1 + word.size() > kWidth) {
+      if (lineHasWord && line.size() - lineStart + 1 + word.size() > kWidth) {
         line += "\n";
         lineStart = line.size();
         line.append(indent, ' ');

@@ -134,8 +134,7 @@ std::string joinIds(const std::vector<int32_t> &ids) {
 // stop id is printed as an id but never as text.
 class TokenPrinter {
 public:
-  TokenPrinter(const Tokenizer *tokenizer, bool printIds)
-      : printIds(printIds) {
+  TokenPrinter(const Tokenizer *tokenizer, bool printIds) : printIds(printIds) {
     if (!printIds)
       decoder = std::make_unique<StreamDecoder>(*tokenizer);
   }
@@ -174,8 +173,7 @@ void printStats(const GenerationResult &result, const ModelInfo &info,
   std::ostringstream out;
   out << std::fixed << std::setprecision(1);
   out << "[stats] prompt tokens: " << stats.promptTokens << " (positions "
-      << stats.promptStart << "-"
-      << stats.promptStart + stats.promptTokens - 1
+      << stats.promptStart << "-" << stats.promptStart + stats.promptTokens - 1
       << "), prefill: " << stats.prefillTokensPerSecond() << " tok/s\n";
   out << "[stats] generated tokens: " << stats.generatedTokens
       << ", decode: " << stats.decodeTokensPerSecond()
@@ -278,9 +276,9 @@ int generateOnce(const ArgParser &args, Model &model,
   if (!settings.printIds)
     requireTokenizer(tokenizer);
   // Refused here, before any work, and again (the same check) in Generator.
-  std::string problem = contextProblem(info, 0, static_cast<int64_t>(
-                                                    prompt.size()),
-                                       settings.generation.maxTokens);
+  std::string problem =
+      contextProblem(info, 0, static_cast<int64_t>(prompt.size()),
+                     settings.generation.maxTokens);
   if (!problem.empty())
     throw ContextOverflow(problem);
 
@@ -310,9 +308,8 @@ int interactiveChat(const ArgParser &args, Model &model,
   RunSettings settings = runSettings(args, info);
   Sampler sampler(settings.sampling);
   Generator generator(model, sampler);
-  Conversation conversation(
-      tokenizer, info.bosTokenId,
-      args.has("--system") ? args.value("--system") : "");
+  Conversation conversation(tokenizer, info.bosTokenId,
+                            args.has("--system") ? args.value("--system") : "");
   ChatSession session(model, generator, conversation);
 
   std::cerr << "Chatting with a " << info.modelType << " model ("
@@ -412,9 +409,9 @@ int run(int argc, char **argv) {
       exe + " -p PROMPT [--chat [--system TEXT]] [sampling] [--max-tokens N]" +
       indent + "[--system TEXT] [sampling]    (interactive chat)" + indent +
       "--tokenize TEXT [--chat [--system TEXT]]" + indent +
-      "--input-ids IDS.npy [--print-ids] [sampling] [--max-tokens N]" +
-      indent + "--input-ids IDS.npy --dump-logits OUT.npy [--prefill N]" +
-      indent + "--info");
+      "--input-ids IDS.npy [--print-ids] [sampling] [--max-tokens N]" + indent +
+      "--input-ids IDS.npy --dump-logits OUT.npy [--prefill N]" + indent +
+      "--info");
   args.option("-p", "PROMPT",
               "generate a continuation of PROMPT (<bos> is added), streamed "
               "to stdout; without -p a prompt piped into stdin is used, and "

@@ -47,19 +47,18 @@ int32_t Sampler::sample(const float *logits, int64_t vocab) {
   candidates.resize(static_cast<size_t>(vocab));
   for (int64_t i = 0; i < vocab; ++i)
     candidates[i] = {logits[i], static_cast<int32_t>(i)};
-  // Top-k needs only the k best in order, top-p the kept ones sorted;
-  // plain temperature sampling needs no order at all.
-  size_t keep = candidates.size();
-  if (settings.topK > 0 && static_cast<size_t>(settings.topK) < keep)
-    keep = static_cast<size_t>(settings.topK);
-  if (keep < candidates.size() || settings.topP < 1) {
-    std::partial_sort(candidates.begin(), candidates.begin() + keep,
-                      candidates.end(), moreLikely);
-    candidates.resize(keep);
+  // Top-k needs only the k best, in order.
+  bool sorted = false;
+  if (settings.topK > 0 && settings.topK < vocab) {
+    auto kth = candidates.begin() + settings.topK;
+    std::partial_sort(candidates.begin(), kth, candidates.end(), moreLikely);
+    candidates.erase(kth, candidates.end());
+    sorted = true;
   }
 
   // Softmax of logit / temperature over the candidates, shifted by the
-  // largest logit so that exp cannot overflow.
+  // largest logit so that exp cannot overflow. The weights keep the order
+  // of the logits.
   double maxLogit = candidates[0].first;
   for (const auto &candidate : candidates)
     maxLogit = std::max<double>(maxLogit, candidate.first);
@@ -71,11 +70,33 @@ int32_t Sampler::sample(const float *logits, int64_t vocab) {
   }
 
   // Nucleus: keep tokens while the probability before them is below top-p.
+  // A trained model's nucleus is a few tokens, so find (in linear time) a
+  // growing set of most likely tokens until it holds top-p of the mass and
+  // sort only that, rather than the whole vocabulary (a flat distribution
+  // still ends in a full sort).
   if (settings.topP < 1) {
+    const double mass = settings.topP * total;
+    size_t ordered = candidates.size();
+    if (!sorted) {
+      ordered = std::min<size_t>(256, candidates.size());
+      for (;;) {
+        auto end = candidates.begin() + ordered;
+        if (ordered < candidates.size())
+          std::nth_element(candidates.begin(), end, candidates.end(),
+                           moreLikely);
+        double inSet = 0;
+        for (auto it = candidates.begin(); it != end; ++it)
+          inSet += it->first;
+        if (inSet >= mass || ordered == candidates.size()) {
+          std::sort(candidates.begin(), end, moreLikely);
+          break;
+        }
+        ordered = std::min(candidates.size(), ordered * 4);
+      }
+    }
     double before = 0;
     size_t nucleus = 0;
-    while (nucleus < candidates.size() &&
-           (nucleus == 0 || before < settings.topP * total))
+    while (nucleus < ordered && (nucleus == 0 || before < mass))
       before += candidates[nucleus++].first;
     candidates.resize(nucleus);
     total = before;

@@ -665,12 +665,11 @@ TEST_F(GeneratorTest, StopsAtAStopIdWithoutStreamingOrFeedingIt) {
   Model model = makeModel();
   Generator generator(model, greedy);
   std::vector<int32_t> streamed;
-  GenerationResult result =
-      generator.generate({2, 15}, {/*maxTokens=*/5, /*stopIds=*/{1, 4}},
-                         [&](int32_t id) {
-                           streamed.push_back(id);
-                           return true;
-                         });
+  GenerationResult result = generator.generate(
+      {2, 15}, {/*maxTokens=*/5, /*stopIds=*/{1, 4}}, [&](int32_t id) {
+        streamed.push_back(id);
+        return true;
+      });
   EXPECT_EQ(result.ids, (std::vector<int32_t>{3, 4}));
   EXPECT_EQ(result.stopReason, StopReason::StopToken);
   EXPECT_EQ(streamed, (std::vector<int32_t>{3}));
@@ -1044,8 +1043,8 @@ TEST_F(PackedExe, UsageErrorsExitWith2) {
 
 // Without a tokenizer, text in or out is refused; ids in and out work.
 TEST_F(PackedExe, WithoutATokenizerOnlyIdsWork) {
-  const std::string message = std::string("error: ") + kNoTokenizerMessage +
-                              "\n";
+  const std::string message =
+      std::string("error: ") + kNoTokenizerMessage + "\n";
   for (const char *args : {"-p hi", "-p hi --chat", "--tokenize hi",
                            "--tokenize hi --chat --system s", "</dev/null"}) {
     RunResult run = runExe(exe, args);

@@ -77,12 +77,15 @@ TEST(Tokenizer, DecodeInvertsEncodeOnEveryCase) {
 TEST(Tokenizer, SpecialTokensHaveTheSpecsIds) {
   const Tokenizer &tokenizer = gemmaTokenizer();
   EXPECT_EQ(tokenizer.size(), 262145); // 262144 pieces + <image_soft_token>
-  std::map<std::string, int32_t> expected = {
-      {"<pad>", 0},         {"<eos>", 1},
-      {"<bos>", 2},         {"<unk>", 3},
-      {"<start_of_turn>", 105}, {"<end_of_turn>", 106},
-      {"<start_of_image>", 255999}, {"<end_of_image>", 256000},
-      {"<image_soft_token>", 262144}};
+  std::map<std::string, int32_t> expected = {{"<pad>", 0},
+                                             {"<eos>", 1},
+                                             {"<bos>", 2},
+                                             {"<unk>", 3},
+                                             {"<start_of_turn>", 105},
+                                             {"<end_of_turn>", 106},
+                                             {"<start_of_image>", 255999},
+                                             {"<end_of_image>", 256000},
+                                             {"<image_soft_token>", 262144}};
   for (const auto &[name, id] : expected)
     EXPECT_EQ(tokenizer.specialId(name), id) << name;
   EXPECT_EQ(tokenizer.specialId("<no_such_token>"), -1);
@@ -256,8 +259,8 @@ TEST(Chat, SystemTextGoesIntoTheFirstUserTurn) {
   expected.push_back(108);
   expected.insert(expected.end(), plain.begin() + 4, plain.end());
 
-  std::vector<ChatMessage> messages = {{"system", system},
-                                       {"user", single["messages"][0]["content"]}};
+  std::vector<ChatMessage> messages = {
+      {"system", system}, {"user", single["messages"][0]["content"]}};
   EXPECT_EQ(renderChatText(messages, true),
             "<start_of_turn>user\nYou are a helpful assistant.\n\nWhat is the "
             "capital of France?<end_of_turn>\n<start_of_turn>model\n");
@@ -376,6 +379,41 @@ TEST(Sampler, TopKAndTopPRestrictTheCandidates) {
   }
   EXPECT_EQ(seenK, (std::set<int32_t>{0, 1}));
   EXPECT_EQ(seenP, (std::set<int32_t>{0, 1}));
+}
+
+// The nucleus computed by brute force (a full sort) holds every sample, and
+// one larger than the sampler's first sorted prefix (256) is reached too.
+TEST(Sampler, TopPMatchesABruteForceNucleus) {
+  const int64_t vocab = 2000;
+  std::vector<float> logits = randomLogits(vocab, 11);
+  for (double topP : {0.3, 0.9}) {
+    std::vector<std::pair<double, int32_t>> order;
+    double total = 0;
+    for (int64_t i = 0; i < vocab; ++i) {
+      order.push_back({std::exp(double(logits[i])), int32_t(i)});
+      total += order.back().first;
+    }
+    std::sort(order.begin(), order.end(),
+              [](const auto &a, const auto &b) { return a.first > b.first; });
+    std::set<int32_t> nucleus;
+    double before = 0;
+    for (const auto &[weight, id] : order) {
+      if (!nucleus.empty() && before >= topP * total)
+        break;
+      nucleus.insert(id);
+      before += weight;
+    }
+    Sampler sampler({1.0, 0, topP, 99});
+    std::set<int32_t> seen;
+    for (int i = 0; i < 4000; ++i)
+      seen.insert(sampler.sample(logits.data(), vocab));
+    for (int32_t id : seen)
+      EXPECT_TRUE(nucleus.count(id)) << "top-p " << topP << ": id " << id;
+    if (topP == 0.9) {
+      EXPECT_GT(nucleus.size(), 256u);
+      EXPECT_GT(seen.size(), 256u);
+    }
+  }
 }
 
 TEST(Sampler, RejectsBadOptions) {
