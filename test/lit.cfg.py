@@ -15,6 +15,7 @@ config.excludes = [
     "lit.site.cfg.py",
     "unit",
     "argmax-agreement.py",
+    "npyio.py",
 ]
 
 config.substitutions.append(("%gemma_src", config.gemma_src_root))

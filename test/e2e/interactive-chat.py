@@ -16,9 +16,10 @@ message too long for any conversation. Exits non-zero on any mismatch.
 import os
 import pty
 import re
-import struct
 import subprocess
 import sys
+
+from npyio import write_ids
 
 STATS = re.compile(r"\[stats\] prompt tokens: (\d+) \(positions (\d+)-(\d+)\)")
 STOP = re.compile(r"stopped by: ([a-z ]+)")
@@ -46,15 +47,6 @@ def ids_of(text):
 
 def tokenize(exe, *args):
     return ids_of(subprocess.check_output([exe, "--tokenize"] + list(args)).decode())
-
-
-def write_ids(path, ids):
-    header = "{'descr': '<i4', 'fortran_order': False, 'shape': (%d,), }" % len(ids)
-    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
-    with open(path, "wb") as out:
-        out.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)))
-        out.write(header.encode("ascii"))
-        out.write(struct.pack("<%di" % len(ids), *ids))
 
 
 def expect(condition, what):
