@@ -5,7 +5,7 @@
 //                  [--main cli|benchmark] [--tokenizer FILE]
 //   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
-//   gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype bf16|f32]
+//   gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype bf16|f16|f32]
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,7 +54,7 @@ constexpr int64_t kWeightAlignment = 64;
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
          "  gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype "
-         "bf16|f32] [--shard-bytes N]\n";
+         "bf16|f16|f32] [--shard-bytes N]\n";
   std::exit(2);
 }
 
