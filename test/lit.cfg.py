@@ -29,3 +29,5 @@ llvm_config.add_tool_substitutions(
 )
 # Scripts run by tests call the project's tools by name.
 llvm_config.with_environment("PATH", config.gemma_tools_dir, append_path=True)
+# Test scripts import helpers from the source tree; keep it free of .pyc files.
+config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
