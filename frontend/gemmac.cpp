@@ -2,10 +2,11 @@
 //
 //   gemmac compile MODEL_DIR -o EXE [--target cpu] [--max-context N]
 //                  [--kv-dtype bf16|f16|f32] [--emit STAGE] [--dump-dir DIR]
-//                  [--main cli|benchmark] [--tokenizer FILE]
+//                  [--main cli|benchmark] [--tokenizer FILE] [--cpu host|NAME]
 //   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
-//   gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype bf16|f16|f32]
+//   gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype
+//   bf16|f16|f32]
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,6 +51,7 @@ constexpr int64_t kWeightAlignment = 64;
          "gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
          "                 [--dump-dir DIR] [--main cli|benchmark] "
          "[--tokenizer FILE]\n"
+         "                 [--cpu host|NAME]\n"
          "  gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model\n"
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
@@ -348,7 +350,9 @@ int compile(const Args &args, const char *argv0) {
   if (std::find(stages.begin(), stages.end(), emit) == stages.end())
     usage("unknown --emit stage '" + emit + "'");
   std::string targetName = args.get("--target").value_or("cpu");
-  std::unique_ptr<Target> target = lookupTarget(targetName);
+  TargetOptions targetOptions;
+  targetOptions.cpu = args.get("--cpu").value_or("host");
+  std::unique_ptr<Target> target = lookupTarget(targetName, targetOptions);
   if (!target)
     usage("unknown --target '" + targetName + "' (available: cpu)");
   std::string mainKind = args.get("--main").value_or("cli");
@@ -432,6 +436,7 @@ int compile(const Args &args, const char *argv0) {
   meta["format"] = 1;
   meta["model_type"] = config.modelType;
   meta["target"] = target->name().str();
+  meta["cpu"] = targetOptions.cpu;
   meta["vocab_size"] = config.text.vocabSize;
   meta["hidden_size"] = config.text.hiddenSize;
   meta["num_layers"] = config.text.numLayers;
@@ -472,10 +477,11 @@ int main(int argc, char **argv) {
   std::string command = argv[1];
   try {
     if (command == "compile")
-      return compile(Args(argc, argv, 2,
-                          {"-o", "--target", "--max-context", "--kv-dtype",
-                           "--emit", "--dump-dir", "--main", "--tokenizer"}),
-                     argv[0]);
+      return compile(
+          Args(argc, argv, 2,
+               {"-o", "--target", "--max-context", "--kv-dtype", "--emit",
+                "--dump-dir", "--main", "--tokenizer", "--cpu"}),
+          argv[0]);
     if (command == "convert-tokenizer")
       return convertTokenizer(Args(argc, argv, 2, {"-o"}));
     if (command == "plan")

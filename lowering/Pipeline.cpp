@@ -60,9 +60,10 @@ void buildLinalgLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-std::unique_ptr<Target> lookupTarget(llvm::StringRef name) {
+std::unique_ptr<Target> lookupTarget(llvm::StringRef name,
+                                     const TargetOptions &options) {
   if (name == "cpu")
-    return createCpuTarget();
+    return createCpuTarget(options);
   return nullptr;
 }
 

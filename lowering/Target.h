@@ -40,10 +40,19 @@ public:
                                          llvm::raw_ostream &os) const = 0;
 };
 
-std::unique_ptr<Target> createCpuTarget();
+/// What a user may choose about the code a target generates.
+struct TargetOptions {
+  /// The processor to generate code for: "host" (this machine's CPU and
+  /// features) or an LLVM CPU name such as "x86-64-v3" or "sapphirerapids",
+  /// for executables that must run elsewhere.
+  std::string cpu = "host";
+};
 
-/// The target called `name`, or null; `available` lists the known names.
-std::unique_ptr<Target> lookupTarget(llvm::StringRef name);
+std::unique_ptr<Target> createCpuTarget(const TargetOptions &options);
+
+/// The target called `name`, or null; `availableTargets` lists the names.
+std::unique_ptr<Target> lookupTarget(llvm::StringRef name,
+                                     const TargetOptions &options);
 std::vector<std::string> availableTargets();
 
 } // namespace gemma

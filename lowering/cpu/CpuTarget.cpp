@@ -33,6 +33,7 @@
 
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -46,6 +47,8 @@ namespace {
 
 class CpuTarget final : public Target {
 public:
+  explicit CpuTarget(const TargetOptions &options) : cpu(options.cpu) {}
+
   llvm::StringRef name() const override { return "cpu"; }
 
   void buildLoweringPipeline(OpPassManager &pm) const override {
@@ -104,34 +107,46 @@ public:
   }
 
 private:
-  static std::unique_ptr<llvm::TargetMachine> hostMachine() {
+  // A machine for `cpu`: this one's CPU name and features for "host",
+  // otherwise the named CPU with its default features. Null with `error`
+  // set when the name is unknown.
+  std::unique_ptr<llvm::TargetMachine> targetMachine(std::string &error) const {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-    std::string error;
     const llvm::Target *target =
         llvm::TargetRegistry::lookupTarget(triple, error);
     if (!target)
       return nullptr;
+    std::string cpuName = cpu;
     llvm::SubtargetFeatures features;
-    for (const auto &feature : llvm::sys::getHostCPUFeatures())
-      features.AddFeature(feature.first(), feature.second);
-    return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-        triple, llvm::sys::getHostCPUName(), features.getString(), {},
-        llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+    if (cpu == "host") {
+      cpuName = llvm::sys::getHostCPUName().str();
+      for (const auto &feature : llvm::sys::getHostCPUFeatures())
+        features.AddFeature(feature.first(), feature.second);
+    }
+    std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+        triple, cpuName, features.getString(), {}, llvm::Reloc::PIC_,
+        std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+    if (machine && !machine->getMCSubtargetInfo()->isCPUStringValid(cpuName)) {
+      error = "unknown CPU '" + cpuName + "' for " + triple.str();
+      return nullptr;
+    }
+    return machine;
   }
 
-  // Translates `module` to LLVM IR, optimises it at O3 for the host and
-  // hands it to `use`.
-  static LogicalResult withOptimizedModule(
+  // Translates `module` to LLVM IR, optimises it at O3 for the chosen CPU
+  // and hands it to `use`.
+  LogicalResult withOptimizedModule(
       ModuleOp module,
       llvm::function_ref<LogicalResult(llvm::Module &, llvm::TargetMachine &)>
-          use) {
+          use) const {
     registerBuiltinDialectTranslation(*module.getContext());
     registerLLVMDialectTranslation(*module.getContext());
-    std::unique_ptr<llvm::TargetMachine> machine = hostMachine();
+    std::string error;
+    std::unique_ptr<llvm::TargetMachine> machine = targetMachine(error);
     if (!machine)
-      return module.emitError("no LLVM target for the host CPU");
+      return module.emitError("cpu target: ") << error;
     llvm::LLVMContext context;
     std::unique_ptr<llvm::Module> llvmModule =
         translateModuleToLLVMIR(module, context, "gemma");
@@ -145,12 +160,14 @@ private:
              << llvm::toString(std::move(err));
     return use(*llvmModule, *machine);
   }
+
+  std::string cpu;
 };
 
 } // namespace
 
-std::unique_ptr<Target> createCpuTarget() {
-  return std::make_unique<CpuTarget>();
+std::unique_ptr<Target> createCpuTarget(const TargetOptions &options) {
+  return std::make_unique<CpuTarget>(options);
 }
 
 } // namespace gemma
