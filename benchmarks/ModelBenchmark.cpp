@@ -7,7 +7,8 @@
 //
 //   BENCH [--benchmark_filter=...] [--benchmark_repetitions=N] ...
 //
-// Prefill/N: N prompt tokens in one prefill call, from position 0.
+// Prefill/N: N prompt tokens in one prefill call from position 0, returning
+// the last token's logits as generation does.
 // Decode/D: one-token decode steps at context depth D (D tokens already in
 // the cache, as llama.cpp's tg at depth D). items_per_second is tokens/s.
 
@@ -43,7 +44,7 @@ void prefill(benchmark::State &state) {
   for (auto _ : state) {
     model->reset();
     benchmark::DoNotOptimize(
-        model->prefill(ids.data(), static_cast<int64_t>(ids.size())));
+        model->prefillLast(ids.data(), static_cast<int64_t>(ids.size())));
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
@@ -54,7 +55,7 @@ void decode(benchmark::State &state) {
   auto fill = [&] {
     model->reset();
     if (depth > 0)
-      model->prefill(ids.data(), depth);
+      model->prefillLast(ids.data(), depth);
   };
   fill();
   for (auto _ : state) {

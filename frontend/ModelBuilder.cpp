@@ -56,6 +56,10 @@ public:
     func::FuncOp local = buildLayerFunction(/*global=*/false);
     func::FuncOp global = buildLayerFunction(/*global=*/true);
     buildEntry("prefill", ShapedType::kDynamic, local, global);
+    // Generation needs only the last prompt token's logits: the output
+    // projection of the other rows would cost a vocabulary-sized matvec each.
+    buildEntry("prefill_last", ShapedType::kDynamic, local, global,
+               /*lastRowOnly=*/true);
     buildEntry("decode", 1, local, global);
     return module;
   }
@@ -211,11 +215,12 @@ private:
     return ir::WeightOp::create(b, loc, weightTypes.at(name), name);
   }
 
-  /// func @<name>(%ids: tensor<NxI32>, %pos: index) -> tensor<NxVxf32>
+  /// func @<name>(%ids: tensor<NxI32>, %pos: index) -> tensor<NxVxf32>,
+  /// or -> tensor<1xVxf32>, the last row's logits, with `lastRowOnly`.
   void buildEntry(StringRef name, int64_t tokens, func::FuncOp local,
-                  func::FuncOp global) {
+                  func::FuncOp global, bool lastRowOnly = false) {
     auto idsType = RankedTensorType::get({tokens}, b.getI32Type());
-    auto logitsType = act({tokens, cfg.vocabSize});
+    auto logitsType = act({lastRowOnly ? 1 : tokens, cfg.vocabSize});
     auto fn = func::FuncOp::create(
         b, loc, name,
         b.getFunctionType({idsType, b.getIndexType()}, {logitsType}));
@@ -243,6 +248,17 @@ private:
     }
     if (x.getType() != act({tokens, cfg.hiddenSize}))
       x = tensor::CastOp::create(b, loc, act({tokens, cfg.hiddenSize}), x);
+    if (lastRowOnly) {
+      Value rows = tensor::DimOp::create(b, loc, x, 0);
+      Value last = arith::SubIOp::create(
+          b, loc, rows, arith::ConstantIndexOp::create(b, loc, 1));
+      x = tensor::ExtractSliceOp::create(
+          b, loc, act({1, cfg.hiddenSize}), x,
+          ArrayRef<OpFoldResult>{last, b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1),
+                                 b.getIndexAttr(cfg.hiddenSize)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+    }
     Value normed = rmsNorm(x, weight("model.norm.weight"));
     FloatAttr softcap = cfg.finalLogitSoftcap
                             ? b.getF32FloatAttr(*cfg.finalLogitSoftcap)

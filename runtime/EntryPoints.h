@@ -24,10 +24,10 @@ template <typename T, int N> struct MemRefDescriptor {
   int64_t strides[N];
 };
 
-// Both entry points share one signature:
+// The entry points share one signature:
 //   logitsOut: receives a [n, vocab] f32 memref malloc'ed by the generated
-//              code; the caller reads it through the descriptor and frees
-//              `allocated`.
+//              code ([1, vocab]: the last token's row, for prefill_last); the
+//              caller reads it through the descriptor and frees `allocated`.
 //   weights:   the packed weight blob (read-only mapping).
 //   kvArena:   the KV-cache arena, zeroed once, persisting across calls.
 //   ids:       the n tokens to consume (n == 1 for decode).
@@ -44,6 +44,9 @@ using EntryPointFn = void (*)(MemRefDescriptor<float, 2> *logitsOut,
 struct EntryPoints {
   EntryPointFn prefill = nullptr;
   EntryPointFn decode = nullptr;
+  // Prefill returning only the last token's logits; optional (null: the
+  // Model falls back to `prefill`).
+  EntryPointFn prefillLast = nullptr;
 };
 
 // The generated object's entry points. Defined in LinkedEntryPoints.cpp,
@@ -59,6 +62,11 @@ void _mlir_ciface_gemma_prefill(gemma::MemRefDescriptor<float, 2> *logitsOut,
                                 gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
                                 gemma::MemRefDescriptor<int32_t, 1> *ids,
                                 int64_t position);
+void _mlir_ciface_gemma_prefill_last(
+    gemma::MemRefDescriptor<float, 2> *logitsOut,
+    gemma::MemRefDescriptor<uint8_t, 1> *weights,
+    gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+    gemma::MemRefDescriptor<int32_t, 1> *ids, int64_t position);
 void _mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logitsOut,
                                gemma::MemRefDescriptor<uint8_t, 1> *weights,
                                gemma::MemRefDescriptor<uint8_t, 1> *kvArena,

@@ -67,6 +67,10 @@ std::vector<int32_t> defaultStopIds(const ModelInfo &info) {
 }
 
 int64_t Generator::prefillChunk() const {
+  // One call when only the last row comes back; otherwise chunks that bound
+  // the all-rows logits to about 64 MiB.
+  if (model.hasPrefillLast())
+    return model.info().maxContext;
   const int64_t rowBytes = model.info().vocabSize * int64_t(sizeof(float));
   return std::clamp<int64_t>((int64_t(64) << 20) / rowBytes, 1, 512);
 }
@@ -97,13 +101,13 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt,
   std::vector<float> logits;
   for (int64_t done = 0; done < promptTokens;) {
     int64_t n = std::min(prefillChunk(), promptTokens - done);
-    logits = model.prefill(prompt.data() + done, n);
+    // Only the last prompt token's row predicts the next token.
+    logits = model.prefillLast(prompt.data() + done, n);
     done += n;
   }
   stats.prefillSeconds = secondsSince(start);
-  // Only the last prompt token's row predicts the next token.
   const int64_t vocab = info.vocabSize;
-  std::vector<float> row(logits.end() - vocab, logits.end());
+  std::vector<float> row = std::move(logits);
 
   start = Clock::now();
   for (;;) {

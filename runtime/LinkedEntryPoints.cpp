@@ -11,6 +11,7 @@ namespace gemma {
 EntryPoints linkedEntryPoints() {
   EntryPoints entry;
   entry.prefill = &_mlir_ciface_gemma_prefill;
+  entry.prefillLast = &_mlir_ciface_gemma_prefill_last;
   entry.decode = &_mlir_ciface_gemma_decode;
   return entry;
 }

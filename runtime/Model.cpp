@@ -58,11 +58,19 @@ Model::Model(MappedPayload payloadIn, EntryPoints entryIn)
 }
 
 std::vector<float> Model::prefill(const int32_t *ids, int64_t n) {
-  return run(entry.prefill, "prefill", ids, n);
+  return run(entry.prefill, "prefill", ids, n, n);
+}
+
+std::vector<float> Model::prefillLast(const int32_t *ids, int64_t n) {
+  if (!entry.prefillLast) {
+    std::vector<float> all = prefill(ids, n);
+    return std::vector<float>(all.end() - modelInfo.vocabSize, all.end());
+  }
+  return run(entry.prefillLast, "prefill", ids, n, 1);
 }
 
 std::vector<float> Model::decode(int32_t id) {
-  return run(entry.decode, "decode", &id, 1);
+  return run(entry.decode, "decode", &id, 1, 1);
 }
 
 int64_t Model::kvBytesInUse() const {
@@ -78,7 +86,7 @@ int64_t Model::kvBytesInUse() const {
 }
 
 std::vector<float> Model::run(EntryPointFn fn, const char *name,
-                              const int32_t *ids, int64_t n) {
+                              const int32_t *ids, int64_t n, int64_t rows) {
   const int64_t vocab = modelInfo.vocabSize;
   // Every check precedes the call: the generated code trusts its inputs, and
   // a position past the context or an id past the vocabulary would index
@@ -117,21 +125,21 @@ std::vector<float> Model::run(EntryPointFn fn, const char *name,
   // The caches now hold these positions whatever happens below.
   pos += n;
 
-  if (!logitsRef.aligned || logitsRef.sizes[0] != n ||
+  if (!logitsRef.aligned || logitsRef.sizes[0] != rows ||
       logitsRef.sizes[1] != vocab)
     throw std::runtime_error(
         std::string(name) + ": the generated code returned logits of shape [" +
         std::to_string(logitsRef.sizes[0]) + ", " +
         std::to_string(logitsRef.sizes[1]) + "], expected [" +
-        std::to_string(n) + ", " + std::to_string(vocab) + "]");
+        std::to_string(rows) + ", " + std::to_string(vocab) + "]");
 
   // Copy through the descriptor's offset and strides: the lowering is free
   // to return a padded or transposed layout.
-  std::vector<float> out(static_cast<size_t>(n * vocab));
+  std::vector<float> out(static_cast<size_t>(rows * vocab));
   const float *base = logitsRef.aligned + logitsRef.offset;
   const int64_t rowStride = logitsRef.strides[0];
   const int64_t colStride = logitsRef.strides[1];
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < rows; ++i) {
     const float *row = base + i * rowStride;
     float *dst = out.data() + i * vocab;
     if (colStride == 1) {

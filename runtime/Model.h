@@ -31,6 +31,12 @@ public:
   // when an id lies outside [0, vocabSize) or when the tokens would pass
   // maxContext (the caches have no slot for them).
   std::vector<float> prefill(const int32_t *ids, int64_t n);
+  // The same, returning only the last token's logits [vocabSize]: what
+  // generation needs, without the output projection of the other tokens
+  // (through the prefill_last entry point when the executable has one).
+  std::vector<float> prefillLast(const int32_t *ids, int64_t n);
+  // Whether prefillLast avoids computing (and holding) every token's logits.
+  bool hasPrefillLast() const { return entry.prefillLast != nullptr; }
   // One token through the decode entry point; returns [vocabSize] logits.
   // Same checks as prefill.
   std::vector<float> decode(int32_t id);
@@ -61,8 +67,9 @@ private:
     void operator()(uint8_t *arena) const;
   };
 
+  // Calls `fn` on ids[0..n) and returns its logits, `rows` of them.
   std::vector<float> run(EntryPointFn fn, const char *name, const int32_t *ids,
-                         int64_t n);
+                         int64_t n, int64_t rows);
 
   MappedPayload weights;
   ModelInfo modelInfo;

@@ -61,6 +61,8 @@ public:
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
     bufferization::buildBufferDeallocationPipeline(pm);
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+    // Subview offsets expand into affine.apply, which lower-affine removes.
+    pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createLowerAffinePass());
     // bf16 has no x86 arithmetic: widen and narrow it with integer ops.
     arith::ArithExpandOpsPassOptions expand;
@@ -68,7 +70,6 @@ public:
     pm.addPass(arith::createArithExpandOpsPass(expand));
     pm.addPass(createConvertMathToLibmPass());
     pm.addPass(createSCFToControlFlowPass());
-    pm.addPass(memref::createExpandStridedMetadataPass());
     pm.addPass(createFinalizeMemRefToLLVMConversionPass());
     pm.addPass(createConvertMathToLLVMPass());
     pm.addPass(createArithToLLVMConversionPass());

@@ -95,6 +95,18 @@ void fakePrefill(gemma::MemRefDescriptor<float, 2> *logits,
   fakeEntry('p', logits, weights, kvArena, ids, position);
 }
 
+// Like the generated prefill_last: runs every token, returns the last row
+// (at an offset into the same buffer, as a strided view would).
+void fakePrefillLast(gemma::MemRefDescriptor<float, 2> *logits,
+                     gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                     gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                     gemma::MemRefDescriptor<int32_t, 1> *ids,
+                     int64_t position) {
+  fakeEntry('l', logits, weights, kvArena, ids, position);
+  logits->offset += (ids->sizes[0] - 1) * logits->strides[0];
+  logits->sizes[0] = fakeWrongShape ? 2 : 1;
+}
+
 void fakeDecode(gemma::MemRefDescriptor<float, 2> *logits,
                 gemma::MemRefDescriptor<uint8_t, 1> *weights,
                 gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
@@ -113,6 +125,15 @@ _mlir_ciface_gemma_prefill(gemma::MemRefDescriptor<float, 2> *logits,
                            gemma::MemRefDescriptor<int32_t, 1> *ids,
                            int64_t position) {
   fakePrefill(logits, weights, kvArena, ids, position);
+}
+
+extern "C" void
+_mlir_ciface_gemma_prefill_last(gemma::MemRefDescriptor<float, 2> *logits,
+                                gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                                gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                                gemma::MemRefDescriptor<int32_t, 1> *ids,
+                                int64_t position) {
+  fakePrefillLast(logits, weights, kvArena, ids, position);
 }
 
 extern "C" void
@@ -469,6 +490,31 @@ protected:
                               logits.begin() + (i + 1) * kVocab);
   }
 };
+
+TEST_F(ModelTest, PrefillLastReturnsTheLastRowThroughItsEntryPoint) {
+  Model model(MappedPayload::open(packedFile("model", fakeMetadata())),
+              EntryPoints{&fakePrefill, &fakeDecode, &fakePrefillLast});
+  ASSERT_TRUE(model.hasPrefillLast());
+  std::vector<int32_t> ids = {2, 7, 11};
+  EXPECT_EQ(model.prefillLast(ids.data(), 3), expectedRow(11, 2));
+  EXPECT_EQ(model.position(), 3);
+  ASSERT_EQ(fakeCalls.size(), 1u);
+  EXPECT_EQ(fakeCalls[0].kind, 'l');
+  EXPECT_EQ(fakeCalls[0].n, 3);
+
+  fakeWrongShape = true;
+  EXPECT_THROW(model.prefillLast(ids.data(), 1), std::runtime_error)
+      << "two rows back from prefill_last is an error";
+}
+
+TEST_F(ModelTest, PrefillLastFallsBackToPrefill) {
+  Model model = makeModel();
+  ASSERT_FALSE(model.hasPrefillLast());
+  std::vector<int32_t> ids = {2, 7, 11};
+  EXPECT_EQ(model.prefillLast(ids.data(), 3), expectedRow(11, 2));
+  ASSERT_EQ(fakeCalls.size(), 1u);
+  EXPECT_EQ(fakeCalls[0].kind, 'p');
+}
 
 TEST_F(ModelTest, PrefillThenDecodeReturnsEveryRowAndAdvances) {
   Model model = makeModel();
