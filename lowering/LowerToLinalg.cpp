@@ -351,15 +351,20 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     MLIRContext *ctx = op.getContext();
     auto type = cast<RankedTensorType>(op.getType());
     Value x = adaptor.getInput();
-    Value init = zeros(rewriter, loc, type.getShape(), x);
-    if (Value bias = adaptor.getBias()) {
-      int64_t rank = type.getRank();
-      init = elementwise(rewriter, loc, init, ValueRange{bias},
-                         {lastOnly(ctx, rank)},
-                         [&](OpBuilder &b, Location l, ValueRange args) {
-                           return widen(b, l, args[0]);
-                         });
+    Value bias = adaptor.getBias();
+    if (!bias) {
+      rewriter.replaceOp(op,
+                         projectZeroInit(rewriter, loc, x, adaptor.getWeight(),
+                                         type.getShape().back()));
+      return success();
     }
+    // The accumulator starts as the bias broadcast over the leading dims.
+    Value shaped = emptyF32(rewriter, loc, type.getShape(), x);
+    Value init = elementwise(rewriter, loc, shaped, ValueRange{bias},
+                             {lastOnly(ctx, type.getRank())},
+                             [&](OpBuilder &b, Location l, ValueRange args) {
+                               return widen(b, l, args[0]);
+                             });
     rewriter.replaceOp(op,
                        project(rewriter, loc, x, adaptor.getWeight(), init));
     return success();

@@ -53,6 +53,20 @@ func.func @linear(%x: tensor<?x8xf32>, %w: tensor<16x8xbf16>) -> tensor<?x16xf32
 
 // -----
 
+// With a bias (SigLIP), the accumulator starts as the widened bias broadcast
+// over the tokens instead of zero.
+// CHECK-LABEL: func.func @linear_bias(
+// CHECK-NOT: linalg.fill
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+func.func @linear_bias(%x: tensor<?x8xf32>, %w: tensor<16x8xbf16>, %b: tensor<16xbf16>) -> tensor<?x16xf32> {
+  %y = gemma.linear %x, %w, %b : (tensor<?x8xf32>, tensor<16x8xbf16>, tensor<16xbf16>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
 // RoPE: f32 inverse frequencies folded into a constant (base 10000, D = 4:
 // 1 and 0.01, each for both halves), the partner element read across halves.
 // CHECK-LABEL: func.func @rope(
