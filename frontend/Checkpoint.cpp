@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -130,7 +133,88 @@ void checkShardName(const std::string &indexPath, const std::string &tensor,
                 "' leaves the model directory");
 }
 
+// Non-persistent buffers that some exporters save beside the weights and
+// that transformers skips with a warning.
+bool isLeftoverBuffer(const std::string &name) {
+  for (const char *suffix :
+       {".inv_freq", ".original_inv_freq", ".position_ids"}) {
+    size_t n = std::char_traits<char>::length(suffix);
+    if (name.size() >= n && name.compare(name.size() - n, n, suffix) == 0)
+      return true;
+  }
+  return false;
+}
+
+float halfToFloat(uint16_t h, DType dtype) {
+  uint32_t bits;
+  if (dtype == DType::BF16) {
+    bits = static_cast<uint32_t>(h) << 16;
+  } else { // IEEE binary16
+    uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+    if (exponent == 0x1f) {
+      bits = sign | 0x7f800000 | (mantissa << 13);
+    } else if (exponent != 0) {
+      bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+      bits = sign;
+    } else { // subnormal: normalise
+      int shift = 0;
+      while (!(mantissa & 0x400)) {
+        mantissa <<= 1;
+        ++shift;
+      }
+      bits = sign | (static_cast<uint32_t>(113 - shift) << 23) |
+             ((mantissa & 0x3ff) << 13);
+    }
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// The element at `index` of a floating-point tensor, as f32 (exact).
+float elementAt(const TensorView &view, size_t index) {
+  if (view.dtype == DType::F32) {
+    float f;
+    std::memcpy(&f, view.data + 4 * index, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, view.data + 2 * index, 2);
+  return halfToFloat(h, view.dtype);
+}
+
+// Widening only: bf16 and f16 together need f32 to hold both exactly.
+DType widest(DType a, DType b) { return a == b ? a : DType::F32; }
+
+// Two tensors hold the same values (compared exactly, after widening).
+bool sameValues(const TensorView &a, const TensorView &b) {
+  if (a.shape != b.shape)
+    return false;
+  if (a.dtype == b.dtype)
+    return a.bytes == b.bytes && std::memcmp(a.data, b.data, a.bytes) == 0;
+  size_t n = a.bytes / dtypeSize(a.dtype);
+  for (size_t i = 0; i < n; ++i) {
+    float x = elementAt(a, i), y = elementAt(b, i);
+    if (!(x == y) && !(std::isnan(x) && std::isnan(y)))
+      return false;
+  }
+  return true;
+}
+
 } // namespace
+
+std::string tensorRole(const std::string &canonicalName) {
+  size_t at = canonicalName.find(".layers.");
+  if (at == std::string::npos)
+    return canonicalName;
+  size_t digits = at + std::char_traits<char>::length(".layers.");
+  size_t end = canonicalName.find('.', digits);
+  if (end == std::string::npos)
+    return canonicalName;
+  return canonicalName.substr(0, digits) + "*" + canonicalName.substr(end);
+}
 
 std::vector<ExpectedTensor> expectedTensors(const ModelConfig &config) {
   std::vector<ExpectedTensor> out;
@@ -176,12 +260,24 @@ Checkpoint::~Checkpoint() = default;
 Checkpoint Checkpoint::open(const std::string &dir) {
   Checkpoint ckpt;
   ckpt.directory = dir;
-  ckpt.cfg = parseConfigFile(joinPath(dir, "config.json"));
+  const std::string configPath = joinPath(dir, "config.json");
+  ckpt.cfg = parseConfigFile(configPath);
+  ckpt.notes = ckpt.cfg.warnings;
+  std::string generationConfigPath = joinPath(dir, "generation_config.json");
+  if (isRegularFile(generationConfigPath))
+    applyGenerationConfig(
+        ckpt.cfg, readTextFile(generationConfigPath, "generation config"),
+        generationConfigPath);
   ckpt.expectedList = expectedTensors(ckpt.cfg);
 
   // Every stored tensor, keyed by canonical name.
   std::map<std::string, Stored> stored;
+  std::vector<std::string> buffers; // stored names of skipped buffers
   auto add = [&](const TensorView &view) {
+    if (isLeftoverBuffer(view.name)) {
+      buffers.push_back(view.name);
+      return;
+    }
     std::string canonical = canonicalTensorName(view.name);
     auto [it, inserted] = stored.emplace(canonical, Stored{view.name, view});
     if (!inserted)
@@ -234,12 +330,34 @@ Checkpoint Checkpoint::open(const std::string &dir) {
   } else {
     throw Error(dir + ": no model.safetensors or model.safetensors.index.json");
   }
+  if (!buffers.empty())
+    ckpt.notes.push_back(
+        weightsName + ": skipped " + std::to_string(buffers.size()) +
+        " non-persistent buffer" + (buffers.size() == 1 ? "" : "s") +
+        " that transformers does not load (e.g. '" + buffers.front() + "')");
+
+  // A tied model computes logits with the embedding; a stored lm_head that
+  // repeats it exactly is redundant (transformers re-ties it), one that
+  // differs would make the config and the weights disagree.
+  const std::string embedName = "model.embed_tokens.weight";
+  auto lmHead = stored.find("lm_head.weight");
+  if (ckpt.cfg.text.tieWordEmbeddings && lmHead != stored.end() &&
+      stored.count(embedName)) {
+    const Stored &head = lmHead->second;
+    if (!sameValues(head.view, stored.at(embedName).view))
+      throw Error(head.view.file + ": tensor '" + head.storedName +
+                  "' differs from the embedding '" +
+                  stored.at(embedName).storedName + "', but " + configPath +
+                  " ties them (tie_word_embeddings is true)");
+    ckpt.notes.push_back(head.view.file + ": tensor '" + head.storedName +
+                         "' is an exact copy of the tied embedding; using the "
+                         "embedding");
+    stored.erase(lmHead);
+  }
 
   std::map<std::string, const ExpectedTensor *> expected;
   for (const ExpectedTensor &e : ckpt.expectedList)
     expected[e.name] = &e;
-  const std::string configPath = joinPath(dir, "config.json");
-  const Stored *reference = nullptr; // fixes the shared dtype
   for (const auto &[canonical, s] : stored) {
     auto it = expected.find(canonical);
     if (it == expected.end())
@@ -249,25 +367,57 @@ Checkpoint Checkpoint::open(const std::string &dir) {
       throw Error(s.view.file + ": tensor '" + s.storedName + "' has shape " +
                   shapeString(s.view.shape) + " but " + configPath +
                   " implies " + shapeString(it->second->shape));
-    if (!reference || canonical == ckpt.expectedList.front().name)
-      reference = &s;
+    if (!s.view.isModelDType())
+      throw Error(s.view.file + ": tensor '" + s.storedName + "' has dtype " +
+                  s.view.storedDType +
+                  "; model weights must be BF16, F16 or F32");
   }
   for (const ExpectedTensor &e : ckpt.expectedList)
     if (!stored.count(e.name))
       throw Error(weightsName + ": missing tensor '" + e.name + "' (" +
                   shapeString(e.shape) + ", implied by " + configPath + ")");
-  // Compare against the embedding so the odd one out is the one named.
-  for (const auto &[canonical, s] : stored)
-    if (s.view.dtype != reference->view.dtype)
-      throw Error(s.view.file + ": tensor '" + s.storedName + "' has dtype " +
-                  dtypeName(s.view.dtype) + " but '" + reference->storedName +
-                  "' has " + dtypeName(reference->view.dtype) +
-                  "; all tensors must share one dtype");
 
-  ckpt.tensorDType = reference->view.dtype;
+  for (const auto &[canonical, s] : stored) {
+    std::string role = tensorRole(canonical);
+    auto [it, inserted] = ckpt.roleDTypes.emplace(role, s.view.dtype);
+    if (!inserted)
+      it->second = widest(it->second, s.view.dtype);
+  }
+  ckpt.embeddingDType = stored.at(embedName).view.dtype;
   for (auto &[canonical, s] : stored)
     ckpt.byName.emplace(canonical, std::move(s.view));
   return ckpt;
+}
+
+DType Checkpoint::storageDType(const std::string &canonicalName) const {
+  auto it = roleDTypes.find(tensorRole(canonicalName));
+  if (it == roleDTypes.end())
+    throw Error(directory + ": no tensor '" + canonicalName +
+                "' in this checkpoint");
+  return it->second;
+}
+
+void Checkpoint::writeStorage(
+    const std::string &canonicalName,
+    const std::function<void(const uint8_t *, size_t)> &sink) const {
+  const TensorView &view = tensor(canonicalName);
+  DType target = storageDType(canonicalName);
+  if (view.dtype == target) {
+    sink(view.data, view.bytes);
+    return;
+  }
+  // Widening to f32, a chunk at a time.
+  constexpr size_t kChunk = 1 << 16;
+  std::vector<float> chunk;
+  size_t n = view.bytes / dtypeSize(view.dtype);
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    size_t end = std::min(n, begin + kChunk);
+    chunk.resize(end - begin);
+    for (size_t i = begin; i < end; ++i)
+      chunk[i - begin] = elementAt(view, i);
+    sink(reinterpret_cast<const uint8_t *>(chunk.data()),
+         chunk.size() * sizeof(float));
+  }
 }
 
 bool Checkpoint::hasTensor(const std::string &canonicalName) const {
@@ -282,20 +432,25 @@ const TensorView &Checkpoint::tensor(const std::string &canonicalName) const {
   return it->second;
 }
 
-int64_t Checkpoint::weightBytes() const {
+namespace {
+int64_t storageBytes(const Checkpoint &ckpt, bool text) {
   int64_t total = 0;
-  for (const auto &[name, view] : byName)
-    if (isTextTensor(name))
-      total += static_cast<int64_t>(view.bytes);
+  for (const ExpectedTensor &e : ckpt.expected()) {
+    if (isTextTensor(e.name) != text)
+      continue;
+    int64_t bytes = static_cast<int64_t>(dtypeSize(ckpt.storageDType(e.name)));
+    for (int64_t d : e.shape)
+      bytes *= d;
+    total += bytes;
+  }
   return total;
 }
+} // namespace
+
+int64_t Checkpoint::weightBytes() const { return storageBytes(*this, true); }
 
 int64_t Checkpoint::visionWeightBytes() const {
-  int64_t total = 0;
-  for (const auto &[name, view] : byName)
-    if (!isTextTensor(name))
-      total += static_cast<int64_t>(view.bytes);
-  return total;
+  return storageBytes(*this, false);
 }
 
 } // namespace gemma

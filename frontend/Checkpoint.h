@@ -15,6 +15,8 @@
 #include "frontend/Safetensors.h"
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -41,19 +43,41 @@ std::string canonicalTensorName(const std::string &storedName);
 // True for canonical names of the text decoder (counted by weightBytes()).
 bool isTextTensor(const std::string &canonicalName);
 
+// The name with its layer index replaced by '*' ("model.layers.*.mlp.up_proj
+// .weight"): the tensors of one role, which share a function signature.
+std::string tensorRole(const std::string &canonicalName);
+
 class Checkpoint {
 public:
-  // Reads dir/config.json and dir/model.safetensors, or the shards listed by
-  // dir/model.safetensors.index.json, and checks that the tensors are
-  // exactly those the config implies, with the implied shapes and one shared
-  // dtype. Throws gemma::Error naming the file and the tensor or field.
+  // Reads dir/config.json (and dir/generation_config.json, whose
+  // eos_token_id replaces the config's stop ids), then dir/model.safetensors
+  // or the shards listed by dir/model.safetensors.index.json, and checks
+  // that the tensors are exactly those the config implies, with the implied
+  // shapes and a floating-point dtype (BF16, F16, F32; they may differ
+  // between tensors). What transformers loads around with a warning is
+  // loaded with one line in warnings(): non-persistent buffers saved by some
+  // exporters (…rotary_emb.inv_freq, …position_ids) and, for a tied model,
+  // an lm_head.weight that is an exact copy of the embedding. Throws
+  // gemma::Error naming the file and the tensor or field.
   static Checkpoint open(const std::string &dir);
 
   const ModelConfig &config() const { return cfg; }
   const std::string &dir() const { return directory; }
-  // The dtype every tensor shares. It may differ from config().dtype (the
-  // torch_dtype field), e.g. for f32 weights saved beside a bf16 config.
-  DType dtype() const { return tensorDType; }
+  // The embedding's dtype: the model's weight dtype, which sets the default
+  // KV-cache dtype. It may differ from config().dtype (the torch_dtype
+  // field), e.g. for f32 weights saved beside a bf16 config.
+  DType dtype() const { return embeddingDType; }
+  // The dtype a tensor is packed in: the widest dtype stored for its role
+  // (the same tensor in every layer), so that layers of one kind share one
+  // signature; a narrower one is widened exactly (bf16/f16 -> f32).
+  DType storageDType(const std::string &canonicalName) const;
+  // Streams a tensor's bytes in its storageDType() to `sink`, a chunk at a
+  // time.
+  void
+  writeStorage(const std::string &canonicalName,
+               const std::function<void(const uint8_t *, size_t)> &sink) const;
+  // One line each, naming the file and tensor: what was loaded around.
+  const std::vector<std::string> &warnings() const { return notes; }
   // Canonical names and shapes, in expectedTensors() order.
   const std::vector<ExpectedTensor> &expected() const { return expectedList; }
 
@@ -62,8 +86,10 @@ public:
   // Throws gemma::Error naming the tensor when there is none.
   const TensorView &tensor(const std::string &canonicalName) const;
 
-  int64_t weightBytes() const;       // bytes of all text tensors
-  int64_t visionWeightBytes() const; // vision tower and projector
+  // Bytes in storageDType(): all text tensors, and the vision tower and
+  // projector.
+  int64_t weightBytes() const;
+  int64_t visionWeightBytes() const;
 
   Checkpoint(Checkpoint &&) noexcept;
   Checkpoint &operator=(Checkpoint &&) noexcept;
@@ -76,7 +102,9 @@ private:
 
   std::string directory;
   ModelConfig cfg;
-  DType tensorDType = DType::BF16;
+  DType embeddingDType = DType::BF16;
+  std::map<std::string, DType> roleDTypes; // by tensorRole()
+  std::vector<std::string> notes;
   std::vector<ExpectedTensor> expectedList;
   // Owns the mappings the views point into.
   std::vector<std::unique_ptr<SafetensorsFile>> files;

@@ -77,8 +77,9 @@ private:
     return {};
   }
 
-  RankedTensorType weightType(ArrayRef<int64_t> shape) {
-    return RankedTensorType::get(shape, elementType(opts.weightDtype));
+  RankedTensorType weightType(const std::string &name,
+                              ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, elementType(opts.weightDtypeOf(name)));
   }
 
   RankedTensorType act(ArrayRef<int64_t> shape) {
@@ -87,11 +88,11 @@ private:
 
   void declareWeight(const std::string &name, ArrayRef<int64_t> shape) {
     auto decl = ir::WeightDeclOp::create(b, loc, b.getStringAttr(name),
-                                         TypeAttr::get(weightType(shape)),
+                                         TypeAttr::get(weightType(name, shape)),
                                          /*offset=*/IntegerAttr());
     if (auto it = opts.weightOffsets.find(name); it != opts.weightOffsets.end())
       decl.setOffset(it->second);
-    weightTypes[name] = weightType(shape);
+    weightTypes[name] = weightType(name, shape);
   }
 
   void declareWeights() {
@@ -191,13 +192,11 @@ private:
     k = rmsNorm(k, w(5));
     q = ir::RopeOp::create(b, loc, q.getType(), q, pos, rope(global));
     k = ir::RopeOp::create(b, loc, k.getType(), k, pos, rope(global));
-    FloatAttr softcap = cfg.attnLogitSoftcap
-                            ? b.getF32FloatAttr(*cfg.attnLogitSoftcap)
-                            : FloatAttr();
     Value attn = ir::AttentionOp::create(
         b, loc, q.getType(), q, k, v, cache, pos, /*imageGroups=*/Value(),
         mask(global),
-        b.getF32FloatAttr(1.0 / std::sqrt(cfg.queryPreAttnScalar)), softcap);
+        b.getF32FloatAttr(1.0 / std::sqrt(cfg.queryPreAttnScalar)),
+        /*softcap=*/FloatAttr());
     ir::CacheUpdateOp::create(b, loc, cache, pos, k, v);
     Value merged = tensor::CollapseShapeOp::create(
         b, loc, act({ShapedType::kDynamic, qDim}), attn,

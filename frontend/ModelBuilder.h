@@ -17,11 +17,18 @@ struct BuildOptions {
   // Positions the executable can hold: global caches get this many slots.
   int64_t maxContext = 0;
   DType kvDtype = DType::BF16;
-  // The dtype the checkpoint's tensors are stored in.
+  // The dtype the checkpoint's tensors are packed in, and per canonical
+  // tensor name where it differs (Checkpoint::storageDType).
   DType weightDtype = DType::BF16;
+  std::map<std::string, DType> weightDtypes;
   // Byte offset of each weight in the packed blob, by canonical tensor name;
   // empty when only the plan (no weights) is wanted.
   std::map<std::string, int64_t> weightOffsets;
+
+  DType weightDtypeOf(const std::string &name) const {
+    auto it = weightDtypes.find(name);
+    return it == weightDtypes.end() ? weightDtype : it->second;
+  }
 };
 
 /// Emits the text decoder of `config`: a weight_decl per tensor, a cache_decl

@@ -57,6 +57,43 @@ constexpr int64_t kMaxSize = int64_t(1) << 31;
 
 std::string quote(const json &value) { return value.dump(); }
 
+// Python's json module writes NaN, Infinity and -Infinity, which JSON does
+// not allow. Quoting them (outside strings) lets the field checks name the
+// field that holds one instead of failing the whole parse.
+std::string quoteNonFiniteLiterals(const std::string &text) {
+  static const char *const literals[] = {"-Infinity", "Infinity", "NaN"};
+  std::string out;
+  out.reserve(text.size());
+  bool inString = false;
+  for (size_t i = 0; i < text.size();) {
+    char c = text[i];
+    if (inString) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size())
+        out += text[++i];
+      else if (c == '"')
+        inString = false;
+      ++i;
+      continue;
+    }
+    if (c == '"')
+      inString = true;
+    bool replaced = false;
+    for (const char *literal : literals) {
+      size_t n = std::char_traits<char>::length(literal);
+      if (text.compare(i, n, literal) == 0) {
+        out += '"' + std::string(literal) + '"';
+        i += n;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced)
+      out += text[i++];
+  }
+  return out;
+}
+
 // Reads fields of one JSON object (the top level, text_config or
 // vision_config); `prefix` makes error messages name the full field path.
 class Section {
@@ -128,6 +165,8 @@ public:
   }
 
   double numberValue(const std::string &key, const json &v) const {
+    if (v == "NaN" || v == "Infinity" || v == "-Infinity")
+      fail(key, "expected a finite number, got " + v.get<std::string>());
     if (!v.is_number())
       fail(key, "expected a number, got " + quote(v));
     double d = v.get<double>();
@@ -317,7 +356,8 @@ void rejectTrue(const Section &s, const std::string &key) {
     s.fail(key, "unsupported value true (Gemma 3 has none)");
 }
 
-TextConfig parseText(const Section &t, const Section &top) {
+TextConfig parseText(const Section &t, const Section &top,
+                     std::vector<std::string> &warnings) {
   TextConfig text;
   // The Gemma3TextConfig class defaults (SPEC §2).
   text.vocabSize = t.getSize("vocab_size", 262208);
@@ -332,7 +372,6 @@ TextConfig parseText(const Section &t, const Section &top) {
   text.maxPositionEmbeddings = t.getSize("max_position_embeddings", 131072);
   text.rmsNormEps = t.getPositive("rms_norm_eps", 1e-6);
   text.finalLogitSoftcap = t.getOptionalPositive("final_logit_softcapping");
-  text.attnLogitSoftcap = t.getOptionalPositive("attn_logit_softcapping");
   text.tieWordEmbeddings = t.has("tie_word_embeddings")
                                ? t.getBool("tie_word_embeddings", true)
                                : top.getBool("tie_word_embeddings", true);
@@ -340,6 +379,16 @@ TextConfig parseText(const Section &t, const Section &top) {
   text.padTokenId = tokenId(t, top, "pad_token_id", 0);
   text.eosTokenIds = eosIds(t, top);
 
+  // transformers' Gemma3Attention never applies this Gemma 2 setting, so
+  // neither do we: the oracle's logits are those without it.
+  if (t.getOptionalPositive("attn_logit_softcapping"))
+    warnings.push_back(t.source + ": config field '" + t.prefix +
+                       "attn_logit_softcapping' (" +
+                       quote(*t.find("attn_logit_softcapping")) +
+                       ") is ignored, as transformers' Gemma 3 ignores it");
+  if (text.headDim % 2 != 0)
+    t.fail("head_dim", "must be even (RoPE rotates pairs of halves), got " +
+                           std::to_string(text.headDim));
   if (text.numHeads % text.numKvHeads != 0)
     t.fail("num_key_value_heads", std::to_string(text.numKvHeads) +
                                       " does not divide num_attention_heads " +
@@ -438,7 +487,7 @@ ModelConfig parseConfigJson(const std::string &text,
                             const std::string &sourceName) {
   json root;
   try {
-    root = json::parse(text);
+    root = json::parse(quoteNonFiniteLiterals(text));
   } catch (const json::exception &e) {
     // The parser's message says where it failed.
     throw Error(sourceName + ": malformed JSON: " + e.what());
@@ -465,7 +514,7 @@ ModelConfig parseConfigJson(const std::string &text,
       t.fail("model_type",
              "unsupported value \"" + type + "\" (expected \"gemma3_text\")");
   }
-  config.text = parseText(t, top);
+  config.text = parseText(t, top, config.warnings);
   config.dtype = parseDType(top, t);
   if (multimodal) {
     config.vision = parseVision(top.sub("vision_config"));
@@ -478,15 +527,43 @@ ModelConfig parseConfigJson(const std::string &text,
   return config;
 }
 
-ModelConfig parseConfigFile(const std::string &path) {
+void applyGenerationConfig(ModelConfig &config, const std::string &text,
+                           const std::string &sourceName) {
+  json root;
+  try {
+    root = json::parse(quoteNonFiniteLiterals(text));
+  } catch (const json::exception &e) {
+    throw Error(sourceName + ": malformed JSON: " + e.what());
+  }
+  if (!root.is_object())
+    throw Error(sourceName + ": malformed generation config: expected a "
+                             "JSON object");
+  Section top(&root, sourceName, "");
+  if (!top.has("eos_token_id"))
+    return;
+  std::vector<int64_t> ids = eosIds(top, top);
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] >= config.text.vocabSize)
+      top.fail(ids.size() == 1 ? "eos_token_id"
+                               : "eos_token_id[" + std::to_string(i) + "]",
+               std::to_string(ids[i]) + " is outside the vocabulary of " +
+                   std::to_string(config.text.vocabSize));
+  config.text.eosTokenIds = ids;
+}
+
+std::string readTextFile(const std::string &path, const std::string &what) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    throw Error(path + ": cannot open config: " + std::strerror(errno));
+    throw Error(path + ": cannot open " + what + ": " + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad())
-    throw Error(path + ": cannot read config");
-  return parseConfigJson(text.str(), path);
+    throw Error(path + ": cannot read " + what);
+  return text.str();
+}
+
+ModelConfig parseConfigFile(const std::string &path) {
+  return parseConfigJson(readTextFile(path, "config"), path);
 }
 
 } // namespace gemma

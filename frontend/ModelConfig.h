@@ -49,7 +49,9 @@ struct TextConfig {
   double rmsNormEps = 0;
   RopeConfig ropeGlobal, ropeLocal;
   std::vector<bool> layerIsGlobal; // size numLayers
-  std::optional<double> finalLogitSoftcap, attnLogitSoftcap;
+  // attn_logit_softcapping is not here: transformers' Gemma 3 ignores that
+  // Gemma 2 field, so the parser only checks it and warns when it is set.
+  std::optional<double> finalLogitSoftcap;
   bool tieWordEmbeddings = true;
   int64_t bosTokenId = 2;
   int64_t padTokenId = 0;
@@ -78,12 +80,25 @@ struct ModelConfig {
   int64_t imageTokenIndex = 262144;
   DType dtype = DType::BF16; // torch_dtype / dtype field; bf16 when absent
   std::string modelType;     // "gemma3_text" or "gemma3"
+  // One line each, naming the file and field: settings read but not used
+  // the way the config says, because transformers does not use them either.
+  std::vector<std::string> warnings;
 };
 
 // Errors name the path (or sourceName) and the offending field.
 ModelConfig parseConfigFile(const std::string &path);
 ModelConfig parseConfigJson(const std::string &text,
                             const std::string &sourceName);
+
+// generation_config.json beside config.json: its eos_token_id (an id or a
+// list), when present, replaces the config's stop ids, as in transformers'
+// generate(). Errors name `sourceName` and the field.
+void applyGenerationConfig(ModelConfig &config, const std::string &text,
+                           const std::string &sourceName);
+
+// The whole file; gemma::Error naming `path` and `what` ("config") when it
+// cannot be read.
+std::string readTextFile(const std::string &path, const std::string &what);
 
 } // namespace gemma
 

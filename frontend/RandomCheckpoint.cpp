@@ -115,21 +115,12 @@ void fillTensor(const Init &init, uint64_t key, DType dtype, int64_t offset,
   }
 }
 
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error(path + ": cannot open config: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 void writeFile(const std::string &path, const std::string &bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out)
-    throw Error(path + ": write failed");
+    throw Error(path + ": write failed: " + std::strerror(errno));
 }
 
 void removeIfPresent(const std::string &path) {
@@ -181,21 +172,11 @@ uint16_t floatToF16(float value) {
   return sign | static_cast<uint16_t>(half);
 }
 
-void writeRandomCheckpoint(const std::string &configPath,
-                           const std::string &outDir, uint64_t seed,
-                           DType dtype, int64_t shardBytes) {
-  std::string configText = readFile(configPath);
-  ModelConfig config = parseConfigJson(configText, configPath);
-  bool multimodal = config.vision.has_value();
+namespace {
 
-  std::error_code ec;
-  std::filesystem::create_directories(outDir, ec);
-  if (ec)
-    throw Error(outDir + ": cannot create directory: " + ec.message());
-  std::string outConfig = outDir + "/config.json";
-  // Copying a file onto itself would truncate it first.
-  if (!std::filesystem::equivalent(configPath, outConfig, ec))
-    writeFile(outConfig, configText);
+void writeTensors(const ModelConfig &config, const std::string &outDir,
+                  uint64_t seed, DType dtype, int64_t shardBytes) {
+  bool multimodal = config.vision.has_value();
 
   std::vector<ExpectedTensor> expected = expectedTensors(config);
   std::vector<TensorSpec> specs;
@@ -231,9 +212,6 @@ void writeRandomCheckpoint(const std::string &configPath,
 
   std::string singlePath = outDir + "/model.safetensors";
   std::string indexPath = outDir + "/model.safetensors.index.json";
-  // Checkpoint::open prefers model.safetensors, so a stale one from an
-  // earlier run must not shadow the new shards (and vice versa).
-  removeIfPresent(shards.size() == 1 ? indexPath : singlePath);
 
   nlohmann::json weightMap = nlohmann::json::object();
   for (size_t s = 0; s < shards.size(); ++s) {
@@ -258,6 +236,69 @@ void writeRandomCheckpoint(const std::string &configPath,
   nlohmann::json index = {{"metadata", {{"total_size", totalBytes}}},
                           {"weight_map", weightMap}};
   writeFile(indexPath, index.dump(2) + "\n");
+}
+
+// Moves the files of `staging` to `target`: a rename of the whole directory
+// when `target` does not exist, else file by file over what is there.
+void publishDirectory(const std::string &staging, const std::string &target) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(target, ec)) {
+    fs::rename(staging, target, ec);
+    if (ec)
+      throw Error(target + ": cannot move " + staging +
+                  " there: " + ec.message());
+    return;
+  }
+  if (!fs::is_directory(target, ec))
+    throw Error(target + ": exists and is not a directory");
+  // Checkpoint::open prefers model.safetensors, so a stale one from an
+  // earlier run must not shadow new shards (and vice versa), nor may stale
+  // shards linger.
+  for (const fs::directory_entry &entry : fs::directory_iterator(target)) {
+    std::string name = entry.path().filename().string();
+    if (name == "model.safetensors" || name == "model.safetensors.index.json" ||
+        (name.rfind("model-", 0) == 0 &&
+         entry.path().extension() == ".safetensors"))
+      removeIfPresent(entry.path().string());
+  }
+  for (const fs::directory_entry &entry : fs::directory_iterator(staging)) {
+    fs::path to = fs::path(target) / entry.path().filename();
+    fs::rename(entry.path(), to, ec);
+    if (ec)
+      throw Error(to.string() + ": cannot move into place: " + ec.message());
+  }
+  fs::remove(staging, ec);
+}
+
+} // namespace
+
+void writeRandomCheckpoint(const std::string &configPath,
+                           const std::string &outDir, uint64_t seed,
+                           DType dtype, int64_t shardBytes) {
+  std::string configText = readTextFile(configPath, "config");
+  ModelConfig config = parseConfigJson(configText, configPath);
+
+  // Everything is written into a staging directory beside outDir and moved
+  // in at the end, so that a failure (a full disk, say) or an interrupt
+  // never leaves a partial checkpoint at outDir.
+  std::string target = outDir;
+  while (target.size() > 1 && target.back() == '/')
+    target.pop_back();
+  std::string staging = target + ".partial";
+  std::error_code ec;
+  std::filesystem::remove_all(staging, ec);
+  std::filesystem::create_directories(staging, ec);
+  if (ec)
+    throw Error(staging + ": cannot create directory: " + ec.message());
+  try {
+    writeFile(staging + "/config.json", configText);
+    writeTensors(config, staging, seed, dtype, shardBytes);
+    publishDirectory(staging, target);
+  } catch (...) {
+    std::filesystem::remove_all(staging, ec);
+    throw;
+  }
 }
 
 } // namespace gemma

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -38,6 +39,46 @@ std::optional<DType> parseSafetensorsDType(const std::string &name) {
     return DType::F32;
   return std::nullopt;
 }
+
+// Bytes per element of every dtype the format defines (safetensors'
+// `Dtype::size`), so that files holding other tensors (integer buffers,
+// say) can still be checked; 0 for an unknown name.
+uint64_t safetensorsElementBytes(const std::string &name) {
+  static const std::pair<const char *, uint64_t> sizes[] = {
+      {"BOOL", 1},    {"U8", 1},      {"I8", 1},  {"F8_E5M2", 1},
+      {"F8_E4M3", 1}, {"F8_E8M0", 1}, {"I16", 2}, {"U16", 2},
+      {"F16", 2},     {"BF16", 2},    {"I32", 4}, {"U32", 4},
+      {"F32", 4},     {"I64", 8},     {"U64", 8}, {"F64", 8}};
+  for (const auto &[dtype, bytes] : sizes)
+    if (name == dtype)
+      return bytes;
+  return 0;
+}
+
+// Object keys seen at each nesting level, to reject duplicates, which a
+// JSON parser would otherwise resolve silently to the last one.
+class DuplicateKeyCheck {
+public:
+  bool operator()(int depth, nlohmann::json::parse_event_t event,
+                  nlohmann::json &parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) {
+      keys.resize(static_cast<size_t>(depth) + 1);
+      keys[static_cast<size_t>(depth)].clear();
+    } else if (event == Event::key && depth >= 1 &&
+               static_cast<size_t>(depth) <= keys.size()) {
+      auto &level = keys[static_cast<size_t>(depth) - 1];
+      const std::string &key = parsed.get_ref<const std::string &>();
+      if (!level.insert(key).second && duplicate.empty())
+        duplicate = key;
+    }
+    return true;
+  }
+  std::string duplicate;
+
+private:
+  std::vector<std::set<std::string>> keys;
+};
 
 // The fd is only needed until the mapping exists.
 struct Fd {
@@ -69,6 +110,156 @@ const char *safetensorsDTypeName(DType dtype) {
   return "?";
 }
 
+bool TensorView::isModelDType() const {
+  return parseSafetensorsDType(storedDType).has_value();
+}
+
+SafetensorsHeader parseSafetensors(const uint8_t *bytes, size_t size,
+                                   const std::string &path) {
+  auto fail = [&](const std::string &message) -> Error {
+    return Error(path + ": " + message);
+  };
+  if (size < 8)
+    throw fail("file is " + std::to_string(size) +
+               " bytes, shorter than the 8-byte safetensors header length");
+  uint64_t headerLen = readLE64(bytes);
+  if (headerLen > size - 8)
+    throw fail("header length " + std::to_string(headerLen) +
+               " extends beyond the end of the file (" + std::to_string(size) +
+               " bytes; truncated or not a safetensors file)");
+  DuplicateKeyCheck duplicates;
+  json header = json::parse(
+      bytes + 8, bytes + 8 + headerLen,
+      [&](int depth, json::parse_event_t event, json &parsed) {
+        return duplicates(depth, event, parsed);
+      },
+      /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object())
+    throw fail("malformed safetensors header (not a JSON object)");
+  if (!duplicates.duplicate.empty())
+    throw fail("malformed header: key '" + duplicates.duplicate +
+               "' appears twice");
+
+  SafetensorsHeader result;
+  const uint8_t *dataStart = bytes + 8 + headerLen;
+  uint64_t dataSize = size - 8 - headerLen;
+  // [begin, end) of each tensor, for the coverage check.
+  std::vector<std::pair<uint64_t, uint64_t>> extents;
+  for (const auto &item : header.items()) {
+    const std::string &name = item.key();
+    const json &entry = item.value();
+    if (name == "__metadata__") {
+      // The reference reader and transformers accept a null metadata.
+      if (entry.is_null())
+        continue;
+      if (!entry.is_object())
+        throw fail("malformed header: __metadata__ is not an object");
+      for (const auto &m : entry.items()) {
+        if (!m.value().is_string())
+          throw fail("malformed header: __metadata__ value '" + m.key() +
+                     "' is not a string");
+        result.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    auto bad = [&](const std::string &message) -> Error {
+      return fail("tensor '" + name + "': " + message);
+    };
+    if (!entry.is_object())
+      throw bad("malformed header entry (not an object)");
+    auto dtypeIt = entry.find("dtype");
+    auto shapeIt = entry.find("shape");
+    auto offsetsIt = entry.find("data_offsets");
+    if (dtypeIt == entry.end() || !dtypeIt->is_string())
+      throw bad("malformed header entry: missing dtype");
+    if (shapeIt == entry.end() || !shapeIt->is_array())
+      throw bad("malformed header entry: missing shape");
+    if (offsetsIt == entry.end() || !offsetsIt->is_array() ||
+        offsetsIt->size() != 2 || !(*offsetsIt)[0].is_number_unsigned() ||
+        !(*offsetsIt)[1].is_number_unsigned())
+      throw bad("malformed header entry: data_offsets must be two "
+                "non-negative integers");
+
+    TensorView view;
+    view.name = name;
+    view.storedDType = dtypeIt->get<std::string>();
+    view.file = path;
+    uint64_t elementBytes = safetensorsElementBytes(view.storedDType);
+    if (elementBytes == 0)
+      throw bad("unknown dtype " + view.storedDType);
+    if (std::optional<DType> dtype = parseSafetensorsDType(view.storedDType))
+      view.dtype = *dtype;
+    uint64_t elements = 1;
+    for (const json &dim : *shapeIt) {
+      if (!dim.is_number_unsigned() ||
+          dim.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX) ||
+          !checkedMul(elements, dim.get<uint64_t>(), elements))
+        throw bad("malformed shape " + shapeIt->dump());
+      view.shape.push_back(dim.get<int64_t>());
+    }
+    uint64_t expectedBytes;
+    if (!checkedMul(elements, elementBytes, expectedBytes))
+      throw bad("malformed shape " + shapeIt->dump());
+
+    uint64_t begin = (*offsetsIt)[0].get<uint64_t>();
+    uint64_t end = (*offsetsIt)[1].get<uint64_t>();
+    if (begin > end)
+      throw bad("data_offsets [" + std::to_string(begin) + ", " +
+                std::to_string(end) + "] are reversed");
+    if (end > dataSize)
+      throw bad("data_offsets [" + std::to_string(begin) + ", " +
+                std::to_string(end) + "] extend beyond the " +
+                std::to_string(dataSize) +
+                " data bytes in the file (truncated file?)");
+    if (end - begin != expectedBytes)
+      throw bad("byte size " + std::to_string(end - begin) +
+                " does not match shape " + shapeString(view.shape) + " x " +
+                std::to_string(elementBytes) + " bytes (" + view.storedDType +
+                ") = " + std::to_string(expectedBytes));
+    view.data = dataStart + begin;
+    view.bytes = static_cast<size_t>(end - begin);
+    result.tensors.push_back(std::move(view));
+    extents.emplace_back(begin, end);
+  }
+
+  // Sorted by offset, the tensors must tile the data area: each starts where
+  // the one before it ends.
+  std::vector<size_t> order(result.tensors.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return extents[a] < extents[b]; });
+  uint64_t covered = 0;
+  const std::string *previous = nullptr;
+  for (size_t i : order) {
+    const std::string &name = result.tensors[i].name;
+    auto [begin, end] = extents[i];
+    if (begin < covered)
+      throw fail("tensor '" + name + "': data_offsets [" +
+                 std::to_string(begin) + ", " + std::to_string(end) +
+                 "] overlap tensor '" + *previous + "'");
+    if (begin > covered)
+      throw fail("tensor '" + name + "': data_offsets start at " +
+                 std::to_string(begin) + ", leaving a gap of " +
+                 std::to_string(begin - covered) + " bytes after " +
+                 (previous ? "tensor '" + *previous + "'"
+                           : std::string("the header")));
+    covered = end;
+    previous = &name;
+  }
+  if (covered != dataSize)
+    throw fail(std::to_string(dataSize - covered) +
+               " bytes after the last tensor's data are not described by the "
+               "header");
+
+  std::vector<TensorView> sorted;
+  sorted.reserve(order.size());
+  for (size_t i : order)
+    sorted.push_back(std::move(result.tensors[i]));
+  result.tensors = std::move(sorted);
+  return result;
+}
+
 std::unique_ptr<SafetensorsFile>
 SafetensorsFile::open(const std::string &path) {
   auto fail = [&](const std::string &message) -> Error {
@@ -94,98 +285,10 @@ SafetensorsFile::open(const std::string &path) {
     throw fail(std::string("cannot mmap: ") + std::strerror(errno));
   file->mapping = map;
   file->mappedBytes = fileSize;
-  const uint8_t *base = static_cast<const uint8_t *>(map);
-
-  uint64_t headerLen = readLE64(base);
-  if (headerLen > fileSize - 8)
-    throw fail("header length " + std::to_string(headerLen) +
-               " extends beyond the end of the file (" +
-               std::to_string(fileSize) +
-               " bytes; truncated or not a "
-               "safetensors file)");
-  json header = json::parse(base + 8, base + 8 + headerLen, nullptr,
-                            /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object())
-    throw fail("malformed safetensors header (not a JSON object)");
-
-  const uint8_t *dataStart = base + 8 + headerLen;
-  uint64_t dataSize = fileSize - 8 - headerLen;
-  for (const auto &item : header.items()) {
-    const std::string &name = item.key();
-    const json &entry = item.value();
-    if (name == "__metadata__") {
-      if (!entry.is_object())
-        throw fail("malformed header: __metadata__ is not an object");
-      for (const auto &m : entry.items()) {
-        if (!m.value().is_string())
-          throw fail("malformed header: __metadata__ value '" + m.key() +
-                     "' is not a string");
-        file->meta[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    auto bad = [&](const std::string &message) -> Error {
-      return fail("tensor '" + name + "': " + message);
-    };
-    if (!entry.is_object())
-      throw bad("malformed header entry (not an object)");
-    auto dtypeIt = entry.find("dtype");
-    auto shapeIt = entry.find("shape");
-    auto offsetsIt = entry.find("data_offsets");
-    if (dtypeIt == entry.end() || !dtypeIt->is_string())
-      throw bad("malformed header entry: missing dtype");
-    if (shapeIt == entry.end() || !shapeIt->is_array())
-      throw bad("malformed header entry: missing shape");
-    if (offsetsIt == entry.end() || !offsetsIt->is_array() ||
-        offsetsIt->size() != 2 || !(*offsetsIt)[0].is_number_unsigned() ||
-        !(*offsetsIt)[1].is_number_unsigned())
-      throw bad("malformed header entry: data_offsets must be two "
-                "non-negative integers");
-
-    std::string dtypeName = dtypeIt->get<std::string>();
-    std::optional<DType> dtype = parseSafetensorsDType(dtypeName);
-    if (!dtype)
-      throw bad("unsupported dtype " + dtypeName +
-                " (only BF16, F16 and F32 are accepted)");
-
-    TensorView view;
-    view.name = name;
-    view.dtype = *dtype;
-    view.file = path;
-    uint64_t elements = 1;
-    for (const json &dim : *shapeIt) {
-      if (!dim.is_number_unsigned() ||
-          dim.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX) ||
-          !checkedMul(elements, dim.get<uint64_t>(), elements))
-        throw bad("malformed shape " + shapeIt->dump());
-      view.shape.push_back(dim.get<int64_t>());
-    }
-    uint64_t expectedBytes;
-    if (!checkedMul(elements, dtypeSize(*dtype), expectedBytes))
-      throw bad("malformed shape " + shapeIt->dump());
-
-    uint64_t begin = (*offsetsIt)[0].get<uint64_t>();
-    uint64_t end = (*offsetsIt)[1].get<uint64_t>();
-    if (begin > end)
-      throw bad("data_offsets [" + std::to_string(begin) + ", " +
-                std::to_string(end) + "] are reversed");
-    if (end > dataSize)
-      throw bad("data_offsets [" + std::to_string(begin) + ", " +
-                std::to_string(end) + "] extend beyond the " +
-                std::to_string(dataSize) +
-                " data bytes in the file (truncated file?)");
-    if (end - begin != expectedBytes)
-      throw bad("byte size " + std::to_string(end - begin) +
-                " does not match shape " + shapeString(view.shape) + " x " +
-                std::to_string(dtypeSize(*dtype)) + " bytes (" + dtypeName +
-                ") = " + std::to_string(expectedBytes));
-    view.data = dataStart + begin;
-    view.bytes = static_cast<size_t>(end - begin);
-    file->tensorList.push_back(std::move(view));
-  }
-  std::sort(
-      file->tensorList.begin(), file->tensorList.end(),
-      [](const TensorView &a, const TensorView &b) { return a.data < b.data; });
+  SafetensorsHeader header =
+      parseSafetensors(static_cast<const uint8_t *>(map), fileSize, path);
+  file->tensorList = std::move(header.tensors);
+  file->meta = std::move(header.metadata);
   return file;
 }
 

@@ -20,6 +20,9 @@ namespace gemma {
 
 struct TensorView {
   std::string name;
+  // The dtype as the file spells it ("BF16", "I64", ...); `dtype` is set only
+  // for the floating-point dtypes a model may store (isModelDType()).
+  std::string storedDType;
   DType dtype = DType::BF16;
   std::vector<int64_t> shape;
   // Points into the read-only mapping; safetensors only guarantees the
@@ -27,7 +30,26 @@ struct TensorView {
   const uint8_t *data = nullptr;
   size_t bytes = 0;
   std::string file; // path of the .safetensors file holding it
+
+  bool isModelDType() const;
 };
+
+// The tensors described by one safetensors file held in memory: `bytes` is
+// the whole file. Checks every rule of the format (the reference
+// implementation's `validate`): the header length lies within the file, the
+// header is a JSON object whose keys are unique, `__metadata__` is an object
+// of strings (or null), every entry has a known dtype, a shape and two
+// offsets with dtype size x shape = byte length, and the entries, sorted by
+// offset, cover the data area exactly: no overlap, no gap, nothing past its
+// end. A header padded with trailing spaces (as the reference writer pads
+// it) is valid. Views come back in data order; `file` is `path`, which
+// every error message starts with. Throws gemma::Error.
+struct SafetensorsHeader {
+  std::vector<TensorView> tensors;
+  std::map<std::string, std::string> metadata;
+};
+SafetensorsHeader parseSafetensors(const uint8_t *bytes, size_t size,
+                                   const std::string &path);
 
 class SafetensorsFile {
 public:

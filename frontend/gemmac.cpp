@@ -23,16 +23,23 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
+
+#include <unistd.h>
 
 using namespace mlir;
 
@@ -98,6 +105,19 @@ struct Args {
       usage(flag + " expects an integer, got '" + *v + "'");
     }
   }
+  // A value in [0, 2^64): seeds take the whole range.
+  uint64_t getUnsigned(const std::string &flag, uint64_t fallback) const {
+    std::optional<std::string> v = get(flag);
+    if (!v)
+      return fallback;
+    errno = 0;
+    char *end = nullptr;
+    unsigned long long n = std::strtoull(v->c_str(), &end, 10);
+    if (v->empty() || !std::isdigit(static_cast<unsigned char>((*v)[0])) ||
+        *end != '\0' || errno == ERANGE)
+      usage(flag + " expects an integer in [0, 2^64), got '" + *v + "'");
+    return n;
+  }
 };
 
 DType dtypeFlag(const Args &args, const std::string &flag, DType fallback) {
@@ -122,12 +142,13 @@ struct BlobLayout {
   int64_t size = 0;
 };
 
-BlobLayout layoutBlob(const std::vector<ExpectedTensor> &tensors, DType dtype) {
+BlobLayout layoutBlob(const std::vector<ExpectedTensor> &tensors,
+                      const std::function<DType(const std::string &)> &dtype) {
   BlobLayout layout;
   for (const ExpectedTensor &t : tensors) {
     if (!isTextTensor(t.name))
       continue;
-    int64_t bytes = static_cast<int64_t>(dtypeSize(dtype));
+    int64_t bytes = static_cast<int64_t>(dtypeSize(dtype(t.name)));
     for (int64_t d : t.shape)
       bytes *= d;
     layout.offsets[t.name] = layout.size;
@@ -181,12 +202,23 @@ std::unique_ptr<MLIRContext> makeContext() {
   return context;
 }
 
+// Closes `os` and reports a write that failed on the way (a full disk).
+void closeChecked(llvm::raw_fd_ostream &os, const std::string &path) {
+  os.close();
+  if (os.has_error()) {
+    std::string message = os.error().message();
+    os.clear_error();
+    throw Error(path + ": write failed: " + message);
+  }
+}
+
 void writeModule(ModuleOp module, const std::string &path) {
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec);
   if (ec)
     throw Error(path + ": cannot write: " + ec.message());
   module.print(os);
+  closeChecked(os, path);
 }
 
 void runPipeline(ModuleOp module, const std::string &what,
@@ -289,7 +321,43 @@ nlohmann::json planJson(ModuleOp module, const ModelConfig &config,
 }
 
 int64_t textWeightBytes(const ModelConfig &config, DType dtype) {
-  return layoutBlob(expectedTensors(config), dtype).size;
+  return layoutBlob(expectedTensors(config),
+                    [&](const std::string &) { return dtype; })
+      .size;
+}
+
+// Positions an executable can address: the runtime keeps them in int32.
+constexpr int64_t kMaxContext = std::numeric_limits<int32_t>::max();
+// No x86-64 or AArch64 process can map more than 2^47 bytes.
+constexpr int64_t kMaxKvBytes = int64_t(1) << 47;
+
+// Why a KV cache for `context` positions cannot be planned; empty when it
+// can. Checked before any IR is built, so that no byte count downstream can
+// wrap.
+std::string contextProblem(const ModelConfig &config, int64_t context,
+                           DType kvDtype) {
+  if (context <= 0)
+    return "must be > 0, got " + std::to_string(context);
+  if (context > kMaxContext)
+    return std::to_string(context) + " positions exceed the " +
+           std::to_string(kMaxContext) + " an executable can address";
+  const TextConfig &t = config.text;
+  int64_t perPosition = 0, positions = 0, bytes = 0;
+  bool overflow =
+      __builtin_mul_overflow(2 * t.numKvHeads, t.headDim, &perPosition) ||
+      __builtin_mul_overflow(perPosition,
+                             static_cast<int64_t>(dtypeSize(kvDtype)),
+                             &perPosition) ||
+      __builtin_mul_overflow(t.numGlobalLayers(), context, &positions) ||
+      __builtin_add_overflow(
+          positions, t.numLocalLayers() * std::min(context, t.slidingWindow),
+          &positions) ||
+      __builtin_mul_overflow(perPosition, positions, &bytes);
+  if (overflow || bytes > kMaxKvBytes)
+    return std::to_string(context) + " positions need a KV cache of " +
+           (overflow ? std::string("more than 2^63") : std::to_string(bytes)) +
+           " bytes, more than a process can map (2^47)";
+  return "";
 }
 
 int plan(const Args &args) {
@@ -302,9 +370,10 @@ int plan(const Args &args) {
   if (!args.get("--context"))
     usage("plan needs --context T");
   int64_t context = args.getInt("--context", 0);
-  if (context <= 0)
-    usage("--context must be > 0");
   DType kvDtype = dtypeFlag(args, "--kv-dtype", config.dtype);
+  if (std::string problem = contextProblem(config, context, kvDtype);
+      !problem.empty())
+    usage("--context " + problem);
   auto ctx = makeContext();
   BuildOptions options{context, kvDtype, config.dtype, {}};
   OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, options);
@@ -331,14 +400,61 @@ int randomCheckpoint(const Args &args) {
   if (args.positional.size() != 1 || !args.get("-o"))
     usage("random-checkpoint takes CONFIG.json and -o DIR");
   DType dtype = dtypeFlag(args, "--dtype", DType::BF16);
+  uint64_t seed = args.getUnsigned("--seed", 0);
+  int64_t shardBytes = args.getInt("--shard-bytes", 0);
+  if (shardBytes < 0)
+    usage("--shard-bytes must be >= 0 (0: one file), got " +
+          std::to_string(shardBytes));
   auto start = std::chrono::steady_clock::now();
-  writeRandomCheckpoint(args.positional[0], *args.get("-o"),
-                        static_cast<uint64_t>(args.getInt("--seed", 0)), dtype,
-                        args.getInt("--shard-bytes", 0));
+  writeRandomCheckpoint(args.positional[0], *args.get("-o"), seed, dtype,
+                        shardBytes);
   std::cerr << "gemmac: wrote " << *args.get("-o") << " in "
             << secondsSince(start) << " s\n";
   return 0;
 }
+
+// The file compile() writes before it renames it to OUT: beside OUT (so the
+// rename is atomic), unique, and removed if the driver fails or is
+// interrupted. Until commit() a failed compile leaves OUT as it was.
+class StagedOutput {
+public:
+  explicit StagedOutput(const std::string &output) : output(output) {
+    llvm::SmallString<256> model(output + ".partial-%%%%%%");
+    int fd;
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, path))
+      throw Error(output + ": cannot create a file beside it: " + ec.message());
+    ::close(fd);
+    llvm::sys::RemoveFileOnSignal(path);
+    llvm::sys::RemoveFileOnSignal(objectPath());
+  }
+  ~StagedOutput() {
+    if (!committed) {
+      llvm::sys::fs::remove(path);
+      llvm::sys::fs::remove(objectPath());
+    }
+    llvm::sys::DontRemoveFileOnSignal(path);
+    llvm::sys::DontRemoveFileOnSignal(objectPath());
+  }
+  StagedOutput(const StagedOutput &) = delete;
+  StagedOutput &operator=(const StagedOutput &) = delete;
+
+  std::string file() const { return std::string(path); }
+  // The object file an executable is linked from, removed in any case.
+  std::string objectPath() const { return std::string(path) + ".o"; }
+
+  void commit() {
+    llvm::sys::fs::remove(objectPath());
+    if (std::error_code ec = llvm::sys::fs::rename(path, output))
+      throw Error(output + ": cannot move " + std::string(path) +
+                  " into place: " + ec.message());
+    committed = true;
+  }
+
+private:
+  std::string output;
+  llvm::SmallString<256> path;
+  bool committed = false;
+};
 
 int compile(const Args &args, const char *argv0) {
   if (args.positional.size() != 1 || !args.get("-o"))
@@ -364,30 +480,46 @@ int compile(const Args &args, const char *argv0) {
 
   auto start = std::chrono::steady_clock::now();
   Checkpoint checkpoint = Checkpoint::open(args.positional[0]);
+  for (const std::string &warning : checkpoint.warnings())
+    std::cerr << "gemmac: warning: " << warning << "\n";
   const ModelConfig &config = checkpoint.config();
-  int64_t maxContext =
-      args.getInt("--max-context", config.text.maxPositionEmbeddings);
-  if (maxContext <= 0)
-    usage("--max-context must be > 0");
   // The default cache dtype is that of the stored weights: a config's
   // torch_dtype may be absent or disagree with the tensors.
   DType kvDtype = dtypeFlag(args, "--kv-dtype", checkpoint.dtype());
-  BlobLayout blob = layoutBlob(checkpoint.expected(), checkpoint.dtype());
+  int64_t maxContext =
+      args.getInt("--max-context", config.text.maxPositionEmbeddings);
+  if (std::string problem = contextProblem(config, maxContext, kvDtype);
+      !problem.empty()) {
+    if (args.get("--max-context"))
+      usage("--max-context " + problem);
+    throw Error(checkpoint.dir() +
+                "/config.json: config field 'max_position_embeddings': " +
+                problem + "; pass a smaller --max-context");
+  }
+  auto storageDType = [&](const std::string &name) {
+    return checkpoint.storageDType(name);
+  };
+  BlobLayout blob = layoutBlob(checkpoint.expected(), storageDType);
 
   auto ctx = makeContext();
-  BuildOptions options{maxContext, kvDtype, checkpoint.dtype(), blob.offsets};
+  BuildOptions options{
+      maxContext, kvDtype, checkpoint.dtype(), {}, blob.offsets};
+  for (const std::string &name : blob.order)
+    options.weightDtypes[name] = storageDType(name);
   OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, options);
   if (failed(module->verify()))
     throw Error("the frontend produced invalid IR");
+
+  StagedOutput staged(output);
   auto stageDone = [&](const std::string &stage, int index) {
     if (dumpDir)
       writeModule(*module, *dumpDir + "/" + std::to_string(index) + "-" +
                                stage + ".mlir");
-    if (emit == stage) {
-      writeModule(*module, output);
-      return true;
-    }
-    return false;
+    if (emit != stage)
+      return false;
+    writeModule(*module, staged.file());
+    staged.commit();
+    return true;
   };
   if (stageDone("gemma", 0))
     return 0;
@@ -404,15 +536,19 @@ int compile(const Args &args, const char *argv0) {
   if (stageDone("llvm", 3))
     return 0;
   if (emit == "llvm-ir" || dumpDir) {
-    std::string path = emit == "llvm-ir" ? output : *dumpDir + "/4-model.ll";
+    std::string path =
+        emit == "llvm-ir" ? staged.file() : *dumpDir + "/4-model.ll";
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);
     if (ec || failed(target->emitAssembly(*module, os)))
       throw Error(path + ": cannot write LLVM IR");
-    if (emit == "llvm-ir")
+    closeChecked(os, path);
+    if (emit == "llvm-ir") {
+      staged.commit();
       return 0;
+    }
   }
-  std::string object = emit == "obj" ? output : output + ".o";
+  std::string object = emit == "obj" ? staged.file() : staged.objectPath();
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(object, ec);
@@ -420,11 +556,13 @@ int compile(const Args &args, const char *argv0) {
       throw Error(object + ": cannot write: " + ec.message());
     if (failed(target->emitObject(*module, os)))
       throw Error("object emission failed");
+    closeChecked(os, object);
   }
-  if (emit == "obj")
+  if (emit == "obj") {
+    staged.commit();
     return 0;
-  link(object, output, runtimeLibDir(argv0), mainKind);
-  llvm::sys::fs::remove(object);
+  }
+  link(object, staged.file(), runtimeLibDir(argv0), mainKind);
 
   std::string tokenizer = findTokenizer(
       args.positional[0], args.get("--tokenizer"), config.text.vocabSize);
@@ -445,22 +583,25 @@ int compile(const Args &args, const char *argv0) {
   meta["bos_token_id"] = config.text.bosTokenId;
   meta["eos_token_ids"] = config.text.eosTokenIds;
   PayloadWriter::append(
-      output,
+      staged.file(),
       [&](std::ostream &os) {
         static const char zeros[kWeightAlignment] = {};
         int64_t written = 0;
         for (const std::string &name : blob.order) {
-          const TensorView &t = checkpoint.tensor(name);
           os.write(zeros, blob.offsets.at(name) - written);
-          os.write(reinterpret_cast<const char *>(t.data),
-                   static_cast<std::streamsize>(t.bytes));
-          written = blob.offsets.at(name) + static_cast<int64_t>(t.bytes);
+          written = blob.offsets.at(name);
+          checkpoint.writeStorage(name, [&](const uint8_t *data, size_t size) {
+            os.write(reinterpret_cast<const char *>(data),
+                     static_cast<std::streamsize>(size));
+            written += static_cast<int64_t>(size);
+          });
         }
         os.write(zeros, blob.size - written);
         os.write(tokenizer.data(),
                  static_cast<std::streamsize>(tokenizer.size()));
       },
       static_cast<uint64_t>(blob.size) + tokenizer.size(), meta.dump());
+  staged.commit();
   std::cerr << "gemmac: compiled " << output << " (" << config.text.numLayers
             << " layers, " << blob.size << " weight bytes) in "
             << secondsSince(start) << " s\n";

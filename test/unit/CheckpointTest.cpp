@@ -97,7 +97,6 @@ void expectSameText(const TextConfig &a, const TextConfig &b) {
   EXPECT_EQ(a.ropeLocal.factor, b.ropeLocal.factor);
   EXPECT_EQ(a.layerIsGlobal, b.layerIsGlobal);
   EXPECT_EQ(a.finalLogitSoftcap, b.finalLogitSoftcap);
-  EXPECT_EQ(a.attnLogitSoftcap, b.attnLogitSoftcap);
   EXPECT_EQ(a.tieWordEmbeddings, b.tieWordEmbeddings);
   EXPECT_EQ(a.bosTokenId, b.bosTokenId);
   EXPECT_EQ(a.padTokenId, b.padTokenId);
@@ -303,7 +302,6 @@ TEST(Config, PublishedConfigsMatchTheSpecTable) {
     EXPECT_EQ(t.rmsNormEps, 1e-6);
     EXPECT_TRUE(t.tieWordEmbeddings);
     EXPECT_FALSE(t.finalLogitSoftcap.has_value());
-    EXPECT_FALSE(t.attnLogitSoftcap.has_value());
     EXPECT_EQ(t.eosTokenIds, (std::vector<int64_t>{1, 106}));
     EXPECT_EQ(c.dtype, DType::BF16);
     ASSERT_EQ(t.layerIsGlobal.size(), static_cast<size_t>(p.layers));
@@ -466,6 +464,84 @@ TEST(ConfigErrors, UnknownValuesNameTheField) {
       {"mm_tokens_per_image"});
 }
 
+// Python's json writes NaN and Infinity; the field holding one is named.
+TEST(ConfigErrors, NonFiniteAndOddValuesNameTheField) {
+  auto raw = [](const std::string &text) {
+    return parseConfigJson(text, "test-config.json");
+  };
+  expectError([&] { raw(R"({"rms_norm_eps": NaN})"); },
+              {"test-config.json", "'rms_norm_eps'", "finite", "NaN"});
+  expectError([&] { raw(R"({"rope_theta": Infinity})"); },
+              {"'rope_theta'", "Infinity"});
+  expectError([&] { raw(R"({"hidden_size": -Infinity})"); },
+              {"'hidden_size'", "integer", "-Infinity"});
+  // Inside a string a NaN is text, and the field says what it expected.
+  expectError([&] { raw(R"({"hidden_activation": "NaN gelu"})"); },
+              {"'hidden_activation'", "NaN gelu"});
+  expectError([] { parse({{"head_dim", 63}}); }, {"'head_dim'", "even", "63"});
+  expectError(
+      [] {
+        parse({{"sliding_window", 0}});
+      },
+      {"'sliding_window'", "positive"});
+  expectError(
+      [] {
+        parse({{"num_hidden_layers", 2.5}});
+      },
+      {"'num_hidden_layers'", "integer", "2.5"});
+  expectError(
+      [] {
+        parse({{"vocab_size", -3}});
+      },
+      {"'vocab_size'", "positive"});
+  expectError(
+      [] {
+        parse({{"rms_norm_eps", 0}});
+      },
+      {"'rms_norm_eps'", "positive"});
+  expectError(
+      [] {
+        parse({{"num_attention_heads", 4}, {"num_key_value_heads", 3}});
+      },
+      {"'num_key_value_heads'", "does not divide"});
+}
+
+TEST(Config, AttnLogitSoftcappingIsIgnoredWithAWarning) {
+  ModelConfig quiet = parse({{"attn_logit_softcapping", nullptr}});
+  EXPECT_TRUE(quiet.warnings.empty());
+  ModelConfig c = parse({{"attn_logit_softcapping", 50.0}});
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("test-config.json: config field "
+                               "'attn_logit_softcapping' (50.0) is ignored"),
+            std::string::npos)
+      << c.warnings[0];
+}
+
+TEST(Config, GenerationConfigSetsTheStopIds) {
+  ModelConfig c = parse({{"eos_token_id", 106}});
+  applyGenerationConfig(c, R"({"eos_token_id": [1, 106]})", "gen.json");
+  EXPECT_EQ(c.text.eosTokenIds, (std::vector<int64_t>{1, 106}));
+  applyGenerationConfig(c, R"({"bos_token_id": 2})", "gen.json");
+  EXPECT_EQ(c.text.eosTokenIds, (std::vector<int64_t>{1, 106}));
+  applyGenerationConfig(c, R"({"eos_token_id": 7})", "gen.json");
+  EXPECT_EQ(c.text.eosTokenIds, (std::vector<int64_t>{7}));
+  expectError([&] { applyGenerationConfig(c, "{", "gen.json"); },
+              {"gen.json", "malformed JSON"});
+  expectError(
+      [&] {
+        applyGenerationConfig(c, R"({"eos_token_id": [1, -2]})", "gen.json");
+      },
+      {"gen.json", "'eos_token_id[1]'", "non-negative"});
+  expectError(
+      [&] {
+        applyGenerationConfig(c, R"({"eos_token_id": 999999})", "gen.json");
+      },
+      {"gen.json", "'eos_token_id'", "outside the vocabulary"});
+  expectError(
+      [&] { applyGenerationConfig(c, R"({"eos_token_id": "x"})", "gen.json"); },
+      {"gen.json", "'eos_token_id'", "integer"});
+}
+
 // --- safetensors -------------------------------------------------------------
 
 TEST(Safetensors, OpensEveryFixture) {
@@ -555,8 +631,8 @@ TEST(SafetensorsErrors, BadFilesNameTheFileAndTensor) {
   writeFile(
       path,
       rawSafetensors(
-          R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", 16));
-  expectError(open, {path, "'w'", "unsupported dtype F64"});
+          R"({"w":{"dtype":"F128","shape":[2],"data_offsets":[0,32]}})", 32));
+  expectError(open, {path, "'w'", "unknown dtype F128"});
 
   writeFile(
       path,
@@ -569,6 +645,60 @@ TEST(SafetensorsErrors, BadFilesNameTheFileAndTensor) {
       rawSafetensors(
           R"({"w":{"dtype":"BF16","shape":[8],"data_offsets":[0,16]}})", 10));
   expectError(open, {path, "'w'", "truncated"});
+}
+
+// The format's own rules, as the reference implementation's validate()
+// states them: the tensors tile the data area exactly, names are unique.
+TEST(SafetensorsErrors, FormatRules) {
+  std::string path = freshDir("st") + "/rules.safetensors";
+  auto open = [&] { SafetensorsFile::open(path); };
+  auto entry = [](const char *name, int begin, int end) {
+    return std::string("\"") + name + R"(":{"dtype":"BF16","shape":[)" +
+           std::to_string((end - begin) / 2) + R"(],"data_offsets":[)" +
+           std::to_string(begin) + "," + std::to_string(end) + "]}";
+  };
+  writeFile(path,
+            rawSafetensors(
+                "{" + entry("a", 0, 8) + "," + entry("b", 16, 24) + "}", 24));
+  expectError(open, {path, "tensor 'b'", "gap of 8 bytes after tensor 'a'"});
+  writeFile(path, rawSafetensors("{" + entry("a", 4, 12) + "}", 12));
+  expectError(open, {path, "tensor 'a'", "gap of 4 bytes after the header"});
+  writeFile(path,
+            rawSafetensors(
+                "{" + entry("a", 0, 8) + "," + entry("b", 6, 14) + "}", 14));
+  expectError(open, {path, "tensor 'b'", "[6, 14] overlap tensor 'a'"});
+  writeFile(path, rawSafetensors("{" + entry("a", 0, 8) + "}", 10));
+  expectError(open, {path, "2 bytes after the last tensor"});
+  writeFile(path,
+            rawSafetensors(
+                "{" + entry("a", 0, 8) + "," + entry("a", 8, 16) + "}", 16));
+  expectError(open, {path, "key 'a' appears twice"});
+  writeFile(path, rawSafetensors(
+                      R"({"__metadata__":[1],)" + entry("a", 0, 8) + "}", 8));
+  expectError(open, {path, "__metadata__ is not an object"});
+  writeFile(path,
+            rawSafetensors(
+                R"({"__metadata__":{"n":1},)" + entry("a", 0, 8) + "}", 8));
+  expectError(open, {path, "__metadata__ value 'n' is not a string"});
+  writeFile(path, rawSafetensors("[" + entry("a", 0, 8) + "]", 8));
+  expectError(open, {path, "not a JSON object"});
+}
+
+// What the reference writer and transformers produce loads: a header padded
+// with spaces, a null __metadata__, tensors of dtypes a model does not use.
+TEST(Safetensors, AcceptsWhatReferenceWritersProduce) {
+  std::string path = freshDir("st") + "/ok.safetensors";
+  std::string header =
+      R"({"__metadata__":null,"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
+      R"("w":{"dtype":"BF16","shape":[4],"data_offsets":[16,24]}})";
+  header.append(8 - header.size() % 8 + 8, ' ');
+  writeFile(path, rawSafetensors(header, 24));
+  auto file = SafetensorsFile::open(path);
+  ASSERT_EQ(file->tensors().size(), 2u);
+  EXPECT_EQ(file->tensors()[0].storedDType, "I64");
+  EXPECT_FALSE(file->tensors()[0].isModelDType());
+  EXPECT_TRUE(file->tensors()[1].isModelDType());
+  EXPECT_TRUE(file->metadata().empty());
 }
 
 TEST(SafetensorsErrors, TruncatedFixtureNamesTheLastTensor) {
@@ -720,7 +850,9 @@ TEST(CheckpointErrors, WrongShape) {
                "[128, 64]"});
 }
 
-TEST(CheckpointErrors, WrongDtype) {
+// Mixed dtypes load (transformers loads them): each role is packed in the
+// widest dtype any of its tensors has, so layers keep one signature.
+TEST(Checkpoint, MixedDtypesWidenPerRole) {
   std::string dir =
       rewrittenFixture("text-tiny-1b-like", [](std::vector<Entry> &e) {
         Entry &w = *findEntry(e, "model.layers.4.mlp.up_proj.weight");
@@ -734,9 +866,43 @@ TEST(CheckpointErrors, WrongDtype) {
         w.data = f32;
         w.spec.dtype = DType::F32;
       });
+  Checkpoint ckpt = Checkpoint::open(dir);
+  EXPECT_EQ(ckpt.dtype(), DType::BF16);
+  EXPECT_EQ(ckpt.storageDType("model.layers.0.mlp.up_proj.weight"), DType::F32);
+  EXPECT_EQ(ckpt.storageDType("model.layers.4.mlp.up_proj.weight"), DType::F32);
+  EXPECT_EQ(ckpt.storageDType("model.layers.4.mlp.gate_proj.weight"),
+            DType::BF16);
+  // Widened exactly: the bf16 layer-0 tensor streams out as its f32 values.
+  std::vector<uint8_t> widened;
+  ckpt.writeStorage("model.layers.0.mlp.up_proj.weight",
+                    [&](const uint8_t *data, size_t size) {
+                      widened.insert(widened.end(), data, data + size);
+                    });
+  std::vector<float> expected =
+      toFloats(ckpt.tensor("model.layers.0.mlp.up_proj.weight"));
+  ASSERT_EQ(widened.size(), expected.size() * 4);
+  EXPECT_EQ(std::memcmp(widened.data(), expected.data(), widened.size()), 0);
+  EXPECT_EQ(ckpt.weightBytes(),
+            Checkpoint::open(kFixtures + "/text-tiny-1b-like").weightBytes() +
+                8 * 160 * 64 * 2);
+}
+
+TEST(CheckpointErrors, NonFloatDtype) {
+  std::string dir =
+      rewrittenFixture("text-tiny-1b-like", [](std::vector<Entry> &e) {
+        findEntry(e, "model.layers.4.mlp.up_proj.weight")->spec.dtype =
+            DType::F16;
+      });
+  // Rewrite the header's dtype to a 16-bit integer type.
+  std::string path = dir + "/model.safetensors";
+  std::string bytes = readFile(path);
+  size_t at = bytes.find("\"F16\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, 5, "\"I16\"");
+  writeFile(path, bytes);
   expectError([&] { Checkpoint::open(dir); },
-              {dir + "/model.safetensors", "model.layers.4.mlp.up_proj.weight",
-               "dtype f32", "bf16"});
+              {path, "model.layers.4.mlp.up_proj.weight", "dtype I16",
+               "must be BF16, F16 or F32"});
 }
 
 TEST(CheckpointErrors, TruncatedSafetensors) {
