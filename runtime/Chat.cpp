@@ -9,14 +9,46 @@
 namespace gemma {
 namespace {
 
-// Jinja's `trim` (Python's str.strip()) for the whitespace a chat message
-// carries around it.
+// The code point of the UTF-8 character starting at text[at] and its length
+// in bytes; (0xFFFD, 1) for a byte that starts no valid character.
+std::pair<uint32_t, size_t> decodeAt(const std::string &text, size_t at) {
+  size_t length = utf8CharLength(text, at);
+  if (length == 0)
+    return {0xFFFD, 1};
+  auto lead = static_cast<unsigned char>(text[at]);
+  uint32_t cp = length == 1 ? lead : lead & (0x7F >> length);
+  for (size_t i = 1; i < length; ++i)
+    cp = (cp << 6) | (static_cast<unsigned char>(text[at + i]) & 0x3F);
+  return {cp, length};
+}
+
+// Python's str.isspace(), which Jinja's `trim` (str.strip()) uses: the
+// characters of bidirectional class WS, B or S, or category Zs.
+bool isPythonSpace(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) ||
+         cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+// Jinja's `trim`, as the published template applies it to message
+// contents: every Unicode whitespace character around the text goes.
 std::string trim(const std::string &text) {
-  const char *space = " \t\n\r\v\f";
-  size_t first = text.find_first_not_of(space);
-  if (first == std::string::npos)
-    return "";
-  return text.substr(first, text.find_last_not_of(space) - first + 1);
+  size_t begin = 0;
+  while (begin < text.size()) {
+    auto [cp, length] = decodeAt(text, begin);
+    if (!isPythonSpace(cp))
+      break;
+    begin += length;
+  }
+  size_t end = begin;
+  for (size_t at = begin; at < text.size();) {
+    auto [cp, length] = decodeAt(text, at);
+    at += length;
+    if (!isPythonSpace(cp))
+      end = at;
+  }
+  return text.substr(begin, end - begin);
 }
 
 std::string userTurnText(const std::string &prefix, const std::string &text) {

@@ -8,7 +8,10 @@
 //
 // Roles alternate user/model starting with user, the system text goes into
 // the first user turn, and message contents are trimmed of surrounding
-// whitespace (the template's `| trim`; the system text is not). <bos> is
+// whitespace (the template's `| trim`, i.e. Python's str.strip(): every
+// Unicode whitespace character, a no-break space too). The system text is
+// not trimmed: the template puts it in front of the trimmed first user
+// content as it is. <bos> is
 // added as an id; the rest is text tokenized with special tokens split out.
 
 #ifndef GEMMA_RUNTIME_CHAT_H

@@ -84,6 +84,20 @@ int64_t ArgParser::integer(const std::string &name) const {
   return result;
 }
 
+uint64_t ArgParser::unsignedInteger(const std::string &name) const {
+  const std::string &text = value(name);
+  errno = 0;
+  char *end = nullptr;
+  // strtoull accepts a sign and wraps "-1" to 2^64 - 1: digits only.
+  unsigned long long result = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || text[0] < '0' || text[0] > '9' || *end != '\0' ||
+      errno == ERANGE)
+    throw UsageError("option '" + name +
+                     "' needs an integer in [0, 18446744073709551615], got '" +
+                     text + "'");
+  return result;
+}
+
 double ArgParser::real(const std::string &name) const {
   const std::string &text = value(name);
   errno = 0;

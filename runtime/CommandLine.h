@@ -41,6 +41,9 @@ public:
   const std::string &value(const std::string &name) const;
   // The value as a decimal integer; UsageError naming the option otherwise.
   int64_t integer(const std::string &name) const;
+  // The value as a decimal integer in [0, 2^64) (seeds); UsageError
+  // naming the option otherwise.
+  uint64_t unsignedInteger(const std::string &name) const;
   // The value as a decimal number ("0.7", "1e-3"); UsageError otherwise.
   double real(const std::string &name) const;
 

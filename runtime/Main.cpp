@@ -203,7 +203,7 @@ RunSettings runSettings(const ArgParser &args, const ModelInfo &info) {
   if (args.has("--top-p"))
     sampling.topP = args.real("--top-p");
   if (args.has("--seed")) {
-    sampling.seed = static_cast<uint64_t>(args.integer("--seed"));
+    sampling.seed = args.unsignedInteger("--seed");
   } else {
     std::random_device entropy;
     sampling.seed = (uint64_t(entropy()) << 32) ^ entropy();
@@ -233,8 +233,10 @@ const Tokenizer &requireTokenizer(const std::unique_ptr<Tokenizer> &tokenizer) {
 std::vector<ChatMessage> chatMessages(const ArgParser &args,
                                       const std::string &user) {
   std::vector<ChatMessage> messages;
-  if (args.has("--system"))
+  if (args.has("--system")) {
+    checkUtf8(args.value("--system"), "the --system text");
     messages.push_back({"system", args.value("--system")});
+  }
   messages.push_back({"user", user});
   return messages;
 }
@@ -261,6 +263,7 @@ int generateOnce(const ArgParser &args, Model &model,
         throw UsageError("no prompt: pass -p PROMPT, pipe one into stdin, "
                          "or run on a terminal to chat");
     }
+    checkUtf8(text, "the prompt");
     if (args.has("--chat")) {
       prompt = renderChatIds(tok, info.bosTokenId, chatMessages(args, text),
                              /*addGenerationPrompt=*/true);
@@ -308,6 +311,8 @@ int interactiveChat(const ArgParser &args, Model &model,
   RunSettings settings = runSettings(args, info);
   Sampler sampler(settings.sampling);
   Generator generator(model, sampler);
+  if (args.has("--system"))
+    checkUtf8(args.value("--system"), "the --system text");
   Conversation conversation(tokenizer, info.bosTokenId,
                             args.has("--system") ? args.value("--system") : "");
   ChatSession session(model, generator, conversation);
@@ -327,6 +332,10 @@ int interactiveChat(const ArgParser &args, Model &model,
       continue;
     if (line == "/quit" || line == "/exit")
       return 0;
+    if (invalidUtf8Offset(line) != std::string::npos) {
+      std::cerr << "[message not sent: it is not valid UTF-8]\n";
+      continue;
+    }
     if (line == "/reset") {
       session.restart();
       std::cerr << "[new conversation]\n";
@@ -365,6 +374,7 @@ int interactiveChat(const ArgParser &args, Model &model,
 void tokenize(const ArgParser &args, const ModelInfo &info,
               const Tokenizer &tokenizer) {
   const std::string &text = args.value("--tokenize");
+  checkUtf8(text, "the --tokenize text");
   std::vector<int32_t> ids =
       args.has("--chat")
           ? renderChatIds(tokenizer, info.bosTokenId, chatMessages(args, text),

@@ -2,9 +2,11 @@
 
 #include "runtime/Npy.h"
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -15,57 +17,144 @@ namespace {
   throw std::runtime_error(path + ": " + what);
 }
 
-// Returns the value text of `'key': value` in a .npy header dictionary.
-std::string headerField(const std::string &path, const std::string &header,
-                        const std::string &key) {
-  size_t at = header.find("'" + key + "'");
-  if (at == std::string::npos)
-    fail(path, "npy header has no '" + key + "' field");
-  at = header.find(':', at);
-  if (at == std::string::npos)
-    fail(path, "npy header field '" + key + "' has no value");
-  ++at;
-  while (at < header.size() && header[at] == ' ')
-    ++at;
-  size_t end = at;
-  if (header[at] == '(')
-    end = header.find(')', at) + 1;
-  else if (header[at] == '\'')
-    end = header.find('\'', at + 1) + 1;
-  else
-    end = header.find_first_of(",}", at);
-  if (end == std::string::npos || end <= at)
-    fail(path, "npy header field '" + key + "' is malformed");
-  return header.substr(at, end - at);
-}
+// The header is a Python dict literal, e.g.
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+// Parsed strictly: quoted keys; values a quoted string, True/False, or a
+// tuple of non-negative integers.
+class HeaderParser {
+public:
+  HeaderParser(const std::string &text, const std::string &path)
+      : text(text), path(path) {}
 
-std::vector<int64_t> parseShape(const std::string &path,
-                                const std::string &text) {
-  std::vector<int64_t> shape;
-  std::string inner = text.substr(1, text.size() - 2);
-  std::stringstream stream(inner);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (item.find_first_not_of(' ') == std::string::npos)
-      continue;
-    try {
-      long long dim = std::stoll(item);
-      if (dim < 0)
-        fail(path, "npy shape has a negative dimension");
-      shape.push_back(dim);
-    } catch (const std::logic_error &) {
-      fail(path, "npy shape '" + text + "' is malformed");
+  struct Fields {
+    std::string descr;
+    bool fortranOrder = false;
+    std::vector<int64_t> shape;
+    bool hasDescr = false, hasOrder = false, hasShape = false;
+  };
+
+  Fields parse() {
+    Fields fields;
+    expect('{');
+    for (bool more = !consume('}'); more;) {
+      std::string key = quoted();
+      expect(':');
+      if (key == "descr") {
+        fields.descr = quoted();
+        fields.hasDescr = true;
+      } else if (key == "fortran_order") {
+        fields.fortranOrder = boolean();
+        fields.hasOrder = true;
+      } else if (key == "shape") {
+        fields.shape = tuple();
+        fields.hasShape = true;
+      } else {
+        fail("npy header has an unknown field '" + key + "'");
+      }
+      if (consume(',')) {
+        more = !consume('}');
+      } else {
+        expect('}');
+        more = false;
+      }
     }
+    skipSpace();
+    if (at != text.size())
+      fail("npy header has text after its dict");
+    for (auto [present, name] : {std::pair{fields.hasDescr, "descr"},
+                                 {fields.hasOrder, "fortran_order"},
+                                 {fields.hasShape, "shape"}})
+      if (!present)
+        fail(std::string("npy header has no '") + name + "' field");
+    return fields;
   }
-  return shape;
-}
+
+private:
+  [[noreturn]] void fail(const std::string &what) const {
+    throw std::runtime_error(path + ": " + what);
+  }
+  void skipSpace() {
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\n'))
+      ++at;
+  }
+  bool consume(char c) {
+    skipSpace();
+    if (at < text.size() && text[at] == c) {
+      ++at;
+      return true;
+    }
+    return false;
+  }
+  void expect(char c) {
+    if (!consume(c))
+      fail(std::string("npy header is malformed (expected '") + c + "')");
+  }
+  std::string quoted() {
+    skipSpace();
+    if (at >= text.size() || (text[at] != '\'' && text[at] != '"'))
+      fail("npy header is malformed (expected a quoted string)");
+    char quote = text[at++];
+    size_t end = text.find(quote, at);
+    if (end == std::string::npos)
+      fail("npy header is malformed (unterminated string)");
+    std::string value = text.substr(at, end - at);
+    at = end + 1;
+    return value;
+  }
+  bool boolean() {
+    skipSpace();
+    for (auto [word, value] : {std::pair{"True", true}, {"False", false}}) {
+      size_t n = std::char_traits<char>::length(word);
+      if (text.compare(at, n, word) == 0) {
+        at += n;
+        return value;
+      }
+    }
+    fail("npy header field 'fortran_order' is not True or False");
+  }
+  std::vector<int64_t> tuple() {
+    std::vector<int64_t> dims;
+    expect('(');
+    while (!consume(')')) {
+      skipSpace();
+      size_t start = at;
+      int64_t dim = 0;
+      while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+        if (dim > (INT64_MAX - 9) / 10)
+          fail("npy shape has a dimension too large");
+        dim = dim * 10 + (text[at++] - '0');
+      }
+      if (at == start)
+        fail("npy shape is malformed (expected a non-negative integer)");
+      dims.push_back(dim);
+      if (!consume(',')) {
+        expect(')');
+        break;
+      }
+    }
+    return dims;
+  }
+
+  const std::string &text;
+  const std::string &path;
+  size_t at = 0;
+};
 
 size_t elementSize(const std::string &path, const std::string &dtype) {
   if (dtype == "<i4" || dtype == "<f4")
     return 4;
   if (dtype == "<i8" || dtype == "<f8")
     return 8;
-  fail(path, "unsupported npy dtype '" + dtype + "'");
+  fail(path, "unsupported npy dtype '" + dtype +
+                 "' (expected little-endian int32, int64, float32 or "
+                 "float64: <i4, <i8, <f4, <f8)");
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string text = "(";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + (shape.size() == 1 ? ",)" : ")");
 }
 
 template <typename T>
@@ -140,38 +229,60 @@ std::vector<float> NpyArray::toFloat() const {
   return out;
 }
 
+NpyArray parseNpy(const char *bytes, size_t size, const std::string &path) {
+  if (size < 10 || std::memcmp(bytes, "\x93NUMPY", 6) != 0)
+    fail(path, "not a .npy file");
+  int major = static_cast<unsigned char>(bytes[6]);
+  if (major < 1 || major > 3)
+    fail(path, "unsupported npy format version " + std::to_string(major));
+  size_t lengthBytes = major == 1 ? 2 : 4;
+  size_t headerStart = 8 + lengthBytes;
+  if (size < headerStart)
+    fail(path, "truncated npy header");
+  uint32_t headerLength = 0;
+  for (size_t i = 0; i < lengthBytes; ++i)
+    headerLength |=
+        static_cast<uint32_t>(static_cast<unsigned char>(bytes[8 + i]))
+        << (8 * i);
+  if (headerLength > size - headerStart)
+    fail(path, "truncated npy header");
+  std::string header(bytes + headerStart, headerLength);
+  HeaderParser::Fields fields = HeaderParser(header, path).parse();
+
+  NpyArray array;
+  array.dtype = fields.descr;
+  if (fields.fortranOrder)
+    fail(path, "Fortran-order arrays are not supported (save a C-order "
+               "array, e.g. numpy.ascontiguousarray)");
+  size_t itemBytes = elementSize(path, array.dtype);
+  array.shape = fields.shape;
+  uint64_t count = 1, dataBytes = 0;
+  for (int64_t d : array.shape)
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count))
+      fail(path, "npy shape " + shapeText(array.shape) + " is too large");
+  if (__builtin_mul_overflow(count, itemBytes, &dataBytes))
+    fail(path, "npy shape " + shapeText(array.shape) + " is too large");
+  size_t available = size - headerStart - headerLength;
+  if (dataBytes > available)
+    fail(path, "truncated npy data: shape " + shapeText(array.shape) +
+                   " needs " + std::to_string(dataBytes) + " bytes, " +
+                   std::to_string(available) + " present");
+  if (dataBytes < available)
+    fail(path, std::to_string(available - dataBytes) +
+                   " bytes follow the data of shape " + shapeText(array.shape));
+  const char *data = bytes + headerStart + headerLength;
+  array.data.assign(data, data + dataBytes);
+  return array;
+}
+
 NpyArray readNpy(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    fail(path, "cannot open");
-  char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-    fail(path, "not a .npy file");
-  uint32_t headerLength = 0;
-  if (magic[6] == 1) {
-    uint16_t length;
-    in.read(reinterpret_cast<char *>(&length), 2);
-    headerLength = length;
-  } else {
-    in.read(reinterpret_cast<char *>(&headerLength), 4);
-  }
-  std::string header(headerLength, '\0');
-  if (!in || !in.read(header.data(), headerLength))
-    fail(path, "truncated npy header");
-
-  NpyArray array;
-  std::string descr = headerField(path, header, "descr");
-  array.dtype = descr.substr(1, descr.size() - 2);
-  if (headerField(path, header, "fortran_order") != "False")
-    fail(path, "Fortran-order arrays are not supported");
-  array.shape = parseShape(path, headerField(path, header, "shape"));
-  size_t bytes =
-      static_cast<size_t>(array.numElements()) * elementSize(path, array.dtype);
-  array.data.resize(bytes);
-  if (!in.read(array.data.data(), static_cast<std::streamsize>(bytes)))
-    fail(path,
-         "truncated npy data: expected " + std::to_string(bytes) + " bytes");
-  return array;
+    fail(path, std::string("cannot open: ") + std::strerror(errno));
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  if (in.bad())
+    fail(path, std::string("cannot read: ") + std::strerror(errno));
+  return parseNpy(bytes.data(), bytes.size(), path);
 }
 
 void writeNpy(const std::string &path, const float *data,

@@ -24,8 +24,15 @@ struct NpyArray {
   std::vector<float> toFloat() const;
 };
 
-// Throws std::runtime_error naming `path` on any malformed or truncated file.
+// Reads a .npy file (format version 1, 2 or 3): a little-endian int32,
+// int64, float32 or float64 array in C order. Throws std::runtime_error
+// starting with "<path>: " on anything else: not a .npy file, a header that
+// is not the dict numpy writes, another dtype (big-endian ones included),
+// Fortran order, a shape whose size overflows, data shorter or longer than
+// the shape says.
 NpyArray readNpy(const std::string &path);
+// The same for a file held in memory; `path` names it in errors.
+NpyArray parseNpy(const char *bytes, size_t size, const std::string &path);
 
 void writeNpy(const std::string &path, const float *data,
               const std::vector<int64_t> &shape);

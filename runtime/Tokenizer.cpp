@@ -8,6 +8,7 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 namespace gemma {
@@ -61,6 +62,40 @@ bool validContinuation(unsigned char lead, size_t index, unsigned char byte) {
 }
 
 } // namespace
+
+size_t utf8CharLength(std::string_view text, size_t at) {
+  if (at >= text.size())
+    return 0;
+  auto lead = static_cast<unsigned char>(text[at]);
+  size_t length = sequenceLength(lead);
+  if (length == 0 || at + length > text.size())
+    return 0;
+  for (size_t i = 1; i < length; ++i)
+    if (!validContinuation(lead, i, static_cast<unsigned char>(text[at + i])))
+      return 0;
+  return length;
+}
+
+size_t invalidUtf8Offset(std::string_view text) {
+  for (size_t at = 0; at < text.size();) {
+    size_t length = utf8CharLength(text, at);
+    if (length == 0)
+      return at;
+    at += length;
+  }
+  return std::string_view::npos;
+}
+
+void checkUtf8(std::string_view text, const std::string &what) {
+  size_t at = invalidUtf8Offset(text);
+  if (at == std::string_view::npos)
+    return;
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02X",
+                static_cast<unsigned char>(text[at]));
+  throw std::runtime_error(what + " is not valid UTF-8: byte " + byte +
+                           " at offset " + std::to_string(at));
+}
 
 const char *const kNoTokenizerMessage =
     "this executable has no tokenizer; compile a model directory with "

@@ -73,6 +73,17 @@ private:
   int32_t imageSoftTokenId = -1;
 };
 
+// The length of the UTF-8 character starting at text[at], or 0 when the
+// bytes there are not one (RFC 3629: no overlong forms, surrogates or code
+// points past U+10FFFF; a sequence cut by the end of `text` is invalid).
+size_t utf8CharLength(std::string_view text, size_t at);
+// Where `text` stops being valid UTF-8, or std::string_view::npos.
+size_t invalidUtf8Offset(std::string_view text);
+// Throws std::runtime_error "<what> is not valid UTF-8: byte 0xFF at offset
+// N" unless `text` is valid UTF-8. Text goes through this before the
+// tokenizer, which would otherwise turn bad bytes into other characters.
+void checkUtf8(std::string_view text, const std::string &what);
+
 // Turns ids arriving one at a time into text that can be printed at once: a
 // character whose UTF-8 bytes span several ids (byte-fallback pieces) is
 // held back until it is complete. What it returns, concatenated, equals

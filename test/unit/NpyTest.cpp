@@ -59,6 +59,77 @@ TEST(Npy, TruncatedDataNamesTheFile) {
   }
 }
 
+// A .npy file with `header` (padded as numpy pads it) and `dataBytes` bytes.
+std::string npyBytes(const std::string &header, size_t dataBytes,
+                     char version = 1) {
+  std::string padded = header;
+  size_t prefix = version == 1 ? 10 : 12;
+  padded.append((64 - (prefix + padded.size() + 1) % 64) % 64, ' ');
+  padded += '\n';
+  std::string out = std::string("\x93NUMPY") + version + '\0';
+  uint32_t n = static_cast<uint32_t>(padded.size());
+  out.append(reinterpret_cast<const char *>(&n), version == 1 ? 2 : 4);
+  return out + padded + std::string(dataBytes, '\0');
+}
+
+void expectNpyError(const std::string &bytes, const std::string &part) {
+  try {
+    gemma::parseNpy(bytes.data(), bytes.size(), "in.npy");
+    ADD_FAILURE() << "expected an error containing: " << part;
+  } catch (const std::runtime_error &e) {
+    std::string message = e.what();
+    EXPECT_EQ(message.rfind("in.npy: ", 0), 0u) << message;
+    EXPECT_NE(message.find(part), std::string::npos) << message;
+  }
+}
+
+TEST(Npy, ParsesEveryVersionAndSpelling) {
+  std::string v1 = npyBytes(
+      "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }", 48);
+  auto a = gemma::parseNpy(v1.data(), v1.size(), "in.npy");
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 3}));
+  std::string v2 = npyBytes(
+      "{\"shape\": (), \"fortran_order\": False, \"descr\": \"<f4\"}", 4, 2);
+  auto b = gemma::parseNpy(v2.data(), v2.size(), "in.npy");
+  EXPECT_TRUE(b.shape.empty());
+  EXPECT_EQ(b.numElements(), 1);
+}
+
+TEST(Npy, RejectsWhatItCannotRead) {
+  const std::string ok = "'fortran_order': False, 'shape': (4,)";
+  expectNpyError(npyBytes("{'descr': '>f4', " + ok + "}", 16),
+                 "unsupported npy dtype '>f4'");
+  expectNpyError(npyBytes("{'descr': '|u1', " + ok + "}", 4),
+                 "unsupported npy dtype '|u1'");
+  expectNpyError(
+      npyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2)}", 16),
+      "Fortran-order");
+  expectNpyError(npyBytes("{'descr': '<f4', " + ok + "}", 12),
+                 "truncated npy data: shape (4,) needs 16 bytes, 12 present");
+  expectNpyError(npyBytes("{'descr': '<f4', " + ok + "}", 20),
+                 "4 bytes follow the data of shape (4,)");
+  expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                          "(4294967296, 4294967296, 4)}",
+                          0),
+                 "is too large");
+  expectNpyError(npyBytes("{'descr': '<f4', 'shape': (4,)}", 16),
+                 "no 'fortran_order' field");
+  expectNpyError(npyBytes("{'descr': '<f4', 'extra': 1, " + ok + "}", 16),
+                 "unknown field 'extra'");
+  expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                          "(-4,)}",
+                          16),
+                 "non-negative integer");
+  expectNpyError(npyBytes("{'descr': '<f4', " + ok + "} trailing", 16),
+                 "text after its dict");
+  expectNpyError(npyBytes("{'descr': '<f4', " + ok, 16), "malformed");
+  expectNpyError(npyBytes("{'descr': '<f4', " + ok + "}", 16, 9),
+                 "unsupported npy format version 9");
+  std::string cut = npyBytes("{'descr': '<f4', " + ok + "}", 16);
+  expectNpyError(cut.substr(0, 40), "truncated npy header");
+  expectNpyError("\x93NUMPY", "not a .npy file");
+}
+
 TEST(Npy, RejectsNonNpy) {
   std::string path = tempPath("bad.npy");
   std::ofstream(path) << "hello world, not numpy";
