@@ -9,10 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 namespace gemma {
 
@@ -102,13 +100,9 @@ struct Stored {
 };
 
 nlohmann::json readIndex(const std::string &indexPath) {
-  std::ifstream in(indexPath, std::ios::binary);
-  if (!in)
-    throw Error(indexPath + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
   nlohmann::json index =
-      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+      nlohmann::json::parse(readTextFile(indexPath, "shard index"), nullptr,
+                            /*allow_exceptions=*/false);
   if (index.is_discarded() || !index.is_object())
     throw Error(indexPath + ": malformed JSON (expected an object)");
   auto map = index.find("weight_map");

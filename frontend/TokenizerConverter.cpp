@@ -23,8 +23,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 #include <vector>
 
@@ -131,7 +129,8 @@ class Converter {
 public:
   explicit Converter(std::string path) : path(std::move(path)) {}
 
-  std::string run();
+  // Converts `text`, the contents of the file `path` names.
+  std::string run(const std::string &text);
 
 private:
   [[noreturn]] void fail(const std::string &field,
@@ -139,7 +138,7 @@ private:
     throw Error(path + ": tokenizer field '" + field + "': " + message);
   }
 
-  json load() const;
+  json parse(const std::string &text) const;
   const json &objectField(const json &obj, const std::string &key,
                           const std::string &field) const;
   std::string stringOf(const json &value, const std::string &field) const;
@@ -174,17 +173,10 @@ private:
   std::vector<int> types;
 };
 
-json Converter::load() const {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error(path + ": cannot open tokenizer.json: " + std::strerror(errno));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    throw Error(path + ": cannot read tokenizer.json");
+json Converter::parse(const std::string &text) const {
   try {
-    return json::parse(text.str());
-  } catch (const json::parse_error &e) {
+    return json::parse(text);
+  } catch (const json::exception &e) {
     throw Error(path + ": malformed JSON: " + e.what());
   }
 }
@@ -559,8 +551,8 @@ std::string Converter::serialize() const {
   return model.data();
 }
 
-std::string Converter::run() {
-  json root = load();
+std::string Converter::run(const std::string &text) {
+  json root = parse(text);
   try {
     if (!root.is_object())
       throw Error(path + ": malformed tokenizer.json: the top level is not an "
@@ -583,7 +575,13 @@ std::string Converter::run() {
 } // namespace
 
 std::string convertTokenizerJson(const std::string &tokenizerJsonPath) {
-  return Converter(tokenizerJsonPath).run();
+  return convertTokenizerJsonText(
+      readTextFile(tokenizerJsonPath, "tokenizer.json"), tokenizerJsonPath);
+}
+
+std::string convertTokenizerJsonText(const std::string &text,
+                                     const std::string &sourceName) {
+  return Converter(sourceName).run(text);
 }
 
 } // namespace gemma

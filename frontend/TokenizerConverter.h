@@ -26,6 +26,9 @@ namespace gemma {
 // non-BPE model, an unknown normalizer or pre-tokenizer, added tokens with
 // lstrip/rstrip/single_word, ...).
 std::string convertTokenizerJson(const std::string &tokenizerJsonPath);
+// The same for the file's contents; `sourceName` names it in errors.
+std::string convertTokenizerJsonText(const std::string &text,
+                                     const std::string &sourceName);
 
 } // namespace gemma
 

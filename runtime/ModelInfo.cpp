@@ -72,7 +72,7 @@ ModelInfo parseModelInfo(const std::string &text, const std::string &source) {
   json object;
   try {
     object = json::parse(text);
-  } catch (const json::parse_error &e) {
+  } catch (const json::exception &e) {
     throw std::runtime_error(
         source + ": payload metadata is not valid JSON: " + e.what());
   }

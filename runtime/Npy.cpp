@@ -201,7 +201,8 @@ int64_t NpyArray::numElements() const {
 std::vector<int32_t> NpyArray::toInt32() const {
   std::vector<int32_t> out(static_cast<size_t>(numElements()));
   if (dtype == "<i4") {
-    std::memcpy(out.data(), data.data(), out.size() * 4);
+    if (!out.empty()) // an empty vector's data() may be null
+      std::memcpy(out.data(), data.data(), out.size() * 4);
   } else if (dtype == "<i8") {
     for (size_t i = 0; i < out.size(); ++i) {
       int64_t v;
@@ -225,7 +226,8 @@ std::vector<float> NpyArray::toFloat() const {
   if (dtype != "<f4")
     throw std::runtime_error("expected a float32 array, got '" + dtype + "'");
   std::vector<float> out(static_cast<size_t>(numElements()));
-  std::memcpy(out.data(), data.data(), out.size() * 4);
+  if (!out.empty()) // an empty vector's data() may be null
+    std::memcpy(out.data(), data.data(), out.size() * 4);
   return out;
 }
 

@@ -95,6 +95,16 @@ TEST(Npy, ParsesEveryVersionAndSpelling) {
   EXPECT_EQ(b.numElements(), 1);
 }
 
+// Zero elements (found by the fuzzer: a memcpy from a null pointer).
+TEST(Npy, EmptyArraysConvert) {
+  std::string bytes = npyBytes(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }", 0);
+  auto a = gemma::parseNpy(bytes.data(), bytes.size(), "in.npy");
+  EXPECT_TRUE(a.toFloat().empty());
+  a.dtype = "<i4";
+  EXPECT_TRUE(a.toInt32().empty());
+}
+
 TEST(Npy, RejectsWhatItCannotRead) {
   const std::string ok = "'fortran_order': False, 'shape': (4,)";
   expectNpyError(npyBytes("{'descr': '>f4', " + ok + "}", 16),

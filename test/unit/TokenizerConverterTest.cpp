@@ -383,6 +383,9 @@ void expectError(const std::string &text, const std::string &fragment) {
 TEST(TinyTokenizer, MalformedJsonNamesTheFile) {
   expectError("{\"model\": {\"type\": \"BPE\", ", "malformed JSON");
   expectError("[1, 2, 3]", "not an object");
+  // A number past double's range (found by the fuzzer: it escaped as an
+  // uncaught exception).
+  expectError("{\"version\": 1e999999}", "malformed JSON");
 }
 
 TEST(TinyTokenizer, MissingFileNamesTheFile) {
