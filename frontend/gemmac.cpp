@@ -48,6 +48,15 @@ namespace {
 
 constexpr int64_t kWeightAlignment = 64;
 
+// A sanitizer build of gemmac (-DGEMMA_SANITIZE=ON) has instrumented runtime
+// libraries beside it: the executables it links need the sanitizer runtimes,
+// and their generated code is instrumented too.
+#ifdef GEMMA_SANITIZE
+constexpr bool kSanitizerBuild = true;
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+
 [[noreturn]] void usage(const std::string &problem = "") {
   if (!problem.empty())
     std::cerr << "gemmac: " << problem << "\n";
@@ -240,10 +249,20 @@ std::string runtimeLibDir(const char *argv0) {
   return std::string(dir);
 }
 
+// The C++ driver that links executables (and knows where libraries are).
+std::string linkerDriver() {
+  llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
+  if (!cxx)
+    throw Error("no C++ linker driver ('c++') on PATH");
+  return *cxx;
+}
+
 // Copies a shared library the executable needs beside it, so that it runs
 // where the library is not installed (the executable's rpath is $ORIGIN).
-void shipSharedLibrary(const std::string &cxx, const std::string &soname,
-                       const std::string &exe) {
+// Copied to a unique name and renamed, so an interrupted copy never leaves
+// a truncated library where an executable would load it.
+void shipSharedLibrary(const std::string &soname, const std::string &exe) {
+  std::string cxx = linkerDriver();
   llvm::SmallString<128> output;
   if (llvm::sys::fs::createTemporaryFile("gemmac", "txt", output))
     throw Error("cannot create a temporary file");
@@ -262,9 +281,21 @@ void shipSharedLibrary(const std::string &cxx, const std::string &soname,
   llvm::sys::path::append(target, soname);
   if (source.empty() || !llvm::sys::fs::exists(source))
     throw Error("cannot find " + soname + " to ship beside " + exe);
-  if (std::error_code ec = llvm::sys::fs::copy_file(source, target))
+  llvm::SmallString<256> partial;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+          std::string(target) + ".partial-%%%%%%", fd, partial))
     throw Error(std::string(target) + ": cannot copy " + soname + ": " +
                 ec.message());
+  ::close(fd);
+  std::error_code ec = llvm::sys::fs::copy_file(source, partial);
+  if (!ec)
+    ec = llvm::sys::fs::rename(partial, target);
+  if (ec) {
+    llvm::sys::fs::remove(partial);
+    throw Error(std::string(target) + ": cannot copy " + soname + ": " +
+                ec.message());
+  }
 }
 
 // `main` picks the executable's main(): the command line (`cli`) or the
@@ -277,23 +308,21 @@ void link(const std::string &object, const std::string &exe,
   for (const std::string &lib : {mainLib, runtime})
     if (!llvm::sys::fs::exists(lib))
       throw Error(lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
-  llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
-  if (!cxx)
-    throw Error("no C++ linker driver ('c++') on PATH");
+  std::string cxx = linkerDriver();
   // libstdc++ stays dynamic: libsentencepiece (shipped beside the
   // executable, found through $ORIGIN) shares it with the runtime.
-  std::vector<llvm::StringRef> argv = {*cxx, object, mainLib, runtime,
+  std::vector<llvm::StringRef> argv = {cxx, object, mainLib, runtime,
                                        "-lsentencepiece"};
   if (main == "benchmark")
     argv.insert(argv.end(), {"-lbenchmark", "-lpthread"});
+  if (kSanitizerBuild)
+    argv.push_back("-fsanitize=address,undefined");
   argv.insert(argv.end(), {"-lm", "-Wl,-rpath,$ORIGIN", "-o", exe});
   std::string error;
-  int rc =
-      llvm::sys::ExecuteAndWait(*cxx, argv, std::nullopt, {}, 0, 0, &error);
+  int rc = llvm::sys::ExecuteAndWait(cxx, argv, std::nullopt, {}, 0, 0, &error);
   if (rc != 0)
     throw Error("linking " + exe + " failed" +
                 (error.empty() ? "" : ": " + error));
-  shipSharedLibrary(*cxx, "libsentencepiece.so.0", exe);
 }
 
 nlohmann::json planJson(ModuleOp module, const ModelConfig &config,
@@ -468,6 +497,7 @@ int compile(const Args &args, const char *argv0) {
   std::string targetName = args.get("--target").value_or("cpu");
   TargetOptions targetOptions;
   targetOptions.cpu = args.get("--cpu").value_or("host");
+  targetOptions.sanitizeAddress = kSanitizerBuild;
   std::unique_ptr<Target> target = lookupTarget(targetName, targetOptions);
   if (!target)
     usage("unknown --target '" + targetName + "' (available: cpu)");
@@ -601,6 +631,7 @@ int compile(const Args &args, const char *argv0) {
                  static_cast<std::streamsize>(tokenizer.size()));
       },
       static_cast<uint64_t>(blob.size) + tokenizer.size(), meta.dump());
+  shipSharedLibrary("libsentencepiece.so.0", output);
   staged.commit();
   std::cerr << "gemmac: compiled " << output << " (" << config.text.numLayers
             << " layers, " << blob.size << " weight bytes) in "

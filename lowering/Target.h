@@ -46,6 +46,12 @@ struct TargetOptions {
   /// features) or an LLVM CPU name such as "x86-64-v3" or "sapphirerapids",
   /// for executables that must run elsewhere.
   std::string cpu = "host";
+  /// Instrument the generated code with AddressSanitizer (LLVM's
+  /// AddressSanitizerPass after the optimisation pipeline); the executable
+  /// must then be linked with -fsanitize=address. Set by sanitizer builds of
+  /// gemmac, so that the test suite checks generated code's memory accesses
+  /// too. UBSan has no IR-level pass: it instruments in clang's frontend.
+  bool sanitizeAddress = false;
 };
 
 std::unique_ptr<Target> createCpuTarget(const TargetOptions &options);

@@ -111,9 +111,11 @@ void appendPayload(const std::string &path,
   std::vector<char> zeros(blobOffset - originalSize, '\0');
   out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
 
+  errno = 0;
   writeBlob(out);
   if (!out)
-    throw fail(path, "write failed while appending the weight blob");
+    throw fail(path, "write failed while appending the weight blob: " +
+                         std::string(std::strerror(errno)));
   uint64_t written = static_cast<uint64_t>(out.tellp()) - blobOffset;
   if (written != blobSize)
     throw fail(path, "the weight blob writer produced " +
@@ -133,7 +135,8 @@ void appendPayload(const std::string &path,
   out.write(reinterpret_cast<const char *>(footer), sizeof(footer));
   out.close();
   if (!out)
-    throw fail(path, "write failed while appending the weight payload");
+    throw fail(path, "write failed while appending the weight payload: " +
+                         std::string(std::strerror(errno)));
 }
 
 } // namespace

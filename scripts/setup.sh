@@ -10,6 +10,8 @@ packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev nlohmann-json3-dev libstb-dev
+  # libFuzzer (scripts/fuzz.sh): clang and its runtime libraries.
+  clang-22 libclang-rt-22-dev
 )
 
 sudo_cmd=()

@@ -35,10 +35,12 @@
 #include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/Transforms/Instrumentation/AddressSanitizer.h"
 
 using namespace mlir;
 
@@ -47,7 +49,8 @@ namespace {
 
 class CpuTarget final : public Target {
 public:
-  explicit CpuTarget(const TargetOptions &options) : cpu(options.cpu) {}
+  explicit CpuTarget(const TargetOptions &options)
+      : cpu(options.cpu), sanitizeAddress(options.sanitizeAddress) {}
 
   llvm::StringRef name() const override { return "cpu"; }
 
@@ -159,10 +162,35 @@ private:
     if (llvm::Error err = optimize(llvmModule.get()))
       return module.emitError("LLVM optimisation failed: ")
              << llvm::toString(std::move(err));
+    if (sanitizeAddress)
+      instrumentAddresses(*llvmModule, *machine);
     return use(*llvmModule, *machine);
   }
 
+  // AddressSanitizer on every function defined here, as clang runs it: after
+  // the optimisation pipeline, on functions marked sanitize_address.
+  static void instrumentAddresses(llvm::Module &module,
+                                  llvm::TargetMachine &machine) {
+    for (llvm::Function &function : module)
+      if (!function.isDeclaration())
+        function.addFnAttr(llvm::Attribute::SanitizeAddress);
+    llvm::LoopAnalysisManager loops;
+    llvm::FunctionAnalysisManager functions;
+    llvm::CGSCCAnalysisManager sccs;
+    llvm::ModuleAnalysisManager modules;
+    llvm::PassBuilder builder(&machine);
+    builder.registerModuleAnalyses(modules);
+    builder.registerCGSCCAnalyses(sccs);
+    builder.registerFunctionAnalyses(functions);
+    builder.registerLoopAnalyses(loops);
+    builder.crossRegisterProxies(loops, functions, sccs, modules);
+    llvm::ModulePassManager passes;
+    passes.addPass(llvm::AddressSanitizerPass(llvm::AddressSanitizerOptions()));
+    passes.run(module, modules);
+  }
+
   std::string cpu;
+  bool sanitizeAddress;
 };
 
 } // namespace
