@@ -8,6 +8,16 @@
 #include "mlir/IR/Dialect.h"
 
 #include "dialect/GemmaDialect.h.inc"
+
+#include <cstdint>
+
+namespace mlir::gemma {
+/// The alignment, in bytes, of every tensor in the weight blob and every
+/// cache in the KV arena (gemma-layout-weights, gemma-plan-kv-cache), so
+/// that kernels may use aligned vector loads. The blob itself starts on a
+/// page (runtime/Payload.h).
+inline constexpr int64_t kBufferAlignment = 64;
+} // namespace mlir::gemma
 #include "dialect/GemmaEnums.h.inc"
 
 #define GET_ATTRDEF_CLASSES

@@ -66,15 +66,14 @@ LogicalResult checkPositive(Operation *op, StringRef what, float value) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-// Blob and arena offsets are 64-byte aligned so that kernels may use aligned
-// vector loads.
+// Blob and arena offsets are kBufferAlignment-aligned so that kernels may
+// use aligned vector loads.
 LogicalResult verifyOffset(Operation *op, StringRef name,
                            std::optional<int64_t> offset) {
-  if (offset && (*offset < 0 || *offset % 64 != 0))
-    return op->emitOpError() << "'" << name
-                             << "' offset must be a non-negative multiple of "
-                                "64, got "
-                             << *offset;
+  if (offset && (*offset < 0 || *offset % kBufferAlignment != 0))
+    return op->emitOpError()
+           << "'" << name << "' offset must be a non-negative multiple of "
+           << kBufferAlignment << ", got " << *offset;
   return success();
 }
 

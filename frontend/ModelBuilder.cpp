@@ -87,11 +87,10 @@ private:
   }
 
   void declareWeight(const std::string &name, ArrayRef<int64_t> shape) {
-    auto decl = ir::WeightDeclOp::create(b, loc, b.getStringAttr(name),
-                                         TypeAttr::get(weightType(name, shape)),
-                                         /*offset=*/IntegerAttr());
-    if (auto it = opts.weightOffsets.find(name); it != opts.weightOffsets.end())
-      decl.setOffset(it->second);
+    // Offsets come later, from gemma-layout-weights.
+    ir::WeightDeclOp::create(b, loc, b.getStringAttr(name),
+                             TypeAttr::get(weightType(name, shape)),
+                             /*offset=*/IntegerAttr());
     weightTypes[name] = weightType(name, shape);
   }
 

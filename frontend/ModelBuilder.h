@@ -21,9 +21,6 @@ struct BuildOptions {
   // tensor name where it differs (Checkpoint::storageDType).
   DType weightDtype = DType::BF16;
   std::map<std::string, DType> weightDtypes;
-  // Byte offset of each weight in the packed blob, by canonical tensor name;
-  // empty when only the plan (no weights) is wanted.
-  std::map<std::string, int64_t> weightOffsets;
 
   DType weightDtypeOf(const std::string &name) const {
     auto it = weightDtypes.find(name);

@@ -175,7 +175,8 @@ uint16_t floatToF16(float value) {
 namespace {
 
 void writeTensors(const ModelConfig &config, const std::string &outDir,
-                  uint64_t seed, DType dtype, int64_t shardBytes) {
+                  uint64_t seed, DType dtype, int64_t shardBytes,
+                  const std::function<void(uint64_t, uint64_t)> &onBytes) {
   bool multimodal = config.vision.has_value();
 
   std::vector<ExpectedTensor> expected = expectedTensors(config);
@@ -223,6 +224,8 @@ void writeTensors(const ModelConfig &config, const std::string &outDir,
                           size_t size) {
       size_t i = members[local];
       fillTensor(inits[i], keys[i], dtype, offset, chunk, size);
+      if (onBytes)
+        onBytes(size, static_cast<uint64_t>(totalBytes));
     };
     if (shards.size() == 1) {
       writeSafetensors(singlePath, shardSpecs, fill);
@@ -273,9 +276,10 @@ void publishDirectory(const std::string &staging, const std::string &target) {
 
 } // namespace
 
-void writeRandomCheckpoint(const std::string &configPath,
-                           const std::string &outDir, uint64_t seed,
-                           DType dtype, int64_t shardBytes) {
+void writeRandomCheckpoint(
+    const std::string &configPath, const std::string &outDir, uint64_t seed,
+    DType dtype, int64_t shardBytes,
+    const std::function<void(uint64_t, uint64_t)> &onBytes) {
   std::string configText = readTextFile(configPath, "config");
   ModelConfig config = parseConfigJson(configText, configPath);
 
@@ -293,7 +297,7 @@ void writeRandomCheckpoint(const std::string &configPath,
     throw Error(staging + ": cannot create directory: " + ec.message());
   try {
     writeFile(staging + "/config.json", configText);
-    writeTensors(config, staging, seed, dtype, shardBytes);
+    writeTensors(config, staging, seed, dtype, shardBytes, onBytes);
     publishDirectory(staging, target);
   } catch (...) {
     std::filesystem::remove_all(staging, ec);

@@ -7,6 +7,7 @@
 #include "frontend/ModelConfig.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace gemma {
@@ -24,9 +25,13 @@ namespace gemma {
 // embeddings ~ N(0, 1/hidden), Gemma RMSNorm weights (used as 1 + w) ~
 // N(0, 0.1²), LayerNorm weights ~ 1 + N(0, 0.1²), biases ~ N(0, 0.02²). The
 // bytes depend only on the config, seed and dtype.
-void writeRandomCheckpoint(const std::string &configPath,
-                           const std::string &outDir, uint64_t seed,
-                           DType dtype, int64_t shardBytes = 0);
+//
+// `onBytes(bytes, total)` is told of every chunk written: `bytes` more of
+// `total` tensor bytes.
+void writeRandomCheckpoint(
+    const std::string &configPath, const std::string &outDir, uint64_t seed,
+    DType dtype, int64_t shardBytes = 0,
+    const std::function<void(uint64_t, uint64_t)> &onBytes = {});
 
 // Round-to-nearest-even conversions used by the writer.
 uint16_t floatToBF16(float value);

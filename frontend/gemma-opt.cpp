@@ -14,6 +14,7 @@
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   gemma::registerCompilerDialects(registry);
+  gemma::registerTargetDialects(registry);
   gemma::registerCompilerPasses();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();

@@ -12,7 +12,6 @@
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/ControlFlow/Transforms/BufferDeallocationOpInterfaceImpl.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
 #include "mlir/Dialect/SCF/Transforms/BufferDeallocationOpInterfaceImpl.h"
@@ -25,11 +24,11 @@ using namespace mlir;
 namespace gemma {
 
 void registerCompilerDialects(DialectRegistry &registry) {
-  registry.insert<mlir::gemma::GemmaDialect, arith::ArithDialect,
-                  bufferization::BufferizationDialect, cf::ControlFlowDialect,
-                  func::FuncDialect, linalg::LinalgDialect, LLVM::LLVMDialect,
-                  math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
-                  tensor::TensorDialect>();
+  registry
+      .insert<mlir::gemma::GemmaDialect, arith::ArithDialect,
+              bufferization::BufferizationDialect, cf::ControlFlowDialect,
+              func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+              memref::MemRefDialect, scf::SCFDialect, tensor::TensorDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   arith::registerBufferDeallocationOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
@@ -51,6 +50,7 @@ void buildGemmaOptimizationPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(mlir::gemma::createPlanKVCache());
+  pm.addPass(mlir::gemma::createLayoutWeights());
 }
 
 void buildLinalgLoweringPipeline(OpPassManager &pm) {
@@ -60,13 +60,9 @@ void buildLinalgLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-std::unique_ptr<Target> lookupTarget(llvm::StringRef name,
-                                     const TargetOptions &options) {
-  if (name == "cpu")
-    return createCpuTarget(options);
-  return nullptr;
+void registerTargetDialects(DialectRegistry &registry) {
+  for (const std::string &name : TargetRegistry::names())
+    TargetRegistry::create(name, TargetOptions())->registerDialects(registry);
 }
-
-std::vector<std::string> availableTargets() { return {"cpu"}; }
 
 } // namespace gemma

@@ -8,18 +8,19 @@
 
 namespace gemma {
 
-/// The named stages a module goes through; each can be dumped by
-/// `gemmac compile --dump-stage NAME`.
-enum class Stage { Gemma, Fused, Linalg, LLVM };
-
-/// Dialects and external interface models every stage parses or creates.
+/// Dialects and external interface models the target-independent stages
+/// parse or create.
 void registerCompilerDialects(mlir::DialectRegistry &registry);
+/// Those of every registered target as well (for gemma-opt, which parses
+/// any stage).
+void registerTargetDialects(mlir::DialectRegistry &registry);
 
 /// Registers the project's passes (gemma-level and lowering) for
 /// `gemma-opt` and textual pipelines.
 void registerCompilerPasses();
 
-/// gemma -> fused gemma: canonicalisation and KV-cache planning.
+/// gemma -> fused gemma: canonicalisation, KV-cache planning and the weight
+/// blob's layout.
 void buildGemmaOptimizationPipeline(mlir::OpPassManager &pm);
 
 /// fused gemma -> linalg on tensors, with the runtime's entry points.

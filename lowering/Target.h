@@ -1,8 +1,16 @@
 //===- Target.h - a compilation backend -------------------------*- C++ -*-===//
 //
-// A backend turns linalg-on-tensors IR (what gemma-lower-to-linalg produces)
-// into something the runtime can load. Adding a backend means one folder
-// here implementing Target, and one driver in runtime/.
+// A Target is a backend, shaped like IREE's TargetBackend: it registers the
+// dialects its pipelines create, builds the pipeline from linalg on tensors
+// (what the target-independent stages produce) to its own final IR,
+// serializes that into an artefact (an object file for `cpu`), and links the
+// artefact with the runtime into an executable. The driver does the rest the
+// same way for every target: it packs the weights and the metadata into the
+// executable's payload and moves it into place.
+//
+// Targets live in a registry. Each is a library in its own folder under
+// lowering/ whose source registers it with a static TargetRegistration;
+// docs/adding-a-backend.md walks through adding one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,56 +18,115 @@
 #define GEMMA_LOWERING_TARGET_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace gemma {
 
-class Target {
-public:
-  virtual ~Target() = default;
-
-  /// The name users pass to `gemmac compile --target`.
-  virtual llvm::StringRef name() const = 0;
-
-  /// Passes from linalg on tensors down to the target's final IR (the LLVM
-  /// dialect for `cpu`).
-  virtual void buildLoweringPipeline(mlir::OpPassManager &pm) const = 0;
-
-  /// Translates the lowered module to the target's textual low-level form
-  /// (LLVM IR for `cpu`, PTX for `cuda`), after the target's optimisations.
-  virtual mlir::LogicalResult emitAssembly(mlir::ModuleOp module,
-                                           llvm::raw_ostream &os) const = 0;
-
-  /// Serializes the lowered module into a relocatable object file.
-  virtual mlir::LogicalResult emitObject(mlir::ModuleOp module,
-                                         llvm::raw_ostream &os) const = 0;
-};
-
 /// What a user may choose about the code a target generates.
 struct TargetOptions {
-  /// The processor to generate code for: "host" (this machine's CPU and
-  /// features) or an LLVM CPU name such as "x86-64-v3" or "sapphirerapids",
-  /// for executables that must run elsewhere.
+  /// cpu: the processor to generate code for: "host" (this machine's CPU
+  /// and features) or an LLVM CPU name such as "x86-64-v3" or
+  /// "sapphirerapids", for executables that must run elsewhere.
   std::string cpu = "host";
-  /// Instrument the generated code with AddressSanitizer (LLVM's
-  /// AddressSanitizerPass after the optimisation pipeline); the executable
-  /// must then be linked with -fsanitize=address. Set by sanitizer builds of
-  /// gemmac, so that the test suite checks generated code's memory accesses
-  /// too. UBSan has no IR-level pass: it instruments in clang's frontend.
+  /// Instrument the generated code with AddressSanitizer and link with the
+  /// sanitizer runtimes. Set by sanitizer builds of gemmac, so that the test
+  /// suite checks the generated code's memory accesses too.
   bool sanitizeAddress = false;
 };
 
-std::unique_ptr<Target> createCpuTarget(const TargetOptions &options);
+/// What a target serializes the lowered module into, before linking.
+struct Artifact {
+  std::string kind;  ///< "object" (cpu), "ptx" (cuda), "mlir" (null)
+  std::string bytes; ///< the artefact itself
+};
 
-/// The target called `name`, or null; `availableTargets` lists the names.
-std::unique_ptr<Target> lookupTarget(llvm::StringRef name,
-                                     const TargetOptions &options);
-std::vector<std::string> availableTargets();
+/// What the driver asks of Target::link.
+struct LinkRequest {
+  std::string output;        ///< the executable to write
+  std::string runtimeLibDir; ///< libgemma_runtime.a and the mains
+  std::string main = "cli";  ///< "cli" or "benchmark": which main() to link
+};
+
+/// What linking produced besides the executable.
+struct LinkResult {
+  /// Shared libraries the executable loads from its own directory ($ORIGIN
+  /// rpath): the driver copies them beside it once the executable is
+  /// complete.
+  std::vector<std::string> companions;
+};
+
+/// Names of the stages a target adds after `linalg`, for `--emit` and
+/// `--dump-dir`.
+struct TargetStages {
+  std::string translated;   ///< the final IR, e.g. "llvm"
+  std::string assembly;     ///< the textual low-level form, e.g. "llvm-ir"
+  std::string assemblyFile; ///< its --dump-dir file name, e.g. "4-model.ll"
+  std::string artifact;     ///< the serialized artefact, e.g. "obj"
+};
+
+class Target {
+public:
+  virtual ~Target();
+
+  /// The name users pass to `gemmac compile --target`.
+  virtual llvm::StringRef name() const = 0;
+  /// One line for `gemmac compile --target help`.
+  virtual llvm::StringRef description() const = 0;
+  virtual TargetStages stages() const = 0;
+
+  /// Dialects (and interface models) the target's pipeline creates.
+  virtual void registerDialects(mlir::DialectRegistry &registry) const {}
+
+  /// Passes from linalg on tensors down to the target's final IR (the LLVM
+  /// dialect for `cpu`).
+  virtual void buildTranslationPipeline(mlir::OpPassManager &pm) const = 0;
+
+  /// The translated module's textual low-level form (LLVM IR for `cpu`,
+  /// PTX for `cuda`), after the target's own optimisations.
+  virtual mlir::LogicalResult emitAssembly(mlir::ModuleOp module,
+                                           llvm::raw_ostream &os) const = 0;
+
+  /// Serializes the translated module into the artefact link() takes.
+  virtual mlir::LogicalResult serialize(mlir::ModuleOp module,
+                                        Artifact &artifact) const = 0;
+
+  /// Writes the executable `request.output` from the artefact and the
+  /// runtime. Throws std::runtime_error naming what failed.
+  virtual LinkResult link(const Artifact &artifact,
+                          const LinkRequest &request) const = 0;
+};
+
+using TargetFactory =
+    std::function<std::unique_ptr<Target>(const TargetOptions &)>;
+
+/// Every target linked into the driver, by name.
+class TargetRegistry {
+public:
+  /// Adds a target; a second target of the same name is a programming
+  /// error (std::logic_error).
+  static void add(llvm::StringRef name, TargetFactory factory);
+  /// The target called `name`, or null.
+  static std::unique_ptr<Target> create(llvm::StringRef name,
+                                        const TargetOptions &options);
+  /// The registered names, sorted.
+  static std::vector<std::string> names();
+};
+
+/// A static object of this type in a target's source file registers the
+/// target when the driver starts (the target's library is linked whole, so
+/// the object is kept).
+struct TargetRegistration {
+  TargetRegistration(llvm::StringRef name, TargetFactory factory) {
+    TargetRegistry::add(name, std::move(factory));
+  }
+};
 
 } // namespace gemma
 

@@ -40,4 +40,36 @@ def PlanKVCache : Pass<"gemma-plan-kv-cache", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gemma::GemmaDialect"];
 }
 
+def LayoutWeights : Pass<"gemma-layout-weights", "::mlir::ModuleOp"> {
+  let summary = "lays out every weight in the packed blob";
+  let description = [{
+    Assigns each `gemma.weight_decl` a byte offset in the weight blob that
+    the driver packs and the runtime maps: in declaration order, each tensor
+    starting on a `kBufferAlignment` (64-byte) boundary, its size taken from
+    its type (shape x element size). Records the blob's size, padding
+    included, as `gemma.weight_bytes` on the module. Every target packs
+    weights from these offsets, so the layout is decided once, in the IR,
+    and a weight's dtype is whatever its declaration says (mixed dtypes
+    included).
+
+    Before:
+    ```mlir
+    module {
+      gemma.weight_decl @"model.embed_tokens.weight" : tensor<512x64xbf16>
+      gemma.weight_decl @"model.norm.weight" : tensor<63xf32>
+      gemma.weight_decl @"model.layers.0.mlp.up_proj.weight" : tensor<160x64xbf16>
+    }
+    ```
+    After:
+    ```mlir
+    module attributes {gemma.weight_bytes = 86272 : i64} {
+      gemma.weight_decl @"model.embed_tokens.weight" {offset = 0 : i64} : tensor<512x64xbf16>
+      gemma.weight_decl @"model.norm.weight" {offset = 65536 : i64} : tensor<63xf32>
+      gemma.weight_decl @"model.layers.0.mlp.up_proj.weight" {offset = 65792 : i64} : tensor<160x64xbf16>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::gemma::GemmaDialect"];
+}
+
 #endif // GEMMA_PASSES_TD

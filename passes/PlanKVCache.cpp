@@ -9,8 +9,6 @@ namespace mlir::gemma {
 #include "passes/Passes.h.inc"
 
 namespace {
-constexpr int64_t kArenaAlignment = 64;
-
 struct PlanKVCachePass : impl::PlanKVCacheBase<PlanKVCachePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -20,7 +18,7 @@ struct PlanKVCachePass : impl::PlanKVCacheBase<PlanKVCachePass> {
       KVCacheType type = decl.getCacheType();
       int64_t bytes = type.getSizeInBytes();
       decl.setOffset(arenaBytes);
-      arenaBytes += llvm::alignTo(bytes, kArenaAlignment);
+      arenaBytes += llvm::alignTo(bytes, kBufferAlignment);
       (type.isLocal() ? localBytes : globalBytes) += bytes;
     }
     module->setAttr("gemma.kv_bytes_local",

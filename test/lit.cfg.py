@@ -16,6 +16,7 @@ config.excludes = [
     "unit",
     "argmax-agreement.py",
     "npyio.py",
+    "progress-bar.py",
 ]
 
 config.substitutions.append(("%gemma_src", config.gemma_src_root))

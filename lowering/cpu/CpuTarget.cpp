@@ -1,13 +1,14 @@
-//===- CpuTarget.cpp - the host CPU backend through LLVM ------------------===//
+//===- CpuTarget.cpp - the CPU backend through LLVM -----------------------===//
 //
 // linalg on tensors -> bufferized loops -> LLVM dialect -> LLVM IR, optimised
-// for the host CPU and emitted as an object file with LLVM's TargetMachine.
+// for the chosen CPU and emitted as an object file with LLVM's
+// TargetMachine, then linked with the runtime by the system's C++ driver.
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowering/Target.h"
-
+#include "lowering/Linker.h"
 #include "lowering/Passes.h"
+#include "lowering/Target.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -23,6 +24,7 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -36,6 +38,7 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
@@ -53,8 +56,20 @@ public:
       : cpu(options.cpu), sanitizeAddress(options.sanitizeAddress) {}
 
   llvm::StringRef name() const override { return "cpu"; }
+  llvm::StringRef description() const override {
+    return "x86-64 and other LLVM CPUs: a native executable (default)";
+  }
+  TargetStages stages() const override {
+    return {"llvm", "llvm-ir", "4-model.ll", "obj"};
+  }
 
-  void buildLoweringPipeline(OpPassManager &pm) const override {
+  void registerDialects(DialectRegistry &registry) const override {
+    registry.insert<LLVM::LLVMDialect>();
+    registerBuiltinDialectTranslation(registry);
+    registerLLVMDialectTranslation(registry);
+  }
+
+  void buildTranslationPipeline(OpPassManager &pm) const override {
     pm.addPass(mlir::gemma::createFuseElementwise());
     pm.addPass(createCanonicalizerPass());
     bufferization::OneShotBufferizePassOptions bufferize;
@@ -92,8 +107,7 @@ public:
         });
   }
 
-  LogicalResult emitObject(ModuleOp module,
-                           llvm::raw_ostream &os) const override {
+  LogicalResult serialize(ModuleOp module, Artifact &artifact) const override {
     return withOptimizedModule(
         module,
         [&](llvm::Module &llvmModule,
@@ -105,9 +119,60 @@ public:
                                           llvm::CodeGenFileType::ObjectFile))
             return module.emitError("the host target cannot emit object files");
           codegen.run(llvmModule);
-          os.write(buffer.data(), buffer.size());
+          artifact.kind = "object";
+          artifact.bytes.assign(buffer.data(), buffer.size());
           return success();
         });
+  }
+
+  // The object is linked with a main() (the command line or the benchmark)
+  // and the runtime:
+  //
+  //   c++ model.o libgemma_main.a libgemma_runtime.a -lsentencepiece -lm
+  //       -Wl,-rpath,$ORIGIN -o EXE
+  //
+  // libstdc++ stays dynamic: libsentencepiece (shipped beside the
+  // executable, found through $ORIGIN) shares it with the runtime.
+  LinkResult link(const Artifact &artifact,
+                  const LinkRequest &request) const override {
+    std::string mainLib = request.runtimeLibDir + (request.main == "benchmark"
+                                                       ? "/libgemma_bench.a"
+                                                       : "/libgemma_main.a");
+    std::string runtime = request.runtimeLibDir + "/libgemma_runtime.a";
+    for (const std::string &lib : {mainLib, runtime})
+      if (!llvm::sys::fs::exists(lib))
+        throw std::runtime_error(
+            lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
+    std::string object = request.output + ".o";
+    {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(object, ec);
+      if (!ec)
+        os << artifact.bytes;
+      os.close();
+      if (ec || os.has_error()) {
+        std::string why = ec ? ec.message() : os.error().message();
+        os.clear_error();
+        llvm::sys::fs::remove(object);
+        throw std::runtime_error(object + ": cannot write: " + why);
+      }
+    }
+    std::vector<std::string> args = {object, mainLib, runtime,
+                                     "-lsentencepiece"};
+    if (request.main == "benchmark")
+      args.insert(args.end(), {"-lbenchmark", "-lpthread"});
+    if (sanitizeAddress)
+      args.push_back("-fsanitize=address,undefined");
+    args.insert(args.end(),
+                {"-lm", "-Wl,-rpath,$ORIGIN", "-o", request.output});
+    try {
+      runLinker(args, request.output);
+    } catch (...) {
+      llvm::sys::fs::remove(object);
+      throw;
+    }
+    llvm::sys::fs::remove(object);
+    return {{findSharedLibrary("libsentencepiece.so.0")}};
   }
 
 private:
@@ -145,8 +210,6 @@ private:
       ModuleOp module,
       llvm::function_ref<LogicalResult(llvm::Module &, llvm::TargetMachine &)>
           use) const {
-    registerBuiltinDialectTranslation(*module.getContext());
-    registerLLVMDialectTranslation(*module.getContext());
     std::string error;
     std::unique_ptr<llvm::TargetMachine> machine = targetMachine(error);
     if (!machine)
@@ -193,10 +256,9 @@ private:
   bool sanitizeAddress;
 };
 
-} // namespace
-
-std::unique_ptr<Target> createCpuTarget(const TargetOptions &options) {
+TargetRegistration registration("cpu", [](const TargetOptions &options) {
   return std::make_unique<CpuTarget>(options);
-}
+});
 
+} // namespace
 } // namespace gemma

@@ -1,0 +1,394 @@
+//===- Compiler.cpp - a checkpoint into an executable ---------------------===//
+
+#include "frontend/Compiler.h"
+
+#include "dialect/GemmaOps.h"
+#include "frontend/Checkpoint.h"
+#include "frontend/ModelBuilder.h"
+#include "frontend/TokenizerConverter.h"
+#include "lowering/Linker.h"
+#include "lowering/Pipeline.h"
+#include "runtime/Payload.h"
+#include "runtime/Progress.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Signals.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <sentencepiece_processor.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <limits>
+
+#include <unistd.h>
+
+using namespace mlir;
+using mlir::gemma::kBufferAlignment;
+using mlir::gemma::WeightDeclOp;
+
+namespace gemma {
+namespace {
+
+// Positions an executable can address: the runtime keeps them in int32.
+constexpr int64_t kMaxContext = std::numeric_limits<int32_t>::max();
+// No x86-64 or AArch64 process can map more than 2^47 bytes.
+constexpr int64_t kMaxKvBytes = int64_t(1) << 47;
+
+// Why a KV cache for `context` positions cannot be planned; empty when it
+// can. Checked before any IR is built, so that no byte count downstream can
+// wrap.
+std::string contextProblem(const ModelConfig &config, int64_t context,
+                           DType kvDtype) {
+  if (context <= 0)
+    return "must be > 0, got " + std::to_string(context);
+  if (context > kMaxContext)
+    return std::to_string(context) + " positions exceed the " +
+           std::to_string(kMaxContext) + " an executable can address";
+  const TextConfig &t = config.text;
+  int64_t perPosition = 0, positions = 0, bytes = 0;
+  bool overflow =
+      __builtin_mul_overflow(2 * t.numKvHeads, t.headDim, &perPosition) ||
+      __builtin_mul_overflow(perPosition,
+                             static_cast<int64_t>(dtypeSize(kvDtype)),
+                             &perPosition) ||
+      __builtin_mul_overflow(t.numGlobalLayers(), context, &positions) ||
+      __builtin_add_overflow(
+          positions, t.numLocalLayers() * std::min(context, t.slidingWindow),
+          &positions) ||
+      __builtin_mul_overflow(perPosition, positions, &bytes);
+  if (overflow || bytes > kMaxKvBytes)
+    return std::to_string(context) + " positions need a KV cache of " +
+           (overflow ? std::string("more than 2^63") : std::to_string(bytes)) +
+           " bytes, more than a process can map (2^47)";
+  return "";
+}
+
+// The serialized SentencePiece model to embed: `explicitPath`, else the
+// model directory's tokenizer.model, else its tokenizer.json (converted).
+// Empty when there is none: the executable then runs on token ids only.
+std::string findTokenizer(const std::string &modelDir,
+                          const std::optional<std::string> &explicitPath,
+                          int64_t vocabSize) {
+  std::string path;
+  if (explicitPath)
+    path = *explicitPath;
+  else if (llvm::sys::fs::exists(modelDir + "/tokenizer.model"))
+    path = modelDir + "/tokenizer.model";
+  else if (llvm::sys::fs::exists(modelDir + "/tokenizer.json"))
+    path = modelDir + "/tokenizer.json";
+  else
+    return "";
+  std::string proto;
+  if (llvm::StringRef(path).ends_with(".json")) {
+    proto = convertTokenizerJson(path);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+      throw Error(path + ": cannot read the tokenizer");
+    proto.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  sentencepiece::SentencePieceProcessor processor;
+  if (!processor.LoadFromSerializedProto(proto).ok())
+    throw Error(path + ": not a SentencePiece model");
+  if (processor.GetPieceSize() > vocabSize)
+    throw Error(path + ": the tokenizer has " +
+                std::to_string(processor.GetPieceSize()) +
+                " pieces but the model's vocabulary has " +
+                std::to_string(vocabSize) + " rows");
+  return proto;
+}
+
+std::unique_ptr<MLIRContext> makeContext(const Target *target) {
+  DialectRegistry registry;
+  registerCompilerDialects(registry);
+  if (target)
+    target->registerDialects(registry);
+  auto context = std::make_unique<MLIRContext>(registry);
+  context->loadAllAvailableDialects();
+  return context;
+}
+
+// Closes `os` and reports a write that failed on the way (a full disk).
+void closeChecked(llvm::raw_fd_ostream &os, const std::string &path) {
+  os.close();
+  if (os.has_error()) {
+    std::string message = os.error().message();
+    os.clear_error();
+    throw Error(path + ": write failed: " + message);
+  }
+}
+
+void writeText(const std::string &path,
+               const std::function<void(llvm::raw_ostream &)> &write) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec)
+    throw Error(path + ": cannot write: " + ec.message());
+  write(os);
+  closeChecked(os, path);
+}
+
+void runPipeline(ModuleOp module, const std::string &what,
+                 const std::function<void(OpPassManager &)> &build) {
+  PassManager pm(module.getContext());
+  build(pm);
+  if (failed(pm.run(module)))
+    throw Error("compilation failed in the " + what + " stage");
+}
+
+// The gemma module of `config` planned for `context` positions: the fused
+// stage's KV and weight plan, as the module attributes say it.
+nlohmann::json planJson(ModuleOp module, const ModelConfig &config,
+                        int64_t context, DType kvDtype) {
+  auto attr = [&](const char *name) {
+    return cast<IntegerAttr>(module->getAttr(name)).getInt();
+  };
+  const TextConfig &t = config.text;
+  int64_t perPosition =
+      2 * t.numKvHeads * t.headDim * static_cast<int64_t>(dtypeSize(kvDtype));
+  nlohmann::json plan;
+  plan["context"] = context;
+  plan["kv_dtype"] = dtypeName(kvDtype);
+  plan["weight_bytes"] = attr("gemma.weight_bytes");
+  plan["kv_bytes_local"] = attr("gemma.kv_bytes_local");
+  plan["kv_bytes_global"] = attr("gemma.kv_bytes_global");
+  plan["kv_bytes_total"] =
+      attr("gemma.kv_bytes_local") + attr("gemma.kv_bytes_global");
+  plan["kv_arena_bytes"] = attr("gemma.kv_arena_bytes");
+  plan["kv_bytes_if_all_global"] = perPosition * t.numLayers * context;
+  plan["num_local_layers"] = t.numLocalLayers();
+  plan["num_global_layers"] = t.numGlobalLayers();
+  plan["sliding_window"] = t.slidingWindow;
+  return plan;
+}
+
+// The file compileModel() writes before it renames it to the output: beside
+// it (so the rename is atomic), unique, and removed if the compile fails or
+// is interrupted. Until commit() a failed compile leaves the output as it
+// was.
+class StagedOutput {
+public:
+  explicit StagedOutput(const std::string &output) : output(output) {
+    llvm::SmallString<256> model(output + ".partial-%%%%%%");
+    int fd;
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, path))
+      throw Error(output + ": cannot create a file beside it: " + ec.message());
+    ::close(fd);
+    // Targets may link from an intermediate file named after the output.
+    object = std::string(path) + ".o";
+    llvm::sys::RemoveFileOnSignal(path);
+    llvm::sys::RemoveFileOnSignal(object);
+  }
+  ~StagedOutput() {
+    if (!committed)
+      llvm::sys::fs::remove(path);
+    llvm::sys::fs::remove(object);
+    llvm::sys::DontRemoveFileOnSignal(path);
+    llvm::sys::DontRemoveFileOnSignal(object);
+  }
+  StagedOutput(const StagedOutput &) = delete;
+  StagedOutput &operator=(const StagedOutput &) = delete;
+
+  std::string file() const { return std::string(path); }
+
+  void commit() {
+    if (std::error_code ec = llvm::sys::fs::rename(path, output))
+      throw Error(output + ": cannot move " + std::string(path) +
+                  " into place: " + ec.message());
+    committed = true;
+  }
+
+private:
+  std::string output;
+  llvm::SmallString<256> path;
+  std::string object;
+  bool committed = false;
+};
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+} // namespace
+
+std::vector<std::string> emitStages(const Target &target) {
+  TargetStages t = target.stages();
+  return {"gemma",    "fused",    "linalg", t.translated,
+          t.assembly, t.artifact, "exe"};
+}
+
+nlohmann::json planModel(const ModelConfig &config, int64_t context,
+                         DType kvDtype) {
+  if (std::string problem = contextProblem(config, context, kvDtype);
+      !problem.empty())
+    throw UsageError("--context " + problem);
+  auto ctx = makeContext(nullptr);
+  BuildOptions options{context, kvDtype, config.dtype, {}};
+  OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, options);
+  runPipeline(*module, "plan", buildGemmaOptimizationPipeline);
+  return planJson(*module, config, context, kvDtype);
+}
+
+void compileModel(const CompileOptions &options) {
+  std::unique_ptr<Target> target =
+      TargetRegistry::create(options.target, options.targetOptions);
+  if (!target) {
+    std::string names;
+    for (const std::string &name : TargetRegistry::names())
+      names += (names.empty() ? "" : ", ") + name;
+    throw UsageError("unknown --target '" + options.target +
+                     "' (available: " + names + ")");
+  }
+  std::vector<std::string> stages = emitStages(*target);
+  if (std::find(stages.begin(), stages.end(), options.emit) == stages.end())
+    throw UsageError("unknown --emit stage '" + options.emit + "'");
+  if (options.dumpDir)
+    llvm::sys::fs::create_directories(*options.dumpDir);
+
+  auto start = std::chrono::steady_clock::now();
+  Checkpoint checkpoint = Checkpoint::open(options.modelDir);
+  for (const std::string &warning : checkpoint.warnings())
+    std::cerr << "gemmac: warning: " << warning << "\n";
+  const ModelConfig &config = checkpoint.config();
+  // The default cache dtype is that of the stored weights: a config's
+  // torch_dtype may be absent or disagree with the tensors.
+  DType kvDtype = options.kvDtype.value_or(checkpoint.dtype());
+  int64_t maxContext =
+      options.maxContext.value_or(config.text.maxPositionEmbeddings);
+  if (std::string problem = contextProblem(config, maxContext, kvDtype);
+      !problem.empty()) {
+    if (options.maxContext)
+      throw UsageError("--max-context " + problem);
+    throw Error(checkpoint.dir() +
+                "/config.json: config field 'max_position_embeddings': " +
+                problem + "; pass a smaller --max-context");
+  }
+
+  auto ctx = makeContext(target.get());
+  BuildOptions build{maxContext, kvDtype, checkpoint.dtype(), {}};
+  for (const ExpectedTensor &tensor : checkpoint.expected())
+    build.weightDtypes[tensor.name] = checkpoint.storageDType(tensor.name);
+  OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, build);
+  if (failed(module->verify()))
+    throw Error("the frontend produced invalid IR");
+
+  TargetStages targetStages = target->stages();
+  StagedOutput staged(options.output);
+  int stageIndex = 0;
+  // Dumps the module after a stage; true when it is the one to emit.
+  auto stageDone = [&](const std::string &stage) {
+    auto print = [&](llvm::raw_ostream &os) { module->print(os); };
+    if (options.dumpDir)
+      writeText(*options.dumpDir + "/" + std::to_string(stageIndex) + "-" +
+                    stage + ".mlir",
+                print);
+    ++stageIndex;
+    if (options.emit != stage)
+      return false;
+    writeText(staged.file(), print);
+    staged.commit();
+    return true;
+  };
+  if (stageDone("gemma"))
+    return;
+  runPipeline(*module, "gemma optimisation", buildGemmaOptimizationPipeline);
+  nlohmann::json plan = planJson(*module, config, maxContext, kvDtype);
+  // The blob as gemma-layout-weights laid it out (the declarations are gone
+  // once the module is lowered).
+  std::vector<std::pair<std::string, int64_t>> weights;
+  for (WeightDeclOp decl : module->getOps<WeightDeclOp>())
+    weights.emplace_back(decl.getSymName().str(), *decl.getOffset());
+  const int64_t blobBytes = plan["weight_bytes"].get<int64_t>();
+  if (stageDone("fused"))
+    return;
+  runPipeline(*module, "linalg lowering", buildLinalgLoweringPipeline);
+  if (stageDone("linalg"))
+    return;
+  runPipeline(*module, target->name().str() + " translation",
+              [&](OpPassManager &pm) { target->buildTranslationPipeline(pm); });
+  if (stageDone(targetStages.translated))
+    return;
+  if (options.emit == targetStages.assembly || options.dumpDir) {
+    std::string path = options.emit == targetStages.assembly
+                           ? staged.file()
+                           : *options.dumpDir + "/" + targetStages.assemblyFile;
+    writeText(path, [&](llvm::raw_ostream &os) {
+      if (failed(target->emitAssembly(*module, os)))
+        throw Error(path + ": cannot emit " + targetStages.assembly);
+    });
+    if (options.emit == targetStages.assembly) {
+      staged.commit();
+      return;
+    }
+  }
+  Artifact artifact;
+  if (failed(target->serialize(*module, artifact)))
+    throw Error(target->name().str() + " target: serialization failed");
+  if (options.emit == targetStages.artifact) {
+    writeText(staged.file(),
+              [&](llvm::raw_ostream &os) { os << artifact.bytes; });
+    staged.commit();
+    return;
+  }
+  LinkResult linked = target->link(
+      artifact, {staged.file(), options.runtimeLibDir, options.main});
+
+  std::string tokenizer =
+      findTokenizer(options.modelDir, options.tokenizer, config.text.vocabSize);
+  nlohmann::json meta = plan;
+  if (!tokenizer.empty()) {
+    meta["tokenizer_offset"] = blobBytes;
+    meta["tokenizer_bytes"] = tokenizer.size();
+  }
+  meta["format"] = 1;
+  meta["model_type"] = config.modelType;
+  meta["target"] = target->name().str();
+  meta["cpu"] = options.targetOptions.cpu;
+  meta["vocab_size"] = config.text.vocabSize;
+  meta["hidden_size"] = config.text.hiddenSize;
+  meta["num_layers"] = config.text.numLayers;
+  meta["max_context"] = maxContext;
+  meta["weight_dtype"] = dtypeName(checkpoint.dtype());
+  meta["bos_token_id"] = config.text.bosTokenId;
+  meta["eos_token_ids"] = config.text.eosTokenIds;
+  Progress packing("packing weights",
+                   static_cast<uint64_t>(blobBytes) + tokenizer.size());
+  PayloadWriter::append(
+      staged.file(),
+      [&](std::ostream &os) {
+        static const char zeros[kBufferAlignment] = {};
+        int64_t written = 0;
+        for (const auto &[name, offset] : weights) {
+          os.write(zeros, offset - written);
+          written = offset;
+          checkpoint.writeStorage(name, [&](const uint8_t *data, size_t size) {
+            os.write(reinterpret_cast<const char *>(data),
+                     static_cast<std::streamsize>(size));
+            written += static_cast<int64_t>(size);
+            packing.advance(size);
+          });
+        }
+        os.write(zeros, blobBytes - written);
+        os.write(tokenizer.data(),
+                 static_cast<std::streamsize>(tokenizer.size()));
+      },
+      static_cast<uint64_t>(blobBytes) + tokenizer.size(), meta.dump());
+  packing.finish();
+  // Only now: a failed compile must not leave libraries behind either.
+  for (const std::string &library : linked.companions)
+    shipBeside(library, options.output);
+  staged.commit();
+  std::cerr << "gemmac: compiled " << options.output << " ("
+            << config.text.numLayers << " layers, " << blobBytes
+            << " weight bytes packed at "
+            << Progress::formatBytes(packing.rate()) << "/s) in "
+            << secondsSince(start) << " s\n";
+}
+
+} // namespace gemma

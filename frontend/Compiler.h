@@ -1,0 +1,73 @@
+//===- Compiler.h - a checkpoint into an executable -------------*- C++ -*-===//
+//
+// The compile flow every target shares: read and check the checkpoint, emit
+// the gemma dialect, run the target-independent stages, hand the module to
+// the Target (translate, serialize, link), pack the weights, tokenizer and
+// metadata into the executable's payload and move it into place. gemmac is
+// only its command line.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GEMMA_FRONTEND_COMPILER_H
+#define GEMMA_FRONTEND_COMPILER_H
+
+#include "frontend/ModelConfig.h"
+#include "lowering/Target.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gemma {
+
+/// A bad flag value (a context too large, an unknown target or stage): the
+/// driver prints it with its usage text and exits with status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct CompileOptions {
+  std::string modelDir;
+  std::string output;
+  std::string target = "cpu";
+  TargetOptions targetOptions;
+  /// Positions the executable holds; the config's max_position_embeddings
+  /// when unset.
+  std::optional<int64_t> maxContext;
+  /// The KV-cache dtype; the stored weights' dtype when unset.
+  std::optional<DType> kvDtype;
+  /// The stage to stop after and write to `output` ("exe": all of them).
+  std::string emit = "exe";
+  /// Where to write every stage as well, when set.
+  std::optional<std::string> dumpDir;
+  /// "cli" or "benchmark": the executable's main().
+  std::string main = "cli";
+  /// The tokenizer to embed; else the directory's tokenizer.model or
+  /// tokenizer.json, else none.
+  std::optional<std::string> tokenizer;
+  /// Where libgemma_runtime.a and the mains are.
+  std::string runtimeLibDir;
+};
+
+/// Compiles `options.modelDir` into `options.output`. Prints checkpoint
+/// warnings, progress and one summary line on stderr. Throws UsageError for
+/// bad options and gemma::Error (or std::runtime_error) for bad input,
+/// leaving `options.output` as it was.
+void compileModel(const CompileOptions &options);
+
+/// `gemmac plan`: the KV-cache and weight plan of `config` for `context`
+/// positions, as JSON. Throws UsageError for a context no executable can
+/// hold.
+nlohmann::json planModel(const ModelConfig &config, int64_t context,
+                         DType kvDtype);
+
+/// The stages `--emit` takes for `target`, in order.
+std::vector<std::string> emitStages(const Target &target);
+
+} // namespace gemma
+
+#endif // GEMMA_FRONTEND_COMPILER_H
