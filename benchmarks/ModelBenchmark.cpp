@@ -74,8 +74,7 @@ void decode(benchmark::State &state) {
 int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   try {
-    model = std::make_unique<gemma::Model>(gemma::MappedPayload::openSelf(),
-                                           gemma::linkedEntryPoints());
+    model = std::make_unique<gemma::Model>(gemma::MappedPayload::openSelf());
   } catch (const std::exception &e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -7,10 +7,13 @@
 #include "frontend/ModelBuilder.h"
 #include "frontend/TokenizerConverter.h"
 #include "lowering/Linker.h"
+#include "lowering/Passes.h"
 #include "lowering/Pipeline.h"
+#include "runtime/ModelInfo.h"
 #include "runtime/Payload.h"
 #include "runtime/Progress.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
@@ -210,6 +213,69 @@ private:
   bool committed = false;
 };
 
+// How the entry-point table spells an element type.
+std::string dtypeOf(Type type) {
+  if (type.isIndex())
+    return "index";
+  if (type.isF32())
+    return "f32";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF16())
+    return "f16";
+  if (auto integer = dyn_cast<IntegerType>(type))
+    return "i" + std::to_string(integer.getWidth());
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  type.print(os);
+  return text;
+}
+
+EntryTensor describe(Type type, std::string name) {
+  EntryTensor tensor{std::move(name), dtypeOf(getElementTypeOrSelf(type)), {}};
+  if (auto shaped = dyn_cast<ShapedType>(type))
+    for (int64_t size : shaped.getShape())
+      tensor.shape.push_back(ShapedType::isDynamic(size) ? -1 : size);
+  return tensor;
+}
+
+// The entry-point table of a module at the linalg stage: every function
+// gemma-expose-entry-points exposed, with its C-interface symbol. Operands
+// are named by their `gemma.name` attribute, by the weights/arena markers,
+// or else by the token entry points' convention (ids, position).
+std::vector<EntryPointInfo> entryTable(ModuleOp module) {
+  std::vector<EntryPointInfo> table;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    if (!fn->hasAttr("llvm.emit_c_interface"))
+      continue;
+    EntryPointInfo entry;
+    std::string symbol = fn.getSymName().str();
+    entry.name = llvm::StringRef(symbol).drop_front(
+        llvm::StringRef(symbol).starts_with("gemma_") ? 6 : 0);
+    entry.symbol = "_mlir_ciface_" + symbol;
+    static const char *const tokenOperands[] = {"ids", "position"};
+    size_t plain = 0;
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      std::string name;
+      if (auto attr = fn.getArgAttrOfType<StringAttr>(i, "gemma.name"))
+        name = attr.str();
+      else if (fn.getArgAttr(i, mlir::gemma::kWeightsArgAttr))
+        name = "weights";
+      else if (fn.getArgAttr(i, mlir::gemma::kKVArenaArgAttr))
+        name = "kv_arena";
+      else if (plain < 2)
+        name = tokenOperands[plain++];
+      else
+        name = "arg" + std::to_string(i);
+      entry.operands.push_back(describe(fn.getArgumentTypes()[i], name));
+    }
+    for (Type result : fn.getResultTypes())
+      entry.results.push_back(describe(result, "logits"));
+    table.push_back(std::move(entry));
+  }
+  return table;
+}
+
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
@@ -308,6 +374,7 @@ void compileModel(const CompileOptions &options) {
   if (stageDone("fused"))
     return;
   runPipeline(*module, "linalg lowering", buildLinalgLoweringPipeline);
+  std::vector<EntryPointInfo> entryPoints = entryTable(*module);
   if (stageDone("linalg"))
     return;
   runPipeline(*module, target->name().str() + " translation",
@@ -341,22 +408,30 @@ void compileModel(const CompileOptions &options) {
 
   std::string tokenizer =
       findTokenizer(options.modelDir, options.tokenizer, config.text.vocabSize);
-  nlohmann::json meta = plan;
-  if (!tokenizer.empty()) {
-    meta["tokenizer_offset"] = blobBytes;
-    meta["tokenizer_bytes"] = tokenizer.size();
-  }
-  meta["format"] = 1;
-  meta["model_type"] = config.modelType;
-  meta["target"] = target->name().str();
-  meta["cpu"] = options.targetOptions.cpu;
-  meta["vocab_size"] = config.text.vocabSize;
-  meta["hidden_size"] = config.text.hiddenSize;
-  meta["num_layers"] = config.text.numLayers;
-  meta["max_context"] = maxContext;
-  meta["weight_dtype"] = dtypeName(checkpoint.dtype());
-  meta["bos_token_id"] = config.text.bosTokenId;
-  meta["eos_token_ids"] = config.text.eosTokenIds;
+  ModelInfo info;
+  info.modelType = config.modelType;
+  info.target = target->name().str();
+  info.cpu = options.targetOptions.cpu;
+  info.vocabSize = config.text.vocabSize;
+  info.hiddenSize = config.text.hiddenSize;
+  info.numLayers = config.text.numLayers;
+  info.numLocalLayers = config.text.numLocalLayers();
+  info.numGlobalLayers = config.text.numGlobalLayers();
+  info.slidingWindow = config.text.slidingWindow;
+  info.maxContext = maxContext;
+  info.weightDtype = dtypeName(checkpoint.dtype());
+  info.weightBytes = blobBytes;
+  info.kvDtype = dtypeName(kvDtype);
+  info.kvArenaBytes = plan["kv_arena_bytes"].get<int64_t>();
+  info.kvBytesLocal = plan["kv_bytes_local"].get<int64_t>();
+  info.kvBytesGlobal = plan["kv_bytes_global"].get<int64_t>();
+  info.bosTokenId = static_cast<int32_t>(config.text.bosTokenId);
+  for (int64_t id : config.text.eosTokenIds)
+    info.eosTokenIds.push_back(static_cast<int32_t>(id));
+  if (!tokenizer.empty())
+    info.tokenizer =
+        ModelInfo::ByteRange{blobBytes, static_cast<int64_t>(tokenizer.size())};
+  info.entryPoints = entryPoints;
   Progress packing("packing weights",
                    static_cast<uint64_t>(blobBytes) + tokenizer.size());
   PayloadWriter::append(
@@ -378,7 +453,7 @@ void compileModel(const CompileOptions &options) {
         os.write(tokenizer.data(),
                  static_cast<std::streamsize>(tokenizer.size()));
       },
-      static_cast<uint64_t>(blobBytes) + tokenizer.size(), meta.dump());
+      static_cast<uint64_t>(blobBytes) + tokenizer.size(), info.toJson());
   packing.finish();
   // Only now: a failed compile must not leave libraries behind either.
   for (const std::string &library : linked.companions)

@@ -51,188 +51,9 @@ int64_t TextConfig::numLocalLayers() const {
 
 namespace {
 
-// Sizes above this are certainly corrupt, and bounding them keeps every
-// product of two sizes (weight shapes) far from int64 overflow.
-constexpr int64_t kMaxSize = int64_t(1) << 31;
-
 std::string quote(const json &value) { return value.dump(); }
 
-// Python's json module writes NaN, Infinity and -Infinity, which JSON does
-// not allow. Quoting them (outside strings) lets the field checks name the
-// field that holds one instead of failing the whole parse.
-std::string quoteNonFiniteLiterals(const std::string &text) {
-  static const char *const literals[] = {"-Infinity", "Infinity", "NaN"};
-  std::string out;
-  out.reserve(text.size());
-  bool inString = false;
-  for (size_t i = 0; i < text.size();) {
-    char c = text[i];
-    if (inString) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size())
-        out += text[++i];
-      else if (c == '"')
-        inString = false;
-      ++i;
-      continue;
-    }
-    if (c == '"')
-      inString = true;
-    bool replaced = false;
-    for (const char *literal : literals) {
-      size_t n = std::char_traits<char>::length(literal);
-      if (text.compare(i, n, literal) == 0) {
-        out += '"' + std::string(literal) + '"';
-        i += n;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced)
-      out += text[i++];
-  }
-  return out;
-}
-
-// Reads fields of one JSON object (the top level, text_config or
-// vision_config); `prefix` makes error messages name the full field path.
-class Section {
-public:
-  Section(const json *obj, std::string source, std::string prefix)
-      : obj(obj), source(std::move(source)), prefix(std::move(prefix)) {}
-
-  [[noreturn]] void fail(const std::string &key,
-                         const std::string &message) const {
-    throw Error(source + ": config field '" + prefix + key + "': " + message);
-  }
-
-  // Null counts as present: callers decide whether null is meaningful.
-  const json *find(const std::string &key) const {
-    if (!obj)
-      return nullptr;
-    auto it = obj->find(key);
-    return it == obj->end() ? nullptr : &*it;
-  }
-
-  bool has(const std::string &key) const {
-    const json *v = find(key);
-    return v && !v->is_null();
-  }
-
-  Section sub(const std::string &key) const {
-    const json *v = find(key);
-    if (!v || v->is_null())
-      return Section(nullptr, source, prefix + key + ".");
-    if (!v->is_object())
-      fail(key, "expected an object, got " + quote(*v));
-    return Section(v, source, prefix + key + ".");
-  }
-
-  int64_t intValue(const std::string &key, const json &v) const {
-    if (v.is_number_unsigned()) {
-      if (v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
-        fail(key, "value " + quote(v) + " is out of range");
-      return static_cast<int64_t>(v.get<uint64_t>());
-    }
-    if (v.is_number_integer())
-      return v.get<int64_t>();
-    // Some writers emit integral floats ("sliding_window": 512.0).
-    if (v.is_number_float()) {
-      double d = v.get<double>();
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15)
-        return static_cast<int64_t>(d);
-    }
-    fail(key, "expected an integer, got " + quote(v));
-  }
-
-  int64_t getInt(const std::string &key, int64_t def) const {
-    const json *v = find(key);
-    if (!v)
-      return def;
-    if (v->is_null())
-      fail(key, "expected an integer, got null");
-    return intValue(key, *v);
-  }
-
-  // A positive size, bounded so shape products cannot overflow.
-  int64_t getSize(const std::string &key, int64_t def) const {
-    int64_t n = getInt(key, def);
-    if (n <= 0)
-      fail(key, "must be positive, got " + std::to_string(n));
-    if (n > kMaxSize)
-      fail(key, "value " + std::to_string(n) + " is implausibly large");
-    return n;
-  }
-
-  double numberValue(const std::string &key, const json &v) const {
-    if (v == "NaN" || v == "Infinity" || v == "-Infinity")
-      fail(key, "expected a finite number, got " + v.get<std::string>());
-    if (!v.is_number())
-      fail(key, "expected a number, got " + quote(v));
-    double d = v.get<double>();
-    if (!std::isfinite(d))
-      fail(key, "expected a finite number, got " + quote(v));
-    return d;
-  }
-
-  double getDouble(const std::string &key, double def) const {
-    const json *v = find(key);
-    if (!v)
-      return def;
-    if (v->is_null())
-      fail(key, "expected a number, got null");
-    return numberValue(key, *v);
-  }
-
-  double getPositive(const std::string &key, double def) const {
-    double d = getDouble(key, def);
-    if (!(d > 0))
-      fail(key, "must be positive, got " + std::to_string(d));
-    return d;
-  }
-
-  // Null and absent both mean "not set" (softcapping, rope_scaling).
-  std::optional<double> getOptionalPositive(const std::string &key) const {
-    if (!has(key))
-      return std::nullopt;
-    double d = numberValue(key, *find(key));
-    if (!(d > 0))
-      fail(key, "must be positive or null, got " + quote(*find(key)));
-    return d;
-  }
-
-  std::string getString(const std::string &key, const std::string &def) const {
-    const json *v = find(key);
-    if (!v)
-      return def;
-    if (!v->is_string())
-      fail(key, "expected a string, got " + quote(*v));
-    return v->get<std::string>();
-  }
-
-  bool getBool(const std::string &key, bool def) const {
-    const json *v = find(key);
-    if (!v)
-      return def;
-    if (!v->is_boolean())
-      fail(key, "expected true or false, got " + quote(*v));
-    return v->get<bool>();
-  }
-
-  // Token ids: null means "none", which we treat as the default.
-  int64_t getTokenId(const std::string &key, int64_t def) const {
-    if (!has(key))
-      return def;
-    int64_t id = intValue(key, *find(key));
-    if (id < 0)
-      fail(key, "must be non-negative, got " + std::to_string(id));
-    return id;
-  }
-
-  const json *obj;
-  std::string source;
-  std::string prefix;
-};
+using Section = JsonFields;
 
 // Every name transformers maps to the tanh approximation of GELU.
 void checkGeluTanh(const Section &s, const std::string &key) {
@@ -283,7 +104,7 @@ void parseRope(const Section &t, TextConfig &text) {
     parseRopeEntry(params, text.ropeGlobal);
     return;
   }
-  for (const auto &item : params.obj->items()) {
+  for (const auto &item : params.object()->items()) {
     if (item.key() != "full_attention" && item.key() != "sliding_attention")
       params.fail(item.key(), "unknown layer type (expected full_attention "
                               "or sliding_attention)");
@@ -382,7 +203,7 @@ TextConfig parseText(const Section &t, const Section &top,
   // transformers' Gemma3Attention never applies this Gemma 2 setting, so
   // neither do we: the oracle's logits are those without it.
   if (t.getOptionalPositive("attn_logit_softcapping"))
-    warnings.push_back(t.source + ": config field '" + t.prefix +
+    warnings.push_back(t.sourceName() + ": config field '" + t.fieldPrefix() +
                        "attn_logit_softcapping' (" +
                        quote(*t.find("attn_logit_softcapping")) +
                        ") is ignored, as transformers' Gemma 3 ignores it");
@@ -485,13 +306,7 @@ int64_t mmTokenIndex(const Section &top, const std::string &base, int64_t def) {
 
 ModelConfig parseConfigJson(const std::string &text,
                             const std::string &sourceName) {
-  json root;
-  try {
-    root = json::parse(quoteNonFiniteLiterals(text));
-  } catch (const json::exception &e) {
-    // The parser's message says where it failed.
-    throw Error(sourceName + ": malformed JSON: " + e.what());
-  }
+  json root = parseJson(text, sourceName);
   if (!root.is_object())
     throw Error(sourceName + ": malformed config: expected a JSON object");
 
@@ -529,12 +344,7 @@ ModelConfig parseConfigJson(const std::string &text,
 
 void applyGenerationConfig(ModelConfig &config, const std::string &text,
                            const std::string &sourceName) {
-  json root;
-  try {
-    root = json::parse(quoteNonFiniteLiterals(text));
-  } catch (const json::exception &e) {
-    throw Error(sourceName + ": malformed JSON: " + e.what());
-  }
+  json root = parseJson(text, sourceName);
   if (!root.is_object())
     throw Error(sourceName + ": malformed generation config: expected a "
                              "JSON object");

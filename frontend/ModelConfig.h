@@ -9,6 +9,8 @@
 #ifndef GEMMA_FRONTEND_MODELCONFIG_H
 #define GEMMA_FRONTEND_MODELCONFIG_H
 
+#include "runtime/JsonFields.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -24,11 +26,6 @@ const char *dtypeName(DType dtype); // "bf16", "f16", "f32"
 size_t dtypeSize(DType dtype);
 std::optional<DType> parseDTypeName(const std::string &name);
 
-// Every error of the checkpoint library; messages name the file and the
-// tensor or config field involved.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct RopeConfig {
   double theta = 0;

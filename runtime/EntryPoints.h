@@ -1,15 +1,22 @@
-// EntryPoints.h - the calling convention of the generated model object.
+// EntryPoints.h - the calling convention of the generated code on the CPU.
 //
-// The compiler emits `gemma_prefill` and `gemma_decode` with MLIR's C
-// interface (`llvm.emit_c_interface`): every memref argument is passed as a
-// pointer to a descriptor and the memref result comes back through a leading
+// The compiler emits each entry point with MLIR's C interface
+// (`llvm.emit_c_interface`): every memref argument is passed as a pointer to
+// a descriptor and the memref result comes back through a leading
 // out-pointer. These declarations must match that ABI exactly; the runtime
 // never includes MLIR headers, so the descriptor layout is restated here.
+// The payload's entry table (ModelInfo::entryPoints) names each function's
+// symbol and describes its operands, which the device checks against
+// tokenEntryOperands()/tokenEntryResults() before calling it.
 
 #ifndef GEMMA_RUNTIME_ENTRYPOINTS_H
 #define GEMMA_RUNTIME_ENTRYPOINTS_H
 
+#include "runtime/ModelInfo.h"
+
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace gemma {
 
@@ -24,54 +31,37 @@ template <typename T, int N> struct MemRefDescriptor {
   int64_t strides[N];
 };
 
-// The entry points share one signature:
-//   logitsOut: receives a [n, vocab] f32 memref malloc'ed by the generated
-//              code ([1, vocab]: the last token's row, for prefill_last); the
-//              caller reads it through the descriptor and frees `allocated`.
+// The token entry points (prefill, prefill_last, decode) share one
+// signature:
+//   logitsOut: receives a [rows, vocab] f32 memref malloc'ed by the
+//              generated code (rows: n for prefill, 1 for prefill_last and
+//              decode); the caller reads it through the descriptor and
+//              frees `allocated`.
 //   weights:   the packed weight blob (read-only mapping).
 //   kvArena:   the KV-cache arena, zeroed once, persisting across calls.
 //   ids:       the n tokens to consume (n == 1 for decode).
 //   position:  the position of ids[0]; the tokens take position ..
 //              position + n - 1.
-using EntryPointFn = void (*)(MemRefDescriptor<float, 2> *logitsOut,
+using TokenEntryFn = void (*)(MemRefDescriptor<float, 2> *logitsOut,
                               MemRefDescriptor<uint8_t, 1> *weights,
                               MemRefDescriptor<uint8_t, 1> *kvArena,
                               MemRefDescriptor<int32_t, 1> *ids,
                               int64_t position);
 
-// Held by the Model as plain function pointers so that unit tests can
-// substitute fakes for the generated code.
-struct EntryPoints {
-  EntryPointFn prefill = nullptr;
-  EntryPointFn decode = nullptr;
-  // Prefill returning only the last token's logits; optional (null: the
-  // Model falls back to `prefill`).
-  EntryPointFn prefillLast = nullptr;
-};
+// The token entry points this runtime calls.
+inline const std::vector<std::string> &tokenEntryNames() {
+  static const std::vector<std::string> names = {"prefill", "prefill_last",
+                                                 "decode"};
+  return names;
+}
 
-// The generated object's entry points. Defined in LinkedEntryPoints.cpp,
-// which only the final executable links: referencing the symbols anywhere
-// else would make every runtime user need a model object.
-EntryPoints linkedEntryPoints();
+// The table rows a token entry must have, for a model of `vocab` logits:
+// the operands and results above, with decode's ids [1], prefill's rows
+// dynamic and prefill_last's and decode's rows 1.
+std::vector<EntryTensor> tokenEntryOperands(const std::string &entry);
+std::vector<EntryTensor> tokenEntryResults(const std::string &entry,
+                                           int64_t vocab);
 
 } // namespace gemma
-
-extern "C" {
-void _mlir_ciface_gemma_prefill(gemma::MemRefDescriptor<float, 2> *logitsOut,
-                                gemma::MemRefDescriptor<uint8_t, 1> *weights,
-                                gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
-                                gemma::MemRefDescriptor<int32_t, 1> *ids,
-                                int64_t position);
-void _mlir_ciface_gemma_prefill_last(
-    gemma::MemRefDescriptor<float, 2> *logitsOut,
-    gemma::MemRefDescriptor<uint8_t, 1> *weights,
-    gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
-    gemma::MemRefDescriptor<int32_t, 1> *ids, int64_t position);
-void _mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logitsOut,
-                               gemma::MemRefDescriptor<uint8_t, 1> *weights,
-                               gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
-                               gemma::MemRefDescriptor<int32_t, 1> *ids,
-                               int64_t position);
-}
 
 #endif // GEMMA_RUNTIME_ENTRYPOINTS_H

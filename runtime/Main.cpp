@@ -8,7 +8,6 @@
 
 #include "runtime/Chat.h"
 #include "runtime/CommandLine.h"
-#include "runtime/EntryPoints.h"
 #include "runtime/Format.h"
 #include "runtime/Generator.h"
 #include "runtime/Model.h"
@@ -73,7 +72,7 @@ void checkIds(const std::vector<int32_t> &ids, const ModelInfo &info,
 // prefill at position 0, the rest one decode step each; OUT gets the logits
 // after every position, float32 [len, vocab].
 void dumpLogits(const ArgParser &args) {
-  Model model(MappedPayload::openSelf(), linkedEntryPoints());
+  Model model(MappedPayload::openSelf());
   const ModelInfo &info = model.info();
   const std::string &idsPath = args.value("--input-ids");
   std::vector<int32_t> ids = readIds(idsPath);
@@ -488,7 +487,7 @@ int run(int argc, char **argv) {
       dumpLogits(args);
       return 0;
     }
-    Model model(MappedPayload::openSelf(), linkedEntryPoints());
+    Model model(MappedPayload::openSelf());
     std::unique_ptr<Tokenizer> tokenizer =
         Tokenizer::fromPayload(model.payload(), model.info());
     if (args.has("--tokenize")) {

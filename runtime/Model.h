@@ -1,14 +1,16 @@
 // Model.h - the model loop around the generated entry points.
 //
 // A Model owns what persists between calls of the generated code: the mapped
-// weight payload, the model description and the KV-cache arena, plus the
-// position of the next token. It is kept apart from the executable's main so
-// that other front ends (chat, sampling, benchmarks) drive the same loop.
+// payload, the model description, the Device that holds the weights and the
+// KV arena and calls the entry points, and the position of the next token.
+// It knows nothing of which device runs the code. It is kept apart from the
+// executable's main so that other front ends (chat, sampling, benchmarks)
+// drive the same loop.
 
 #ifndef GEMMA_RUNTIME_MODEL_H
 #define GEMMA_RUNTIME_MODEL_H
 
-#include "runtime/EntryPoints.h"
+#include "runtime/Device.h"
 #include "runtime/ModelInfo.h"
 #include "runtime/Payload.h"
 
@@ -21,9 +23,10 @@ namespace gemma {
 class Model {
 public:
   // Parses the payload metadata, checks that the blob holds the weights it
-  // promises and allocates the zeroed KV arena. Throws std::runtime_error
-  // naming payload.path().
-  Model(MappedPayload payload, EntryPoints entry);
+  // promises and creates the device for the target that generated the code
+  // (which allocates the zeroed KV arena and resolves the entry points
+  // through `symbols`). Throws std::runtime_error naming payload.path().
+  Model(MappedPayload payload, const SymbolResolver &symbols = selfSymbols());
 
   // Consumes ids[0..n) at positions position() .. position()+n-1 with one
   // call of the prefill entry point and returns their logits, row-major
@@ -36,7 +39,7 @@ public:
   // (through the prefill_last entry point when the executable has one).
   std::vector<float> prefillLast(const int32_t *ids, int64_t n);
   // Whether prefillLast avoids computing (and holding) every token's logits.
-  bool hasPrefillLast() const { return entry.prefillLast != nullptr; }
+  bool hasPrefillLast() const { return device->hasEntry("prefill_last"); }
   // One token through the decode entry point; returns [vocabSize] logits.
   // Same checks as prefill.
   std::vector<float> decode(int32_t id);
@@ -56,25 +59,20 @@ public:
   // Bytes of KV cache holding data of the current sequence. A global cache
   // has a slot per context position and a local cache a ring of
   // sliding_window slots, so the caches hold position() and
-  // min(position(), window) positions. Metadata without the window counts
-  // the local caches whole once a token is in (an over-count only while
-  // position() is below the window).
+  // min(position(), window) positions.
   int64_t kvBytesInUse() const;
 
-private:
-  struct ArenaUnmapper {
-    size_t bytes;
-    void operator()(uint8_t *arena) const;
-  };
+  const Device &deviceInUse() const { return *device; }
 
-  // Calls `fn` on ids[0..n) and returns its logits, `rows` of them.
-  std::vector<float> run(EntryPointFn fn, const char *name, const int32_t *ids,
-                         int64_t n, int64_t rows);
+private:
+  // Runs the token entry point `entry` on ids[0..n) and returns its logits,
+  // `rows` of them; `what` names the call in errors.
+  std::vector<float> run(const char *entry, const char *what,
+                         const int32_t *ids, int64_t n, int64_t rows);
 
   MappedPayload weights;
   ModelInfo modelInfo;
-  EntryPoints entry;
-  std::unique_ptr<uint8_t, ArenaUnmapper> arena;
+  std::unique_ptr<Device> device; // after weights and modelInfo: uses both
   int64_t pos = 0;
 };
 

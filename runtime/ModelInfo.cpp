@@ -1,130 +1,239 @@
-// ModelInfo.cpp - parsing the payload metadata.
+// ModelInfo.cpp - the payload metadata schema: one list of fields, read and
+// written.
 
 #include "runtime/ModelInfo.h"
 
-#include <nlohmann/json.hpp>
+#include "runtime/JsonFields.h"
 
 #include <limits>
-#include <stdexcept>
+#include <set>
 
 namespace gemma {
 namespace {
 
 using nlohmann::json;
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
-class FieldReader {
-public:
-  FieldReader(const json &object, const std::string &source)
-      : object(object), source(source) {}
+// Writes each field into a JSON object.
+struct Writer {
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
 
-  [[noreturn]] void fail(const std::string &what) const {
-    throw std::runtime_error(source + ": payload metadata " + what);
+  void integer(const char *key, int64_t &value, int64_t, int64_t) {
+    object[key] = value;
   }
-
-  const json &field(const char *name) const {
-    auto it = object.find(name);
-    if (it == object.end())
-      fail(std::string("has no '") + name + "' field");
-    return *it;
+  void id(const char *key, int32_t &value, int64_t, int64_t) {
+    object[key] = value;
   }
-
-  bool has(const char *name) const { return object.contains(name); }
-
-  // A field that older metadata may lack: `fallback` when absent.
-  int64_t optionalInteger(const char *name, int64_t fallback,
-                          int64_t min = 0) const {
-    return has(name) ? integer(name, min) : fallback;
+  void text(const char *key, std::string &value,
+            std::initializer_list<const char *>) {
+    object[key] = value;
   }
-
-  int64_t integer(const char *name, int64_t min = 0,
-                  int64_t max = std::numeric_limits<int64_t>::max()) const {
-    const json &value = field(name);
-    if (!value.is_number_integer())
-      fail(std::string("field '") + name + "' must be an integer");
-    // Unsigned values above INT64_MAX do not fit; treat them as out of range.
-    if (value.is_number_unsigned() &&
-        value.get<uint64_t>() >
-            static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      fail(std::string("field '") + name + "' is out of range");
-    int64_t result = value.get<int64_t>();
-    if (result < min || result > max)
-      fail(std::string("field '") + name + "' = " + std::to_string(result) +
-           " is outside [" + std::to_string(min) + ", " + std::to_string(max) +
-           "]");
-    return result;
+  void ids(const char *key, std::vector<int32_t> &value, int64_t) {
+    object[key] = value;
   }
-
-  std::string text(const char *name) const {
-    const json &value = field(name);
-    if (!value.is_string())
-      fail(std::string("field '") + name + "' must be a string");
-    return value.get<std::string>();
+  void range(const char *key, std::optional<ModelInfo::ByteRange> &value) {
+    if (value)
+      object[key] = {{"offset", value->offset}, {"bytes", value->bytes}};
+    else
+      object[key] = nullptr;
   }
-
-private:
-  const json &object;
-  const std::string &source;
+  void entries(const char *key, std::vector<EntryPointInfo> &value) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    auto tensors = [](const std::vector<EntryTensor> &ts) {
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
+      for (const EntryTensor &t : ts)
+        out.push_back(
+            {{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}});
+      return out;
+    };
+    for (const EntryPointInfo &e : value)
+      list.push_back({{"name", e.name},
+                      {"symbol", e.symbol},
+                      {"operands", tensors(e.operands)},
+                      {"results", tensors(e.results)}});
+    object[key] = list;
+  }
 };
 
+// Reads each field, checking it; remembers the keys it was asked for.
+struct Reader {
+  JsonFields fields;
+  std::set<std::string> known;
+
+  void integer(const char *key, int64_t &value, int64_t min, int64_t max) {
+    known.insert(key);
+    value = fields.requireInt(key, min, max);
+  }
+  void id(const char *key, int32_t &value, int64_t min, int64_t max) {
+    known.insert(key);
+    value = static_cast<int32_t>(fields.requireInt(key, min, max));
+  }
+  void text(const char *key, std::string &value,
+            std::initializer_list<const char *> allowed) {
+    known.insert(key);
+    value = fields.requireString(key);
+    if (allowed.size() == 0)
+      return;
+    std::string list;
+    for (const char *option : allowed) {
+      if (value == option)
+        return;
+      list += (list.empty() ? "" : ", ") + std::string(option);
+    }
+    fields.fail(key, "'" + value + "' is not one of " + list);
+  }
+  void ids(const char *key, std::vector<int32_t> &value, int64_t bound) {
+    known.insert(key);
+    const json &list = fields.require(key);
+    if (!list.is_array())
+      fields.fail(key, "must be an array of token ids");
+    for (const json &item : list) {
+      if (!item.is_number_integer() || item.get<int64_t>() < 0 ||
+          item.get<int64_t>() >= bound)
+        fields.fail(key, "holds " + item.dump() +
+                             ", not a token id in [0, vocab_size)");
+      value.push_back(static_cast<int32_t>(item.get<int64_t>()));
+    }
+  }
+  void range(const char *key, std::optional<ModelInfo::ByteRange> &value) {
+    known.insert(key);
+    fields.require(key);
+    if (!fields.has(key))
+      return; // null: none
+    JsonFields sub = fields.sub(key);
+    sub.rejectUnknown({"offset", "bytes"});
+    value = ModelInfo::ByteRange{sub.requireInt("offset", 0, kInt64Max),
+                                 sub.requireInt("bytes", 1, kInt64Max)};
+  }
+  EntryTensor tensor(const JsonFields &at) {
+    at.rejectUnknown({"name", "dtype", "shape"});
+    EntryTensor t{at.requireString("name"), at.requireString("dtype"), {}};
+    const json &shape = at.require("shape");
+    if (!shape.is_array())
+      at.fail("shape", "must be an array of sizes (-1: dynamic)");
+    for (const json &d : shape) {
+      if (!d.is_number_integer() || d.get<int64_t>() < -1)
+        at.fail("shape", "holds " + d.dump() + ", not a size or -1");
+      t.shape.push_back(d.get<int64_t>());
+    }
+    return t;
+  }
+  void entries(const char *key, std::vector<EntryPointInfo> &value) {
+    known.insert(key);
+    const json &list = fields.require(key);
+    if (!list.is_array())
+      fields.fail(key, "must be an array of entry points");
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string path = std::string(key) + "[" + std::to_string(i) + "].";
+      JsonFields entry(&list[i], fields.sourceName(), path,
+                       "payload metadata field");
+      if (!list[i].is_object())
+        fields.fail(std::string(key) + "[" + std::to_string(i) + "]",
+                    "must be an object");
+      entry.rejectUnknown({"name", "symbol", "operands", "results"});
+      EntryPointInfo info{
+          entry.requireString("name"), entry.requireString("symbol"), {}, {}};
+      for (auto [field, out] : {std::pair{"operands", &info.operands},
+                                {"results", &info.results}}) {
+        const json &ts = entry.require(field);
+        if (!ts.is_array())
+          entry.fail(field, "must be an array");
+        for (size_t j = 0; j < ts.size(); ++j) {
+          if (!ts[j].is_object())
+            entry.fail(std::string(field) + "[" + std::to_string(j) + "]",
+                       "must be an object");
+          out->push_back(
+              tensor(JsonFields(&ts[j], fields.sourceName(),
+                                path + field + "[" + std::to_string(j) + "].",
+                                "payload metadata field")));
+        }
+      }
+      for (const EntryPointInfo &earlier : value)
+        if (earlier.name == info.name)
+          fields.fail(key, "lists entry point '" + info.name + "' twice");
+      value.push_back(std::move(info));
+    }
+  }
+};
+
+// The schema: every key once, in the order it is written.
+template <typename Visitor> void visitFields(Visitor &v, ModelInfo &m) {
+  v.text("model_type", m.modelType, {"gemma3_text", "gemma3"});
+  v.text("target", m.target, {});
+  v.text("cpu", m.cpu, {});
+  v.integer("vocab_size", m.vocabSize, 1, kInt32Max);
+  v.integer("hidden_size", m.hiddenSize, 1, kInt64Max);
+  v.integer("num_layers", m.numLayers, 1, kInt64Max);
+  v.integer("num_local_layers", m.numLocalLayers, 0, m.numLayers);
+  v.integer("num_global_layers", m.numGlobalLayers, 0, m.numLayers);
+  v.integer("sliding_window", m.slidingWindow, 1, kInt64Max);
+  v.integer("max_context", m.maxContext, 1, kInt32Max);
+  v.text("weight_dtype", m.weightDtype, {"bf16", "f16", "f32"});
+  v.integer("weight_bytes", m.weightBytes, 0, kInt64Max);
+  v.text("kv_dtype", m.kvDtype, {"bf16", "f16", "f32"});
+  v.integer("kv_arena_bytes", m.kvArenaBytes, 0, kInt64Max);
+  v.integer("kv_bytes_local", m.kvBytesLocal, 0, m.kvArenaBytes);
+  v.integer("kv_bytes_global", m.kvBytesGlobal, 0, m.kvArenaBytes);
+  v.id("bos_token_id", m.bosTokenId, 0, m.vocabSize - 1);
+  v.ids("eos_token_ids", m.eosTokenIds, m.vocabSize);
+  v.range("tokenizer", m.tokenizer);
+  v.entries("entry_points", m.entryPoints);
+}
+
 } // namespace
+
+const EntryPointInfo *ModelInfo::entryPoint(const std::string &name) const {
+  for (const EntryPointInfo &entry : entryPoints)
+    if (entry.name == name)
+      return &entry;
+  return nullptr;
+}
+
+std::string ModelInfo::toJson() const {
+  Writer writer;
+  writer.object["format"] = format;
+  ModelInfo copy = *this;
+  visitFields(writer, copy);
+  return writer.object.dump();
+}
 
 ModelInfo parseModelInfo(const std::string &text, const std::string &source) {
   json object;
   try {
     object = json::parse(text);
   } catch (const json::exception &e) {
-    throw std::runtime_error(
-        source + ": payload metadata is not valid JSON: " + e.what());
+    throw Error(source + ": payload metadata is not valid JSON: " + e.what());
   }
-  FieldReader read(object, source);
   if (!object.is_object())
-    read.fail("is not a JSON object");
-
+    throw Error(source + ": payload metadata is not a JSON object");
+  JsonFields fields(&object, source, "", "payload metadata field");
   ModelInfo info;
-  info.format = read.integer("format");
-  if (info.format != 1)
-    read.fail("has format " + std::to_string(info.format) +
-              "; this runtime reads format 1 (recompile the model with a "
-              "matching gemmac)");
-  info.modelType = read.text("model_type");
-  info.vocabSize =
-      read.integer("vocab_size", 1, std::numeric_limits<int32_t>::max());
-  info.hiddenSize = read.integer("hidden_size", 1);
-  info.numLayers = read.integer("num_layers", 1);
-  info.maxContext =
-      read.integer("max_context", 1, std::numeric_limits<int32_t>::max());
-  info.kvDtype = read.text("kv_dtype");
-  if (info.kvDtype != "bf16" && info.kvDtype != "f16" && info.kvDtype != "f32")
-    read.fail("field 'kv_dtype' is '" + info.kvDtype +
-              "'; expected bf16, f16 or f32");
-  info.kvArenaBytes = read.integer("kv_arena_bytes");
-  info.kvBytesLocal = read.integer("kv_bytes_local");
-  info.kvBytesGlobal = read.integer("kv_bytes_global");
-  // The arena holds every cache (each padded to 64 bytes), so the totals
-  // cannot exceed it; a larger sum means the plan and the arena disagree.
+  // The format first: another format's fields mean something else.
+  info.format = fields.requireInt("format", 0, kInt64Max);
+  if (info.format > kMetadataFormat)
+    fields.fail("format",
+                std::to_string(info.format) +
+                    ": this executable was written by a newer gemmac than its "
+                    "runtime reads (format " +
+                    std::to_string(kMetadataFormat) + ")");
+  if (info.format < kMetadataFormat)
+    fields.fail("format", std::to_string(info.format) +
+                              ": this executable was written by an older "
+                              "gemmac; recompile the model (this runtime "
+                              "reads format " +
+                              std::to_string(kMetadataFormat) + ")");
+  Reader reader{fields, {"format"}};
+  visitFields(reader, info);
+  fields.rejectUnknown(reader.known);
+  // The arena holds every cache (each padded), so the totals cannot exceed
+  // it; a larger sum means the plan and the arena disagree.
   if (info.kvBytesLocal > info.kvArenaBytes - info.kvBytesGlobal)
-    read.fail("kv_bytes_local + kv_bytes_global exceeds kv_arena_bytes");
-  info.weightBytes = read.integer("weight_bytes");
-  info.bosTokenId =
-      static_cast<int32_t>(read.integer("bos_token_id", 0, info.vocabSize - 1));
-
-  const json &eos = read.field("eos_token_ids");
-  if (!eos.is_array())
-    read.fail("field 'eos_token_ids' must be an array of integers");
-  for (const json &id : eos) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
-        id.get<int64_t>() >= info.vocabSize)
-      read.fail("field 'eos_token_ids' holds " + id.dump() +
-                ", not a token id in [0, vocab_size)");
-    info.eosTokenIds.push_back(static_cast<int32_t>(id.get<int64_t>()));
-  }
-
-  info.slidingWindow = read.optionalInteger("sliding_window", 0);
-  info.numLocalLayers = read.optionalInteger("num_local_layers", 0);
-  info.numGlobalLayers = read.optionalInteger("num_global_layers", 0);
-  info.tokenizerBytes = read.optionalInteger("tokenizer_bytes", 0);
-  if (info.tokenizerBytes > 0)
-    info.tokenizerOffset = read.integer("tokenizer_offset");
+    fields.fail("kv_bytes_local",
+                "kv_bytes_local + kv_bytes_global exceeds kv_arena_bytes");
+  if (info.numLocalLayers + info.numGlobalLayers != info.numLayers)
+    fields.fail("num_global_layers",
+                "num_local_layers + num_global_layers is not num_layers");
   return info;
 }
 

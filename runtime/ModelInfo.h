@@ -1,47 +1,91 @@
-// ModelInfo.h - the model description the compiler stores in the payload.
+// ModelInfo.h - the payload metadata: one schema for the compiler that
+// writes it and the runtime that reads it.
 //
-// The metadata JSON is written by the compiler driver next to the weight
-// blob; the runtime needs it to size the KV arena, bound the context and
-// check token ids before any generated code runs.
+// The compiler fills a ModelInfo and stores toJson() next to the weight
+// blob; the executable parses it with parseModelInfo() before any generated
+// code runs (to size the KV arena, bound the context, check token ids and
+// find its entry points). Both directions go through one list of fields
+// (ModelInfo.cpp, visitFields), so a key cannot be spelled two ways. The
+// reader rejects a missing or unknown key by name, and a metadata format
+// other than kMetadataFormat says which side is newer. No MLIR in here: the
+// runtime includes it.
 
 #ifndef GEMMA_RUNTIME_MODELINFO_H
 #define GEMMA_RUNTIME_MODELINFO_H
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace gemma {
 
+// Version of the metadata layout below; bumped on every change to it.
+// 1: flat keys, optional ones; 2: this schema, with the entry-point table.
+constexpr int64_t kMetadataFormat = 2;
+
+// One operand or result of an entry point, as the generated code's C
+// interface takes it: a memref (shape, -1 for a dynamic size) of `dtype`
+// ("i8", "i32", "f32", ...) or, with an empty shape and dtype "index", a
+// scalar.
+struct EntryTensor {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+
+  bool operator==(const EntryTensor &other) const {
+    return name == other.name && dtype == other.dtype && shape == other.shape;
+  }
+};
+
+// A function of the generated code the runtime may call: `prefill`,
+// `prefill_last`, `decode` today; `encode_image` or a batched decode later,
+// as new rows.
+struct EntryPointInfo {
+  std::string name;
+  std::string symbol; // the C-interface symbol in the executable
+  std::vector<EntryTensor> operands;
+  std::vector<EntryTensor> results;
+};
+
 struct ModelInfo {
-  int64_t format = 0;    // metadata format version; this runtime reads 1
+  int64_t format = kMetadataFormat;
   std::string modelType; // "gemma3_text" or "gemma3"
+  std::string target;    // the Target that generated the code, e.g. "cpu"
+  std::string cpu;       // cpu target: the CPU it generated code for
   int64_t vocabSize = 0; // logits row length; ids lie in [0, vocabSize)
   int64_t hiddenSize = 0;
   int64_t numLayers = 0;
-  int64_t maxContext = 0; // positions 0 .. maxContext-1; fixed at compile time
-  std::string kvDtype;    // "bf16", "f16" or "f32"
+  int64_t numLocalLayers = 0;
+  int64_t numGlobalLayers = 0;
+  int64_t slidingWindow = 0; // positions a local (ring) cache holds
+  int64_t maxContext = 0;  // positions 0 .. maxContext-1; fixed at compile time
+  std::string weightDtype; // the embedding's: "bf16", "f16" or "f32"
+  int64_t weightBytes = 0; // bytes of the blob the generated code reads
+  std::string kvDtype;     // "bf16", "f16" or "f32"
   int64_t kvArenaBytes = 0;  // the arena the runtime allocates, padding incl.
   int64_t kvBytesLocal = 0;  // all local (windowed, ring) caches
   int64_t kvBytesGlobal = 0; // all global caches (capacity = maxContext)
-  int64_t weightBytes = 0;   // bytes of the blob the generated code reads
   int32_t bosTokenId = 0;
   std::vector<int32_t> eosTokenIds;
+  // The serialized SentencePiece model inside the blob, when the executable
+  // carries one.
+  struct ByteRange {
+    int64_t offset = 0;
+    int64_t bytes = 0;
+  };
+  std::optional<ByteRange> tokenizer;
+  std::vector<EntryPointInfo> entryPoints;
 
-  // Optional: metadata written before these fields existed lacks them, and
-  // 0 then means "unknown".
-  int64_t slidingWindow = 0; // positions a local (ring) cache holds
-  int64_t numLocalLayers = 0;
-  int64_t numGlobalLayers = 0;
-  // The serialized SentencePiece model inside the blob; tokenizerBytes == 0
-  // when the executable carries no tokenizer.
-  int64_t tokenizerOffset = 0;
-  int64_t tokenizerBytes = 0;
+  // The entry named `name`, or null.
+  const EntryPointInfo *entryPoint(const std::string &name) const;
+  // The metadata JSON (keys in the schema's order).
+  std::string toJson() const;
 };
 
-// Parses and checks the metadata JSON. Throws std::runtime_error starting
-// with "<source>: " and naming the missing or invalid field, e.g.
-// "<source>: payload metadata has no 'vocab_size' field".
+// Parses and checks the metadata JSON. Throws gemma::Error (a
+// std::runtime_error) starting with "<source>: payload metadata" and naming
+// the missing, unknown or invalid field.
 ModelInfo parseModelInfo(const std::string &json, const std::string &source);
 
 } // namespace gemma

@@ -131,10 +131,10 @@ Tokenizer &Tokenizer::operator=(Tokenizer &&) noexcept = default;
 
 std::unique_ptr<Tokenizer> Tokenizer::fromPayload(const MappedPayload &payload,
                                                   const ModelInfo &info) {
-  if (info.tokenizerBytes <= 0)
+  if (!info.tokenizer)
     return nullptr;
-  uint64_t offset = static_cast<uint64_t>(info.tokenizerOffset);
-  uint64_t bytes = static_cast<uint64_t>(info.tokenizerBytes);
+  uint64_t offset = static_cast<uint64_t>(info.tokenizer->offset);
+  uint64_t bytes = static_cast<uint64_t>(info.tokenizer->bytes);
   if (offset > payload.blobSize() || bytes > payload.blobSize() - offset)
     throw std::runtime_error(
         payload.path() + ": payload metadata places the tokenizer at bytes [" +

@@ -128,7 +128,8 @@ public:
   // The object is linked with a main() (the command line or the benchmark)
   // and the runtime:
   //
-  //   c++ model.o libgemma_main.a libgemma_runtime.a -lsentencepiece -lm
+  //   c++ model.o libgemma_main.a libgemma_runtime.a libgemma_json.a
+  //       -lsentencepiece -lm -ldl -Wl,--export-dynamic-symbol=_mlir_ciface_*
   //       -Wl,-rpath,$ORIGIN -o EXE
   //
   // libstdc++ stays dynamic: libsentencepiece (shipped beside the
@@ -139,7 +140,8 @@ public:
                                                        ? "/libgemma_bench.a"
                                                        : "/libgemma_main.a");
     std::string runtime = request.runtimeLibDir + "/libgemma_runtime.a";
-    for (const std::string &lib : {mainLib, runtime})
+    std::string json = request.runtimeLibDir + "/libgemma_json.a";
+    for (const std::string &lib : {mainLib, runtime, json})
       if (!llvm::sys::fs::exists(lib))
         throw std::runtime_error(
             lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
@@ -157,14 +159,17 @@ public:
         throw std::runtime_error(object + ": cannot write: " + why);
       }
     }
-    std::vector<std::string> args = {object, mainLib, runtime,
+    std::vector<std::string> args = {object, mainLib, runtime, json,
                                      "-lsentencepiece"};
     if (request.main == "benchmark")
       args.insert(args.end(), {"-lbenchmark", "-lpthread"});
     if (sanitizeAddress)
       args.push_back("-fsanitize=address,undefined");
+    // The runtime finds the entry points the payload's table names with
+    // dlsym (runtime/Device.h): export them.
     args.insert(args.end(),
-                {"-lm", "-Wl,-rpath,$ORIGIN", "-o", request.output});
+                {"-lm", "-ldl", "-Wl,--export-dynamic-symbol=_mlir_ciface_*",
+                 "-Wl,-rpath,$ORIGIN", "-o", request.output});
     try {
       runLinker(args, request.output);
     } catch (...) {

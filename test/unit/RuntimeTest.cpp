@@ -151,6 +151,7 @@ _mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logits,
 
 #include "runtime/Chat.h"
 #include "runtime/CommandLine.h"
+#include "runtime/Device.h"
 #include "runtime/Generator.h"
 #include "runtime/Model.h"
 #include "runtime/ModelInfo.h"
@@ -238,20 +239,41 @@ template <typename F> std::string errorOf(F &&f) {
   return "(no error)";
 }
 
+// The fake model's description: 3 layers (2 local with a window of 3, 1
+// global), `vocab` logits, the fake's entry points.
+ModelInfo fakeInfo(int64_t maxContext = 8, int64_t weightBytes = 100,
+                   int64_t vocab = kVocab, bool withPrefillLast = false) {
+  ModelInfo info;
+  info.modelType = "gemma3_text";
+  info.target = "cpu";
+  info.cpu = "host";
+  info.vocabSize = vocab;
+  info.hiddenSize = 4;
+  info.numLayers = 3;
+  info.numLocalLayers = 2;
+  info.numGlobalLayers = 1;
+  info.slidingWindow = 3;
+  info.maxContext = maxContext;
+  info.weightDtype = "bf16";
+  info.weightBytes = weightBytes;
+  info.kvDtype = "bf16";
+  info.kvArenaBytes = maxContext * 4;
+  info.kvBytesLocal = 12;
+  info.kvBytesGlobal = maxContext * 2;
+  info.bosTokenId = 2;
+  info.eosTokenIds = {1, 15};
+  std::vector<std::string> entries = {"prefill", "decode"};
+  if (withPrefillLast)
+    entries.push_back("prefill_last");
+  for (const std::string &name : entries)
+    info.entryPoints.push_back({name, "_mlir_ciface_gemma_" + name,
+                                gemma::tokenEntryOperands(name),
+                                gemma::tokenEntryResults(name, vocab)});
+  return info;
+}
+
 nlohmann::json fakeMetadata(int64_t maxContext = 8, int64_t weightBytes = 100) {
-  return {{"format", 1},
-          {"model_type", "gemma3_text"},
-          {"vocab_size", kVocab},
-          {"hidden_size", 4},
-          {"num_layers", 2},
-          {"max_context", maxContext},
-          {"kv_dtype", "bf16"},
-          {"kv_arena_bytes", maxContext * 4},
-          {"kv_bytes_local", 12},
-          {"kv_bytes_global", maxContext * 2},
-          {"weight_bytes", weightBytes},
-          {"bos_token_id", 2},
-          {"eos_token_ids", {1, 15}}};
+  return nlohmann::json::parse(fakeInfo(maxContext, weightBytes).toJson());
 }
 
 // A "packed executable" with the fake's metadata and a 100-byte blob.
@@ -377,13 +399,19 @@ TEST(Payload, WriterRestoresTheFileOnFailure) {
 
 // --- metadata --------------------------------------------------------------
 
-TEST(ModelInfo, ParsesEveryField) {
-  ModelInfo info = parseModelInfo(fakeMetadata().dump(), "m");
-  EXPECT_EQ(info.format, 1);
+TEST(ModelInfo, RoundTripsEveryField) {
+  ModelInfo written = fakeInfo(8, 100, kVocab, /*withPrefillLast=*/true);
+  written.tokenizer = ModelInfo::ByteRange{128, 4096};
+  ModelInfo info = parseModelInfo(written.toJson(), "m");
+  EXPECT_EQ(info.format, gemma::kMetadataFormat);
   EXPECT_EQ(info.modelType, "gemma3_text");
+  EXPECT_EQ(info.target, "cpu");
   EXPECT_EQ(info.vocabSize, kVocab);
   EXPECT_EQ(info.hiddenSize, 4);
-  EXPECT_EQ(info.numLayers, 2);
+  EXPECT_EQ(info.numLayers, 3);
+  EXPECT_EQ(info.numLocalLayers, 2);
+  EXPECT_EQ(info.numGlobalLayers, 1);
+  EXPECT_EQ(info.slidingWindow, 3);
   EXPECT_EQ(info.maxContext, 8);
   EXPECT_EQ(info.kvDtype, "bf16");
   EXPECT_EQ(info.kvArenaBytes, 32);
@@ -392,6 +420,16 @@ TEST(ModelInfo, ParsesEveryField) {
   EXPECT_EQ(info.weightBytes, 100);
   EXPECT_EQ(info.bosTokenId, 2);
   EXPECT_EQ(info.eosTokenIds, (std::vector<int32_t>{1, 15}));
+  ASSERT_TRUE(info.tokenizer.has_value());
+  EXPECT_EQ(info.tokenizer->offset, 128);
+  EXPECT_EQ(info.tokenizer->bytes, 4096);
+  ASSERT_EQ(info.entryPoints.size(), 3u);
+  const gemma::EntryPointInfo *decode = info.entryPoint("decode");
+  ASSERT_NE(decode, nullptr);
+  EXPECT_EQ(decode->symbol, "_mlir_ciface_gemma_decode");
+  EXPECT_EQ(decode->operands, gemma::tokenEntryOperands("decode"));
+  EXPECT_EQ(decode->results, gemma::tokenEntryResults("decode", kVocab));
+  EXPECT_EQ(parseModelInfo(fakeInfo().toJson(), "m").tokenizer, std::nullopt);
 }
 
 TEST(ModelInfo, MissingFieldIsNamed) {
@@ -400,8 +438,36 @@ TEST(ModelInfo, MissingFieldIsNamed) {
     nlohmann::json meta = fakeMetadata();
     meta.erase(item.key());
     EXPECT_EQ(errorOf([&] { parseModelInfo(meta.dump(), "exe"); }),
-              "exe: payload metadata has no '" + item.key() + "' field");
+              "exe: payload metadata field '" + item.key() + "': is missing");
   }
+}
+
+TEST(ModelInfo, UnknownFieldIsNamed) {
+  nlohmann::json meta = fakeMetadata();
+  meta["context"] = 8;
+  EXPECT_EQ(errorOf([&] { parseModelInfo(meta.dump(), "exe"); }),
+            "exe: payload metadata field 'context': is not a field this "
+            "reader knows");
+  meta = fakeMetadata();
+  meta["entry_points"][0]["stream"] = 0;
+  EXPECT_NE(errorOf([&] {
+              parseModelInfo(meta.dump(), "exe");
+            }).find("'entry_points[0].stream'"),
+            std::string::npos);
+}
+
+TEST(ModelInfo, OtherFormatsSayWhichSideIsNewer) {
+  nlohmann::json meta = fakeMetadata();
+  meta["format"] = gemma::kMetadataFormat + 1;
+  EXPECT_NE(errorOf([&] {
+              parseModelInfo(meta.dump(), "exe");
+            }).find("written by a newer gemmac"),
+            std::string::npos);
+  meta["format"] = 1;
+  EXPECT_NE(errorOf([&] {
+              parseModelInfo(meta.dump(), "exe");
+            }).find("written by an older gemmac; recompile the model"),
+            std::string::npos);
 }
 
 TEST(ModelInfo, InvalidFieldsAreNamed) {
@@ -411,19 +477,23 @@ TEST(ModelInfo, InvalidFieldsAreNamed) {
     return errorOf([&] { parseModelInfo(meta.dump(), "exe"); });
   };
   EXPECT_NE(errorWith("vocab_size", "16")
-                .find("'vocab_size' must be an "
+                .find("'vocab_size': expected an "
                       "integer"),
             std::string::npos);
   EXPECT_NE(errorWith("max_context", 0).find("'max_context'"),
             std::string::npos);
   EXPECT_NE(errorWith("kv_dtype", "int4").find("'kv_dtype'"),
             std::string::npos);
-  EXPECT_NE(errorWith("format", 2).find("format 2"), std::string::npos);
   EXPECT_NE(errorWith("bos_token_id", kVocab).find("'bos_token_id'"),
             std::string::npos);
   EXPECT_NE(errorWith("eos_token_ids", {1, -1}).find("'eos_token_ids'"),
             std::string::npos);
-  EXPECT_NE(errorWith("kv_arena_bytes", 8).find("exceeds kv_arena_bytes"),
+  EXPECT_NE(errorWith("kv_arena_bytes", 8).find("'kv_bytes_local'"),
+            std::string::npos);
+  EXPECT_NE(errorWith("tokenizer", {{"offset", -64}, {"bytes", 4}})
+                .find("'tokenizer.offset'"),
+            std::string::npos);
+  EXPECT_NE(errorWith("entry_points", "prefill").find("'entry_points'"),
             std::string::npos);
   EXPECT_EQ(errorOf([] {
               parseModelInfo("{not json", "exe");
@@ -431,33 +501,39 @@ TEST(ModelInfo, InvalidFieldsAreNamed) {
             0u);
 }
 
-TEST(ModelInfo, OptionalFieldsDefaultToUnknown) {
-  ModelInfo old = parseModelInfo(fakeMetadata().dump(), "m");
-  EXPECT_EQ(old.slidingWindow, 0);
-  EXPECT_EQ(old.numLocalLayers, 0);
-  EXPECT_EQ(old.numGlobalLayers, 0);
-  EXPECT_EQ(old.tokenizerBytes, 0);
-
-  nlohmann::json meta = fakeMetadata();
-  meta["sliding_window"] = 3;
-  meta["num_local_layers"] = 5;
-  meta["num_global_layers"] = 1;
-  meta["tokenizer_offset"] = 128;
-  meta["tokenizer_bytes"] = 4096;
-  ModelInfo info = parseModelInfo(meta.dump(), "m");
-  EXPECT_EQ(info.slidingWindow, 3);
-  EXPECT_EQ(info.numLocalLayers, 5);
-  EXPECT_EQ(info.numGlobalLayers, 1);
-  EXPECT_EQ(info.tokenizerOffset, 128);
-  EXPECT_EQ(info.tokenizerBytes, 4096);
-
-  meta.erase("tokenizer_offset");
-  EXPECT_EQ(errorOf([&] { parseModelInfo(meta.dump(), "exe"); }),
-            "exe: payload metadata has no 'tokenizer_offset' field");
-  meta["tokenizer_offset"] = -64;
-  EXPECT_NE(errorOf([&] {
-              parseModelInfo(meta.dump(), "exe");
-            }).find("'tokenizer_offset'"),
+// The entry table is resolved and checked when the model starts: a missing
+// or mistyped entry, or one whose symbol is not there, is named before any
+// generated code runs.
+TEST(ModelInfo, EntryTableIsCheckedAtStart) {
+  auto start = [](ModelInfo info, gemma::SymbolResolver symbols) {
+    std::string path =
+        packedFile("entries", nlohmann::json::parse(info.toJson()));
+    return errorOf([&] { Model(MappedPayload::open(path), symbols); });
+  };
+  auto none = [](const std::string &) -> void * { return nullptr; };
+  auto any = [](const std::string &) -> void * {
+    return reinterpret_cast<void *>(&fakeDecode);
+  };
+  ModelInfo info = fakeInfo();
+  info.entryPoints.pop_back(); // decode
+  EXPECT_NE(start(info, any).find("the payload's entry table has no 'decode' "
+                                  "entry point"),
+            std::string::npos);
+  info = fakeInfo();
+  info.entryPoints[1].operands[2].shape = {-1};
+  EXPECT_NE(start(info, any).find("entry point 'decode' takes (weights: "
+                                  "i8[?], kv_arena: i8[?], ids: i32[?], "
+                                  "position: index[]) -> (logits: f32[1, 16]) "
+                                  "but this runtime calls it with "),
+            std::string::npos);
+  EXPECT_NE(start(fakeInfo(), none)
+                .find("entry point 'prefill' (symbol "
+                      "_mlir_ciface_gemma_prefill) is not "
+                      "in the executable"),
+            std::string::npos);
+  info = fakeInfo();
+  info.target = "tpu";
+  EXPECT_NE(start(info, any).find("compiled for target 'tpu'"),
             std::string::npos);
 }
 
@@ -469,9 +545,18 @@ protected:
     fakeCalls.clear();
     fakeWrongShape = false;
   }
+  // The fake's functions by symbol, as dlsym finds them in an executable.
+  static void *fakeSymbol(const std::string &symbol) {
+    if (symbol == "_mlir_ciface_gemma_prefill")
+      return reinterpret_cast<void *>(&fakePrefill);
+    if (symbol == "_mlir_ciface_gemma_prefill_last")
+      return reinterpret_cast<void *>(&fakePrefillLast);
+    if (symbol == "_mlir_ciface_gemma_decode")
+      return reinterpret_cast<void *>(&fakeDecode);
+    return nullptr;
+  }
   Model makeModel(const nlohmann::json &meta = fakeMetadata()) {
-    return Model(MappedPayload::open(packedFile("model", meta)),
-                 EntryPoints{&fakePrefill, &fakeDecode});
+    return Model(MappedPayload::open(packedFile("model", meta)), fakeSymbol);
   }
   static std::vector<float> expectedRow(int32_t id, int64_t pos) {
     std::string blob = blobPattern(100);
@@ -492,8 +577,8 @@ protected:
 };
 
 TEST_F(ModelTest, PrefillLastReturnsTheLastRowThroughItsEntryPoint) {
-  Model model(MappedPayload::open(packedFile("model", fakeMetadata())),
-              EntryPoints{&fakePrefill, &fakeDecode, &fakePrefillLast});
+  Model model = makeModel(nlohmann::json::parse(
+      fakeInfo(8, 100, kVocab, /*withPrefillLast=*/true).toJson()));
   ASSERT_TRUE(model.hasPrefillLast());
   std::vector<int32_t> ids = {2, 7, 11};
   EXPECT_EQ(model.prefillLast(ids.data(), 3), expectedRow(11, 2));
@@ -626,24 +711,10 @@ TEST_F(ModelTest, ChecksTheBlobAgainstTheMetadata) {
       << error;
 }
 
-TEST_F(ModelTest, KvBytesInUseWithoutTheWindowCountsLocalCachesWhole) {
-  Model model = makeModel(); // local 12, global 16 over 8 positions
-  EXPECT_EQ(model.kvBytesInUse(), 0);
-  model.decode(1);
-  EXPECT_EQ(model.kvBytesInUse(), 12 + 2);
-  std::vector<int32_t> ids(7, 1);
-  model.prefill(ids.data(), 7);
-  EXPECT_EQ(model.kvBytesInUse(), 12 + 16);
-}
-
 TEST_F(ModelTest, KvBytesInUseIsExactWithTheWindow) {
   // Local caches: a ring of 3 positions, 4 bytes each over all local
   // layers; global: 2 bytes per position.
-  nlohmann::json meta = fakeMetadata();
-  meta["sliding_window"] = 3;
-  meta["num_local_layers"] = 2;
-  meta["num_global_layers"] = 1;
-  Model model = makeModel(meta);
+  Model model = makeModel(); // the fake's window is 3
   std::vector<int64_t> expected = {0, 4 + 2, 8 + 4, 12 + 6, 12 + 8, 12 + 10};
   for (int64_t pos = 0; pos < 6; ++pos) {
     EXPECT_EQ(model.kvBytesInUse(), expected[pos]) << "position " << pos;
@@ -776,9 +847,8 @@ TEST_F(GeneratorTest, WithoutABudgetItStopsWhenTheContextIsFull) {
 
 TEST_F(GeneratorTest, LongPromptsArePrefilledInChunks) {
   fakeVocab = 262144; // 1 MiB of logits a row: 64 rows a call
-  nlohmann::json meta = fakeMetadata(/*maxContext=*/200);
-  meta["vocab_size"] = fakeVocab;
-  Model model = makeModel(meta);
+  Model model = makeModel(nlohmann::json::parse(
+      fakeInfo(/*maxContext=*/200, 100, fakeVocab).toJson()));
   Generator generator(model, greedy);
   EXPECT_EQ(generator.prefillChunk(), 64);
   std::vector<int32_t> prompt(130);
@@ -815,9 +885,8 @@ protected:
     fakeVocab = 262208;
   }
   Model makeChatModel() {
-    nlohmann::json meta = fakeMetadata(/*maxContext=*/64);
-    meta["vocab_size"] = fakeVocab;
-    return makeModel(meta);
+    return makeModel(nlohmann::json::parse(
+        fakeInfo(/*maxContext=*/64, 100, fakeVocab).toJson()));
   }
   static constexpr int32_t kLast = 262207;
 };
@@ -1162,8 +1231,8 @@ protected:
                   fs::copy_options::overwrite_existing);
     std::string blob = blobPattern(100) + std::string(28, '\0');
     nlohmann::json meta = fakeMetadata();
-    meta["tokenizer_offset"] = blob.size();
-    meta["tokenizer_bytes"] = tokenizerBytes.size();
+    meta["tokenizer"] = {{"offset", blob.size()},
+                         {"bytes", tokenizerBytes.size()}};
     appendBlob(exe, blob + tokenizerBytes, meta.dump());
   }
   std::string tokenizerBytes;
@@ -1222,8 +1291,7 @@ TEST_F(PackedExeWithTokenizer, ATokenizerOutsideTheBlobIsNamed) {
   fs::copy_file(GEMMA_FAKE_MODEL_EXE, exe,
                 fs::copy_options::overwrite_existing);
   nlohmann::json meta = fakeMetadata();
-  meta["tokenizer_offset"] = 64;
-  meta["tokenizer_bytes"] = 100;
+  meta["tokenizer"] = {{"offset", 64}, {"bytes", 100}};
   appendBlob(exe, blobPattern(100), meta.dump());
   RunResult run = runExe(exe, "--tokenize hi");
   EXPECT_EQ(run.status, 1);

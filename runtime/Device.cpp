@@ -1,0 +1,46 @@
+// Device.cpp - the devices this runtime has, and the calling convention's
+// entry-table rows.
+
+#include "runtime/Device.h"
+
+#include "runtime/EntryPoints.h"
+#include "runtime/cpu/CpuDevice.h"
+
+#include <stdexcept>
+
+#include <dlfcn.h>
+
+namespace gemma {
+
+Device::~Device() = default;
+
+SymbolResolver selfSymbols() {
+  return [](const std::string &symbol) -> void * {
+    return ::dlsym(RTLD_DEFAULT, symbol.c_str());
+  };
+}
+
+std::vector<EntryTensor> tokenEntryOperands(const std::string &entry) {
+  int64_t tokens = entry == "decode" ? 1 : -1;
+  return {{"weights", "i8", {-1}},
+          {"kv_arena", "i8", {-1}},
+          {"ids", "i32", {tokens}},
+          {"position", "index", {}}};
+}
+
+std::vector<EntryTensor> tokenEntryResults(const std::string &entry,
+                                           int64_t vocab) {
+  int64_t rows = entry == "prefill" ? -1 : 1;
+  return {{"logits", "f32", {rows, vocab}}};
+}
+
+std::unique_ptr<Device> createDevice(const MappedPayload &payload,
+                                     const ModelInfo &info,
+                                     const SymbolResolver &symbols) {
+  if (info.target == "cpu")
+    return std::make_unique<CpuDevice>(payload, info, symbols);
+  throw std::runtime_error(payload.path() + ": was compiled for target '" +
+                           info.target + "', which this runtime cannot run");
+}
+
+} // namespace gemma

@@ -1,0 +1,60 @@
+// Device.h - where the generated code runs, seen from the model loop.
+//
+// A Device owns the memory the generated code uses (the weights as it reads
+// them, the KV arena, the results) and calls the entry points of the
+// payload's table (ModelInfo::entryPoints), resolved and checked when it is
+// created. The model loop (Model: prefill, decode; Generator, Chat) sees
+// only this interface, so a second device (a GPU) is a new implementation
+// here, in its own folder, and one line in createDevice().
+
+#ifndef GEMMA_RUNTIME_DEVICE_H
+#define GEMMA_RUNTIME_DEVICE_H
+
+#include "runtime/ModelInfo.h"
+#include "runtime/Payload.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gemma {
+
+// Finds a generated function by its symbol; null when there is none.
+using SymbolResolver = std::function<void *(const std::string &symbol)>;
+
+// The symbols of the running executable (dlsym): generated executables
+// export their entry points' symbols for this.
+SymbolResolver selfSymbols();
+
+class Device {
+public:
+  virtual ~Device();
+
+  // "cpu", ...
+  virtual std::string name() const = 0;
+  // Whether the executable has the entry point `entry`.
+  virtual bool hasEntry(const std::string &entry) const = 0;
+  // Runs a token entry point (prefill, prefill_last, decode): ids[0..n)
+  // take positions position .. position + n - 1 in the caches. Returns its
+  // logits, `rows` rows of vocab_size, on the host. Throws
+  // std::runtime_error when the generated code returns another shape. The
+  // caller has checked ids, n and position: the generated code trusts them.
+  virtual std::vector<float> runTokens(const std::string &entry,
+                                       const int32_t *ids, int64_t n,
+                                       int64_t position, int64_t rows) = 0;
+};
+
+// The device for the target that generated the executable (info.target),
+// with its entry points resolved through `symbols` and checked against the
+// calling convention. `payload` must outlive the device. Throws
+// std::runtime_error naming payload.path() and the entry point that is
+// missing or mistyped, or the target this runtime has no device for.
+std::unique_ptr<Device> createDevice(const MappedPayload &payload,
+                                     const ModelInfo &info,
+                                     const SymbolResolver &symbols);
+
+} // namespace gemma
+
+#endif // GEMMA_RUNTIME_DEVICE_H

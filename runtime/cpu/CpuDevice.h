@@ -1,0 +1,43 @@
+// CpuDevice.h - the generated code in this process, on this CPU.
+
+#ifndef GEMMA_RUNTIME_CPU_CPUDEVICE_H
+#define GEMMA_RUNTIME_CPU_CPUDEVICE_H
+
+#include "runtime/Device.h"
+#include "runtime/EntryPoints.h"
+
+#include <map>
+#include <memory>
+
+namespace gemma {
+
+// Weights: the payload's read-only mapping, used in place. KV arena: an
+// anonymous mapping, zeroed once, persisting across calls. Results: the
+// buffers the generated code malloc's, copied out and freed. Entry points:
+// functions of this executable (MLIR's C interface, EntryPoints.h).
+class CpuDevice final : public Device {
+public:
+  CpuDevice(const MappedPayload &payload, const ModelInfo &info,
+            const SymbolResolver &symbols);
+
+  std::string name() const override { return "cpu"; }
+  bool hasEntry(const std::string &entry) const override;
+  std::vector<float> runTokens(const std::string &entry, const int32_t *ids,
+                               int64_t n, int64_t position,
+                               int64_t rows) override;
+
+private:
+  struct ArenaUnmapper {
+    size_t bytes;
+    void operator()(uint8_t *arena) const;
+  };
+
+  const MappedPayload &payload;
+  const ModelInfo &info;
+  std::map<std::string, TokenEntryFn> tokenEntries;
+  std::unique_ptr<uint8_t, ArenaUnmapper> arena;
+};
+
+} // namespace gemma
+
+#endif // GEMMA_RUNTIME_CPU_CPUDEVICE_H
