@@ -37,19 +37,19 @@ def ExposeEntryPoints : Pass<"gemma-expose-entry-points", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
-def LowerToLinalg : Pass<"gemma-lower-to-linalg", "::mlir::ModuleOp"> {
-  let summary = "lowers gemma ops to linalg, tensor, arith, math, scf and memref";
+def ConvertDenseToLinalg
+    : Pass<"gemma-convert-dense-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "lowers gemma's dense ops to linalg on tensors";
   let description = [{
-    Dense computations (norms, projections, RoPE, the MLP, logits) become
-    `linalg.generic` ops on tensors that widen weights to f32 in their
-    bodies, so fusion and tiling work on them later. Attention and cache
-    updates become `scf.for` loop nests over memrefs: they index the cache
-    ring (`slot = position mod window`) and mask by position, which linalg
-    cannot express densely. `!gemma.kv_cache` becomes
-    `memref<2 x kv_heads x capacity x head_dim x T>`, a view of the KV arena
-    at the cache's planned offset; `gemma.weight` becomes a view of the
-    weight blob at the weight's offset. Needs `gemma-plan-kv-cache`, packed
-    weight offsets and `gemma-expose-entry-points` first.
+    Norms, projections, RoPE, the MLP, residual adds, embeddings and logits
+    become `linalg.generic` ops on tensors that widen weights to f32 in
+    their bodies, so that fusion and tiling work on them later;
+    `gemma.weight` becomes a view of the weight blob (the entry point's
+    `gemma.weights` argument) at the offset gemma-layout-weights gave it,
+    and the weight declarations go. Attention and caches are left to
+    gemma-convert-attention-to-loops; any other gemma op (one with no
+    lowering yet) is an error. Needs gemma-layout-weights and
+    gemma-expose-entry-points first.
 
     Before:
     ```mlir
@@ -68,8 +68,43 @@ def LowerToLinalg : Pass<"gemma-lower-to-linalg", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def ConvertAttentionToLoops
+    : Pass<"gemma-convert-attention-to-loops", "::mlir::ModuleOp"> {
+  let summary = "lowers attention and the KV caches to scf loops over memrefs";
+  let description = [{
+    `!gemma.kv_cache` becomes `memref<2 x kv_heads x capacity x head_dim x
+    T>`, a view of the KV arena (the entry point's `gemma.kv_arena`
+    argument) at the cache's planned offset, in every function signature,
+    call and return. `gemma.cache_update` becomes a loop nest storing the
+    new keys and values (narrowed to T) at their slots, `p mod W` for a
+    local layer's ring. `gemma.attention` becomes a loop nest over query
+    tokens and heads that scores the visible cached and new keys (mask by
+    absolute position; sliding window, causal, bidirectional, image
+    groups), then accumulates the values under a softmax. Needs
+    gemma-plan-kv-cache and gemma-expose-entry-points first.
+
+    Before:
+    ```mlir
+    %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 4, capacity = 4, kv_heads = 1, head_dim = 8, bf16>
+    gemma.cache_update %c[%pos], %k, %v : !gemma.kv_cache<...>, tensor<?x1x8xf32>, tensor<?x1x8xf32>
+    ```
+    After:
+    ```mlir
+    %c = memref.view %arena[%c0][] : memref<?xi8> to memref<2x1x4x8xbf16>
+    scf.for %t = %first to %n step %c1 {
+      %slot = arith.remui %p, %c4 : index     // the ring
+      ...  memref.store %kb, %c[%c0, %g, %slot, %d] : memref<2x1x4x8xbf16>
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
   ];
 }
 

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/SCF/Transforms/BufferDeallocationOpInterfaceImpl.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -41,9 +42,22 @@ void registerCompilerDialects(DialectRegistry &registry) {
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
+namespace {
+// The conversions out of the gemma dialect, one per concern.
+void addConversionsToLinalg(OpPassManager &pm) {
+  pm.addPass(mlir::gemma::createConvertDenseToLinalg());
+  pm.addPass(mlir::gemma::createConvertAttentionToLoops());
+}
+} // namespace
+
 void registerCompilerPasses() {
   mlir::gemma::registerGemmaPasses();
   mlir::gemma::registerGemmaLoweringPasses();
+  PassPipelineRegistration<>(
+      "gemma-lower-to-linalg",
+      "every conversion out of the gemma dialect, in order (dense ops, then "
+      "attention and caches)",
+      addConversionsToLinalg);
 }
 
 void buildGemmaOptimizationPipeline(OpPassManager &pm) {
@@ -55,7 +69,7 @@ void buildGemmaOptimizationPipeline(OpPassManager &pm) {
 
 void buildLinalgLoweringPipeline(OpPassManager &pm) {
   pm.addPass(mlir::gemma::createExposeEntryPoints());
-  pm.addPass(mlir::gemma::createLowerToLinalg());
+  addConversionsToLinalg(pm);
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

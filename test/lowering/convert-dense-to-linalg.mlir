@@ -1,4 +1,4 @@
-// RUN: gemma-opt %s --split-input-file --gemma-lower-to-linalg | FileCheck %s
+// RUN: gemma-opt %s --split-input-file --gemma-convert-dense-to-linalg | FileCheck %s
 
 // Weights become views of the blob at their packed offsets; the declarations
 // are dropped once lowered.
@@ -88,41 +88,3 @@ func.func @rope_scaled(%x: tensor<?x2x4xf32>, %pos: index) -> tensor<?x2x4xf32> 
   %y = gemma.rope %x at %pos {rope = #gemma.rope<base = 1.000000e+04, scale = 8.000000e+00>} : tensor<?x2x4xf32>
   return %y : tensor<?x2x4xf32>
 }
-
-// -----
-
-// A local cache is a view of the arena shaped [2, kv_heads, W, head_dim]; the
-// update writes slot (pos + t) mod W, narrowing to the cache dtype.
-// CHECK-LABEL: func.func @local_cache_update(
-// CHECK-SAME: %[[ARENA:.*]]: memref<?xi8> {gemma.kv_arena}
-// CHECK: memref.view %[[ARENA]][%{{.*}}][] : memref<?xi8> to memref<2x1x4x8xbf16>
-// CHECK: scf.for
-// CHECK: arith.remui %{{.*}}, %{{.*}} : index
-// CHECK: arith.truncf %{{.*}} : f32 to bf16
-// CHECK: memref.store
-gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 4, capacity = 4, kv_heads = 1, head_dim = 8, bf16>
-func.func @local_cache_update(%arena: memref<?xi8> {gemma.kv_arena}, %k: tensor<?x1x8xf32>, %pos: index) {
-  %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 4, capacity = 4, kv_heads = 1, head_dim = 8, bf16>
-  gemma.cache_update %c[%pos], %k, %k : !gemma.kv_cache<local, window = 4, capacity = 4, kv_heads = 1, head_dim = 8, bf16>, tensor<?x1x8xf32>, tensor<?x1x8xf32>
-  return
-}
-
-// -----
-
-// Attention over a global cache: loops over tokens and heads, scores for the
-// cached positions and the new tokens, an exp-normalised weighted sum of
-// values. The layer function's cache argument becomes a memref.
-// CHECK-LABEL: func.func @global_attention(
-// CHECK-SAME: %{{.*}}: memref<2x1x16x8xf32>
-// CHECK: memref.alloc
-// CHECK: scf.for
-// CHECK: scf.for
-// CHECK: arith.maximumf
-// CHECK: math.exp
-// CHECK: arith.divf
-// CHECK: bufferization.to_tensor %{{.*}} restrict writable
-func.func @global_attention(%q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 8, f32>, %pos: index) -> tensor<?x2x8xf32> {
-  %o = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.35355339 : f32} : tensor<?x2x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> cache !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 8, f32> -> tensor<?x2x8xf32>
-  return %o : tensor<?x2x8xf32>
-}
-

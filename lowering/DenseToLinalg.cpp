@@ -1,0 +1,326 @@
+//===- DenseToLinalg.cpp - gemma's dense ops to linalg --------------------===//
+//
+// Norms, projections, RoPE, the MLP, residual adds and logits become
+// linalg.generic on tensors (weights widened to f32 in the bodies), and
+// gemma.weight a view of the weight blob, so that fusion and tiling apply to
+// them. Attention and the caches are AttentionToLoops.cpp's.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/LoweringUtils.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+
+namespace mlir::gemma {
+#define GEN_PASS_DEF_CONVERTDENSETOLINALG
+#include "lowering/Passes.h.inc"
+
+namespace {
+
+using utils::IteratorType;
+
+struct WeightLowering : OpConversionPattern<WeightOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(WeightOp op, OpAdaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto decl = SymbolTable::lookupNearestSymbolFrom<WeightDeclOp>(
+        op, op.getNameAttr());
+    if (!decl || !decl.getOffset())
+      return op.emitOpError() << op.getNameAttr()
+                              << " has no blob offset: weights must be packed "
+                                 "before lowering";
+    FailureOr<Value> blob = entryArgument(op, kWeightsArgAttr);
+    if (failed(blob))
+      return failure();
+    auto type = cast<RankedTensorType>(op.getType());
+    Value view =
+        viewAt(rewriter, op.getLoc(), *blob, *decl.getOffset(),
+               MemRefType::get(type.getShape(), type.getElementType()));
+    rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
+        op, type, view, /*restrict=*/true, /*writable=*/false);
+    return success();
+  }
+};
+
+struct EmbedLowering : OpConversionPattern<EmbedOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(EmbedOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    auto type = cast<RankedTensorType>(op.getType());
+    Value out = emptyF32(rewriter, loc, type.getShape(), adaptor.getIds());
+    Value table = adaptor.getTable();
+    float scale = op.getScale().convertToFloat();
+    auto idsMap = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{adaptor.getIds()},
+        ValueRange{out}, ArrayRef<AffineMap>{idsMap, identity(ctx, 2)},
+        parallel(2), [&](OpBuilder &b, Location l, ValueRange args) {
+          Value row =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+          Value col = linalg::IndexOp::create(b, l, 1);
+          Value w =
+              tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
+          Value scaled =
+              arith::MulFOp::create(b, l, widen(b, l, w), f32(b, l, scale));
+          linalg::YieldOp::create(b, l, scaled);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+// x * rsqrt(mean(x^2) + eps) * (1 + w) over the last dimension.
+struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Value x = adaptor.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t rank = type.getRank();
+    Value sumSq = zeros(rewriter, loc, type.getShape().drop_back(), x);
+    SmallVector<IteratorType> iterators = parallel(rank - 1);
+    iterators.push_back(IteratorType::reduction);
+    sumSq = linalg::GenericOp::create(
+                rewriter, loc, TypeRange{sumSq.getType()}, ValueRange{x},
+                ValueRange{sumSq},
+                ArrayRef<AffineMap>{identity(ctx, rank), dropLast(ctx, rank)},
+                iterators,
+                [&](OpBuilder &b, Location l, ValueRange args) {
+                  linalg::YieldOp::create(
+                      b, l, add(b, l, args[1], mul(b, l, args[0], args[0])));
+                })
+                .getResult(0);
+    float invDim = 1.0f / static_cast<float>(type.getShape().back());
+    float eps = op.getEpsilon().convertToFloat();
+    Value result = elementwise(
+        rewriter, loc, x, ValueRange{x, sumSq, adaptor.getWeight()},
+        {identity(ctx, rank), dropLast(ctx, rank), lastOnly(ctx, rank)},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value meanSq =
+              arith::MulFOp::create(b, l, args[1], f32(b, l, invDim));
+          // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf.
+          Value inv = arith::DivFOp::create(
+              b, l, f32(b, l, 1.0),
+              math::SqrtOp::create(
+                  b, l, arith::AddFOp::create(b, l, meanSq, f32(b, l, eps))));
+          Value gain =
+              arith::AddFOp::create(b, l, f32(b, l, 1.0), widen(b, l, args[2]));
+          return arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, args[0], inv), gain);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LinearLowering : OpConversionPattern<LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    auto type = cast<RankedTensorType>(op.getType());
+    Value x = adaptor.getInput();
+    Value bias = adaptor.getBias();
+    if (!bias) {
+      rewriter.replaceOp(op,
+                         projectZeroInit(rewriter, loc, x, adaptor.getWeight(),
+                                         type.getShape().back()));
+      return success();
+    }
+    // The accumulator starts as the bias broadcast over the leading dims.
+    Value shaped = emptyF32(rewriter, loc, type.getShape(), x);
+    Value init = elementwise(rewriter, loc, shaped, ValueRange{bias},
+                             {lastOnly(ctx, type.getRank())},
+                             [&](OpBuilder &b, Location l, ValueRange args) {
+                               return widen(b, l, args[0]);
+                             });
+    rewriter.replaceOp(op,
+                       project(rewriter, loc, x, adaptor.getWeight(), init));
+    return success();
+  }
+};
+
+// x' = x cos(a) + rotate_half(x) sin(a), a = (pos + t) * inv_freq[d mod D/2].
+struct RopeLowering : OpConversionPattern<RopeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RopeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Value x = adaptor.getInput();
+    Value pos = adaptor.getPosition();
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t dim = type.getShape().back(), half = dim / 2;
+    RopeAttr rope = op.getRope();
+    // As transformers does: inverse frequencies in f32, angles as an f32
+    // product of position and frequency.
+    SmallVector<float> invFreq(dim);
+    for (int64_t i = 0; i < half; ++i) {
+      double f =
+          1.0 / std::pow(rope.getBaseValue(), static_cast<double>(2 * i) / dim);
+      invFreq[i] = invFreq[i + half] =
+          static_cast<float>(static_cast<float>(f) / rope.getScaleValue());
+    }
+    auto freqType = RankedTensorType::get({dim}, rewriter.getF32Type());
+    Value freqs = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(freqType, ArrayRef(invFreq)));
+    Value result = elementwise(
+        rewriter, loc, x, ValueRange{x, freqs},
+        {identity(ctx, 3), lastOnly(ctx, 3)},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value h = linalg::IndexOp::create(b, l, 1);
+          Value d = linalg::IndexOp::create(b, l, 2);
+          Value p = arith::IndexCastOp::create(
+              b, l, b.getI64Type(), arith::AddIOp::create(b, l, pos, t));
+          Value angle = arith::MulFOp::create(
+              b, l, arith::SIToFPOp::create(b, l, b.getF32Type(), p), args[1]);
+          Value firstHalf = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::ult, d, idx(b, l, half));
+          Value partner = arith::SelectOp::create(
+              b, l, firstHalf, arith::AddIOp::create(b, l, d, idx(b, l, half)),
+              arith::SubIOp::create(b, l, d, idx(b, l, half)));
+          Value other =
+              tensor::ExtractOp::create(b, l, x, ValueRange{t, h, partner});
+          Value rotated = arith::SelectOp::create(
+              b, l, firstHalf, arith::NegFOp::create(b, l, other), other);
+          return arith::AddFOp::create(
+              b, l,
+              arith::MulFOp::create(b, l, args[0],
+                                    math::CosOp::create(b, l, angle)),
+              arith::MulFOp::create(b, l, rotated,
+                                    math::SinOp::create(b, l, angle)));
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct MLPLowering : OpConversionPattern<MLPOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MLPOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Value x = adaptor.getInput();
+    int64_t inter =
+        cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
+    int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(1);
+    Value gate = projectZeroInit(rewriter, loc, x, adaptor.getGate(), inter);
+    Value up = projectZeroInit(rewriter, loc, x, adaptor.getUp(), inter);
+    Value act = elementwise(rewriter, loc, gate, ValueRange{gate, up},
+                            {identity(ctx, 2), identity(ctx, 2)},
+                            [&](OpBuilder &b, Location l, ValueRange args) {
+                              return arith::MulFOp::create(
+                                  b, l, geluTanh(b, l, args[0]), args[1]);
+                            });
+    rewriter.replaceOp(
+        op, projectZeroInit(rewriter, loc, act, adaptor.getDown(), hidden));
+    return success();
+  }
+};
+
+struct GeluTanhLowering : OpConversionPattern<GeluTanhOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GeluTanhOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value x = adaptor.getInput();
+    int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+    rewriter.replaceOp(
+        op, elementwise(rewriter, op.getLoc(), x, ValueRange{x},
+                        {identity(op.getContext(), rank)},
+                        [&](OpBuilder &b, Location l, ValueRange args) {
+                          return geluTanh(b, l, args[0]);
+                        }));
+    return success();
+  }
+};
+
+struct AddLowering : OpConversionPattern<AddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value lhs = adaptor.getLhs();
+    int64_t rank = cast<RankedTensorType>(lhs.getType()).getRank();
+    AffineMap id = identity(op.getContext(), rank);
+    rewriter.replaceOp(
+        op, elementwise(rewriter, op.getLoc(), lhs,
+                        ValueRange{lhs, adaptor.getRhs()}, {id, id},
+                        [&](OpBuilder &b, Location l, ValueRange args) {
+                          return arith::AddFOp::create(b, l, args[0], args[1]);
+                        }));
+    return success();
+  }
+};
+
+struct LogitsLowering : OpConversionPattern<LogitsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LogitsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    Value logits = projectZeroInit(rewriter, loc, adaptor.getInput(),
+                                   adaptor.getTable(), type.getDimSize(1));
+    if (std::optional<APFloat> cap = op.getSoftcap()) {
+      float c = cap->convertToFloat();
+      logits = elementwise(rewriter, loc, logits, ValueRange{logits},
+                           {identity(op.getContext(), 2)},
+                           [&](OpBuilder &b, Location l, ValueRange args) {
+                             return softcap(b, l, args[0], c);
+                           });
+    }
+    rewriter.replaceOp(op, logits);
+    return success();
+  }
+};
+
+struct ConvertDenseToLinalgPass
+    : impl::ConvertDenseToLinalgBase<ConvertDenseToLinalgPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<arith::ArithDialect,
+                           bufferization::BufferizationDialect,
+                           linalg::LinalgDialect, math::MathDialect,
+                           memref::MemRefDialect, tensor::TensorDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    // Every other gemma op must go here, so that an op without a lowering
+    // (the vision ops, so far) is an error now rather than later.
+    target.addIllegalDialect<GemmaDialect>();
+    target.addLegalOp<WeightDeclOp, CacheDeclOp, CacheOp, AttentionOp,
+                      CacheUpdateOp>();
+    RewritePatternSet patterns(ctx);
+    patterns.add<WeightLowering, EmbedLowering, RMSNormLowering, LinearLowering,
+                 RopeLowering, MLPLowering, GeluTanhLowering, AddLowering,
+                 LogitsLowering>(ctx);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+    // The declarations documented the blob's layout; nothing refers to them
+    // any more.
+    for (auto decl : llvm::make_early_inc_range(module.getOps<WeightDeclOp>()))
+      decl.erase();
+  }
+};
+
+} // namespace
+} // namespace mlir::gemma

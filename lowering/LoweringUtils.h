@@ -1,0 +1,72 @@
+//===- LoweringUtils.h - helpers the conversions share ----------*- C++ -*-===//
+//
+// Small IR builders used by the conversions out of the gemma dialect
+// (DenseToLinalg.cpp, AttentionToLoops.cpp): constants, f32 tensors,
+// elementwise linalg.generic, projections by [out, in] weights, views of the
+// weight blob and the KV arena, scf.for loops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GEMMA_LOWERING_LOWERINGUTILS_H
+#define GEMMA_LOWERING_LOWERINGUTILS_H
+
+#include "lowering/Passes.h"
+
+namespace mlir::gemma {
+
+/// Reassociation lets LLVM vectorize the reductions; contraction allows FMA.
+arith::FastMathFlagsAttr fastMath(MLIRContext *ctx);
+/// `v` as f32 (extf for bf16/f16).
+Value widen(OpBuilder &b, Location loc, Value v);
+Value f32(OpBuilder &b, Location loc, double value);
+Value idx(OpBuilder &b, Location loc, int64_t value);
+/// addf / mulf with fastMath().
+Value add(OpBuilder &b, Location loc, Value x, Value y);
+Value mul(OpBuilder &b, Location loc, Value x, Value y);
+
+/// An f32 tensor with the sizes of `shape`, taking dynamic sizes from
+/// `like` (which must have the same leading dynamic dimensions).
+Value emptyF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Value like);
+Value zeros(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Value like);
+
+SmallVector<utils::IteratorType> parallel(int64_t n);
+AffineMap identity(MLIRContext *ctx, int64_t n);
+/// (d0..dn-1) -> (d0..dn-2): the map of a per-row reduction result.
+AffineMap dropLast(MLIRContext *ctx, int64_t n);
+/// (d0..dn-1) -> (dn-1): a vector broadcast along all leading dimensions.
+AffineMap lastOnly(MLIRContext *ctx, int64_t n);
+
+/// An elementwise linalg.generic over `inputs` (maps given) producing an f32
+/// tensor shaped like `like`.
+Value elementwise(OpBuilder &b, Location loc, Value like, ValueRange inputs,
+                  ArrayRef<AffineMap> inputMaps,
+                  function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+/// y[..., n] = init[..., n] + sum_k x[..., k] * w[n, k]: a projection by a
+/// weight stored [out, in], widened to f32 in the body, with n outermost.
+Value project(OpBuilder &b, Location loc, Value x, Value w, Value init);
+Value projectZeroInit(OpBuilder &b, Location loc, Value x, Value w,
+                      int64_t outFeatures);
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (SPEC §3).
+Value geluTanh(OpBuilder &b, Location loc, Value x);
+/// cap * tanh(x / cap).
+Value softcap(OpBuilder &b, Location loc, Value x, float cap);
+
+/// The argument gemma-expose-entry-points marked with `attr` in the
+/// function around `op`; an error on `op` when there is none.
+FailureOr<Value> entryArgument(Operation *op, StringRef attr);
+/// A `type`-typed view of the byte buffer `blob` at `offset`.
+Value viewAt(OpBuilder &b, Location loc, Value blob, int64_t offset,
+             MemRefType type);
+/// A read-only buffer view of a tensor operand, for loop nests.
+Value bufferOf(OpBuilder &b, Location loc, Value tensor);
+/// scf.for lb..ub step 1 carrying `init`; returns result `resultIndex`
+/// (null when the loop carries nothing).
+Value forLoop(
+    OpBuilder &b, Location loc, Value lb, Value ub, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body,
+    unsigned resultIndex = 0);
+
+} // namespace mlir::gemma
+
+#endif // GEMMA_LOWERING_LOWERINGUTILS_H

@@ -1,0 +1,19 @@
+// RUN: gemma-opt %s --gemma-convert-dense-to-linalg --split-input-file --verify-diagnostics
+
+// Without offsets the weights cannot be placed: a clear error.
+gemma.weight_decl @w : tensor<8xbf16>
+func.func @unpacked(%blob: memref<?xi8> {gemma.weights}) -> tensor<8xbf16> {
+  // expected-error @+2 {{'gemma.weight' op @w has no blob offset: weights must be packed before lowering}}
+  // expected-error @+1 {{failed to legalize operation 'gemma.weight'}}
+  %w = gemma.weight @w : tensor<8xbf16>
+  return %w : tensor<8xbf16>
+}
+
+// -----
+
+// An op with no lowering yet is refused here, not in a later stage.
+func.func @no_lowering(%x: tensor<?x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{failed to legalize operation 'gemma.layer_norm'}}
+  %y = gemma.layer_norm %x, %w, %b {epsilon = 1.0e-06 : f32} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
+  return %y : tensor<?x8xf32>
+}
