@@ -23,8 +23,9 @@ def Gemma_AttentionAttr : Gemma_Attr<"Attention", "attention"> {
     #gemma.attention<global>
     ```
   }];
+  // The window is present exactly for local layers: no 0 standing for none.
   let parameters = (ins "AttentionKind":$kind,
-                        DefaultValuedParameter<"int64_t", "0">:$window);
+                        OptionalParameter<"std::optional<int64_t>">:$window);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -62,7 +63,9 @@ def Gemma_MaskAttr : Gemma_Attr<"Mask", "mask"> {
   let summary = "the attention mask";
   let description = [{
     * `causal`: query `i` sees keys `j <= i` (global text layers);
-    * `sliding_window`: query `i` sees keys `i - W < j <= i` (local layers);
+    * `sliding_window`: query `i` sees keys `i - W < j <= i` (local layers),
+      `W` being the window of the layer's local KV cache: the window is
+      stated once, in the cache type, and the mask takes it from there;
     * `bidirectional`: every query sees every key (the SigLIP encoder).
 
     `image_groups` additionally lets a query see every key of the same image
@@ -70,12 +73,11 @@ def Gemma_MaskAttr : Gemma_Attr<"Mask", "mask"> {
 
     ```mlir
     #gemma.mask<causal>
-    #gemma.mask<sliding_window = 512, image_groups>
+    #gemma.mask<sliding_window, image_groups>
     #gemma.mask<bidirectional>
     ```
   }];
   let parameters = (ins "MaskKind":$kind,
-                        DefaultValuedParameter<"int64_t", "0">:$window,
                         DefaultValuedParameter<"bool", "false">:$imageGroups);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;

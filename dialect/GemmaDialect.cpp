@@ -40,7 +40,7 @@ void GemmaDialect::initialize() {
 
 static ParseResult parseAttentionKindAndWindow(AsmParser &parser,
                                                AttentionKind &kind,
-                                               int64_t &window) {
+                                               std::optional<int64_t> &window) {
   SMLoc loc = parser.getCurrentLocation();
   StringRef keyword;
   if (parser.parseKeyword(&keyword))
@@ -50,7 +50,7 @@ static ParseResult parseAttentionKindAndWindow(AsmParser &parser,
     return parser.emitError(loc, "expected 'local' or 'global', got '")
            << keyword << "'";
   kind = *parsed;
-  window = 0;
+  window = std::nullopt;
   return success();
 }
 
@@ -59,17 +59,21 @@ static ParseResult parseAttentionKindAndWindow(AsmParser &parser,
 // is malformed. The window is accepted for either kind so that the verifier,
 // not the parser, explains why a global layer has none.
 static OptionalParseResult parseOptionalWindow(AsmParser &parser,
-                                               int64_t &window) {
+                                               std::optional<int64_t> &window) {
   if (failed(parser.parseOptionalKeyword("window")))
     return std::nullopt;
-  return failure(parser.parseEqual() || parser.parseInteger(window));
+  int64_t value = 0;
+  if (parser.parseEqual() || parser.parseInteger(value))
+    return failure();
+  window = value;
+  return success();
 }
 
 static void printAttentionKindAndWindow(AsmPrinter &printer, AttentionKind kind,
-                                        int64_t window) {
+                                        std::optional<int64_t> window) {
   printer << stringifyAttentionKind(kind);
-  if (window != 0)
-    printer << ", window = " << window;
+  if (window)
+    printer << ", window = " << *window;
 }
 
 //===----------------------------------------------------------------------===//
@@ -79,7 +83,7 @@ static void printAttentionKindAndWindow(AsmPrinter &printer, AttentionKind kind,
 Attribute AttentionAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   AttentionKind kind;
-  int64_t window = 0;
+  std::optional<int64_t> window;
   if (parser.parseLess() || parseAttentionKindAndWindow(parser, kind, window))
     return {};
   if (succeeded(parser.parseOptionalComma())) {
@@ -106,11 +110,13 @@ void AttentionAttr::print(AsmPrinter &printer) const {
 
 LogicalResult
 AttentionAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                      AttentionKind kind, int64_t window) {
-  if (kind == AttentionKind::Local && window <= 0)
-    return emitError() << "local attention needs a window > 0, got " << window;
-  if (kind == AttentionKind::Global && window != 0)
-    return emitError() << "global attention has no window, got " << window;
+                      AttentionKind kind, std::optional<int64_t> window) {
+  if (kind == AttentionKind::Local && !window)
+    return emitError() << "local attention needs a window";
+  if (kind == AttentionKind::Local && *window <= 0)
+    return emitError() << "local attention needs a window > 0, got " << *window;
+  if (kind == AttentionKind::Global && window)
+    return emitError() << "global attention has no window, got " << *window;
   return success();
 }
 
@@ -171,11 +177,12 @@ Attribute MaskAttr::parse(AsmParser &parser, Type) {
         << keyword << "'";
     return {};
   }
-  // `= W` is accepted after any kind so that the verifier, not the parser,
-  // explains that only a sliding window has one.
-  int64_t window = 0;
-  if (succeeded(parser.parseOptionalEqual()) && parser.parseInteger(window))
+  // The window was once written here too; it is the cache type's now.
+  if (succeeded(parser.parseOptionalEqual())) {
+    parser.emitError(loc, "a mask states no window: a sliding_window mask "
+                          "takes its layer's, from the KV cache type");
     return {};
+  }
   bool imageGroups = false;
   if (succeeded(parser.parseOptionalComma())) {
     if (parser.parseKeyword("image_groups"))
@@ -184,27 +191,19 @@ Attribute MaskAttr::parse(AsmParser &parser, Type) {
   }
   if (parser.parseGreater())
     return {};
-  return parser.getChecked<MaskAttr>(loc, parser.getContext(), *kind, window,
+  return parser.getChecked<MaskAttr>(loc, parser.getContext(), *kind,
                                      imageGroups);
 }
 
 void MaskAttr::print(AsmPrinter &printer) const {
   printer << '<' << stringifyMaskKind(getKind());
-  if (getWindow() != 0)
-    printer << " = " << getWindow();
   if (getImageGroups())
     printer << ", image_groups";
   printer << '>';
 }
 
 LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                               MaskKind kind, int64_t window,
-                               bool imageGroups) {
-  if (kind == MaskKind::SlidingWindow && window <= 0)
-    return emitError() << "sliding_window mask needs a window > 0, got "
-                       << window;
-  if (kind != MaskKind::SlidingWindow && window != 0)
-    return emitError() << "only a sliding_window mask has a window";
+                               MaskKind kind, bool imageGroups) {
   if (kind == MaskKind::Bidirectional && imageGroups)
     return emitError()
            << "image_groups refines a causal mask; a bidirectional mask "
@@ -219,7 +218,8 @@ LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 Type KVCacheType::parse(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   AttentionKind kind;
-  int64_t window = 0, capacity = 0, kvHeads = 0, headDim = 0;
+  std::optional<int64_t> window;
+  int64_t capacity = 0, kvHeads = 0, headDim = 0;
   Type elementType;
   if (parser.parseLess() || parseAttentionKindAndWindow(parser, kind, window) ||
       parser.parseComma())
@@ -269,10 +269,10 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "KV cache element type must be bf16, f16 or f32, "
                           "got "
                        << elementType;
-  if (layer.isLocal() && capacity != layer.getWindow())
+  if (layer.isLocal() && capacity != *layer.getWindow())
     return emitError() << "a local KV cache holds exactly its window: "
                           "capacity "
-                       << capacity << " != window " << layer.getWindow();
+                       << capacity << " != window " << *layer.getWindow();
   return success();
 }
 

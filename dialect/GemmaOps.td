@@ -212,7 +212,7 @@ def Gemma_AttentionOp : Gemma_Op<"attention", [AttrSizedOperandSegments]> {
 
     ```mlir
     %o = gemma.attention %q, %k, %v cache %c[%pos]
-        {mask = #gemma.mask<sliding_window = 512>, scale = 6.250000e-02 : f32}
+        {mask = #gemma.mask<sliding_window>, scale = 6.250000e-02 : f32}
         : tensor<?x4x256xf32>, tensor<?x1x256xf32>, tensor<?x1x256xf32>
           cache !gemma.kv_cache<local, window = 512, capacity = 512, kv_heads = 1, head_dim = 256, bf16>
         -> tensor<?x4x256xf32>

@@ -47,7 +47,7 @@ module {
     %5 = gemma.rms_norm %expanded_0, %arg8 {epsilon = 9.99999997E-7 : f32} : tensor<?x1x256xf32>, tensor<256xbf16>
     %6 = gemma.rope %4 at %arg1 {rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x4x256xf32>
     %7 = gemma.rope %5 at %arg1 {rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x1x256xf32>
-    %8 = gemma.attention %6, %7, %expanded_1 cache %arg2[%arg1] {mask = #gemma.mask<sliding_window = 512>, scale = 6.250000e-02 : f32} : tensor<?x4x256xf32>, tensor<?x1x256xf32>, tensor<?x1x256xf32> cache !gemma.kv_cache<local, window = 512, capacity = 512, kv_heads = 1, head_dim = 256, bf16> -> tensor<?x4x256xf32>
+    %8 = gemma.attention %6, %7, %expanded_1 cache %arg2[%arg1] {mask = #gemma.mask<sliding_window>, scale = 6.250000e-02 : f32} : tensor<?x4x256xf32>, tensor<?x1x256xf32>, tensor<?x1x256xf32> cache !gemma.kv_cache<local, window = 512, capacity = 512, kv_heads = 1, head_dim = 256, bf16> -> tensor<?x4x256xf32>
     gemma.cache_update %arg2[%arg1], %7, %expanded_1 : !gemma.kv_cache<local, window = 512, capacity = 512, kv_heads = 1, head_dim = 256, bf16>, tensor<?x1x256xf32>, tensor<?x1x256xf32>
     %collapsed = tensor.collapse_shape %8 [[0], [1, 2]] : tensor<?x4x256xf32> into tensor<?x1024xf32>
     %9 = gemma.linear %collapsed, %arg9 : (tensor<?x1024xf32>, tensor<1152x1024xbf16>) -> tensor<?x1152xf32>

@@ -113,10 +113,10 @@ private:
   }
 
   ir::KVCacheType cacheType(bool global) {
-    auto layer =
-        global ? ir::AttentionAttr::get(&ctx, ir::AttentionKind::Global, 0)
-               : ir::AttentionAttr::get(&ctx, ir::AttentionKind::Local,
-                                        cfg.slidingWindow);
+    auto layer = global ? ir::AttentionAttr::get(
+                              &ctx, ir::AttentionKind::Global, std::nullopt)
+                        : ir::AttentionAttr::get(&ctx, ir::AttentionKind::Local,
+                                                 cfg.slidingWindow);
     int64_t capacity = global ? opts.maxContext : cfg.slidingWindow;
     return ir::KVCacheType::get(&ctx, layer, capacity, cfg.numKvHeads,
                                 cfg.headDim, elementType(opts.kvDtype));
@@ -157,9 +157,8 @@ private:
 
   ir::MaskAttr mask(bool global) {
     if (global)
-      return ir::MaskAttr::get(&ctx, ir::MaskKind::Causal, 0, false);
-    return ir::MaskAttr::get(&ctx, ir::MaskKind::SlidingWindow,
-                             cfg.slidingWindow, false);
+      return ir::MaskAttr::get(&ctx, ir::MaskKind::Causal, false);
+    return ir::MaskAttr::get(&ctx, ir::MaskKind::SlidingWindow, false);
   }
 
   /// func @<kind>_layer(%x: tensor<?xH>, %pos, %cache, weights...) ->

@@ -143,7 +143,8 @@ private:
   Value lowestVisible(OpBuilder &b, Location l, Value p) {
     if (mask.getKind() != MaskKind::SlidingWindow)
       return idx(b, l, 0);
-    int64_t w = mask.getWindow();
+    // The window is the local cache's (the verifier ties the mask to it).
+    int64_t w = *cacheType.getLayer().getWindow();
     Value shifted = arith::AddIOp::create(b, l, p, idx(b, l, 1));
     Value fits = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule, shifted,
                                        idx(b, l, w));

@@ -22,7 +22,7 @@ func.func @attention_not_window() attributes {a = #gemma.attention<local, size =
 
 // -----
 
-// expected-error @+1 {{local attention needs a window > 0, got 0}}
+// expected-error @+1 {{local attention needs a window}}
 func.func @attention_local_no_window() attributes {a = #gemma.attention<local>} {
   return
 }
@@ -31,6 +31,14 @@ func.func @attention_local_no_window() attributes {a = #gemma.attention<local>} 
 
 // expected-error @+1 {{local attention needs a window > 0, got -4}}
 func.func @attention_local_negative_window() attributes {a = #gemma.attention<local, window = -4>} {
+  return
+}
+
+// -----
+
+// No 0 standing for "none": a global layer states no window at all.
+// expected-error @+1 {{global attention has no window, got 0}}
+func.func @attention_global_zero_window() attributes {a = #gemma.attention<global, window = 0>} {
   return
 }
 
@@ -79,21 +87,15 @@ func.func @mask_unknown_kind() attributes {a = #gemma.mask<local>} {
 
 // -----
 
-// expected-error @+1 {{sliding_window mask needs a window > 0, got 0}}
-func.func @mask_sliding_window_no_window() attributes {a = #gemma.mask<sliding_window>} {
+// The window is stated once, in the KV cache type: a mask has none.
+// expected-error @+1 {{a mask states no window: a sliding_window mask takes its layer's, from the KV cache type}}
+func.func @mask_sliding_window_with_window() attributes {a = #gemma.mask<sliding_window = 512>} {
   return
 }
 
 // -----
 
-// expected-error @+1 {{sliding_window mask needs a window > 0, got -512}}
-func.func @mask_sliding_window_negative() attributes {a = #gemma.mask<sliding_window = -512>} {
-  return
-}
-
-// -----
-
-// expected-error @+1 {{only a sliding_window mask has a window}}
+// expected-error @+1 {{a mask states no window}}
 func.func @mask_causal_window() attributes {a = #gemma.mask<causal = 512>} {
   return
 }
@@ -118,7 +120,7 @@ func.func @kv_cache_unknown_kind(%c: !gemma.kv_cache<sliding, window = 4, capaci
 
 // -----
 
-// expected-error @+1 {{local attention needs a window > 0, got 0}}
+// expected-error @+1 {{local attention needs a window}}
 func.func @kv_cache_local_no_window(%c: !gemma.kv_cache<local, capacity = 4, kv_heads = 1, head_dim = 8, bf16>) {
   return
 }
@@ -611,24 +613,24 @@ func.func @attention_cache_head_dim(%q: tensor<?x4x8xf32>, %k: tensor<?x1x8xf32>
 // -----
 
 func.func @attention_local_causal(%q: tensor<?x4x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16>, %pos: index) {
-  // expected-error @+1 {{'gemma.attention' op a local layer's mask must be sliding_window = 16 (its cache's window), got #gemma.mask<causal>}}
+  // expected-error @+1 {{'gemma.attention' op a local layer's mask must be sliding_window (over its cache's window of 16), got #gemma.mask<causal>}}
   %0 = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> -> tensor<?x4x8xf32>
   return
 }
 
 // -----
 
-func.func @attention_local_window_mismatch(%q: tensor<?x4x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16>, %pos: index) {
-  // expected-error @+1 {{'gemma.attention' op a local layer's mask must be sliding_window = 16 (its cache's window), got #gemma.mask<sliding_window = 8>}}
-  %0 = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<sliding_window = 8>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> -> tensor<?x4x8xf32>
+func.func @attention_local_bidirectional(%q: tensor<?x4x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16>, %pos: index) {
+  // expected-error @+1 {{'gemma.attention' op a local layer's mask must be sliding_window (over its cache's window of 16), got #gemma.mask<bidirectional>}}
+  %0 = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<bidirectional>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> -> tensor<?x4x8xf32>
   return
 }
 
 // -----
 
 func.func @attention_global_sliding_window(%q: tensor<?x4x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<global, capacity = 64, kv_heads = 1, head_dim = 8, bf16>, %pos: index) {
-  // expected-error @+1 {{'gemma.attention' op a global layer's mask must be causal, got #gemma.mask<sliding_window = 16>}}
-  %0 = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<sliding_window = 16>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> cache !gemma.kv_cache<global, capacity = 64, kv_heads = 1, head_dim = 8, bf16> -> tensor<?x4x8xf32>
+  // expected-error @+1 {{'gemma.attention' op a global layer's mask must be causal, got #gemma.mask<sliding_window>}}
+  %0 = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<sliding_window>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> cache !gemma.kv_cache<global, capacity = 64, kv_heads = 1, head_dim = 8, bf16> -> tensor<?x4x8xf32>
   return
 }
 
@@ -644,7 +646,7 @@ func.func @attention_global_bidirectional(%q: tensor<?x4x8xf32>, %k: tensor<?x1x
 
 func.func @attention_sliding_window_without_cache(%q: tensor<?x4x8xf32>, %k: tensor<?x1x8xf32>) {
   // expected-error @+1 {{'gemma.attention' op a sliding_window mask needs the layer's local cache}}
-  %0 = gemma.attention %q, %k, %k {mask = #gemma.mask<sliding_window = 16>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> -> tensor<?x4x8xf32>
+  %0 = gemma.attention %q, %k, %k {mask = #gemma.mask<sliding_window>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> -> tensor<?x4x8xf32>
   return
 }
 
@@ -668,7 +670,7 @@ func.func @attention_flag_without_image_groups(%q: tensor<?x4x8xf32>, %k: tensor
 
 func.func @attention_image_groups_size(%q: tensor<6x4x8xf32>, %k: tensor<6x1x8xf32>, %c: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16>, %pos: index, %g: tensor<5xi32>) {
   // expected-error @+1 {{'gemma.attention' op image_groups size (5) must equal query tokens (6)}}
-  %0 = gemma.attention %q, %k, %k cache %c[%pos] image_groups %g {mask = #gemma.mask<sliding_window = 16, image_groups>, scale = 0.125 : f32} : tensor<6x4x8xf32>, tensor<6x1x8xf32>, tensor<6x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> image_groups tensor<5xi32> -> tensor<6x4x8xf32>
+  %0 = gemma.attention %q, %k, %k cache %c[%pos] image_groups %g {mask = #gemma.mask<sliding_window, image_groups>, scale = 0.125 : f32} : tensor<6x4x8xf32>, tensor<6x1x8xf32>, tensor<6x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> image_groups tensor<5xi32> -> tensor<6x4x8xf32>
   return
 }
 

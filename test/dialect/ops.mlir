@@ -163,11 +163,11 @@ func.func @rope_scale(%k: tensor<?x1x8xf32>, %pos: index) -> tensor<?x1x8xf32> {
 // CHECK-SAME:    %[[Q:[^:]+]]: tensor<?x4x8xf32>, %[[K:[^:]+]]: tensor<?x2x8xf32>, %[[V:[^:]+]]: tensor<?x2x8xf32>,
 // CHECK-SAME:    %[[C:[^:]+]]: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 2, head_dim = 8, bf16>, %[[POS:[^:]+]]: index)
 // CHECK-NEXT:    %[[R:[^ ]+]] = gemma.attention %[[Q]], %[[K]], %[[V]] cache %[[C]][%[[POS]]]
-// CHECK-SAME:      {mask = #gemma.mask<sliding_window = 16>, scale = 1.250000e-01 : f32}
+// CHECK-SAME:      {mask = #gemma.mask<sliding_window>, scale = 1.250000e-01 : f32}
 // CHECK-SAME:      : tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 2, head_dim = 8, bf16> -> tensor<?x4x8xf32>
 // CHECK-NEXT:    return %[[R]] : tensor<?x4x8xf32>
 func.func @attention_local(%q: tensor<?x4x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x2x8xf32>, %c: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 2, head_dim = 8, bf16>, %pos: index) -> tensor<?x4x8xf32> {
-  %0 = gemma.attention %q, %k, %v cache %c[%pos] {mask = #gemma.mask<sliding_window = 16>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 2, head_dim = 8, bf16> -> tensor<?x4x8xf32>
+  %0 = gemma.attention %q, %k, %v cache %c[%pos] {mask = #gemma.mask<sliding_window>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 2, head_dim = 8, bf16> -> tensor<?x4x8xf32>
   return %0 : tensor<?x4x8xf32>
 }
 
@@ -206,11 +206,11 @@ func.func @attention_global_image_groups(%q: tensor<?x4x8xf32>, %k: tensor<?x1x8
 // CHECK-SAME:    %[[Q:[^:]+]]: tensor<6x4x8xf32>, %[[K:[^:]+]]: tensor<6x1x8xf32>, %[[V:[^:]+]]: tensor<6x1x8xf32>,
 // CHECK-SAME:    %[[C:[^:]+]]: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16>, %[[POS:[^:]+]]: index, %[[G:[^:]+]]: tensor<6xi32>)
 // CHECK-NEXT:    %[[R:[^ ]+]] = gemma.attention %[[Q]], %[[K]], %[[V]] cache %[[C]][%[[POS]]] image_groups %[[G]]
-// CHECK-SAME:      {mask = #gemma.mask<sliding_window = 16, image_groups>, scale = 1.250000e-01 : f32}
+// CHECK-SAME:      {mask = #gemma.mask<sliding_window, image_groups>, scale = 1.250000e-01 : f32}
 // CHECK-SAME:      : tensor<6x4x8xf32>, tensor<6x1x8xf32>, tensor<6x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> image_groups tensor<6xi32> -> tensor<6x4x8xf32>
 // CHECK-NEXT:    return %[[R]] : tensor<6x4x8xf32>
 func.func @attention_local_image_groups(%q: tensor<6x4x8xf32>, %k: tensor<6x1x8xf32>, %v: tensor<6x1x8xf32>, %c: !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16>, %pos: index, %groups: tensor<6xi32>) -> tensor<6x4x8xf32> {
-  %0 = gemma.attention %q, %k, %v cache %c[%pos] image_groups %groups {mask = #gemma.mask<sliding_window = 16, image_groups>, scale = 0.125 : f32} : tensor<6x4x8xf32>, tensor<6x1x8xf32>, tensor<6x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> image_groups tensor<6xi32> -> tensor<6x4x8xf32>
+  %0 = gemma.attention %q, %k, %v cache %c[%pos] image_groups %groups {mask = #gemma.mask<sliding_window, image_groups>, scale = 0.125 : f32} : tensor<6x4x8xf32>, tensor<6x1x8xf32>, tensor<6x1x8xf32> cache !gemma.kv_cache<local, window = 16, capacity = 16, kv_heads = 1, head_dim = 8, bf16> image_groups tensor<6xi32> -> tensor<6x4x8xf32>
   return %0 : tensor<6x4x8xf32>
 }
 
@@ -391,14 +391,6 @@ func.func @attention_attr_global() attributes {gemma.layer = #gemma.attention<gl
 
 // -----
 
-// `window = 0` is the default and is not printed.
-// CHECK-LABEL: func.func @attention_attr_global_zero_window()
-// CHECK-SAME:    attributes {gemma.layer = #gemma.attention<global>}
-func.func @attention_attr_global_zero_window() attributes {gemma.layer = #gemma.attention<global, window = 0>} {
-  return
-}
-
-// -----
 
 // CHECK-LABEL: func.func @rope_attr()
 // CHECK-SAME:    attributes {gemma.rope = #gemma.rope<base = 1.000000e+04>}
@@ -434,8 +426,8 @@ func.func @mask_causal() attributes {gemma.mask = #gemma.mask<causal>} {
 // -----
 
 // CHECK-LABEL: func.func @mask_sliding_window()
-// CHECK-SAME:    attributes {gemma.mask = #gemma.mask<sliding_window = 512>}
-func.func @mask_sliding_window() attributes {gemma.mask = #gemma.mask<sliding_window = 512>} {
+// CHECK-SAME:    attributes {gemma.mask = #gemma.mask<sliding_window>}
+func.func @mask_sliding_window() attributes {gemma.mask = #gemma.mask<sliding_window>} {
   return
 }
 
@@ -458,8 +450,8 @@ func.func @mask_causal_image_groups() attributes {gemma.mask = #gemma.mask<causa
 // -----
 
 // CHECK-LABEL: func.func @mask_sliding_window_image_groups()
-// CHECK-SAME:    attributes {gemma.mask = #gemma.mask<sliding_window = 1024, image_groups>}
-func.func @mask_sliding_window_image_groups() attributes {gemma.mask = #gemma.mask<sliding_window = 1024, image_groups>} {
+// CHECK-SAME:    attributes {gemma.mask = #gemma.mask<sliding_window, image_groups>}
+func.func @mask_sliding_window_image_groups() attributes {gemma.mask = #gemma.mask<sliding_window, image_groups>} {
   return
 }
 

@@ -13,7 +13,7 @@
 // CHECK: gemma.cache_decl @kv.5 : !gemma.kv_cache<global, capacity = 32768,
 // CHECK-LABEL: func.func private @local_layer
 // CHECK: gemma.rope {{.*}} {rope = #gemma.rope<base = 1.000000e+04>}
-// CHECK: gemma.attention {{.*}} {mask = #gemma.mask<sliding_window = 512>
+// CHECK: gemma.attention {{.*}} {mask = #gemma.mask<sliding_window>
 // CHECK: gemma.cache_update
 // CHECK-LABEL: func.func private @global_layer
 // CHECK: gemma.rope {{.*}} {rope = #gemma.rope<base = 1.000000e+06>}
