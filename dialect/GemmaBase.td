@@ -23,7 +23,10 @@ def Gemma_Dialect : Dialect {
 
     * whether a layer's attention is local (sliding window `W`) or global,
       both on the attention mask and on the layer's KV-cache type;
-    * the RoPE base and linear scaling factor of each layer kind;
+    * the RoPE base and linear scaling factor of each layer kind
+      (`gemma.rope_local` and `gemma.rope_global` on the module; every
+      `gemma.rope` op of a layer is checked against its kind's, and local
+      layers are never scaled);
     * the capacity of each KV cache: a local layer's cache holds exactly `W`
       slots and is written as a ring (slot = position mod `W`), a global
       layer's cache holds the whole context;
@@ -35,6 +38,9 @@ def Gemma_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
+  // gemma.rope_local / gemma.rope_global on a module: every gemma.rope op of
+  // a layer of that kind must use that RoPE.
+  let hasOperationAttrVerify = 1;
 }
 
 def Gemma_AttentionKind : I32EnumAttr<"AttentionKind",

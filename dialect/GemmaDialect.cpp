@@ -3,7 +3,9 @@
 #include "dialect/GemmaDialect.h"
 #include "dialect/GemmaOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -32,6 +34,53 @@ void GemmaDialect::initialize() {
 #define GET_OP_LIST
 #include "dialect/GemmaOps.cpp.inc"
       >();
+}
+
+//===----------------------------------------------------------------------===//
+// Module attributes: each layer kind's RoPE
+//===----------------------------------------------------------------------===//
+
+// The layer kind of a function: that of the KV cache it takes, if any.
+static std::optional<AttentionKind> layerKindOf(func::FuncOp fn) {
+  for (Type type : fn.getArgumentTypes())
+    if (auto cache = dyn_cast<KVCacheType>(type))
+      return cache.getLayer().getKind();
+  return std::nullopt;
+}
+
+LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
+                                                     NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name != kRopeLocalAttr && name != kRopeGlobalAttr)
+    return success();
+  auto rope = dyn_cast<RopeAttr>(attr.getValue());
+  if (!rope)
+    return op->emitError() << "'" << name << "' must be a #gemma.rope, got "
+                           << attr.getValue();
+  if (!isa<ModuleOp>(op))
+    return op->emitError() << "'" << name << "' belongs on the module";
+  if (name == kRopeLocalAttr && rope.getScaleValue() != 1.0)
+    return op->emitError() << "local layers' RoPE is never scaled (SPEC §3), "
+                              "got "
+                           << rope;
+  AttentionKind kind =
+      name == kRopeLocalAttr ? AttentionKind::Local : AttentionKind::Global;
+  WalkResult result = op->walk([&](func::FuncOp fn) {
+    if (layerKindOf(fn) != kind)
+      return WalkResult::advance();
+    WalkResult inner = fn.walk([&](RopeOp ropeOp) {
+      if (ropeOp.getRope() == rope)
+        return WalkResult::advance();
+      ropeOp.emitOpError() << "in a " << stringifyAttentionKind(kind)
+                           << " layer uses " << ropeOp.getRope()
+                           << ", but the model's "
+                           << stringifyAttentionKind(kind) << " layers use "
+                           << name << " = " << rope;
+      return WalkResult::interrupt();
+    });
+    return inner;
+  });
+  return failure(result.wasInterrupted());
 }
 
 //===----------------------------------------------------------------------===//

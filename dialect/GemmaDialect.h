@@ -17,6 +17,11 @@ namespace mlir::gemma {
 /// that kernels may use aligned vector loads. The blob itself starts on a
 /// page (runtime/Payload.h).
 inline constexpr int64_t kBufferAlignment = 64;
+
+/// Module attributes (#gemma.rope) naming each layer kind's RoPE; the
+/// dialect verifies every gemma.rope op of a layer against its kind's.
+inline constexpr char kRopeLocalAttr[] = "gemma.rope_local";
+inline constexpr char kRopeGlobalAttr[] = "gemma.rope_global";
 } // namespace mlir::gemma
 #include "dialect/GemmaEnums.h.inc"
 

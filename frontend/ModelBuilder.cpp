@@ -50,6 +50,9 @@ public:
                                     b.getI64IntegerAttr(opts.maxContext));
     module->getOperation()->setAttr("gemma.vocab_size",
                                     b.getI64IntegerAttr(cfg.vocabSize));
+    // Each layer kind's RoPE, which the verifier holds every rope op to.
+    module->getOperation()->setAttr(ir::kRopeLocalAttr, rope(false));
+    module->getOperation()->setAttr(ir::kRopeGlobalAttr, rope(true));
     b.setInsertionPointToEnd(module->getBody());
     declareWeights();
     declareCaches();

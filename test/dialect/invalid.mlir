@@ -1182,3 +1182,28 @@ func.func @merge_image_feature_width(%h: tensor<?x48xf32>, %ids: tensor<?xi32>, 
 func.func @malformed_window() attributes {a = #gemma.attention<local, window 4>} {
   return
 }
+
+// -----
+
+// Each layer kind's RoPE is stated once, on the module, and every rope op of
+// a layer of that kind must use it: a local layer with the global base is
+// refused.
+module attributes {gemma.rope_global = #gemma.rope<base = 1.000000e+06, scale = 8.000000e+00>, gemma.rope_local = #gemma.rope<base = 1.000000e+04>} {
+  func.func @local_layer(%x: tensor<?x4x16xf32>, %pos: index, %c: !gemma.kv_cache<local, window = 8, capacity = 8, kv_heads = 1, head_dim = 16, bf16>) -> tensor<?x4x16xf32> {
+    // expected-error @+1 {{'gemma.rope' op in a local layer uses #gemma.rope<base = 1.000000e+06, scale = 8.000000e+00>, but the model's local layers use gemma.rope_local = #gemma.rope<base = 1.000000e+04>}}
+    %y = gemma.rope %x at %pos {rope = #gemma.rope<base = 1.000000e+06, scale = 8.000000e+00>} : tensor<?x4x16xf32>
+    return %y : tensor<?x4x16xf32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{local layers' RoPE is never scaled (SPEC §3), got #gemma.rope<base = 1.000000e+04, scale = 8.000000e+00>}}
+module attributes {gemma.rope_local = #gemma.rope<base = 1.000000e+04, scale = 8.000000e+00>} {
+}
+
+// -----
+
+// expected-error @+1 {{'gemma.rope_global' must be a #gemma.rope, got 1.000000e+06 : f64}}
+module attributes {gemma.rope_global = 1.0e6 : f64} {
+}

@@ -464,3 +464,16 @@ func.func @attention_image_groups_no_cache(%q: tensor<?x4x8xf32>, %k: tensor<?x1
   %0 = gemma.attention %q, %k, %k image_groups %g {mask = #gemma.mask<causal, image_groups>, scale = 0.125 : f32} : tensor<?x4x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32> image_groups tensor<?xi32> -> tensor<?x4x8xf32>
   return %0 : tensor<?x4x8xf32>
 }
+
+// -----
+
+// A module stating each layer kind's RoPE; its layers' rope ops use them.
+// CHECK-LABEL: module attributes {gemma.rope_global = #gemma.rope<base = 1.000000e+06, scale = 8.000000e+00>, gemma.rope_local = #gemma.rope<base = 1.000000e+04>}
+// CHECK: func.func @global_layer(
+// CHECK: gemma.rope {{.*}} {rope = #gemma.rope<base = 1.000000e+06, scale = 8.000000e+00>}
+module attributes {gemma.rope_global = #gemma.rope<base = 1.000000e+06, scale = 8.000000e+00>, gemma.rope_local = #gemma.rope<base = 1.000000e+04>} {
+  func.func @global_layer(%x: tensor<?x4x16xf32>, %pos: index, %c: !gemma.kv_cache<global, capacity = 32, kv_heads = 1, head_dim = 16, bf16>) -> tensor<?x4x16xf32> {
+    %y = gemma.rope %x at %pos {rope = #gemma.rope<base = 1.000000e+06, scale = 8.000000e+00>} : tensor<?x4x16xf32>
+    return %y : tensor<?x4x16xf32>
+  }
+}
