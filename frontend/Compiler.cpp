@@ -377,6 +377,9 @@ void compileModel(const CompileOptions &options) {
   std::vector<EntryPointInfo> entryPoints = entryTable(*module);
   if (stageDone("linalg"))
     return;
+  runPipeline(
+      *module, target->name().str() + " configuration",
+      [&](OpPassManager &pm) { target->buildConfigurationPipeline(pm); });
   runPipeline(*module, target->name().str() + " translation",
               [&](OpPassManager &pm) { target->buildTranslationPipeline(pm); });
   if (stageDone(targetStages.translated))

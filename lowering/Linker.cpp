@@ -6,6 +6,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <fstream>
 #include <stdexcept>
@@ -13,6 +14,20 @@
 #include <unistd.h>
 
 namespace gemma {
+
+void writeBytes(const std::string &path, const std::string &bytes) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (!ec)
+    os << bytes;
+  os.close();
+  if (ec || os.has_error()) {
+    std::string why = ec ? ec.message() : os.error().message();
+    os.clear_error();
+    llvm::sys::fs::remove(path);
+    throw std::runtime_error(path + ": cannot write: " + why);
+  }
+}
 
 std::string linkerDriver() {
   llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");

@@ -14,6 +14,11 @@
 
 namespace gemma {
 
+/// Writes `bytes` to `path` (an artefact for the linker, say); throws
+/// std::runtime_error naming the file and the reason (a full disk), leaving
+/// no partial file behind.
+void writeBytes(const std::string &path, const std::string &bytes);
+
 /// The C++ driver on PATH; throws std::runtime_error when there is none.
 std::string linkerDriver();
 

@@ -84,6 +84,13 @@ public:
   /// Dialects (and interface models) the target's pipeline creates.
   virtual void registerDialects(mlir::DialectRegistry &registry) const {}
 
+  /// Passes that decide how the linalg ops are to be compiled for this
+  /// target (IREE's configuration pipeline: tile sizes, vector widths,
+  /// parallel loops), attached to the ops as attributes that the
+  /// translation pipeline consumes. Runs on linalg on tensors, after the
+  /// `linalg` stage is dumped.
+  virtual void buildConfigurationPipeline(mlir::OpPassManager &pm) const {}
+
   /// Passes from linalg on tensors down to the target's final IR (the LLVM
   /// dialect for `cpu`).
   virtual void buildTranslationPipeline(mlir::OpPassManager &pm) const = 0;

@@ -146,19 +146,7 @@ public:
         throw std::runtime_error(
             lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
     std::string object = request.output + ".o";
-    {
-      std::error_code ec;
-      llvm::raw_fd_ostream os(object, ec);
-      if (!ec)
-        os << artifact.bytes;
-      os.close();
-      if (ec || os.has_error()) {
-        std::string why = ec ? ec.message() : os.error().message();
-        os.clear_error();
-        llvm::sys::fs::remove(object);
-        throw std::runtime_error(object + ": cannot write: " + why);
-      }
-    }
+    writeBytes(object, artifact.bytes);
     std::vector<std::string> args = {object, mainLib, runtime, json,
                                      "-lsentencepiece"};
     if (request.main == "benchmark")

@@ -8,11 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowering/Linker.h"
 #include "lowering/Target.h"
-
-#include "llvm/Support/FileSystem.h"
-
-#include <stdexcept>
 
 using namespace mlir;
 
@@ -46,16 +43,7 @@ public:
 
   LinkResult link(const Artifact &artifact,
                   const LinkRequest &request) const override {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(request.output, ec);
-    if (!ec)
-      os << artifact.bytes;
-    os.close();
-    if (ec || os.has_error()) {
-      std::string why = ec ? ec.message() : os.error().message();
-      os.clear_error();
-      throw std::runtime_error(request.output + ": cannot write: " + why);
-    }
+    writeBytes(request.output, artifact.bytes);
     return {};
   }
 };
