@@ -11,14 +11,25 @@
 // the last token's logits as generation does.
 // Decode/D: one-token decode steps at context depth D (D tokens already in
 // the cache, as llama.cpp's tg at depth D). items_per_second is tokens/s.
+//
+// Before measuring, every page of the weight blob is read once: the first
+// calls would otherwise fault gigabytes of mapped weights in and measure the
+// disk. After Google Benchmark's own output comes a table in llama-bench's
+// columns (model, size, params, backend, threads, test, t/s), one row per
+// test: the median of the repetitions, with the standard deviation when
+// there are several (--benchmark_repetitions=N).
 
 #include "runtime/Model.h"
+#include "runtime/Progress.h"
 
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace {
@@ -69,6 +80,105 @@ void decode(benchmark::State &state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// Reads one byte of every page of the weight blob, then runs a short
+// prefill and a decode step (code and caches warm too).
+void warmUp() {
+  auto start = std::chrono::steady_clock::now();
+  const gemma::MappedPayload &payload = model->payload();
+  volatile uint8_t sink = 0;
+  for (uint64_t at = 0; at < payload.blobSize(); at += 4096)
+    sink = sink + payload.blob()[at];
+  std::vector<int32_t> ids =
+      tokens(std::min<int64_t>(16, model->info().maxContext - 1));
+  model->reset();
+  model->prefillLast(ids.data(), static_cast<int64_t>(ids.size()));
+  model->decode(ids.back());
+  model->reset();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::fprintf(stderr, "warm-up: read %.2f GiB of weights in %.1f s\n",
+               static_cast<double>(payload.blobSize()) / (1u << 30), seconds);
+}
+
+// Google Benchmark's console output, then llama-bench's table.
+class LlamaBenchTable : public benchmark::ConsoleReporter {
+public:
+  void ReportRuns(const std::vector<Run> &runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run &run : runs) {
+      auto rate = run.counters.find("items_per_second");
+      if (run.error_occurred || rate == run.counters.end())
+        continue;
+      Row &row = rowOf(testName(run.run_name));
+      double value = rate->second.value;
+      if (run.run_type != Run::RT_Aggregate)
+        row.samples.push_back(value);
+      else if (run.aggregate_name == "median")
+        row.median = value;
+      else if (run.aggregate_name == "stddev")
+        row.stddev = value;
+    }
+  }
+
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    const gemma::ModelInfo &info = model->info();
+    double bytesPerWeight = info.weightDtype == "f32" ? 4 : 2;
+    char model[64], params[32];
+    std::snprintf(model, sizeof model, "%s %lldL %s", info.modelType.c_str(),
+                  static_cast<long long>(info.numLayers),
+                  info.weightDtype.c_str());
+    std::string size =
+        gemma::Progress::formatBytes(static_cast<double>(info.weightBytes));
+    double count = static_cast<double>(info.weightBytes) / bytesPerWeight;
+    if (count >= 1e9)
+      std::snprintf(params, sizeof params, "%.2f B", count / 1e9);
+    else
+      std::snprintf(params, sizeof params, "%.2f M", count / 1e6);
+    std::printf("\n| model | size | params | backend | threads | test | t/s "
+                "|\n| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+    for (const auto &[test, row] : rows) {
+      std::vector<double> samples = row.samples;
+      std::sort(samples.begin(), samples.end());
+      double median = row.median >= 0   ? row.median
+                      : samples.empty() ? 0
+                                        : samples[samples.size() / 2];
+      char rate[64];
+      if (row.stddev >= 0)
+        std::snprintf(rate, sizeof rate, "%.2f ± %.2f", median, row.stddev);
+      else
+        std::snprintf(rate, sizeof rate, "%.2f", median);
+      std::printf("| %s | %s | %s | %s | %d | %s | %s |\n", model, size.c_str(),
+                  params, info.target.c_str(), 1, test.c_str(), rate);
+    }
+  }
+
+private:
+  struct Row {
+    std::vector<double> samples;
+    double median = -1, stddev = -1;
+  };
+
+  // Prefill/N is llama-bench's ppN; Decode/D its tg at depth D.
+  static std::string testName(const benchmark::BenchmarkName &name) {
+    std::string args = name.args;
+    if (name.function_name == "Prefill")
+      return "pp" + args;
+    return "tg @ d" + args;
+  }
+
+  Row &rowOf(const std::string &test) {
+    for (auto &entry : rows)
+      if (entry.first == test)
+        return entry.second;
+    rows.emplace_back(test, Row());
+    return rows.back().second;
+  }
+
+  std::vector<std::pair<std::string, Row>> rows; // in the order run
+};
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -92,7 +202,9 @@ int main(int argc, char **argv) {
           ->Arg(depth)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-  benchmark::RunSpecifiedBenchmarks();
+  warmUp();
+  LlamaBenchTable reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
 }
