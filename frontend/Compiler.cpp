@@ -116,24 +116,14 @@ std::unique_ptr<MLIRContext> makeContext(const Target *target) {
   return context;
 }
 
-// Closes `os` and reports a write that failed on the way (a full disk).
-void closeChecked(llvm::raw_fd_ostream &os, const std::string &path) {
-  os.close();
-  if (os.has_error()) {
-    std::string message = os.error().message();
-    os.clear_error();
-    throw Error(path + ": write failed: " + message);
-  }
-}
-
+// Renders text with `write` and writes it to `path` (Linker.h's
+// writeBytes: one way to write a file, and errors name it).
 void writeText(const std::string &path,
                const std::function<void(llvm::raw_ostream &)> &write) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (ec)
-    throw Error(path + ": cannot write: " + ec.message());
+  std::string text;
+  llvm::raw_string_ostream os(text);
   write(os);
-  closeChecked(os, path);
+  writeBytes(path, text);
 }
 
 void runPipeline(ModuleOp module, const std::string &what,
@@ -401,8 +391,7 @@ void compileModel(const CompileOptions &options) {
   if (failed(target->serialize(*module, artifact)))
     throw Error(target->name().str() + " target: serialization failed");
   if (options.emit == targetStages.artifact) {
-    writeText(staged.file(),
-              [&](llvm::raw_ostream &os) { os << artifact.bytes; });
+    writeBytes(staged.file(), artifact.bytes);
     staged.commit();
     return;
   }

@@ -13,22 +13,16 @@
 
 #include "frontend/ModelConfig.h"
 #include "lowering/Target.h"
+#include "runtime/CommandLine.h" // UsageError: a bad flag value, exit 2
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace gemma {
-
-/// A bad flag value (a context too large, an unknown target or stage): the
-/// driver prints it with its usage text and exits with status 2.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct CompileOptions {
   std::string modelDir;

@@ -16,14 +16,13 @@
 #include "frontend/Compiler.h"
 #include "frontend/RandomCheckpoint.h"
 #include "frontend/TokenizerConverter.h"
+#include "runtime/CommandLine.h"
 #include "runtime/Progress.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -106,13 +105,10 @@ struct Args {
     std::optional<std::string> v = get(flag);
     if (!v)
       return fallback;
-    errno = 0;
-    char *end = nullptr;
-    unsigned long long n = std::strtoull(v->c_str(), &end, 10);
-    if (v->empty() || !std::isdigit(static_cast<unsigned char>((*v)[0])) ||
-        *end != '\0' || errno == ERANGE)
+    std::optional<uint64_t> n = parseUnsigned64(*v);
+    if (!n)
       usage(flag + " expects an integer in [0, 2^64), got '" + *v + "'");
-    return n;
+    return *n;
   }
   std::optional<DType> getDType(const std::string &flag) const {
     std::optional<std::string> v = get(flag);

@@ -84,18 +84,25 @@ int64_t ArgParser::integer(const std::string &name) const {
   return result;
 }
 
-uint64_t ArgParser::unsignedInteger(const std::string &name) const {
-  const std::string &text = value(name);
+std::optional<uint64_t> parseUnsigned64(const std::string &text) {
+  if (text.empty() || text[0] < '0' || text[0] > '9')
+    return std::nullopt;
   errno = 0;
   char *end = nullptr;
-  // strtoull accepts a sign and wraps "-1" to 2^64 - 1: digits only.
   unsigned long long result = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || text[0] < '0' || text[0] > '9' || *end != '\0' ||
-      errno == ERANGE)
+  if (*end != '\0' || errno == ERANGE)
+    return std::nullopt;
+  return result;
+}
+
+uint64_t ArgParser::unsignedInteger(const std::string &name) const {
+  const std::string &text = value(name);
+  std::optional<uint64_t> result = parseUnsigned64(text);
+  if (!result)
     throw UsageError("option '" + name +
                      "' needs an integer in [0, 18446744073709551615], got '" +
                      text + "'");
-  return result;
+  return *result;
 }
 
 double ArgParser::real(const std::string &name) const {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ namespace gemma {
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// `text` as a decimal integer in [0, 2^64): digits only (strtoull alone
+// would take a sign and wrap "-1" to 2^64 - 1); nullopt otherwise. Seeds
+// take the whole range.
+std::optional<uint64_t> parseUnsigned64(const std::string &text);
 
 class ArgParser {
 public:
