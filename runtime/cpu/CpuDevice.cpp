@@ -112,8 +112,7 @@ std::vector<float> CpuDevice::runTokens(const std::string &entry,
   if (!logitsRef.aligned || logitsRef.sizes[0] != rows ||
       logitsRef.sizes[1] != vocab)
     throw std::runtime_error(
-        (entry == "decode" ? std::string("decode") : std::string("prefill")) +
-        ": the generated code returned logits of shape [" +
+        entry + ": the generated code returned logits of shape [" +
         std::to_string(logitsRef.sizes[0]) + ", " +
         std::to_string(logitsRef.sizes[1]) + "], expected [" +
         std::to_string(rows) + ", " + std::to_string(vocab) + "]");
