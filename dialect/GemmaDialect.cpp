@@ -51,6 +51,15 @@ static std::optional<AttentionKind> layerKindOf(func::FuncOp fn) {
 LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
                                                      NamedAttribute attr) {
   StringRef name = attr.getName().getValue();
+  if (name == kMatmulInputsAttr) {
+    auto type = dyn_cast<TypeAttr>(attr.getValue());
+    if (!type || !(type.getValue().isBF16() || type.getValue().isF32()))
+      return op->emitError()
+             << "'" << name << "' must be bf16 or f32, got " << attr.getValue();
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name << "' belongs on the module";
+    return success();
+  }
   if (name != kRopeLocalAttr && name != kRopeGlobalAttr)
     return success();
   auto rope = dyn_cast<RopeAttr>(attr.getValue());

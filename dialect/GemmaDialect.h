@@ -22,6 +22,12 @@ inline constexpr int64_t kBufferAlignment = 64;
 /// dialect verifies every gemma.rope op of a layer against its kind's.
 inline constexpr char kRopeLocalAttr[] = "gemma.rope_local";
 inline constexpr char kRopeGlobalAttr[] = "gemma.rope_global";
+
+/// Module attribute: the element type the projections' activations are
+/// rounded to before they multiply the weights, bf16 (as llama.cpp and
+/// PyTorch's bf16 inference do; what vdpbf16ps takes) or f32 (exact
+/// products). Verified by the dialect; absent means f32.
+inline constexpr char kMatmulInputsAttr[] = "gemma.matmul_inputs";
 } // namespace mlir::gemma
 #include "dialect/GemmaEnums.h.inc"
 

@@ -285,7 +285,10 @@ nlohmann::json planModel(const ModelConfig &config, int64_t context,
       !problem.empty())
     throw UsageError("--context " + problem);
   auto ctx = makeContext(nullptr);
-  BuildOptions options{context, kvDtype, config.dtype, {}};
+  BuildOptions options;
+  options.maxContext = context;
+  options.kvDtype = kvDtype;
+  options.weightDtype = config.dtype;
   OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, options);
   runPipeline(*module, "plan", buildGemmaOptimizationPipeline);
   return planJson(*module, config, context, kvDtype);
@@ -327,7 +330,15 @@ void compileModel(const CompileOptions &options) {
   }
 
   auto ctx = makeContext(target.get());
-  BuildOptions build{maxContext, kvDtype, checkpoint.dtype(), {}};
+  BuildOptions build;
+  build.maxContext = maxContext;
+  build.kvDtype = kvDtype;
+  build.matmulInputs = options.matmulInputs.value_or(
+      kvDtype == DType::BF16 ? DType::BF16 : DType::F32);
+  if (build.matmulInputs != DType::BF16 && build.matmulInputs != DType::F32)
+    throw UsageError(std::string("--matmul-inputs must be bf16 or f32, got ") +
+                     dtypeName(build.matmulInputs));
+  build.weightDtype = checkpoint.dtype();
   for (const ExpectedTensor &tensor : checkpoint.expected())
     build.weightDtypes[tensor.name] = checkpoint.storageDType(tensor.name);
   OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, build);

@@ -34,6 +34,9 @@ struct CompileOptions {
   std::optional<int64_t> maxContext;
   /// The KV-cache dtype; the stored weights' dtype when unset.
   std::optional<DType> kvDtype;
+  /// What the projections' activations are rounded to: bf16 or f32; bf16
+  /// when unset and the KV cache is bf16, else f32.
+  std::optional<DType> matmulInputs;
   /// The stage to stop after and write to `output` ("exe": all of them).
   std::string emit = "exe";
   /// Where to write every stage as well, when set.

@@ -53,6 +53,8 @@ public:
     // Each layer kind's RoPE, which the verifier holds every rope op to.
     module->getOperation()->setAttr(ir::kRopeLocalAttr, rope(false));
     module->getOperation()->setAttr(ir::kRopeGlobalAttr, rope(true));
+    module->getOperation()->setAttr(
+        ir::kMatmulInputsAttr, TypeAttr::get(elementType(opts.matmulInputs)));
     b.setInsertionPointToEnd(module->getBody());
     declareWeights();
     declareCaches();

@@ -17,6 +17,9 @@ struct BuildOptions {
   // Positions the executable can hold: global caches get this many slots.
   int64_t maxContext = 0;
   DType kvDtype = DType::BF16;
+  // What the projections' activations are rounded to (bf16 or f32): the
+  // module's gemma.matmul_inputs.
+  DType matmulInputs = DType::F32;
   // The dtype the checkpoint's tensors are packed in, and per canonical
   // tensor name where it differs (Checkpoint::storageDType).
   DType weightDtype = DType::BF16;

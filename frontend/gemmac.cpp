@@ -1,8 +1,9 @@
 //===- gemmac.cpp - the Gemma 3 compiler driver ---------------------------===//
 //
 //   gemmac compile MODEL_DIR -o EXE [--target NAME|help] [--max-context N]
-//                  [--kv-dtype bf16|f16|f32] [--emit STAGE] [--dump-dir DIR]
-//                  [--main cli|benchmark] [--tokenizer FILE] [--cpu host|NAME]
+//                  [--kv-dtype bf16|f16|f32] [--matmul-inputs bf16|f32]
+//                  [--emit STAGE] [--dump-dir DIR] [--main cli|benchmark]
+//                  [--tokenizer FILE] [--cpu host|NAME]
 //   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
 //   gemmac random-checkpoint CONFIG.json -o DIR [--seed S]
@@ -49,8 +50,9 @@ constexpr bool kSanitizerBuild = false;
       << "usage:\n"
          "  gemmac compile MODEL_DIR -o EXE [--target NAME|help] "
          "[--max-context N]\n"
-         "                 [--kv-dtype bf16|f16|f32] [--emit "
-         "gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
+         "                 [--kv-dtype bf16|f16|f32] [--matmul-inputs "
+         "bf16|f32]\n"
+         "                 [--emit gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
          "                 [--dump-dir DIR] [--main cli|benchmark] "
          "[--tokenizer FILE]\n"
          "                 [--cpu host|NAME]\n"
@@ -154,6 +156,9 @@ int compile(const Args &args, const char *argv0) {
   options.targetOptions.sanitizeAddress = kSanitizerBuild;
   options.maxContext = args.getInt("--max-context");
   options.kvDtype = args.getDType("--kv-dtype");
+  options.matmulInputs = args.getDType("--matmul-inputs");
+  if (options.matmulInputs == DType::F16)
+    usage("--matmul-inputs must be bf16 or f32, got 'f16'");
   options.emit = args.get("--emit").value_or("exe");
   options.dumpDir = args.get("--dump-dir");
   options.main = args.get("--main").value_or("cli");
@@ -231,11 +236,11 @@ int main(int argc, char **argv) {
   std::string command = argv[1];
   try {
     if (command == "compile")
-      return compile(
-          Args(argc, argv, 2,
-               {"-o", "--target", "--max-context", "--kv-dtype", "--emit",
-                "--dump-dir", "--main", "--tokenizer", "--cpu"}),
-          argv[0]);
+      return compile(Args(argc, argv, 2,
+                          {"-o", "--target", "--max-context", "--kv-dtype",
+                           "--matmul-inputs", "--emit", "--dump-dir", "--main",
+                           "--tokenizer", "--cpu"}),
+                     argv[0]);
     if (command == "convert-tokenizer")
       return convertTokenizer(Args(argc, argv, 2, {"-o"}));
     if (command == "plan")

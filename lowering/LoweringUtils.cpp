@@ -91,11 +91,65 @@ Value elementwise(OpBuilder &b, Location loc, Value like, ValueRange inputs,
       .getResult(0);
 }
 
+// The module's gemma.matmul_inputs, f32 when absent.
+static Type matmulInputType(OpBuilder &b) {
+  Operation *scope = b.getInsertionBlock()->getParentOp();
+  auto module = isa<ModuleOp>(scope) ? cast<ModuleOp>(scope)
+                                     : scope->getParentOfType<ModuleOp>();
+  if (module)
+    if (auto type = module->getAttrOfType<TypeAttr>(kMatmulInputsAttr))
+      return type.getValue();
+  return b.getF32Type();
+}
+
+Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x) {
+  Type element = matmulInputType(b);
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getElementType() == element)
+    return x;
+  SmallVector<Value> dynamic;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynamic.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value out =
+      tensor::EmptyOp::create(b, loc, type.getShape(), element, dynamic);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{out.getType()}, ValueRange{x}, ValueRange{out},
+             ArrayRef<AffineMap>{identity(b.getContext(), type.getRank()),
+                                 identity(b.getContext(), type.getRank())},
+             parallel(type.getRank()),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nl,
+                   arith::TruncFOp::create(nb, nl, element, args[0])
+                       .getResult());
+             })
+      .getResult(0);
+}
+
 // y[..., n] = sum_k x[..., k] * w[n, k] (+ init): a projection by a weight
 // stored [out, in], widened to f32 in the body.
 Value project(OpBuilder &b, Location loc, Value x, Value w, Value init) {
   MLIRContext *ctx = b.getContext();
   int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+  if (rank == 2) {
+    // A contraction op, not a generic: the weight stays bf16 (linalg.matmul
+    // casts each operand to the accumulator's type) and the targets tile and
+    // vectorize it as a matmul. The maps read the weight as stored, [N, K].
+    if (cast<ShapedType>(w.getType()).getElementType().isBF16())
+      x = roundToMatmulInputs(b, loc, x);
+    AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+               k = getAffineDimExpr(2, ctx);
+    SmallVector<Attribute> maps = {
+        AffineMapAttr::get(AffineMap::get(3, 0, {m, k}, ctx)),
+        AffineMapAttr::get(AffineMap::get(3, 0, {n, k}, ctx)),
+        AffineMapAttr::get(AffineMap::get(3, 0, {m, n}, ctx))};
+    return linalg::MatmulOp::create(
+               b, loc, TypeRange{init.getType()}, ValueRange{x, w},
+               ValueRange{init},
+               {b.getNamedAttr("indexing_maps", b.getArrayAttr(maps))})
+        .getResult(0);
+  }
   // Dimensions: n, then the rank-1 leading dims of x, then k. With n
   // outermost, the loop nest streams each weight row from memory once and
   // reuses it for every token of a prefill.

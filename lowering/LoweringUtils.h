@@ -42,8 +42,14 @@ Value elementwise(OpBuilder &b, Location loc, Value like, ValueRange inputs,
                   ArrayRef<AffineMap> inputMaps,
                   function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 /// y[..., n] = init[..., n] + sum_k x[..., k] * w[n, k]: a projection by a
-/// weight stored [out, in], widened to f32 in the body, with n outermost.
+/// weight stored [out, in]. For a rank-2 `x` ([tokens, in]) this is a
+/// linalg.matmul whose B map reads w transposed and keeps its element type
+/// (bf16), with x rounded to gemma.matmul_inputs; other ranks get a
+/// linalg.generic that widens w in its body.
 Value project(OpBuilder &b, Location loc, Value x, Value w, Value init);
+/// `x` rounded (arith.truncf, round-to-nearest-even) to the module's
+/// gemma.matmul_inputs element type, or `x` itself when it has that type.
+Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x);
 Value projectZeroInit(OpBuilder &b, Location loc, Value x, Value w,
                       int64_t outFeatures);
 /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (SPEC §3).

@@ -41,9 +41,11 @@ def ConvertDenseToLinalg
     : Pass<"gemma-convert-dense-to-linalg", "::mlir::ModuleOp"> {
   let summary = "lowers gemma's dense ops to linalg on tensors";
   let description = [{
-    Norms, projections, RoPE, the MLP, residual adds, embeddings and logits
-    become `linalg.generic` ops on tensors that widen weights to f32 in
-    their bodies, so that fusion and tiling work on them later;
+    Projections (q/k/v/o, the MLP's three, the logits) become
+    `linalg.matmul` with a transposed-B map on the bf16 weight as stored,
+    their activations first rounded to the module's `gemma.matmul_inputs`;
+    norms, RoPE, gelu, residual adds and embeddings become `linalg.generic`
+    ops on tensors, so that fusion and tiling work on them later;
     `gemma.weight` becomes a view of the weight blob (the entry point's
     `gemma.weights` argument) at the offset gemma-layout-weights gave it,
     and the weight declarations go. Attention and caches are left to

@@ -53,6 +53,8 @@ void addConversionsToLinalg(OpPassManager &pm) {
 void registerCompilerPasses() {
   mlir::gemma::registerGemmaPasses();
   mlir::gemma::registerGemmaLoweringPasses();
+  for (const std::string &name : TargetRegistry::names())
+    TargetRegistry::create(name, TargetOptions())->registerPasses();
   PassPipelineRegistration<>(
       "gemma-lower-to-linalg",
       "every conversion out of the gemma dialect, in order (dense ops, then "

@@ -84,6 +84,10 @@ public:
   /// Dialects (and interface models) the target's pipeline creates.
   virtual void registerDialects(mlir::DialectRegistry &registry) const {}
 
+  /// Registers the target's own passes with MLIR's pass registry, so that
+  /// gemma-opt runs them by name.
+  virtual void registerPasses() const {}
+
   /// Passes that decide how the linalg ops are to be compiled for this
   /// target (IREE's configuration pipeline: tile sizes, vector widths,
   /// parallel loops), attached to the ops as attributes that the

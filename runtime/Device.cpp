@@ -34,6 +34,12 @@ std::vector<EntryTensor> tokenEntryResults(const std::string &entry,
   return {{"logits", "f32", {rows, vocab}}};
 }
 
+void Device::setThreads(int n) {
+  if (n < 1)
+    throw std::invalid_argument("the thread count must be at least 1, got " +
+                                std::to_string(n));
+}
+
 std::unique_ptr<Device> createDevice(const MappedPayload &payload,
                                      const ModelInfo &info,
                                      const SymbolResolver &symbols) {

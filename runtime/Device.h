@@ -44,6 +44,12 @@ public:
   virtual std::vector<float> runTokens(const std::string &entry,
                                        const int32_t *ids, int64_t n,
                                        int64_t position, int64_t rows) = 0;
+  // The host threads the generated code runs on (1 for a device whose code
+  // does not use host threads).
+  virtual int threads() const { return 1; }
+  // Runs the generated code on `n` host threads from now on. Throws
+  // std::invalid_argument when n < 1.
+  virtual void setThreads(int n);
 };
 
 // The device for the target that generated the executable (info.target),

@@ -68,11 +68,22 @@ void checkIds(const std::vector<int32_t> &ids, const ModelInfo &info,
                                std::to_string(info.vocabSize) + ")");
 }
 
+constexpr int64_t kMaxThreads = 1024;
+
+// -t/--threads N (range checked by checkCombinations): the host threads the
+// generated code runs on; by default, the CPUs this process may use.
+void applyThreads(const ArgParser &args, Model &model) {
+  for (const char *flag : {"-t", "--threads"})
+    if (args.has(flag))
+      model.setThreads(static_cast<int>(args.integer(flag)));
+}
+
 // --input-ids IDS --dump-logits OUT [--prefill N]: the first N ids in one
 // prefill at position 0, the rest one decode step each; OUT gets the logits
 // after every position, float32 [len, vocab].
 void dumpLogits(const ArgParser &args) {
   Model model(MappedPayload::openSelf());
+  applyThreads(args, model);
   const ModelInfo &info = model.info();
   const std::string &idsPath = args.value("--input-ids");
   std::vector<int32_t> ids = readIds(idsPath);
@@ -166,10 +177,12 @@ private:
   std::unique_ptr<StreamDecoder> decoder;
 };
 
-void printStats(const GenerationResult &result, const ModelInfo &info,
+void printStats(const GenerationResult &result, const Model &model,
                 const SamplingOptions &sampling) {
   const GenerationStats &stats = result.stats;
+  const ModelInfo &info = model.info();
   std::ostringstream out;
+  out << "[stats] threads: " << model.threads() << "\n";
   out << std::fixed << std::setprecision(1);
   out << "[stats] prompt tokens: " << stats.promptTokens << " (positions "
       << stats.promptStart << "-" << stats.promptStart + stats.promptTokens - 1
@@ -295,7 +308,7 @@ int generateOnce(const ArgParser &args, Model &model,
   }
   printer.finish(result);
   if (settings.stats)
-    printStats(result, info, settings.sampling);
+    printStats(result, model, settings.sampling);
   return result.stopReason == StopReason::Cancelled ? 130 : 0;
 }
 
@@ -365,7 +378,7 @@ int interactiveChat(const ArgParser &args, Model &model,
     if (result.stopReason == StopReason::ContextFull)
       std::cerr << "[the reply reached the end of the compiled context]\n";
     if (settings.stats)
-      printStats(result, info, settings.sampling);
+      printStats(result, model, settings.sampling);
   }
 }
 
@@ -394,6 +407,13 @@ void checkCombinations(const ArgParser &args) {
   };
   needs("--dump-logits", "--input-ids");
   needs("--prefill", "--dump-logits");
+  conflict("-t", "--threads");
+  for (const char *flag : {"-t", "--threads"})
+    if (args.has(flag) &&
+        (args.integer(flag) < 1 || args.integer(flag) > kMaxThreads))
+      throw UsageError(std::string(flag) + " must be between 1 and " +
+                       std::to_string(kMaxThreads) + ", got " +
+                       args.value(flag));
   conflict("-p", "--input-ids");
   conflict("-p", "--tokenize");
   conflict("--tokenize", "--input-ids");
@@ -445,9 +465,14 @@ int run(int argc, char **argv) {
       .option("--seed", "S",
               "random seed; the same seed reproduces a run (default: random, "
               "shown by --stats)")
+      .option("-t", "N",
+              "run the generated code on N threads (default: the CPUs this "
+              "process may use)")
+      .option("--threads", "N", "the same as -t")
       .flag("--stats",
-            "print to stderr per generation: prompt tokens, prefill and "
-            "decode tokens/s, position and KV-cache bytes in use")
+            "print to stderr per generation: threads, prompt tokens, "
+            "prefill and decode tokens/s, position and KV-cache bytes in "
+            "use")
       .flag("--print-ids", "print the generated ids, stop id included, on one "
                            "line instead of text")
       .option("--tokenize", "TEXT",
@@ -488,6 +513,7 @@ int run(int argc, char **argv) {
       return 0;
     }
     Model model(MappedPayload::openSelf());
+    applyThreads(args, model);
     std::unique_ptr<Tokenizer> tokenizer =
         Tokenizer::fromPayload(model.payload(), model.info());
     if (args.has("--tokenize")) {

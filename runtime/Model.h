@@ -63,6 +63,9 @@ public:
   int64_t kvBytesInUse() const;
 
   const Device &deviceInUse() const { return *device; }
+  // The host threads the generated code runs on (Device::threads).
+  int threads() const { return device->threads(); }
+  void setThreads(int n) { device->setThreads(n); }
 
 private:
   // Runs the token entry point `entry` on ids[0..n) and returns its logits,

@@ -12,6 +12,9 @@ packages=(
   libsentencepiece-dev nlohmann-json3-dev libstb-dev
   # libFuzzer (scripts/fuzz.sh): clang and its runtime libraries.
   clang-22 libclang-rt-22-dev
+  # Threads in the generated code: LLVM's OpenMP runtime, shipped beside
+  # each executable.
+  libomp-22-dev
 )
 
 sudo_cmd=()

@@ -21,6 +21,10 @@ config.excludes = [
 
 config.substitutions.append(("%gemma_src", config.gemma_src_root))
 config.substitutions.append(("%shared", config.shared_dir))
+# MLIR's runner utilities (vector.print) for tests that execute IR.
+config.substitutions.append(
+    ("%mlir_c_runner_utils", config.llvm_lib_dir + "/libmlir_c_runner_utils.so")
+)
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -1,14 +1,19 @@
 //===- CpuTarget.cpp - the CPU backend through LLVM -----------------------===//
 //
-// linalg on tensors -> bufferized loops -> LLVM dialect -> LLVM IR, optimised
-// for the chosen CPU and emitted as an object file with LLVM's
-// TargetMachine, then linked with the runtime by the system's C++ driver.
+// linalg on tensors, configured by the tile-size policy (TileSizes.cpp) ->
+// bufferized (Codegen.cpp) -> contractions as threaded vector loop nests,
+// the rest as loops -> OpenMP -> LLVM dialect -> LLVM IR, optimised for the
+// chosen CPU and emitted as an object file with LLVM's TargetMachine, then
+// linked with the runtime and libomp by the system's C++ driver.
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowering/Codegen.h"
 #include "lowering/Linker.h"
 #include "lowering/Passes.h"
 #include "lowering/Target.h"
+#include "lowering/cpu/Passes.h"
+#include "lowering/cpu/TileSizes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -18,8 +23,11 @@
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MathToLibm/MathToLibm.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -27,9 +35,11 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -64,20 +74,42 @@ public:
   }
 
   void registerDialects(DialectRegistry &registry) const override {
-    registry.insert<LLVM::LLVMDialect>();
+    registry.insert<LLVM::LLVMDialect, omp::OpenMPDialect,
+                    vector::VectorDialect, x86vector::X86VectorDialect>();
     registerBuiltinDialectTranslation(registry);
     registerLLVMDialectTranslation(registry);
+    registerOpenMPDialectTranslation(registry);
+  }
+
+  void registerPasses() const override {
+    mlir::gemma::cpu::registerGemmaCpuPasses();
+  }
+
+  // The tile-size policy's inputs, read from the target machine: vector
+  // width and AVX512-BF16 from its features, caches from sysfs for "host".
+  void buildConfigurationPipeline(OpPassManager &pm) const override {
+    std::string error;
+    std::unique_ptr<llvm::TargetMachine> machine = targetMachine(error);
+    // An unknown CPU name is reported by serialize(); configure for the
+    // baseline meanwhile.
+    auto hasFeature = [&](llvm::StringRef feature) {
+      return machine && machine->getMCSubtargetInfo()->checkFeatures(
+                            ("+" + feature).str());
+    };
+    cpu::CpuDescription description =
+        cpu::CpuDescription::fromFeatures(hasFeature, cpu == "host");
+    mlir::gemma::cpu::SelectTileSizesOptions options;
+    options.vectorBits = description.vectorBits;
+    options.bf16Dot = description.bf16Dot;
+    options.l1Bytes = description.l1Bytes;
+    options.l2Bytes = description.l2Bytes;
+    pm.addPass(mlir::gemma::cpu::createSelectTileSizes(options));
   }
 
   void buildTranslationPipeline(OpPassManager &pm) const override {
-    pm.addPass(mlir::gemma::createFuseElementwise());
-    pm.addPass(createCanonicalizerPass());
-    bufferization::OneShotBufferizePassOptions bufferize;
-    bufferize.bufferizeFunctionBoundaries = true;
-    bufferize.functionBoundaryTypeConversion =
-        bufferization::LayoutMapOption::IdentityLayoutMap;
-    pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-    bufferization::buildBufferDeallocationPipeline(pm);
+    buildBufferizationPipeline(pm);
+    pm.addNestedPass<func::FuncOp>(
+        mlir::gemma::cpu::createVectorizeContractions());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
     // Subview offsets expand into affine.apply, which lower-affine removes.
     pm.addPass(memref::createExpandStridedMetadataPass());
@@ -86,12 +118,24 @@ public:
     arith::ArithExpandOpsPassOptions expand;
     expand.includeBf16 = true;
     pm.addPass(arith::createArithExpandOpsPass(expand));
-    pm.addPass(createConvertMathToLibmPass());
-    pm.addPass(createSCFToControlFlowPass());
-    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+    pm.addPass(mlir::gemma::cpu::createApproximateMath());
+    // The approximations' fma, floor and friends are LLVM intrinsics, not
+    // libm calls; libm keeps sin and cos.
     pm.addPass(createConvertMathToLLVMPass());
+    pm.addPass(createConvertMathToLibmPass());
+    // The contractions' task loops become OpenMP worksharing loops.
+    pm.addPass(createConvertSCFToOpenMPPass());
+    // The loop bodies allocate nothing: canonicalization inlines the
+    // memref.alloca_scope each loop gets, which scf-to-cf cannot lower.
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createSCFToControlFlowPass());
+    ConvertVectorToLLVMPassOptions vectorToLLVM;
+    vectorToLLVM.x86Vector = true;
+    pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+    pm.addPass(createFinalizeMemRefToLLVMConversionPass());
     pm.addPass(createArithToLLVMConversionPass());
     pm.addPass(createConvertIndexToLLVMPass());
+    pm.addPass(createConvertOpenMPToLLVMPass());
     pm.addPass(createConvertFuncToLLVMPass());
     pm.addPass(createConvertControlFlowToLLVMPass());
     pm.addPass(createReconcileUnrealizedCastsPass());
@@ -129,11 +173,12 @@ public:
   // and the runtime:
   //
   //   c++ model.o libgemma_main.a libgemma_runtime.a libgemma_json.a
-  //       -lsentencepiece -lm -ldl -Wl,--export-dynamic-symbol=_mlir_ciface_*
-  //       -Wl,-rpath,$ORIGIN -o EXE
+  //       /usr/lib/llvm-22/lib/libomp.so.5 -lsentencepiece -lm -ldl
+  //       -Wl,--export-dynamic-symbol=_mlir_ciface_* -Wl,-rpath,$ORIGIN -o EXE
   //
   // libstdc++ stays dynamic: libsentencepiece (shipped beside the
-  // executable, found through $ORIGIN) shares it with the runtime.
+  // executable, found through $ORIGIN) shares it with the runtime. libomp
+  // is shipped beside it too.
   LinkResult link(const Artifact &artifact,
                   const LinkRequest &request) const override {
     std::string mainLib = request.runtimeLibDir + (request.main == "benchmark"
@@ -147,8 +192,8 @@ public:
             lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
     std::string object = request.output + ".o";
     writeBytes(object, artifact.bytes);
-    std::vector<std::string> args = {object, mainLib, runtime, json,
-                                     "-lsentencepiece"};
+    std::vector<std::string> args = {object, mainLib,      runtime,
+                                     json,   GEMMA_LIBOMP, "-lsentencepiece"};
     if (request.main == "benchmark")
       args.insert(args.end(), {"-lbenchmark", "-lpthread"});
     if (sanitizeAddress)
@@ -165,7 +210,7 @@ public:
       throw;
     }
     llvm::sys::fs::remove(object);
-    return {{findSharedLibrary("libsentencepiece.so.0")}};
+    return {{findSharedLibrary("libsentencepiece.so.0"), GEMMA_LIBOMP}};
   }
 
 private:

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <sched.h>
 #include <sys/mman.h>
 
 namespace gemma {
@@ -32,6 +33,16 @@ std::string describe(const std::vector<EntryTensor> &tensors) {
 }
 
 } // namespace
+
+void CpuDevice::setThreads(int n) {
+  Device::setThreads(n);
+  if (!setOmpThreads) {
+    threadCount = 1;
+    return;
+  }
+  setOmpThreads(n);
+  threadCount = n;
+}
 
 void CpuDevice::ArenaUnmapper::operator()(uint8_t *start) const {
   ::munmap(start, bytes);
@@ -81,6 +92,14 @@ CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
     arena = std::unique_ptr<uint8_t, ArenaUnmapper>(static_cast<uint8_t *>(map),
                                                     ArenaUnmapper{bytes});
   }
+
+  setOmpThreads =
+      reinterpret_cast<void (*)(int)>(symbols("omp_set_num_threads"));
+  cpu_set_t allowed;
+  int cores = ::sched_getaffinity(0, sizeof(allowed), &allowed) == 0
+                  ? CPU_COUNT(&allowed)
+                  : 1;
+  setThreads(cores > 0 ? cores : 1);
 }
 
 bool CpuDevice::hasEntry(const std::string &entry) const {

@@ -14,7 +14,9 @@ namespace gemma {
 // Weights: the payload's read-only mapping, used in place. KV arena: an
 // anonymous mapping, zeroed once, persisting across calls. Results: the
 // buffers the generated code malloc's, copied out and freed. Entry points:
-// functions of this executable (MLIR's C interface, EntryPoints.h).
+// functions of this executable (MLIR's C interface, EntryPoints.h). Threads:
+// the generated code's parallel loops are OpenMP's (libomp); by default as
+// many as the CPUs this process may run on (its affinity mask).
 class CpuDevice final : public Device {
 public:
   CpuDevice(const MappedPayload &payload, const ModelInfo &info,
@@ -25,6 +27,8 @@ public:
   std::vector<float> runTokens(const std::string &entry, const int32_t *ids,
                                int64_t n, int64_t position,
                                int64_t rows) override;
+  int threads() const override { return threadCount; }
+  void setThreads(int n) override;
 
 private:
   struct ArenaUnmapper {
@@ -36,6 +40,10 @@ private:
   const ModelInfo &info;
   std::map<std::string, TokenEntryFn> tokenEntries;
   std::unique_ptr<uint8_t, ArenaUnmapper> arena;
+  // OpenMP's omp_set_num_threads, from the libomp the executable ships
+  // with; null in a process without it (the code then runs on one thread).
+  void (*setOmpThreads)(int) = nullptr;
+  int threadCount = 1;
 };
 
 } // namespace gemma

@@ -7,6 +7,8 @@
 #
 # `t5` swaps config.json for the fixture's config.transformers5.json. Prints
 # one npy-compare line per run and exits non-zero if any run misses a bound.
+# $GEMMAC_FLAGS (e.g. "--cpu x86-64-v3") is added to the compile command and
+# $EXE_FLAGS (e.g. "-t 1") to the runs.
 set -euo pipefail
 fixture=$1 dialect=$2 kv=$3 work=$4
 shift 4
@@ -17,11 +19,13 @@ if [ "$dialect" = t5 ]; then
 else
   cp "$fixture/config.json" "$work/model/config.json"
 fi
-gemmac compile "$work/model" -o "$work/model.exe" --kv-dtype "$kv" 2>/dev/null
+# shellcheck disable=SC2086 # the flags are words
+gemmac compile "$work/model" -o "$work/model.exe" --kv-dtype "$kv" ${GEMMAC_FLAGS:-} 2>/dev/null
 length=$(npy-compare --length "$fixture/input_ids.npy")
 status=0
 for prefill in "$length" $((length / 2)) 1; do
-  "$work/model.exe" --input-ids "$fixture/input_ids.npy" \
+  # shellcheck disable=SC2086
+  "$work/model.exe" ${EXE_FLAGS:-} --input-ids "$fixture/input_ids.npy" \
     --dump-logits "$work/logits.npy" --prefill "$prefill"
   echo -n "$(basename "$fixture") config=$dialect kv=$kv prefill=$prefill: "
   npy-compare "$work/logits.npy" "$fixture/logits.npy" "$@" || status=1
