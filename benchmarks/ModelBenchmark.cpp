@@ -5,12 +5,16 @@
 // command-line main, so the benchmark runs the generated code and the
 // weights packed into BENCH itself:
 //
-//   BENCH [--benchmark_filter=...] [--benchmark_repetitions=N] ...
+//   BENCH [--threads=1,2] [--benchmark_filter=...] [--benchmark_repetitions=N]
 //
-// Prefill/N: N prompt tokens in one prefill call from position 0, returning
-// the last token's logits as generation does.
-// Decode/D: one-token decode steps at context depth D (D tokens already in
-// the cache, as llama.cpp's tg at depth D). items_per_second is tokens/s.
+// Prefill/N/T: N prompt tokens in one prefill call from position 0 on T
+// threads, returning the last token's logits as generation does (llama-bench's
+// ppN). Decode/D/T: 64 one-token decode steps from context depth D (llama-
+// bench's tg64 at depth D); the caches are not filled by a prompt first
+// (Model::skipTo), since what decode costs depends on the depth, not on what
+// the cache holds. items_per_second is tokens/s. --threads takes a list of
+// thread counts (default: the device's default, all CPUs this process may
+// use).
 //
 // Before measuring, every page of the weight blob is read once: the first
 // calls would otherwise fault gigabytes of mapped weights in and measure the
@@ -19,6 +23,7 @@
 // test: the median of the repetitions, with the standard deviation when
 // there are several (--benchmark_repetitions=N).
 
+#include "runtime/CommandLine.h"
 #include "runtime/Model.h"
 #include "runtime/Progress.h"
 
@@ -29,6 +34,8 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -50,8 +57,11 @@ std::vector<int32_t> tokens(int64_t n) {
   return ids;
 }
 
+constexpr int64_t kDecodeSteps = 64;
+
 void prefill(benchmark::State &state) {
   std::vector<int32_t> ids = tokens(state.range(0));
+  model->setThreads(static_cast<int>(state.range(1)));
   for (auto _ : state) {
     model->reset();
     benchmark::DoNotOptimize(
@@ -62,22 +72,45 @@ void prefill(benchmark::State &state) {
 
 void decode(benchmark::State &state) {
   int64_t depth = state.range(0);
-  std::vector<int32_t> ids = tokens(depth + 1);
-  auto fill = [&] {
-    model->reset();
-    if (depth > 0)
-      model->prefillLast(ids.data(), depth);
-  };
-  fill();
+  std::vector<int32_t> ids = tokens(kDecodeSteps);
+  model->setThreads(static_cast<int>(state.range(1)));
   for (auto _ : state) {
-    if (model->position() + 1 > model->info().maxContext) {
-      state.PauseTiming();
-      fill();
-      state.ResumeTiming();
-    }
-    benchmark::DoNotOptimize(model->decode(ids[static_cast<size_t>(depth)]));
+    model->skipTo(depth);
+    for (int32_t id : ids)
+      benchmark::DoNotOptimize(model->decode(id));
   }
-  state.SetItemsProcessed(state.iterations());
+  state.SetItemsProcessed(state.iterations() * kDecodeSteps);
+}
+
+// The thread counts of --threads=1,2 (removed from argv), or the device's
+// default.
+std::vector<int64_t> threadCounts(int &argc, char **argv) {
+  std::vector<int64_t> counts;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--threads=", 0) != 0) {
+      argv[kept++] = argv[i];
+      continue;
+    }
+    std::string list = arg.substr(10);
+    size_t at = 0;
+    while (at <= list.size()) {
+      size_t comma = std::min(list.find(',', at), list.size());
+      std::optional<uint64_t> n =
+          gemma::parseUnsigned64(list.substr(at, comma - at));
+      if (!n || *n < 1 || *n > 1024)
+        throw std::runtime_error("--threads takes thread counts in [1, 1024] "
+                                 "separated by commas, got '" +
+                                 list + "'");
+      counts.push_back(static_cast<int64_t>(*n));
+      at = comma + 1;
+    }
+  }
+  argc = kept;
+  if (counts.empty())
+    counts.push_back(model->threads());
+  return counts;
 }
 
 // Reads one byte of every page of the weight blob, then runs a short
@@ -110,7 +143,7 @@ public:
       auto rate = run.counters.find("items_per_second");
       if (run.error_occurred || rate == run.counters.end())
         continue;
-      Row &row = rowOf(testName(run.run_name));
+      Row &row = rowOf(testOf(run.run_name));
       double value = rate->second.value;
       if (run.run_type != Run::RT_Aggregate)
         row.samples.push_back(value);
@@ -149,8 +182,9 @@ public:
         std::snprintf(rate, sizeof rate, "%.2f ± %.2f", median, row.stddev);
       else
         std::snprintf(rate, sizeof rate, "%.2f", median);
-      std::printf("| %s | %s | %s | %s | %d | %s | %s |\n", model, size.c_str(),
-                  params, info.target.c_str(), 1, test.c_str(), rate);
+      std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", model, size.c_str(),
+                  params, info.target.c_str(), test.threads.c_str(),
+                  test.name.c_str(), rate);
     }
   }
 
@@ -160,15 +194,27 @@ private:
     double median = -1, stddev = -1;
   };
 
-  // Prefill/N is llama-bench's ppN; Decode/D its tg at depth D.
-  static std::string testName(const benchmark::BenchmarkName &name) {
+  struct Test {
+    std::string name, threads;
+    bool operator==(const Test &other) const {
+      return name == other.name && threads == other.threads;
+    }
+  };
+
+  // Prefill/N/T is llama-bench's ppN on T threads; Decode/D/T its tg64 at
+  // depth D.
+  static Test testOf(const benchmark::BenchmarkName &name) {
     std::string args = name.args;
+    size_t slash = args.find('/');
+    std::string first = args.substr(0, slash);
+    std::string threads =
+        slash == std::string::npos ? "" : args.substr(slash + 1);
     if (name.function_name == "Prefill")
-      return "pp" + args;
-    return "tg @ d" + args;
+      return {"pp" + first, threads};
+    return {"tg" + std::to_string(kDecodeSteps) + " @ d" + first, threads};
   }
 
-  Row &rowOf(const std::string &test) {
+  Row &rowOf(const Test &test) {
     for (auto &entry : rows)
       if (entry.first == test)
         return entry.second;
@@ -176,7 +222,7 @@ private:
     return rows.back().second;
   }
 
-  std::vector<std::pair<std::string, Row>> rows; // in the order run
+  std::vector<std::pair<Test, Row>> rows; // in the order run
 };
 
 } // namespace
@@ -189,19 +235,28 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
+  std::vector<int64_t> threads;
+  try {
+    threads = threadCounts(argc, argv);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
   int64_t context = model->info().maxContext;
-  for (int64_t n : {16, 64, 256})
-    if (n <= context)
-      benchmark::RegisterBenchmark("Prefill", prefill)
-          ->Arg(n)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-  for (int64_t depth : {0, 256, 1024})
-    if (depth + 1 < context)
-      benchmark::RegisterBenchmark("Decode", decode)
-          ->Arg(depth)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+  for (int64_t t : threads)
+    for (int64_t n : {64, 512})
+      if (n <= context)
+        benchmark::RegisterBenchmark("Prefill", prefill)
+            ->Args({n, t})
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+  for (int64_t t : threads)
+    for (int64_t depth : {0, 4096, 16384})
+      if (depth + kDecodeSteps <= context)
+        benchmark::RegisterBenchmark("Decode", decode)
+            ->Args({depth, t})
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
   warmUp();
   LlamaBenchTable reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -3,10 +3,10 @@
 // `!gemma.kv_cache` becomes a memref view of the KV arena at the cache's
 // planned offset, `gemma.cache_update` a loop nest writing the new keys and
 // values into their slots (a ring for local layers: slot = p mod W), and
-// `gemma.attention` a loop nest over queries and heads that scores the
-// visible cached keys and the new ones, then accumulates the values with a
-// softmax. The mask reads absolute positions, which linalg cannot express
-// densely. Dense ops are DenseToLinalg.cpp's.
+// `gemma.attention` a flash-style loop nest, parallel over query tokens and
+// kv heads, with an online softmax over blocks of keys. The mask reads
+// absolute positions, which linalg cannot express densely. Dense ops are
+// DenseToLinalg.cpp's.
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,24 +60,33 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
   }
 };
 
-// One attention op as loops, in named steps. For each query token t and
-// head h (kv head g = h / group):
-//   1. score the visible cached keys [lowestVisible(p), pos) and then the
-//      new keys, keeping the maximum (scoresOfCachedKeys, scoresOfNewKeys);
-//   2. accumulate exp(score - max) * value into out[t, h] and the sum of
-//      the weights (accumulateCachedValues, accumulateNewValues);
-//   3. divide by that sum (normalize).
-// Scores live in a scratch row: cached position j at j, new token u at
-// pos + u.
+// One attention op as a flash-style loop nest (FlashAttention-2's online
+// softmax). An scf.parallel over (query token, kv head) pairs, the tokens in
+// zig-zag order (0, T-1, 1, T-2, ...) so that contiguous chunks of a causal
+// prefill carry equal work. For each pair, the kv head's `group` query heads
+// walk the visible keys in blocks of kKeyBlock:
+//   1. scoreBlock: the block's scores for every head of the group (each key
+//      row read once for the group) into a block-sized scratch row, and
+//      their max;
+//   2. rescale: the running max moves to include the block; the output row
+//      and the running sum are scaled by exp(old max - new max);
+//   3. accumulateBlock: exp(score - max) * value into out[t, h] (each value
+//      row read once for the group), exp(score - max) into the sum;
+// then normalize divides out[t, h] by the sum. The cached keys [lowest(p),
+// pos) come first (a local layer's ring: slot j mod W), then the new keys the
+// mask lets the query see.
 class AttentionLoopNest {
 public:
+  static constexpr int64_t kKeyBlock = 64;
+
   AttentionLoopNest(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b)
       : op(op), loc(op.getLoc()), cacheType(op.getCacheType()),
         mask(op.getMask()), scale(op.getScale().convertToFloat()) {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
     heads = qType.getDimSize(1);
     headDim = qType.getDimSize(2);
-    group = heads / cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
+    kvHeads = cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
+    group = heads / kvHeads;
     if (std::optional<APFloat> c = op.getSoftcap())
       cap = c->convertToFloat();
     q = bufferOf(b, loc, adaptor.getQuery());
@@ -93,49 +102,94 @@ public:
 
   // The result buffer, out[tokens, heads, head_dim].
   Value build(OpBuilder &b) {
-    Value c0 = idx(b, loc, 0);
     auto outType = MemRefType::get(
         cast<RankedTensorType>(op.getQuery().getType()).getShape(),
         b.getF32Type());
     out = memref::AllocOp::create(b, loc, outType, ValueRange{tokens});
-    cachedSpan = cacheType ? pos : c0;
     scores = memref::AllocOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
-        ValueRange{arith::AddIOp::create(b, loc, cachedSpan, tokens)});
-    forLoop(b, loc, c0, tokens, {},
-            [&](OpBuilder &b1, Location l1, Value t, ValueRange) {
-              Value p = arith::AddIOp::create(b1, l1, pos, t);
-              Query query{t, lowestVisible(b1, l1, p),
-                          imageGroups ? memref::LoadOp::create(
-                                            b1, l1, imageGroups, ValueRange{t})
-                                      : Value()};
-              forLoop(b1, l1, c0, idx(b1, l1, heads), {},
-                      [&](OpBuilder &b2, Location l2, Value h, ValueRange) {
-                        attendOneHead(b2, l2, query, h);
-                        return SmallVector<Value>{};
-                      });
-              return SmallVector<Value>{};
-            });
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic, heads, kKeyBlock},
+                        b.getF32Type()),
+        ValueRange{tokens});
+    scf::ParallelOp::create(b, loc, ValueRange{idx(b, loc, 0), idx(b, loc, 0)},
+                            ValueRange{tokens, idx(b, loc, kvHeads)},
+                            ValueRange{idx(b, loc, 1), idx(b, loc, 1)},
+                            [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+                              attendOneGroup(pb, pl, zigzag(pb, pl, ivs[0]),
+                                             ivs[1]);
+                            });
     return out;
   }
 
 private:
   struct Query {
     Value t;       // the token's index in this call
+    Value g;       // the kv head
     Value lowest;  // its oldest visible absolute position
     Value groupId; // its image group (image_groups only), -1 for text
   };
-  using ElementAt = function_ref<Value(OpBuilder &, Location, Value)>;
+  // The running max and sum of each head of the group: m0..m(G-1),
+  // l0..l(G-1).
+  using Softmax = SmallVector<Value>;
+  using ElementAt = function_ref<Value(OpBuilder &, Location, Value, Value)>;
+  using VisibleAt = function_ref<Value(OpBuilder &, Location, Value)>;
 
-  void attendOneHead(OpBuilder &b, Location l, const Query &query, Value h) {
-    Value g = arith::DivUIOp::create(b, l, h, idx(b, l, group));
-    Value maxScore = scoresOfNewKeys(b, l, query, h, g,
-                                     scoresOfCachedKeys(b, l, query, h, g));
-    zeroOutput(b, l, query.t, h);
-    Value denom =
-        accumulateCachedValues(b, l, query, h, g, maxScore, f32(b, l, 0.0));
-    denom = accumulateNewValues(b, l, query, h, g, maxScore, denom);
-    normalize(b, l, query.t, h, denom);
+  // p-th token in zig-zag order: 0, T-1, 1, T-2, ...
+  Value zigzag(OpBuilder &b, Location l, Value p) {
+    Value half = arith::DivUIOp::create(b, l, p, idx(b, l, 2));
+    Value odd = arith::CmpIOp::create(
+        b, l, arith::CmpIPredicate::ne,
+        arith::RemUIOp::create(b, l, p, idx(b, l, 2)), idx(b, l, 0));
+    Value fromEnd = arith::SubIOp::create(
+        b, l, arith::SubIOp::create(b, l, tokens, idx(b, l, 1)), half);
+    return arith::SelectOp::create(b, l, odd, fromEnd, half);
+  }
+
+  Value head(OpBuilder &b, Location l, Value g, int64_t i) {
+    return arith::AddIOp::create(
+        b, l, arith::MulIOp::create(b, l, g, idx(b, l, group)), idx(b, l, i));
+  }
+
+  void attendOneGroup(OpBuilder &b, Location l, Value t, Value g) {
+    Value p = arith::AddIOp::create(b, l, pos, t);
+    Query query{t, g, lowestVisible(b, l, p),
+                imageGroups
+                    ? memref::LoadOp::create(b, l, imageGroups, ValueRange{t})
+                    : Value()};
+    Softmax state;
+    for (int64_t i = 0; i < group; ++i) {
+      state.push_back(negInf);
+      eachElement(
+          b, l, t, head(b, l, g, i),
+          [&](OpBuilder &, Location, Value, Value) { return Value(); },
+          /*zero=*/true);
+    }
+    for (int64_t i = 0; i < group; ++i)
+      state.push_back(f32(b, l, 0.0));
+    if (cacheType)
+      state = keySegment(
+          b, l, query, query.lowest, pos, state,
+          [&](OpBuilder &ib, Location il, Value j, Value d) {
+            return cachedAt(ib, il, 0, g, cacheSlot(ib, il, cacheType, j), d);
+          },
+          [&](OpBuilder &ib, Location il, Value j, Value d) {
+            return cachedAt(ib, il, 1, g, cacheSlot(ib, il, cacheType, j), d);
+          },
+          nullptr);
+    auto [lo, hi] = newKeyRange(b, l, query);
+    state = keySegment(
+        b, l, query, lo, hi, state,
+        [&](OpBuilder &ib, Location il, Value u, Value d) -> Value {
+          return memref::LoadOp::create(ib, il, k, ValueRange{u, g, d});
+        },
+        [&](OpBuilder &ib, Location il, Value u, Value d) -> Value {
+          return memref::LoadOp::create(ib, il, v, ValueRange{u, g, d});
+        },
+        [&](OpBuilder &ib, Location il, Value u) {
+          return visible(ib, il, query, u);
+        });
+    for (int64_t i = 0; i < group; ++i)
+      normalize(b, l, t, head(b, l, g, i), state[group + i]);
   }
 
   // The oldest position the query at absolute position p sees: p - W + 1
@@ -153,21 +207,139 @@ private:
         arith::SubIOp::create(b, l, shifted, idx(b, l, w)));
   }
 
-  // q[t, h, :] . key, the key's elements read by `keyAt(d)`.
-  Value dot(OpBuilder &b, Location l, Value t, Value h, ElementAt keyAt) {
+  // The new tokens a query may see: [lowest - pos, t] under a causal or
+  // sliding mask (the mask still applies inside), all of them when the mask
+  // is bidirectional or images see their own later tokens.
+  std::pair<Value, Value> newKeyRange(OpBuilder &b, Location l,
+                                      const Query &query) {
+    if (imageGroups || mask.getKind() == MaskKind::Bidirectional)
+      return {idx(b, l, 0), tokens};
+    Value inCall = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge,
+                                         query.lowest, pos);
+    Value lo = arith::SelectOp::create(
+        b, l, inCall, arith::SubIOp::create(b, l, query.lowest, pos),
+        idx(b, l, 0));
+    return {lo, arith::AddIOp::create(b, l, query.t, idx(b, l, 1))};
+  }
+
+  // Keys [lo, hi) of one source, in blocks; returns the updated softmax
+  // state. `visibleAt` is null when every key of the source is visible.
+  Softmax keySegment(OpBuilder &b, Location l, const Query &query, Value lo,
+                     Value hi, const Softmax &state, ElementAt keyAt,
+                     ElementAt valueAt, VisibleAt visibleAt) {
+    auto loop = scf::ForOp::create(
+        b, l, lo, hi, idx(b, l, kKeyBlock), state,
+        [&](OpBuilder &bb, Location bl, Value j0, ValueRange in) {
+          Value j1 = arith::MinUIOp::create(
+              bb, bl, arith::AddIOp::create(bb, bl, j0, idx(bb, bl, kKeyBlock)),
+              hi);
+          Softmax next(in.begin(), in.end());
+          SmallVector<Value> shifted(group);
+          for (int64_t i = 0; i < group; ++i) {
+            Value h = head(bb, bl, query.g, i);
+            Value blockMax =
+                scoreBlock(bb, bl, query, h, j0, j1, keyAt, visibleAt);
+            Value newMax = arith::MaximumFOp::create(bb, bl, in[i], blockMax);
+            // All keys so far masked: keep exp() away from -inf - -inf.
+            Value allMasked = arith::CmpFOp::create(
+                bb, bl, arith::CmpFPredicate::OEQ, newMax, negInf);
+            shifted[i] = arith::SelectOp::create(bb, bl, allMasked,
+                                                 f32(bb, bl, 0.0), newMax);
+            Value correction = math::ExpOp::create(
+                bb, bl, arith::SubFOp::create(bb, bl, in[i], shifted[i]));
+            next[i] = newMax;
+            next[group + i] =
+                arith::MulFOp::create(bb, bl, in[group + i], correction);
+            eachElement(bb, bl, query.t, h,
+                        [&](OpBuilder &eb, Location el, Value, Value o) {
+                          return arith::MulFOp::create(eb, el, o, correction)
+                              .getResult();
+                        });
+          }
+          SmallVector<Value> sums =
+              accumulateBlock(bb, bl, query, j0, j1, shifted,
+                              ValueRange(next).drop_front(group), valueAt);
+          for (int64_t i = 0; i < group; ++i)
+            next[group + i] = sums[i];
+          scf::YieldOp::create(bb, bl, next);
+        });
+    return Softmax(loop.getResults().begin(), loop.getResults().end());
+  }
+
+  // Step 1: scores[t, h, j - j0] for keys [j0, j1), -inf where masked;
+  // returns their max.
+  Value scoreBlock(OpBuilder &b, Location l, const Query &query, Value h,
+                   Value j0, Value j1, ElementAt keyAt, VisibleAt visibleAt) {
     return forLoop(
-        b, l, idx(b, l, 0), idx(b, l, headDim), ValueRange{f32(b, l, 0.0)},
-        [&](OpBuilder &ib, Location il, Value d, ValueRange acc) {
-          Value qv = memref::LoadOp::create(ib, il, q, ValueRange{t, h, d});
-          Value prod = mul(ib, il, qv, keyAt(ib, il, d));
-          return SmallVector<Value>{add(ib, il, acc[0], prod)};
+        b, l, j0, j1, ValueRange{negInf},
+        [&](OpBuilder &b3, Location l3, Value j, ValueRange m) {
+          Value s = forLoop(
+              b3, l3, idx(b3, l3, 0), idx(b3, l3, headDim),
+              ValueRange{f32(b3, l3, 0.0)},
+              [&](OpBuilder &ib, Location il, Value d, ValueRange acc) {
+                Value qv = memref::LoadOp::create(ib, il, q,
+                                                  ValueRange{query.t, h, d});
+                return SmallVector<Value>{
+                    add(ib, il, acc[0], mul(ib, il, qv, keyAt(ib, il, j, d)))};
+              });
+          s = arith::MulFOp::create(b3, l3, s, f32(b3, l3, scale));
+          if (cap)
+            s = softcap(b3, l3, s, *cap);
+          if (visibleAt)
+            s = arith::SelectOp::create(b3, l3, visibleAt(b3, l3, j), s,
+                                        negInf);
+          memref::StoreOp::create(
+              b3, l3, s, scores,
+              ValueRange{query.t, h, arith::SubIOp::create(b3, l3, j, j0)});
+          return SmallVector<Value>{arith::MaximumFOp::create(b3, l3, m[0], s)};
         });
   }
 
-  // A raw dot product as a score: scaled, soft-capped when the op says so.
-  Value finishScore(OpBuilder &b, Location l, Value s) {
-    s = arith::MulFOp::create(b, l, s, f32(b, l, scale));
-    return cap ? softcap(b, l, s, *cap) : s;
+  // Step 3: out[t, h] += exp(score - max_h) * value[j] over the block, for
+  // every head of the group; returns the group's sums plus the weights.
+  SmallVector<Value> accumulateBlock(OpBuilder &b, Location l,
+                                     const Query &query, Value j0, Value j1,
+                                     ArrayRef<Value> maxes, ValueRange sums,
+                                     ElementAt valueAt) {
+    auto loop = scf::ForOp::create(
+        b, l, j0, j1, idx(b, l, 1), sums,
+        [&](OpBuilder &b3, Location l3, Value j, ValueRange in) {
+          SmallVector<Value> next;
+          for (int64_t i = 0; i < group; ++i) {
+            Value h = head(b3, l3, query.g, i);
+            Value s = memref::LoadOp::create(
+                b3, l3, scores,
+                ValueRange{query.t, h, arith::SubIOp::create(b3, l3, j, j0)});
+            Value e = math::ExpOp::create(
+                b3, l3, arith::SubFOp::create(b3, l3, s, maxes[i]));
+            eachElement(b3, l3, query.t, h,
+                        [&](OpBuilder &eb, Location el, Value d, Value o) {
+                          return add(eb, el, o,
+                                     mul(eb, el, e, valueAt(eb, el, j, d)));
+                        });
+            next.push_back(add(b3, l3, in[i], e));
+          }
+          scf::YieldOp::create(b3, l3, next);
+        });
+    return SmallVector<Value>(loop.getResults().begin(),
+                              loop.getResults().end());
+  }
+
+  // out[t, h, d] = update(d, out[t, h, d]) for every d (0 when `zero`).
+  void
+  eachElement(OpBuilder &b, Location l, Value t, Value h,
+              function_ref<Value(OpBuilder &, Location, Value, Value)> update,
+              bool zero = false) {
+    forLoop(b, l, idx(b, l, 0), idx(b, l, headDim), {},
+            [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
+              Value value =
+                  zero ? f32(b3, l3, 0.0)
+                       : update(b3, l3, d,
+                                memref::LoadOp::create(b3, l3, out,
+                                                       ValueRange{t, h, d}));
+              memref::StoreOp::create(b3, l3, value, out, ValueRange{t, h, d});
+              return SmallVector<Value>{};
+            });
   }
 
   // Element d of the cached key (which = 0) or value (which = 1) of the kv
@@ -177,25 +349,6 @@ private:
     return widen(b, l,
                  memref::LoadOp::create(
                      b, l, cache, ValueRange{idx(b, l, which), g, slot, d}));
-  }
-
-  // Step 1a: scores of the cached keys [lowest, pos); returns their max.
-  Value scoresOfCachedKeys(OpBuilder &b, Location l, const Query &query,
-                           Value h, Value g) {
-    if (!cacheType)
-      return negInf;
-    return forLoop(
-        b, l, query.lowest, pos, ValueRange{negInf},
-        [&](OpBuilder &b3, Location l3, Value j, ValueRange m) {
-          Value slot = cacheSlot(b3, l3, cacheType, j);
-          Value s =
-              dot(b3, l3, query.t, h, [&](OpBuilder &ib, Location il, Value d) {
-                return cachedAt(ib, il, 0, g, slot, d);
-              });
-          s = finishScore(b3, l3, s);
-          memref::StoreOp::create(b3, l3, s, scores, ValueRange{j});
-          return SmallVector<Value>{arith::MaximumFOp::create(b3, l3, m[0], s)};
-        });
   }
 
   // Whether the query sees new token u: causal and inside the window, or
@@ -223,97 +376,12 @@ private:
     return seen;
   }
 
-  // Step 1b: scores of the new keys (-inf where masked); returns the max of
-  // them and `maxCached`.
-  Value scoresOfNewKeys(OpBuilder &b, Location l, const Query &query, Value h,
-                        Value g, Value maxCached) {
-    return forLoop(
-        b, l, idx(b, l, 0), tokens, ValueRange{maxCached},
-        [&](OpBuilder &b3, Location l3, Value u, ValueRange m) {
-          Value seen = visible(b3, l3, query, u);
-          Value s = dot(
-              b3, l3, query.t, h,
-              [&](OpBuilder &ib, Location il, Value d) -> Value {
-                return memref::LoadOp::create(ib, il, k, ValueRange{u, g, d});
-              });
-          s = arith::SelectOp::create(b3, l3, seen, finishScore(b3, l3, s),
-                                      negInf);
-          memref::StoreOp::create(
-              b3, l3, s, scores,
-              ValueRange{arith::AddIOp::create(b3, l3, cachedSpan, u)});
-          return SmallVector<Value>{arith::MaximumFOp::create(b3, l3, m[0], s)};
-        });
-  }
-
-  void zeroOutput(OpBuilder &b, Location l, Value t, Value h) {
-    forLoop(b, l, idx(b, l, 0), idx(b, l, headDim), {},
-            [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-              memref::StoreOp::create(b3, l3, f32(b3, l3, 0.0), out,
-                                      ValueRange{t, h, d});
-              return SmallVector<Value>{};
-            });
-  }
-
-  // out[t, h, :] += exp(scores[scoreIndex] - max) * value; returns denom
-  // plus that weight.
-  Value accumulate(OpBuilder &b, Location l, Value t, Value h, Value scoreIndex,
-                   Value maxScore, Value denom, ElementAt valueAt) {
-    Value s = memref::LoadOp::create(b, l, scores, ValueRange{scoreIndex});
-    Value e =
-        math::ExpOp::create(b, l, arith::SubFOp::create(b, l, s, maxScore));
-    forLoop(
-        b, l, idx(b, l, 0), idx(b, l, headDim), {},
-        [&](OpBuilder &b4, Location l4, Value d, ValueRange) {
-          Value o = memref::LoadOp::create(b4, l4, out, ValueRange{t, h, d});
-          Value updated = add(b4, l4, o, mul(b4, l4, e, valueAt(b4, l4, d)));
-          memref::StoreOp::create(b4, l4, updated, out, ValueRange{t, h, d});
-          return SmallVector<Value>{};
-        });
-    return add(b, l, denom, e);
-  }
-
-  // Step 2a: the cached values [lowest, pos).
-  Value accumulateCachedValues(OpBuilder &b, Location l, const Query &query,
-                               Value h, Value g, Value maxScore, Value denom) {
-    if (!cacheType)
-      return denom;
-    return forLoop(b, l, query.lowest, pos, ValueRange{denom},
-                   [&](OpBuilder &b3, Location l3, Value j, ValueRange acc) {
-                     Value slot = cacheSlot(b3, l3, cacheType, j);
-                     return SmallVector<Value>{
-                         accumulate(b3, l3, query.t, h, j, maxScore, acc[0],
-                                    [&](OpBuilder &ib, Location il, Value d) {
-                                      return cachedAt(ib, il, 1, g, slot, d);
-                                    })};
-                   });
-  }
-
-  // Step 2b: the new values.
-  Value accumulateNewValues(OpBuilder &b, Location l, const Query &query,
-                            Value h, Value g, Value maxScore, Value denom) {
-    return forLoop(
-        b, l, idx(b, l, 0), tokens, ValueRange{denom},
-        [&](OpBuilder &b3, Location l3, Value u, ValueRange acc) {
-          return SmallVector<Value>{accumulate(
-              b3, l3, query.t, h, arith::AddIOp::create(b3, l3, cachedSpan, u),
-              maxScore, acc[0],
-              [&](OpBuilder &ib, Location il, Value d) -> Value {
-                return memref::LoadOp::create(ib, il, v, ValueRange{u, g, d});
-              })};
-        });
-  }
-
-  // Step 3: out[t, h, :] /= denom.
-  void normalize(OpBuilder &b, Location l, Value t, Value h, Value denom) {
-    Value inv = arith::DivFOp::create(b, l, f32(b, l, 1.0), denom);
-    forLoop(
-        b, l, idx(b, l, 0), idx(b, l, headDim), {},
-        [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-          Value o = memref::LoadOp::create(b3, l3, out, ValueRange{t, h, d});
-          memref::StoreOp::create(b3, l3, arith::MulFOp::create(b3, l3, o, inv),
-                                  out, ValueRange{t, h, d});
-          return SmallVector<Value>{};
-        });
+  // out[t, h, :] /= sum.
+  void normalize(OpBuilder &b, Location l, Value t, Value h, Value sum) {
+    Value inv = arith::DivFOp::create(b, l, f32(b, l, 1.0), sum);
+    eachElement(b, l, t, h, [&](OpBuilder &eb, Location el, Value, Value o) {
+      return arith::MulFOp::create(eb, el, o, inv).getResult();
+    });
   }
 
   AttentionOp op;
@@ -322,9 +390,9 @@ private:
   MaskAttr mask;
   float scale;
   std::optional<float> cap;
-  int64_t heads = 0, headDim = 0, group = 1;
+  int64_t heads = 0, headDim = 0, kvHeads = 1, group = 1;
   Value q, k, v, imageGroups, cache, pos, tokens, negInf;
-  Value out, scores, cachedSpan;
+  Value out, scores;
 };
 
 struct AttentionLowering : OpConversionPattern<AttentionOp> {

@@ -83,10 +83,14 @@ def ConvertAttentionToLoops
     argument) at the cache's planned offset, in every function signature,
     call and return. `gemma.cache_update` becomes a loop nest storing the
     new keys and values (narrowed to T) at their slots, `p mod W` for a
-    local layer's ring. `gemma.attention` becomes a loop nest over query
-    tokens and heads that scores the visible cached and new keys (mask by
-    absolute position; sliding window, causal, bidirectional, image
-    groups), then accumulates the values under a softmax. Needs
+    local layer's ring. `gemma.attention` becomes a flash-style loop nest
+    (FlashAttention-2's online softmax): an `scf.parallel` over (query
+    token, kv head), the tokens in zig-zag order so that a causal prefill's
+    chunks carry equal work; the kv head's query heads walk the visible
+    cached keys, then the new ones (mask by absolute position; sliding
+    window, causal, bidirectional, image groups) in blocks of 64, each key
+    and value row read once for the whole GQA group, with a running max
+    and sum per head; scratch is one block per (token, head). Needs
     gemma-plan-kv-cache and gemma-expose-entry-points first.
 
     Before:

@@ -74,4 +74,12 @@ std::vector<float> Model::run(const char *entry, const char *name,
   return device->runTokens(entry, ids, n, start, rows);
 }
 
+void Model::skipTo(int64_t position) {
+  if (position < 0 || position >= modelInfo.maxContext)
+    throw std::out_of_range("position " + std::to_string(position) +
+                            " is outside the compiled context [0, " +
+                            std::to_string(modelInfo.maxContext) + ")");
+  pos = position;
+}
+
 } // namespace gemma

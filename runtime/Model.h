@@ -52,6 +52,12 @@ public:
   // masked by the position each slot stands for), so stale entries of the
   // previous sequence are overwritten before they could be read.
   void reset() { pos = 0; }
+  // Moves to `position` as if that many tokens had been consumed, without
+  // computing them: the caches keep whatever they hold (zeros in a fresh
+  // arena), so the logits that follow are meaningless. For measuring decode
+  // at a context depth without paying for its prompt (benchmarks/). Throws
+  // std::out_of_range outside [0, maxContext).
+  void skipTo(int64_t position);
 
   const ModelInfo &info() const { return modelInfo; }
   const MappedPayload &payload() const { return weights; }

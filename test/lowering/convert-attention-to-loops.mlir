@@ -21,16 +21,22 @@ func.func @local_cache_update(%arena: memref<?xi8> {gemma.kv_arena}, %k: tensor<
 
 // -----
 
-// Attention over a global cache: loops over tokens and heads, scores for the
-// cached positions and the new tokens, an exp-normalised weighted sum of
-// values. The layer function's cache argument becomes a memref.
+// Attention over a global cache, flash style: a parallel loop over (query
+// token, kv head); the kv head's two query heads walk the cached keys, then
+// the new ones, in blocks of 64 with a running max and sum per head (the
+// scratch is [tokens, heads, 64], not sized by the position); the output is
+// divided by the sum at the end. The layer function's cache argument becomes
+// a memref.
 // CHECK-LABEL: func.func @global_attention(
 // CHECK-SAME: %{{.*}}: memref<2x1x16x8xf32>
-// CHECK: memref.alloc
-// CHECK: scf.for
-// CHECK: scf.for
+// CHECK: memref.alloc(%{{.*}}) : memref<?x2x8xf32>
+// CHECK: memref.alloc(%{{.*}}) : memref<?x2x64xf32>
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}})
+// The cached keys [0, pos), then the new ones up to the query's own.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32)
 // CHECK: arith.maximumf
 // CHECK: math.exp
+// CHECK: scf.for %{{.*}} step %c64{{.*}} iter_args
 // CHECK: arith.divf
 // CHECK: bufferization.to_tensor %{{.*}} restrict writable
 func.func @global_attention(%q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 8, f32>, %pos: index) -> tensor<?x2x8xf32> {
