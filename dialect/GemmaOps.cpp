@@ -102,6 +102,48 @@ LogicalResult WeightDeclOp::verify() {
   return verifyOffset(*this, getSymName(), getOffset());
 }
 
+LogicalResult
+WeightDeclOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  std::optional<ArrayAttr> parts = getParts();
+  if (!parts)
+    return success();
+  RankedTensorType type = getTensorType();
+  int64_t rows = 0;
+  for (Attribute attr : *parts) {
+    auto ref = cast<FlatSymbolRefAttr>(attr);
+    auto part = symbolTable.lookupNearestSymbolFrom<WeightDeclOp>(*this, ref);
+    if (!part)
+      return emitOpError() << "part " << ref << " of '" << getSymName()
+                           << "' is not a declared weight";
+    if (part.getParts())
+      return emitOpError() << "part " << ref << " is itself fused";
+    RankedTensorType partType = part.getTensorType();
+    if (partType.getElementType() != type.getElementType() ||
+        partType.getRank() != type.getRank() ||
+        partType.getShape().drop_front() != type.getShape().drop_front())
+      return emitOpError() << "part " << ref << " (" << partType
+                           << ") does not stack into " << type;
+    rows += partType.getDimSize(0);
+  }
+  return checkDim(*this, "rows", type.getDimSize(0), "rows of the parts", rows);
+}
+
+LogicalResult GeGLUOp::verify() {
+  if (failed(checkRank(*this, "input [tokens, 2 x intermediate]", getInput(),
+                       2)) ||
+      failed(checkRank(*this, "result [tokens, intermediate]", getResult(), 2)))
+    return failure();
+  ArrayRef<int64_t> in = tensorType(getInput()).getShape();
+  ArrayRef<int64_t> out = tensorType(getResult()).getShape();
+  if (in[1] % 2 != 0)
+    return emitOpError() << "input width " << in[1]
+                         << " must be even (gate columns, then up columns)";
+  if (in[0] != out[0])
+    return emitOpError() << "result rows must equal the input rows";
+  return checkDim(*this, "result width", out[1], "half the input width",
+                  in[1] / 2);
+}
+
 LogicalResult WeightOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return verifyReference<WeightDeclOp>(*this, getNameAttr(), getType(),
                                        symbolTable);

@@ -24,7 +24,8 @@ def Gemma_TokenIds : 1DTensorOf<[I32]>;
 // Weights
 //===----------------------------------------------------------------------===//
 
-def Gemma_WeightDeclOp : Gemma_Op<"weight_decl", [Symbol]> {
+def Gemma_WeightDeclOp : Gemma_Op<"weight_decl",
+    [Symbol, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "declares a named checkpoint tensor";
   let description = [{
     Declares one tensor of the checkpoint by name, shape and dtype. The
@@ -32,14 +33,23 @@ def Gemma_WeightDeclOp : Gemma_Op<"weight_decl", [Symbol]> {
     memory-maps; `offset`, when present, is the tensor's byte offset in that
     blob and is a multiple of 64.
 
+    With `parts`, the tensor is not in the checkpoint: it is the row-wise
+    concatenation of the named declarations (same trailing shape and dtype,
+    rows adding up), which gemma-layout-weights places back to back inside
+    it, so that one view reads them all (gemma-fuse-projections).
+
     ```mlir
     gemma.weight_decl @"model.norm.weight" : tensor<1152xbf16>
     gemma.weight_decl @"model.embed_tokens.weight" {offset = 0 : i64} : tensor<262144x1152xbf16>
+    gemma.weight_decl @"model.layers.0.mlp.gate_up_proj.weight"
+        {parts = [@"model.layers.0.mlp.gate_proj.weight",
+                  @"model.layers.0.mlp.up_proj.weight"]} : tensor<13824x1152xbf16>
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Gemma_Weight>:$type,
-                       OptionalAttr<I64Attr>:$offset);
+                       OptionalAttr<I64Attr>:$offset,
+                       OptionalAttr<FlatSymbolRefArrayAttr>:$parts);
   let assemblyFormat = "$sym_name attr-dict `:` $type";
   let extraClassDeclaration = [{
     ::mlir::RankedTensorType getTensorType() {
@@ -280,6 +290,22 @@ def Gemma_MLPOp : Gemma_Op<"mlp", [Pure]> {
     $input `,` $gate `,` $up `,` $down attr-dict `:` type($input) `,` type($gate) `,`
     type($up) `,` type($down) `->` type($result)
   }];
+}
+
+def Gemma_GeGLUOp : Gemma_Op<"geglu", [Pure]> {
+  let summary = "gelu_tanh(x[:, :I]) * x[:, I:]: the gated MLP's activation";
+  let description = [{
+    GeGLU (Shazeer, "GLU Variants Improve Transformer", 2020) on the output
+    of the fused gate/up projection [tokens, 2I], gate columns first:
+    `gelu_tanh(gate) * up`, [tokens, I] (SPEC §3's MLP).
+
+    ```mlir
+    %a = gemma.geglu %gate_up : tensor<?x13824xf32> -> tensor<?x6912xf32>
+    ```
+  }];
+  let arguments = (ins Gemma_Activation:$input);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
 def Gemma_GeluTanhOp : Gemma_Op<"gelu_tanh", [Pure, SameOperandsAndResultType]> {

@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Signals.h"
@@ -294,16 +295,54 @@ nlohmann::json planModel(const ModelConfig &config, int64_t context,
   return planJson(*module, config, context, kvDtype);
 }
 
-void compileModel(const CompileOptions &options) {
-  std::unique_ptr<Target> target =
-      TargetRegistry::create(options.target, options.targetOptions);
+namespace {
+std::unique_ptr<Target> createTarget(const std::string &name,
+                                     const TargetOptions &options) {
+  std::unique_ptr<Target> target = TargetRegistry::create(name, options);
   if (!target) {
     std::string names;
-    for (const std::string &name : TargetRegistry::names())
-      names += (names.empty() ? "" : ", ") + name;
-    throw UsageError("unknown --target '" + options.target +
-                     "' (available: " + names + ")");
+    for (const std::string &known : TargetRegistry::names())
+      names += (names.empty() ? "" : ", ") + known;
+    throw UsageError("unknown --target '" + name + "' (available: " + names +
+                     ")");
   }
+  return target;
+}
+} // namespace
+
+void compileIR(const std::string &input, const std::string &output,
+               const std::string &targetName, const TargetOptions &options) {
+  std::unique_ptr<Target> target = createTarget(targetName, options);
+  auto ctx = makeContext(target.get());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(input, ctx.get());
+  if (!module)
+    throw Error(input + ": not a valid MLIR module (see the diagnostics "
+                        "above)");
+  auto stage = [&](const std::string &what,
+                   const std::function<void(OpPassManager &)> &build) {
+    PassManager pm(ctx.get());
+    build(pm);
+    if (failed(pm.run(*module)))
+      throw Error(input + ": compilation failed in the " + what + " stage");
+  };
+  stage("gemma optimisation", buildGemmaOptimizationPipeline);
+  stage("linalg lowering", buildLinalgLoweringPipeline);
+  stage(target->name().str() + " configuration",
+        [&](OpPassManager &pm) { target->buildConfigurationPipeline(pm); });
+  stage(target->name().str() + " translation",
+        [&](OpPassManager &pm) { target->buildTranslationPipeline(pm); });
+  Artifact artifact;
+  if (failed(target->serialize(*module, artifact)))
+    throw Error(input + ": " + target->name().str() +
+                " target: serialization failed");
+  StagedOutput staged(output);
+  writeBytes(staged.file(), artifact.bytes);
+  staged.commit();
+}
+
+void compileModel(const CompileOptions &options) {
+  std::unique_ptr<Target> target =
+      createTarget(options.target, options.targetOptions);
   std::vector<std::string> stages = emitStages(*target);
   if (std::find(stages.begin(), stages.end(), options.emit) == stages.end())
     throw UsageError("unknown --emit stage '" + options.emit + "'");
@@ -370,7 +409,8 @@ void compileModel(const CompileOptions &options) {
   // once the module is lowered).
   std::vector<std::pair<std::string, int64_t>> weights;
   for (WeightDeclOp decl : module->getOps<WeightDeclOp>())
-    weights.emplace_back(decl.getSymName().str(), *decl.getOffset());
+    if (!decl.getParts()) // a fused weight is its parts, packed in place
+      weights.emplace_back(decl.getSymName().str(), *decl.getOffset());
   const int64_t blobBytes = plan["weight_bytes"].get<int64_t>();
   if (stageDone("fused"))
     return;

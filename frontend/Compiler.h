@@ -62,6 +62,17 @@ void compileModel(const CompileOptions &options);
 nlohmann::json planModel(const ModelConfig &config, int64_t context,
                          DType kvDtype);
 
+/// `gemmac compile-ir`: compiles the MLIR module in the file `input`, at any
+/// stage from gemma to linalg (kernels for benchmarks and tests: a function
+/// marked `gemma.entry` gets the runtime's calling convention, one with
+/// `llvm.emit_c_interface` keeps its own), through the remaining
+/// target-independent pipelines and the target's, and writes the target's
+/// artefact (an object file for cpu) to `output`. Throws UsageError for an
+/// unknown target and gemma::Error naming `input` when it does not parse or
+/// compile.
+void compileIR(const std::string &input, const std::string &output,
+               const std::string &targetName, const TargetOptions &options);
+
 /// The stages `--emit` takes for `target`, in order.
 std::vector<std::string> emitStages(const Target &target);
 

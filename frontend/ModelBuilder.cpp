@@ -95,7 +95,7 @@ private:
     // Offsets come later, from gemma-layout-weights.
     ir::WeightDeclOp::create(b, loc, b.getStringAttr(name),
                              TypeAttr::get(weightType(name, shape)),
-                             /*offset=*/IntegerAttr());
+                             /*offset=*/IntegerAttr(), /*parts=*/ArrayAttr());
     weightTypes[name] = weightType(name, shape);
   }
 

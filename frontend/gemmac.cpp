@@ -4,6 +4,7 @@
 //                  [--kv-dtype bf16|f16|f32] [--matmul-inputs bf16|f32]
 //                  [--emit STAGE] [--dump-dir DIR] [--main cli|benchmark]
 //                  [--tokenizer FILE] [--cpu host|NAME]
+//   gemmac compile-ir FILE.mlir -o OUT.o [--target NAME] [--cpu host|NAME]
 //   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
 //   gemmac random-checkpoint CONFIG.json -o DIR [--seed S]
@@ -56,6 +57,8 @@ constexpr bool kSanitizerBuild = false;
          "                 [--dump-dir DIR] [--main cli|benchmark] "
          "[--tokenizer FILE]\n"
          "                 [--cpu host|NAME]\n"
+         "  gemmac compile-ir FILE.mlir -o OUT.o [--target NAME] [--cpu "
+         "host|NAME]\n"
          "  gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model\n"
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
@@ -140,6 +143,17 @@ int listTargets() {
         << name << "\t"
         << TargetRegistry::create(name, TargetOptions())->description().str()
         << "\n";
+  return 0;
+}
+
+int compileIRFile(const Args &args) {
+  if (args.positional.size() != 1 || !args.get("-o"))
+    usage("compile-ir takes FILE.mlir and -o OUTPUT");
+  TargetOptions options;
+  options.cpu = args.get("--cpu").value_or("host");
+  options.sanitizeAddress = kSanitizerBuild;
+  compileIR(args.positional[0], *args.get("-o"),
+            args.get("--target").value_or("cpu"), options);
   return 0;
 }
 
@@ -241,6 +255,8 @@ int main(int argc, char **argv) {
                            "--matmul-inputs", "--emit", "--dump-dir", "--main",
                            "--tokenizer", "--cpu"}),
                      argv[0]);
+    if (command == "compile-ir")
+      return compileIRFile(Args(argc, argv, 2, {"-o", "--target", "--cpu"}));
     if (command == "convert-tokenizer")
       return convertTokenizer(Args(argc, argv, 2, {"-o"}));
     if (command == "plan")

@@ -61,23 +61,31 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
 };
 
 // One attention op as a flash-style loop nest (FlashAttention-2's online
-// softmax). An scf.parallel over (query token, kv head) pairs, the tokens in
-// zig-zag order (0, T-1, 1, T-2, ...) so that contiguous chunks of a causal
-// prefill carry equal work. For each pair, the kv head's `group` query heads
-// walk the visible keys in blocks of kKeyBlock:
+// softmax, split over the keys as flash-decoding does). An scf.parallel over
+// (query token, kv head, key split), the tokens in zig-zag order (0, T-1, 1,
+// T-2, ...) so that contiguous chunks of a causal prefill carry equal work;
+// the cached keys are cut into `splits` ranges (one per kKeysPerSplit
+// cached keys, at most kMaxSplits) so that a decode step over a long
+// context runs on every thread. For each triple, the kv head's `group`
+// query heads walk their keys in blocks of kKeyBlock:
 //   1. scoreBlock: the block's scores for every head of the group (each key
 //      row read once for the group) into a block-sized scratch row, and
 //      their max;
 //   2. rescale: the running max moves to include the block; the output row
 //      and the running sum are scaled by exp(old max - new max);
-//   3. accumulateBlock: exp(score - max) * value into out[t, h] (each value
-//      row read once for the group), exp(score - max) into the sum;
-// then normalize divides out[t, h] by the sum. The cached keys [lowest(p),
-// pos) come first (a local layer's ring: slot j mod W), then the new keys the
-// mask lets the query see.
+//   3. accumulateBlock: exp(score - max) * value into the split's partial
+//      output row (each value row read once for the group), exp(score - max)
+//      into the sum;
+// and leaves the partial row, max and sum of each head. The cached keys
+// [lowest(p), pos) come first (a local layer's ring: slot j mod W), then,
+// in the last split, the new keys the mask lets the query see. A second
+// parallel loop over (token, head) combines the splits: out = sum_s
+// exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s.
 class AttentionLoopNest {
 public:
   static constexpr int64_t kKeyBlock = 64;
+  static constexpr int64_t kKeysPerSplit = 512;
+  static constexpr int64_t kMaxSplits = 8;
 
   AttentionLoopNest(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b)
       : op(op), loc(op.getLoc()), cacheType(op.getCacheType()),
@@ -106,18 +114,35 @@ public:
         cast<RankedTensorType>(op.getQuery().getType()).getShape(),
         b.getF32Type());
     out = memref::AllocOp::create(b, loc, outType, ValueRange{tokens});
+    splits = splitCount(b, loc);
+    auto f32Type = b.getF32Type();
+    int64_t dyn = ShapedType::kDynamic;
+    partial = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, heads, dyn, headDim}, f32Type),
+        ValueRange{tokens, splits});
+    partialMax = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, heads, dyn}, f32Type),
+        ValueRange{tokens, splits});
+    partialSum = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, heads, dyn}, f32Type),
+        ValueRange{tokens, splits});
     scores = memref::AllocOp::create(
-        b, loc,
-        MemRefType::get({ShapedType::kDynamic, heads, kKeyBlock},
-                        b.getF32Type()),
-        ValueRange{tokens});
-    scf::ParallelOp::create(b, loc, ValueRange{idx(b, loc, 0), idx(b, loc, 0)},
-                            ValueRange{tokens, idx(b, loc, kvHeads)},
-                            ValueRange{idx(b, loc, 1), idx(b, loc, 1)},
+        b, loc, MemRefType::get({dyn, heads, dyn, kKeyBlock}, f32Type),
+        ValueRange{tokens, splits});
+    Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
+    scf::ParallelOp::create(b, loc, ValueRange{c0, c0, c0},
+                            ValueRange{tokens, idx(b, loc, kvHeads), splits},
+                            ValueRange{c1, c1, c1},
                             [&](OpBuilder &pb, Location pl, ValueRange ivs) {
                               attendOneGroup(pb, pl, zigzag(pb, pl, ivs[0]),
-                                             ivs[1]);
+                                             ivs[1], ivs[2]);
                             });
+    scf::ParallelOp::create(
+        b, loc, ValueRange{c0, c0}, ValueRange{tokens, idx(b, loc, heads)},
+        ValueRange{c1, c1}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          combineSplits(pb, pl, ivs[0], ivs[1]);
+        });
+    // The buffer-deallocation pipeline frees the scratch buffers.
     return out;
   }
 
@@ -125,6 +150,7 @@ private:
   struct Query {
     Value t;       // the token's index in this call
     Value g;       // the kv head
+    Value split;   // which range of the cached keys
     Value lowest;  // its oldest visible absolute position
     Value groupId; // its image group (image_groups only), -1 for text
   };
@@ -150,25 +176,52 @@ private:
         b, l, arith::MulIOp::create(b, l, g, idx(b, l, group)), idx(b, l, i));
   }
 
-  void attendOneGroup(OpBuilder &b, Location l, Value t, Value g) {
+  // How many ranges the cached keys are cut into: one per kKeysPerSplit
+  // keys a query may see in the cache (pos, or the window), 1 to
+  // kMaxSplits.
+  Value splitCount(OpBuilder &b, Location l) {
+    if (!cacheType)
+      return idx(b, l, 1);
+    Value span = pos;
+    if (cacheType.isLocal())
+      span =
+          arith::MinUIOp::create(b, l, pos, idx(b, l, cacheType.getCapacity()));
+    Value count =
+        arith::CeilDivUIOp::create(b, l, span, idx(b, l, kKeysPerSplit));
+    return arith::MaxUIOp::create(
+        b, l, idx(b, l, 1),
+        arith::MinUIOp::create(b, l, count, idx(b, l, kMaxSplits)));
+  }
+
+  void attendOneGroup(OpBuilder &b, Location l, Value t, Value g, Value split) {
     Value p = arith::AddIOp::create(b, l, pos, t);
-    Query query{t, g, lowestVisible(b, l, p),
+    Query query{t, g, split, lowestVisible(b, l, p),
                 imageGroups
                     ? memref::LoadOp::create(b, l, imageGroups, ValueRange{t})
                     : Value()};
     Softmax state;
     for (int64_t i = 0; i < group; ++i) {
       state.push_back(negInf);
-      eachElement(
-          b, l, t, head(b, l, g, i),
-          [&](OpBuilder &, Location, Value, Value) { return Value(); },
-          /*zero=*/true);
+      eachElement(b, l, query, head(b, l, g, i),
+                  [&](OpBuilder &eb, Location el, Value, Value) {
+                    return f32(eb, el, 0.0);
+                  });
     }
     for (int64_t i = 0; i < group; ++i)
       state.push_back(f32(b, l, 0.0));
-    if (cacheType)
+    if (cacheType) {
+      // This split's share of [lowest, pos).
+      Value share = arith::CeilDivUIOp::create(
+          b, l, arith::SubIOp::create(b, l, pos, query.lowest), splits);
+      Value lo = arith::MinUIOp::create(
+          b, l,
+          arith::AddIOp::create(b, l, query.lowest,
+                                arith::MulIOp::create(b, l, split, share)),
+          pos);
+      Value hi = arith::MinUIOp::create(
+          b, l, arith::AddIOp::create(b, l, lo, share), pos);
       state = keySegment(
-          b, l, query, query.lowest, pos, state,
+          b, l, query, lo, hi, state,
           [&](OpBuilder &ib, Location il, Value j, Value d) {
             return cachedAt(ib, il, 0, g, cacheSlot(ib, il, cacheType, j), d);
           },
@@ -176,7 +229,13 @@ private:
             return cachedAt(ib, il, 1, g, cacheSlot(ib, il, cacheType, j), d);
           },
           nullptr);
+    }
+    // The new keys go to the last split.
     auto [lo, hi] = newKeyRange(b, l, query);
+    Value last = arith::CmpIOp::create(
+        b, l, arith::CmpIPredicate::eq, split,
+        arith::SubIOp::create(b, l, splits, idx(b, l, 1)));
+    hi = arith::SelectOp::create(b, l, last, hi, lo);
     state = keySegment(
         b, l, query, lo, hi, state,
         [&](OpBuilder &ib, Location il, Value u, Value d) -> Value {
@@ -188,8 +247,64 @@ private:
         [&](OpBuilder &ib, Location il, Value u) {
           return visible(ib, il, query, u);
         });
-    for (int64_t i = 0; i < group; ++i)
-      normalize(b, l, t, head(b, l, g, i), state[group + i]);
+    for (int64_t i = 0; i < group; ++i) {
+      SmallVector<Value, 3> at = {t, head(b, l, g, i), split};
+      memref::StoreOp::create(b, l, state[i], partialMax, at);
+      memref::StoreOp::create(b, l, state[group + i], partialSum, at);
+    }
+  }
+
+  // out[t, h] from the splits' partial rows, maxes and sums.
+  void combineSplits(OpBuilder &b, Location l, Value t, Value h) {
+    Value c0 = idx(b, l, 0);
+    Value overall =
+        forLoop(b, l, c0, splits, ValueRange{negInf},
+                [&](OpBuilder &ib, Location il, Value s, ValueRange m) {
+                  Value ms = memref::LoadOp::create(ib, il, partialMax,
+                                                    ValueRange{t, h, s});
+                  return SmallVector<Value>{
+                      arith::MaximumFOp::create(ib, il, m[0], ms)};
+                });
+    Value allMasked =
+        arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, overall, negInf);
+    overall = arith::SelectOp::create(b, l, allMasked, f32(b, l, 0.0), overall);
+    auto weightOf = [&](OpBuilder &ib, Location il, Value s) -> Value {
+      Value ms =
+          memref::LoadOp::create(ib, il, partialMax, ValueRange{t, h, s});
+      return math::ExpOp::create(ib, il,
+                                 arith::SubFOp::create(ib, il, ms, overall));
+    };
+    Value total = forLoop(
+        b, l, c0, splits, ValueRange{f32(b, l, 0.0)},
+        [&](OpBuilder &ib, Location il, Value s, ValueRange acc) {
+          Value ls =
+              memref::LoadOp::create(ib, il, partialSum, ValueRange{t, h, s});
+          return SmallVector<Value>{
+              add(ib, il, acc[0], mul(ib, il, weightOf(ib, il, s), ls))};
+        });
+    Value inv = arith::DivFOp::create(b, l, f32(b, l, 1.0), total);
+    forLoop(b, l, c0, idx(b, l, headDim), {},
+            [&](OpBuilder &db, Location dl, Value d, ValueRange) {
+              memref::StoreOp::create(db, dl, f32(db, dl, 0.0), out,
+                                      ValueRange{t, h, d});
+              return SmallVector<Value>{};
+            });
+    forLoop(b, l, c0, splits, {},
+            [&](OpBuilder &sb, Location sl, Value s, ValueRange) {
+              Value w = arith::MulFOp::create(sb, sl, weightOf(sb, sl, s), inv);
+              forLoop(sb, sl, c0, idx(sb, sl, headDim), {},
+                      [&](OpBuilder &db, Location dl, Value d, ValueRange) {
+                        Value o = memref::LoadOp::create(db, dl, out,
+                                                         ValueRange{t, h, d});
+                        Value x = memref::LoadOp::create(
+                            db, dl, partial, ValueRange{t, h, s, d});
+                        memref::StoreOp::create(
+                            db, dl, add(db, dl, o, mul(db, dl, w, x)), out,
+                            ValueRange{t, h, d});
+                        return SmallVector<Value>{};
+                      });
+              return SmallVector<Value>{};
+            });
   }
 
   // The oldest position the query at absolute position p sees: p - W + 1
@@ -250,7 +365,7 @@ private:
             next[i] = newMax;
             next[group + i] =
                 arith::MulFOp::create(bb, bl, in[group + i], correction);
-            eachElement(bb, bl, query.t, h,
+            eachElement(bb, bl, query, h,
                         [&](OpBuilder &eb, Location el, Value, Value o) {
                           return arith::MulFOp::create(eb, el, o, correction)
                               .getResult();
@@ -290,7 +405,8 @@ private:
                                         negInf);
           memref::StoreOp::create(
               b3, l3, s, scores,
-              ValueRange{query.t, h, arith::SubIOp::create(b3, l3, j, j0)});
+              ValueRange{query.t, h, query.split,
+                         arith::SubIOp::create(b3, l3, j, j0)});
           return SmallVector<Value>{arith::MaximumFOp::create(b3, l3, m[0], s)};
         });
   }
@@ -309,10 +425,11 @@ private:
             Value h = head(b3, l3, query.g, i);
             Value s = memref::LoadOp::create(
                 b3, l3, scores,
-                ValueRange{query.t, h, arith::SubIOp::create(b3, l3, j, j0)});
+                ValueRange{query.t, h, query.split,
+                           arith::SubIOp::create(b3, l3, j, j0)});
             Value e = math::ExpOp::create(
                 b3, l3, arith::SubFOp::create(b3, l3, s, maxes[i]));
-            eachElement(b3, l3, query.t, h,
+            eachElement(b3, l3, query, h,
                         [&](OpBuilder &eb, Location el, Value d, Value o) {
                           return add(eb, el, o,
                                      mul(eb, el, e, valueAt(eb, el, j, d)));
@@ -325,19 +442,17 @@ private:
                               loop.getResults().end());
   }
 
-  // out[t, h, d] = update(d, out[t, h, d]) for every d (0 when `zero`).
+  // partial[t, h, split, d] = update(d, partial[t, h, split, d]) for
+  // every d.
   void
-  eachElement(OpBuilder &b, Location l, Value t, Value h,
-              function_ref<Value(OpBuilder &, Location, Value, Value)> update,
-              bool zero = false) {
+  eachElement(OpBuilder &b, Location l, const Query &query, Value h,
+              function_ref<Value(OpBuilder &, Location, Value, Value)> update) {
     forLoop(b, l, idx(b, l, 0), idx(b, l, headDim), {},
             [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-              Value value =
-                  zero ? f32(b3, l3, 0.0)
-                       : update(b3, l3, d,
-                                memref::LoadOp::create(b3, l3, out,
-                                                       ValueRange{t, h, d}));
-              memref::StoreOp::create(b3, l3, value, out, ValueRange{t, h, d});
+              SmallVector<Value, 4> at = {query.t, h, query.split, d};
+              Value value = update(b3, l3, d,
+                                   memref::LoadOp::create(b3, l3, partial, at));
+              memref::StoreOp::create(b3, l3, value, partial, at);
               return SmallVector<Value>{};
             });
   }
@@ -376,14 +491,6 @@ private:
     return seen;
   }
 
-  // out[t, h, :] /= sum.
-  void normalize(OpBuilder &b, Location l, Value t, Value h, Value sum) {
-    Value inv = arith::DivFOp::create(b, l, f32(b, l, 1.0), sum);
-    eachElement(b, l, t, h, [&](OpBuilder &eb, Location el, Value, Value o) {
-      return arith::MulFOp::create(eb, el, o, inv).getResult();
-    });
-  }
-
   AttentionOp op;
   Location loc;
   KVCacheType cacheType;
@@ -392,7 +499,7 @@ private:
   std::optional<float> cap;
   int64_t heads = 0, headDim = 0, kvHeads = 1, group = 1;
   Value q, k, v, imageGroups, cache, pos, tokens, negInf;
-  Value out, scores;
+  Value out, scores, splits, partial, partialMax, partialSum;
 };
 
 struct AttentionLowering : OpConversionPattern<AttentionOp> {

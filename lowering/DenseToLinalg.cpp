@@ -236,6 +236,46 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
   }
 };
 
+// out = gelu_tanh(x[:, :I]) * x[:, I:]: the stacked gate/up projection's two
+// halves, as slices (views after bufferization), read by one elementwise
+// loop. (One operand with an offset map would not do: linalg takes a loop's
+// range from the first operand indexed by it, x's 2I columns.)
+struct GeGLULowering : OpConversionPattern<GeGLUOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GeGLUOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Value x = adaptor.getInput();
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t inter = type.getDimSize(1);
+    OpFoldResult rows =
+        type.isDynamicDim(0)
+            ? OpFoldResult(
+                  tensor::DimOp::create(rewriter, loc, x, 0).getResult())
+            : OpFoldResult(rewriter.getIndexAttr(type.getDimSize(0)));
+    auto half = [&](int64_t column) -> Value {
+      return tensor::ExtractSliceOp::create(
+          rewriter, loc, type, x,
+          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0),
+                                 rewriter.getIndexAttr(column)},
+          ArrayRef<OpFoldResult>{rows, rewriter.getIndexAttr(inter)},
+          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1),
+                                 rewriter.getIndexAttr(1)});
+    };
+    Value gate = half(0), up = half(inter);
+    rewriter.replaceOp(
+        op, elementwise(rewriter, loc, gate, ValueRange{gate, up},
+                        {identity(ctx, 2), identity(ctx, 2)},
+                        [&](OpBuilder &b, Location l, ValueRange args) {
+                          return arith::MulFOp::create(
+                              b, l, geluTanh(b, l, args[0]), args[1]);
+                        }));
+    return success();
+  }
+};
+
 struct GeluTanhLowering : OpConversionPattern<GeluTanhOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -311,8 +351,8 @@ struct ConvertDenseToLinalgPass
                       CacheUpdateOp>();
     RewritePatternSet patterns(ctx);
     patterns.add<WeightLowering, EmbedLowering, RMSNormLowering, LinearLowering,
-                 RopeLowering, MLPLowering, GeluTanhLowering, AddLowering,
-                 LogitsLowering>(ctx);
+                 RopeLowering, MLPLowering, GeGLULowering, GeluTanhLowering,
+                 AddLowering, LogitsLowering>(ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
     // The declarations documented the blob's layout; nothing refers to them

@@ -84,13 +84,16 @@ def ConvertAttentionToLoops
     call and return. `gemma.cache_update` becomes a loop nest storing the
     new keys and values (narrowed to T) at their slots, `p mod W` for a
     local layer's ring. `gemma.attention` becomes a flash-style loop nest
-    (FlashAttention-2's online softmax): an `scf.parallel` over (query
-    token, kv head), the tokens in zig-zag order so that a causal prefill's
-    chunks carry equal work; the kv head's query heads walk the visible
-    cached keys, then the new ones (mask by absolute position; sliding
-    window, causal, bidirectional, image groups) in blocks of 64, each key
-    and value row read once for the whole GQA group, with a running max
-    and sum per head; scratch is one block per (token, head). Needs
+    (FlashAttention-2's online softmax, split over keys as flash-decoding
+    does): an `scf.parallel` over (query token, kv head, key split), the
+    tokens in zig-zag order so that a causal prefill's chunks carry equal
+    work, the cached keys cut into one split per 512 (at most 8); the kv
+    head's query heads walk their split's cached keys, then (last split) the
+    new ones (mask by absolute position; sliding window, causal,
+    bidirectional, image groups) in blocks of 64, each key and value row
+    read once for the whole GQA group, with a running max and sum per head;
+    a second parallel loop combines the splits. Scratch is one block of
+    scores and one partial row per (token, head, split). Needs
     gemma-plan-kv-cache and gemma-expose-entry-points first.
 
     Before:

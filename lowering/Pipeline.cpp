@@ -66,6 +66,7 @@ void buildGemmaOptimizationPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(mlir::gemma::createPlanKVCache());
+  pm.addPass(mlir::gemma::createFuseProjections());
   pm.addPass(mlir::gemma::createLayoutWeights());
 }
 

@@ -4,6 +4,8 @@
 #define GEMMA_PASSES_PASSES_H
 
 #include "dialect/GemmaOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 

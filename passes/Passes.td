@@ -40,6 +40,49 @@ def PlanKVCache : Pass<"gemma-plan-kv-cache", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gemma::GemmaDialect"];
 }
 
+def FuseProjections : Pass<"gemma-fuse-projections", "::mlir::ModuleOp"> {
+  let summary = "projections of one input as one matmul over stacked weights";
+  let description = [{
+    In every layer function, the `gemma.linear` ops that project the same
+    input (q, k and v of the normed hidden state) become one projection by
+    a weight that stacks theirs, followed by a `tensor.extract_slice` per
+    original result; a `gemma.mlp` becomes one projection by its stacked
+    gate and up weights, `gemma.geglu` (gelu(gate) * up) and the down
+    projection. The stacked weight is a new function argument; at every call
+    site a `gemma.weight_decl` with `parts` declares it (gemma-layout-weights
+    then places the parts back to back inside it, so the checkpoint's
+    tensors are packed once and read through one view). A group is left
+    alone unless every call site passes `gemma.weight` values for it and
+    every part's byte size keeps the blob's 64-byte alignment.
+
+    One matmul instead of three (two) reads the activations once, runs one
+    parallel region instead of three in a decode step, and gives the small
+    k and v projections (256 rows on gemma-3-1b) the q projection's threads.
+
+    Before:
+    ```mlir
+    func.func private @layer(%x: tensor<?x64xf32>, %wq: tensor<128x64xbf16>,
+                             %wk: tensor<32x64xbf16>, %wv: tensor<32x64xbf16>) ... {
+      %q = gemma.linear %x, %wq : (tensor<?x64xf32>, tensor<128x64xbf16>) -> tensor<?x128xf32>
+      %k = gemma.linear %x, %wk : (tensor<?x64xf32>, tensor<32x64xbf16>) -> tensor<?x32xf32>
+      %v = gemma.linear %x, %wv : (tensor<?x64xf32>, tensor<32x64xbf16>) -> tensor<?x32xf32>
+    ```
+    After:
+    ```mlir
+    gemma.weight_decl @"model.layers.0.self_attn.qkv_proj.weight"
+        {parts = [@"...q_proj.weight", @"...k_proj.weight", @"...v_proj.weight"]}
+        : tensor<192x64xbf16>
+    func.func private @layer(%x: tensor<?x64xf32>, %wqkv: tensor<192x64xbf16>) ... {
+      %qkv = gemma.linear %x, %wqkv : (tensor<?x64xf32>, tensor<192x64xbf16>) -> tensor<?x192xf32>
+      %q = tensor.extract_slice %qkv[0, 0] [%n, 128] [1, 1] : tensor<?x192xf32> to tensor<?x128xf32>
+      %k = tensor.extract_slice %qkv[0, 128] [%n, 32] [1, 1] : tensor<?x192xf32> to tensor<?x32xf32>
+      %v = tensor.extract_slice %qkv[0, 160] [%n, 32] [1, 1] : tensor<?x192xf32> to tensor<?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::gemma::GemmaDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def LayoutWeights : Pass<"gemma-layout-weights", "::mlir::ModuleOp"> {
   let summary = "lays out every weight in the packed blob";
   let description = [{
@@ -50,7 +93,9 @@ def LayoutWeights : Pass<"gemma-layout-weights", "::mlir::ModuleOp"> {
     included, as `gemma.weight_bytes` on the module. Every target packs
     weights from these offsets, so the layout is decided once, in the IR,
     and a weight's dtype is whatever its declaration says (mixed dtypes
-    included).
+    included). A fused weight (`parts`, gemma-fuse-projections) takes one
+    range and its parts are placed back to back inside it; the parts are not
+    laid out again on their own.
 
     Before:
     ```mlir

@@ -173,7 +173,8 @@ public:
   // and the runtime:
   //
   //   c++ model.o libgemma_main.a libgemma_runtime.a libgemma_json.a
-  //       /usr/lib/llvm-22/lib/libomp.so.5 -lsentencepiece -lm -ldl
+  //       libclang_rt.builtins-x86_64.a /usr/lib/llvm-22/lib/libomp.so.5
+  //       -lsentencepiece -lm -ldl
   //       -Wl,--export-dynamic-symbol=_mlir_ciface_* -Wl,-rpath,$ORIGIN -o EXE
   //
   // libstdc++ stays dynamic: libsentencepiece (shipped beside the
@@ -192,8 +193,13 @@ public:
             lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
     std::string object = request.output + ".o";
     writeBytes(object, artifact.bytes);
-    std::vector<std::string> args = {object, mainLib,      runtime,
-                                     json,   GEMMA_LIBOMP, "-lsentencepiece"};
+    std::vector<std::string> args = {object,
+                                     mainLib,
+                                     runtime,
+                                     json,
+                                     GEMMA_COMPILER_RT_BUILTINS,
+                                     GEMMA_LIBOMP,
+                                     "-lsentencepiece"};
     if (request.main == "benchmark")
       args.insert(args.end(), {"-lbenchmark", "-lpthread"});
     if (sanitizeAddress)

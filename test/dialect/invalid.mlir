@@ -1207,3 +1207,37 @@ module attributes {gemma.rope_local = #gemma.rope<base = 1.000000e+04, scale = 8
 // expected-error @+1 {{'gemma.rope_global' must be a #gemma.rope, got 1.000000e+06 : f64}}
 module attributes {gemma.rope_global = 1.0e6 : f64} {
 }
+
+// -----
+
+// expected-error @+1 {{'gemma.matmul_inputs' must be bf16 or f32, got f16}}
+module attributes {gemma.matmul_inputs = f16} {
+}
+
+// -----
+
+gemma.weight_decl @gate : tensor<160x64xbf16>
+// expected-error @+1 {{part @missing of 'gate_up' is not a declared weight}}
+gemma.weight_decl @gate_up {parts = [@gate, @missing]} : tensor<320x64xbf16>
+
+// -----
+
+gemma.weight_decl @gate : tensor<160x64xbf16>
+gemma.weight_decl @up : tensor<160x32xbf16>
+// expected-error @+1 {{part @up ('tensor<160x32xbf16>') does not stack into 'tensor<320x64xbf16>'}}
+gemma.weight_decl @gate_up {parts = [@gate, @up]} : tensor<320x64xbf16>
+
+// -----
+
+gemma.weight_decl @gate : tensor<160x64xbf16>
+gemma.weight_decl @up : tensor<160x64xbf16>
+// expected-error @+1 {{rows (300) must equal rows of the parts (320)}}
+gemma.weight_decl @gate_up {parts = [@gate, @up]} : tensor<300x64xbf16>
+
+// -----
+
+func.func @geglu_width(%x: tensor<?x320xf32>) -> tensor<?x150xf32> {
+  // expected-error @+1 {{result width (150) must equal half the input width (160)}}
+  %a = gemma.geglu %x : tensor<?x320xf32> -> tensor<?x150xf32>
+  return %a : tensor<?x150xf32>
+}

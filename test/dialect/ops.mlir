@@ -477,3 +477,17 @@ module attributes {gemma.rope_global = #gemma.rope<base = 1.000000e+06, scale = 
     return %y : tensor<?x4x16xf32>
   }
 }
+
+// -----
+
+// The fused MLP's activation and a stacked weight.
+// CHECK-LABEL: func.func @geglu
+// CHECK: gemma.geglu %{{.*}} : tensor<?x320xf32> -> tensor<?x160xf32>
+// CHECK: gemma.weight_decl @gate_up {parts = [@gate, @up]} : tensor<320x64xbf16>
+func.func @geglu(%x: tensor<?x320xf32>) -> tensor<?x160xf32> {
+  %a = gemma.geglu %x : tensor<?x320xf32> -> tensor<?x160xf32>
+  return %a : tensor<?x160xf32>
+}
+gemma.weight_decl @gate : tensor<160x64xbf16>
+gemma.weight_decl @up : tensor<160x64xbf16>
+gemma.weight_decl @gate_up {parts = [@gate, @up]} : tensor<320x64xbf16>

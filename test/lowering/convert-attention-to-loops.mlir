@@ -21,22 +21,26 @@ func.func @local_cache_update(%arena: memref<?xi8> {gemma.kv_arena}, %k: tensor<
 
 // -----
 
-// Attention over a global cache, flash style: a parallel loop over (query
-// token, kv head); the kv head's two query heads walk the cached keys, then
-// the new ones, in blocks of 64 with a running max and sum per head (the
-// scratch is [tokens, heads, 64], not sized by the position); the output is
-// divided by the sum at the end. The layer function's cache argument becomes
-// a memref.
+// Attention over a global cache, flash style: the cached keys are cut into
+// one split per 512 (at most 8); a parallel loop over (query token, kv head,
+// split) walks them, then (last split) the new keys, in blocks of 64 with a
+// running max and sum for each of the kv head's two query heads, leaving a
+// partial row, max and sum per split (scratch: [tokens, heads, splits, 64]
+// scores, not sized by the position); a second parallel loop over (token,
+// head) combines the splits. The layer function's cache argument becomes a
+// memref.
 // CHECK-LABEL: func.func @global_attention(
 // CHECK-SAME: %{{.*}}: memref<2x1x16x8xf32>
 // CHECK: memref.alloc(%{{.*}}) : memref<?x2x8xf32>
-// CHECK: memref.alloc(%{{.*}}) : memref<?x2x64xf32>
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}})
-// The cached keys [0, pos), then the new ones up to the query's own.
-// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32)
+// CHECK: arith.ceildivui %{{.*}}, %c512
+// CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x2x?x8xf32>
+// CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x2x?x64xf32>
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}}, %{{.*}})
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32)
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: scf.for %{{.*}} step %c64{{.*}} iter_args
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}})
 // CHECK: arith.divf
 // CHECK: bufferization.to_tensor %{{.*}} restrict writable
 func.func @global_attention(%q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %c: !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 8, f32>, %pos: index) -> tensor<?x2x8xf32> {

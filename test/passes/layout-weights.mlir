@@ -30,3 +30,17 @@ module {
 // CHECK-LABEL: module attributes {gemma.weight_bytes = 0 : i64}
 module {
 }
+
+// -----
+
+// A fused weight takes one range; its parts lie back to back inside it (in
+// `parts` order, whatever the declaration order) and are not laid out again.
+// CHECK-LABEL: module attributes {gemma.weight_bytes = 40960 : i64}
+// CHECK: gemma.weight_decl @up {offset = 20480 : i64} : tensor<160x64xbf16>
+// CHECK: gemma.weight_decl @gate {offset = 0 : i64} : tensor<160x64xbf16>
+// CHECK: gemma.weight_decl @gate_up {offset = 0 : i64, parts = [@gate, @up]} : tensor<320x64xbf16>
+module {
+  gemma.weight_decl @up : tensor<160x64xbf16>
+  gemma.weight_decl @gate : tensor<160x64xbf16>
+  gemma.weight_decl @gate_up {parts = [@gate, @up]} : tensor<320x64xbf16>
+}
