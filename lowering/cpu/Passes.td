@@ -33,7 +33,8 @@ def SelectTileSizes : Pass<"gemma-cpu-select-tile-sizes", "::mlir::ModuleOp"> {
     ```mlir
     %y = linalg.matmul {gemma.tiles = {bf16_dot = false, columns = 5 : i64,
         depth = 576 : i64, lanes = 16 : i64, rows = 4 : i64,
-        single_row_columns = 8 : i64, task_columns = 80 : i64}}
+        single_row_columns = 1 : i64, single_row_unroll = 4 : i64,
+        task_columns = 64 : i64}}
         indexing_maps = [#A, #Bt, #C] ins(%x, %w : ...) outs(%zero : ...)
     ```
   }];

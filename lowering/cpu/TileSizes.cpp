@@ -146,12 +146,28 @@ chooseContractionTiles(const CpuDescription &cpu, int64_t n, int64_t k,
   tiles.depth = std::min(k, roundUp(ceilDiv(k, blocks), step));
 
   // Task: its B block stays in half of L2 while the rows of A stream past
-  // it; at least 16 tasks per contraction so that the threads balance.
+  // it; at least 16 tasks per contraction so that the threads balance. The
+  // tasks are of equal size where N allows (a divisor of N, preferably a
+  // multiple of the register tile): OpenMP hands each thread a contiguous
+  // run of tasks, and one short task left a thread idle at the barrier (8%
+  // of a decode step's o_proj on 2 threads).
   int64_t byCache = std::max<int64_t>(1, cpu.l2Bytes / 2 / (tiles.depth * 2));
-  int64_t byBalance = ceilDiv(n, 16);
+  int64_t target = std::max<int64_t>(
+      1, std::min(byCache, ceilDiv(n, 16)));
   int64_t multiple = std::lcm(tiles.columns, tiles.singleRowColumns);
-  tiles.taskColumns =
-      std::min(n, roundUp(std::min(byCache, byBalance), multiple));
+  tiles.taskColumns = std::min(n, roundUp(target, multiple));
+  for (int64_t want : {multiple, int64_t(1)}) {
+    int64_t found = 0;
+    for (int64_t tc = target; tc >= std::max<int64_t>(1, target / 2); --tc)
+      if (n % tc == 0 && tc % want == 0) {
+        found = tc;
+        break;
+      }
+    if (found) {
+      tiles.taskColumns = found;
+      break;
+    }
+  }
   return tiles;
 }
 
