@@ -152,8 +152,7 @@ chooseContractionTiles(const CpuDescription &cpu, int64_t n, int64_t k,
   // run of tasks, and one short task left a thread idle at the barrier (8%
   // of a decode step's o_proj on 2 threads).
   int64_t byCache = std::max<int64_t>(1, cpu.l2Bytes / 2 / (tiles.depth * 2));
-  int64_t target = std::max<int64_t>(
-      1, std::min(byCache, ceilDiv(n, 16)));
+  int64_t target = std::max<int64_t>(1, std::min(byCache, ceilDiv(n, 16)));
   int64_t multiple = std::lcm(tiles.columns, tiles.singleRowColumns);
   tiles.taskColumns = std::min(n, roundUp(target, multiple));
   for (int64_t want : {multiple, int64_t(1)}) {
