@@ -26,7 +26,6 @@ const char *dtypeName(DType dtype); // "bf16", "f16", "f32"
 size_t dtypeSize(DType dtype);
 std::optional<DType> parseDTypeName(const std::string &name);
 
-
 struct RopeConfig {
   double theta = 0;
   double factor = 1.0; // linear scaling factor, 1 when none
