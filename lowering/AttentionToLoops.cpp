@@ -86,6 +86,7 @@ public:
   static constexpr int64_t kKeyBlock = 64;
   static constexpr int64_t kKeysPerSplit = 512;
   static constexpr int64_t kMaxSplits = 8;
+  static constexpr int64_t kValueUnroll = 4;
 
   AttentionLoopNest(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b)
       : op(op), loc(op.getLoc()), cacheType(op.getCacheType()),
@@ -413,33 +414,57 @@ private:
 
   // Step 3: out[t, h] += exp(score - max_h) * value[j] over the block, for
   // every head of the group; returns the group's sums plus the weights.
+  // Keys go kValueUnroll at a time, so that each pass over the output row
+  // (a load and a store per element) carries that many values' products.
   SmallVector<Value> accumulateBlock(OpBuilder &b, Location l,
                                      const Query &query, Value j0, Value j1,
                                      ArrayRef<Value> maxes, ValueRange sums,
                                      ElementAt valueAt) {
-    auto loop = scf::ForOp::create(
-        b, l, j0, j1, idx(b, l, 1), sums,
-        [&](OpBuilder &b3, Location l3, Value j, ValueRange in) {
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < group; ++i) {
-            Value h = head(b3, l3, query.g, i);
-            Value s = memref::LoadOp::create(
-                b3, l3, scores,
-                ValueRange{query.t, h, query.split,
-                           arith::SubIOp::create(b3, l3, j, j0)});
-            Value e = math::ExpOp::create(
-                b3, l3, arith::SubFOp::create(b3, l3, s, maxes[i]));
-            eachElement(b3, l3, query, h,
-                        [&](OpBuilder &eb, Location el, Value d, Value o) {
-                          return add(eb, el, o,
-                                     mul(eb, el, e, valueAt(eb, el, j, d)));
-                        });
-            next.push_back(add(b3, l3, in[i], e));
-          }
-          scf::YieldOp::create(b3, l3, next);
-        });
-    return SmallVector<Value>(loop.getResults().begin(),
-                              loop.getResults().end());
+    Value span = arith::SubIOp::create(b, l, j1, j0);
+    Value unrolledEnd = arith::AddIOp::create(
+        b, l, j0,
+        arith::MulIOp::create(
+            b, l, arith::DivUIOp::create(b, l, span, idx(b, l, kValueUnroll)),
+            idx(b, l, kValueUnroll)));
+    auto keys = [&](Value from, Value to, int64_t unroll, ValueRange init) {
+      return scf::ForOp::create(
+          b, l, from, to, idx(b, l, unroll), init,
+          [&](OpBuilder &b3, Location l3, Value j, ValueRange in) {
+            SmallVector<Value> next;
+            for (int64_t i = 0; i < group; ++i) {
+              Value h = head(b3, l3, query.g, i);
+              SmallVector<Value> key, weight;
+              Value sum = in[i];
+              for (int64_t u = 0; u < unroll; ++u) {
+                key.push_back(
+                    u == 0 ? j
+                           : arith::AddIOp::create(b3, l3, j, idx(b3, l3, u))
+                                 .getResult());
+                Value s = memref::LoadOp::create(
+                    b3, l3, scores,
+                    ValueRange{query.t, h, query.split,
+                               arith::SubIOp::create(b3, l3, key[u], j0)});
+                weight.push_back(math::ExpOp::create(
+                    b3, l3, arith::SubFOp::create(b3, l3, s, maxes[i])));
+                sum = add(b3, l3, sum, weight[u]);
+              }
+              eachElement(b3, l3, query, h,
+                          [&](OpBuilder &eb, Location el, Value d, Value o) {
+                            for (int64_t u = 0; u < unroll; ++u)
+                              o = add(eb, el, o,
+                                      mul(eb, el, weight[u],
+                                          valueAt(eb, el, key[u], d)));
+                            return o;
+                          });
+              next.push_back(sum);
+            }
+            scf::YieldOp::create(b3, l3, next);
+          });
+    };
+    auto unrolled = keys(j0, unrolledEnd, kValueUnroll, sums);
+    auto rest = keys(unrolledEnd, j1, 1, unrolled.getResults());
+    return SmallVector<Value>(rest.getResults().begin(),
+                              rest.getResults().end());
   }
 
   // partial[t, h, split, d] = update(d, partial[t, h, split, d]) for
