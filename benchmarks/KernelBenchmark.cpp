@@ -4,7 +4,7 @@
 // through the cpu target's pipelines (tile-size policy, vectorization,
 // OpenMP), exactly as inside a model:
 //
-//   build/benchmarks/kernel-benchmark [--benchmark_filter=...]
+//   build/bin/kernel-benchmark [--benchmark_filter=...]
 //
 // Matvec/<name>/<threads>: one token's projection; bytes_per_second counts
 // the weight bytes read (N x K bf16), to set against the machine's read

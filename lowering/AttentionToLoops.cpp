@@ -3,8 +3,9 @@
 // `!gemma.kv_cache` becomes a memref view of the KV arena at the cache's
 // planned offset, `gemma.cache_update` a loop nest writing the new keys and
 // values into their slots (a ring for local layers: slot = p mod W), and
-// `gemma.attention` a flash-style loop nest, parallel over query tokens and
-// kv heads, with an online softmax over blocks of keys. The mask reads
+// `gemma.attention` a flash-style loop nest, parallel over query tokens, kv
+// heads and key splits, with an online softmax over blocks of keys and a
+// parallel step combining the splits. The mask reads
 // absolute positions, which linalg cannot express densely. Dense ops are
 // DenseToLinalg.cpp's.
 //
@@ -382,7 +383,8 @@ private:
     return Softmax(loop.getResults().begin(), loop.getResults().end());
   }
 
-  // Step 1: scores[t, h, j - j0] for keys [j0, j1), -inf where masked;
+  // Step 1: scores[t, h, split, j - j0] for keys [j0, j1), -inf where
+  // masked;
   // returns their max.
   Value scoreBlock(OpBuilder &b, Location l, const Query &query, Value h,
                    Value j0, Value j1, ElementAt keyAt, VisibleAt visibleAt) {
@@ -412,8 +414,9 @@ private:
         });
   }
 
-  // Step 3: out[t, h] += exp(score - max_h) * value[j] over the block, for
-  // every head of the group; returns the group's sums plus the weights.
+  // Step 3: partial[t, h, split] += exp(score - max_h) * value[j] over the
+  // block, for every head of the group; returns the group's running sums
+  // with the block's weights added.
   // Keys go kValueUnroll at a time, so that each pass over the output row
   // (a load and a store per element) carries that many values' products.
   SmallVector<Value> accumulateBlock(OpBuilder &b, Location l,

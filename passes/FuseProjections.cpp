@@ -172,7 +172,8 @@ struct FuseProjectionsPass : impl::FuseProjectionsBase<FuseProjectionsPass> {
     if (failed(fn.insertArgument(at, stackedType, {}, fn.getLoc())))
       return failure();
     for (unsigned &arg : group.args)
-      ++arg;
+      if (arg >= at)
+        ++arg;
     Value stacked = body.getArgument(at);
     rebuild(group, stacked, partTypes);
 
@@ -218,7 +219,13 @@ struct FuseProjectionsPass : impl::FuseProjectionsBase<FuseProjectionsPass> {
     llvm::BitVector dropArgs(fn.getNumArguments());
     for (unsigned arg : group.args)
       dropArgs.set(arg);
-    return fn.eraseArguments(dropArgs);
+    if (failed(fn.eraseArguments(dropArgs))) {
+      // The ops and calls are rewritten already: the module is broken.
+      fn.emitOpError("cannot drop the fused weights' arguments");
+      signalPassFailure();
+      return failure();
+    }
+    return success();
   }
 
   // Replaces the group's ops with one projection by `stacked`.

@@ -120,10 +120,13 @@ public:
     pm.addPass(arith::createArithExpandOpsPass(expand));
     pm.addPass(mlir::gemma::cpu::createApproximateMath());
     // The approximations' fma, floor and friends are LLVM intrinsics, not
-    // libm calls; libm keeps sin and cos.
+    // libm calls. sin and cos become LLVM intrinsics too, which LLVM's code
+    // generator calls libm for (sincosf); math-to-libm takes whatever math
+    // op has no intrinsic.
     pm.addPass(createConvertMathToLLVMPass());
     pm.addPass(createConvertMathToLibmPass());
-    // The contractions' task loops become OpenMP worksharing loops.
+    // Every scf.parallel (contraction tasks, attention's (token, kv head,
+    // split) and (token, head) loops) becomes an OpenMP worksharing loop.
     pm.addPass(createConvertSCFToOpenMPPass());
     // The loop bodies allocate nothing: canonicalization inlines the
     // memref.alloca_scope each loop gets, which scf-to-cf cannot lower.

@@ -19,8 +19,11 @@ def SelectTileSizes : Pass<"gemma-cpu-select-tile-sizes", "::mlir::ModuleOp"> {
     `chooseContractionTiles` (TileSizes.cpp) from the CPU the options
     describe: vector lanes, the depth of a cache block, the output columns
     of a parallel task, the register tile, and whether bf16 operands use
-    vdpbf16ps. Contractions whose K is not a multiple of the vector width
-    get nothing and stay scalar loops. The options are what CpuTarget reads
+    vdpbf16ps. Contractions that are not projections (B a static bf16
+    weight read transposed, C f32, A f32 or bf16) or whose K is not a
+    multiple of the kernel's step (the f32 lanes, twice that with
+    vdpbf16ps) get nothing and stay scalar loops. `bf16-dot` counts only
+    with `vector-bits=512`. The options are what CpuTarget reads
     from the target machine.
 
     Before:
@@ -61,9 +64,10 @@ def VectorizeContractions
     with `vector.fma` (bf16 weights widened in registers) or, for bf16
     activations on AVX512-BF16, `x86vector.avx512.dot`; each accumulator is
     reduced across its lanes once per depth block and added into C, which
-    carries the matmul's initial value. Rows and columns that do not fill a
-    register tile take one-row and one-column kernels. A single row (decode)
-    uses `single_row_columns` independent weight streams.
+    carries the matmul's initial value. Columns that do not fill a register
+    tile take a one-column kernel. The rows left over (all of a decode
+    step's single row) read each weight row whole, `single_row_columns` at a
+    time with `single_row_unroll` accumulators along K, reduced once.
 
     Before:
     ```mlir

@@ -31,7 +31,8 @@ struct SelectTileSizesPass : impl::SelectTileSizesBase<SelectTileSizesPass> {
     ::gemma::cpu::CpuDescription cpu;
     cpu.vectorBits = vectorBits;
     cpu.vectorRegisters = vectorBits == 512 ? 32 : 16;
-    cpu.bf16Dot = bf16Dot;
+    // vdpbf16ps is an AVX-512 instruction.
+    cpu.bf16Dot = bf16Dot && vectorBits == 512;
     cpu.l1Bytes = l1Bytes;
     cpu.l2Bytes = l2Bytes;
     getOperation().walk([&](linalg::MatmulOp op) {

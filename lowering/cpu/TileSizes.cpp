@@ -99,7 +99,8 @@ ContractionTiles::fromAttr(mlir::DictionaryAttr attr) {
     tiles.bf16Dot = dot.getValue();
   if (tiles.lanes <= 0 || tiles.depth <= 0 || tiles.taskColumns <= 0 ||
       tiles.rows <= 0 || tiles.columns <= 0 || tiles.singleRowColumns <= 0 ||
-      tiles.singleRowUnroll <= 0 || tiles.depth % tiles.step() != 0)
+      tiles.singleRowUnroll <= 0 || tiles.depth % tiles.step() != 0 ||
+      (tiles.bf16Dot && tiles.lanes != 16)) // vdpbf16ps: 512 bits
     return std::nullopt;
   return tiles;
 }

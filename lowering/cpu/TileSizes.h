@@ -80,14 +80,16 @@ struct ContractionTiles {
 };
 
 /// The tiles for an N x K weight read with `aBits`-bit activations (32 for
-/// f32, 16 for bf16), or nothing when K is not a multiple of the vector
-/// lanes (the contraction then stays a scalar loop nest).
+/// f32, 16 for bf16), or nothing when K is not a multiple of the kernel's
+/// step (the f32 lanes; twice that with vdpbf16ps) or N < 1 (the
+/// contraction then stays a scalar loop nest).
 ///
 /// Register tile: rows x columns accumulators plus one register per row of
-/// A and per column of B must fit the register file. Depth: the A and B
-/// micro-panels of one depth block fill at most half of L1. Task: the B
-/// block of a task (taskColumns x depth) fills at most half of L2, and there
-/// are at least 16 tasks so that threads balance.
+/// A and per column of B fit the register file with two to spare. Depth:
+/// the A and B micro-panels of one depth block fill at most half of L1.
+/// Task: the B block of a task (taskColumns x depth) fills at most half of
+/// L2, there are at least 16 tasks so that threads balance, and the tasks
+/// are of equal size where a divisor of N allows.
 std::optional<ContractionTiles>
 chooseContractionTiles(const CpuDescription &cpu, int64_t n, int64_t k,
                        int64_t aBits);

@@ -219,6 +219,12 @@ struct VectorizeContractionsPass
                "bf16, C f32)";
         return signalPassFailure();
       }
+      if (tiles->bf16Dot && !cast<MemRefType>(op.getDpsInputs()[0].getType())
+                                 .getElementType()
+                                 .isBF16()) {
+        op.emitOpError("with bf16_dot needs bf16 activations (A)");
+        return signalPassFailure();
+      }
       int64_t k =
           cast<MemRefType>(op.getDpsInputs()[1].getType()).getDimSize(1);
       if (k % tiles->step() != 0) {

@@ -67,6 +67,31 @@ module {
 
 // -----
 
+// The stacked argument takes the first part's place, wherever the other
+// parts are in the signature (here up before gate).
+// CHECK-LABEL: func.func private @swapped(
+// CHECK-SAME: %{{.*}}: tensor<?x64xf32>, %[[GU:.*]]: tensor<320x64xbf16>, %{{.*}}: tensor<64x160xbf16>)
+// CHECK: gemma.linear %{{.*}}, %[[GU]]
+// CHECK: call @swapped(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<?x64xf32>, tensor<320x64xbf16>, tensor<64x160xbf16>)
+module {
+  gemma.weight_decl @gate_proj.weight : tensor<160x64xbf16>
+  gemma.weight_decl @up_proj.weight : tensor<160x64xbf16>
+  gemma.weight_decl @down_proj.weight : tensor<64x160xbf16>
+  func.func private @swapped(%x: tensor<?x64xf32>, %wu: tensor<160x64xbf16>, %wg: tensor<160x64xbf16>, %wd: tensor<64x160xbf16>) -> tensor<?x64xf32> {
+    %m = gemma.mlp %x, %wg, %wu, %wd : tensor<?x64xf32>, tensor<160x64xbf16>, tensor<160x64xbf16>, tensor<64x160xbf16> -> tensor<?x64xf32>
+    return %m : tensor<?x64xf32>
+  }
+  func.func @entry(%x: tensor<?x64xf32>) -> tensor<?x64xf32> attributes {gemma.entry} {
+    %u = gemma.weight @up_proj.weight : tensor<160x64xbf16>
+    %g = gemma.weight @gate_proj.weight : tensor<160x64xbf16>
+    %d = gemma.weight @down_proj.weight : tensor<64x160xbf16>
+    %r = call @swapped(%x, %u, %g, %d) : (tensor<?x64xf32>, tensor<160x64xbf16>, tensor<160x64xbf16>, tensor<64x160xbf16>) -> tensor<?x64xf32>
+    return %r : tensor<?x64xf32>
+  }
+}
+
+// -----
+
 // Left alone: a projection with a bias, and a group whose weights would
 // break the blob's 64-byte alignment inside the stack (3 x 10 x 2 bytes).
 // CHECK-LABEL: func.func private @unfusable(
