@@ -190,26 +190,25 @@ int main(int argc, char **argv) {
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
   }
-  for (int64_t depth : {512, 4096, 16384}) {
-    benchmark::RegisterBenchmark(
-        "Attention/local",
-        [](benchmark::State &st) {
-          attention(st, _mlir_ciface_gemma_attention_local, 512);
-        })
-        ->Args({depth, 1})
-        ->Args({depth, 2})
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(
-        "Attention/global",
-        [](benchmark::State &st) {
-          attention(st, _mlir_ciface_gemma_attention_global, 0);
-        })
-        ->Args({depth, 1})
-        ->Args({depth, 2})
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-  }
+  struct Layer {
+    const char *name;
+    AttentionFn fn;
+    int64_t window; // 0: a global layer's whole cache
+  };
+  const Layer layers[] = {
+      {"Attention/local", _mlir_ciface_gemma_attention_local, 512},
+      {"Attention/global", _mlir_ciface_gemma_attention_global, 0},
+  };
+  for (int64_t depth : {512, 4096, 16384})
+    for (const Layer &layer : layers)
+      benchmark::RegisterBenchmark(layer.name,
+                                   [layer](benchmark::State &st) {
+                                     attention(st, layer.fn, layer.window);
+                                   })
+          ->Args({depth, 1})
+          ->Args({depth, 2})
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

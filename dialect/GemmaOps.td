@@ -55,6 +55,12 @@ def Gemma_WeightDeclOp : Gemma_Op<"weight_decl",
     ::mlir::RankedTensorType getTensorType() {
       return ::llvm::cast<::mlir::RankedTensorType>(getType());
     }
+    /// Bytes of the tensor in the blob (shape x element size), padding not
+    /// included.
+    int64_t getByteSize() {
+      ::mlir::RankedTensorType type = getTensorType();
+      return type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    }
   }];
 }
 

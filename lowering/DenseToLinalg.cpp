@@ -250,11 +250,7 @@ struct GeGLULowering : OpConversionPattern<GeGLUOp> {
     Value x = adaptor.getInput();
     auto type = cast<RankedTensorType>(op.getType());
     int64_t inter = type.getDimSize(1);
-    OpFoldResult rows =
-        type.isDynamicDim(0)
-            ? OpFoldResult(
-                  tensor::DimOp::create(rewriter, loc, x, 0).getResult())
-            : OpFoldResult(rewriter.getIndexAttr(type.getDimSize(0)));
+    OpFoldResult rows = tensor::getMixedSize(rewriter, loc, x, 0);
     auto half = [&](int64_t column) -> Value {
       return tensor::ExtractSliceOp::create(
           rewriter, loc, type, x,

@@ -91,6 +91,13 @@ Value elementwise(OpBuilder &b, Location loc, Value like, ValueRange inputs,
       .getResult(0);
 }
 
+SmallVector<AffineMap> projectionMaps(MLIRContext *ctx) {
+  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+             k = getAffineDimExpr(2, ctx);
+  return {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {n, k}, ctx),
+          AffineMap::get(3, 0, {m, n}, ctx)};
+}
+
 // The module's gemma.matmul_inputs, f32 when absent.
 static Type matmulInputType(OpBuilder &b) {
   Operation *scope = b.getInsertionBlock()->getParentOp();
@@ -138,12 +145,9 @@ Value project(OpBuilder &b, Location loc, Value x, Value w, Value init) {
     // vectorize it as a matmul. The maps read the weight as stored, [N, K].
     if (cast<ShapedType>(w.getType()).getElementType().isBF16())
       x = roundToMatmulInputs(b, loc, x);
-    AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
-               k = getAffineDimExpr(2, ctx);
-    SmallVector<Attribute> maps = {
-        AffineMapAttr::get(AffineMap::get(3, 0, {m, k}, ctx)),
-        AffineMapAttr::get(AffineMap::get(3, 0, {n, k}, ctx)),
-        AffineMapAttr::get(AffineMap::get(3, 0, {m, n}, ctx))};
+    SmallVector<Attribute> maps;
+    for (AffineMap map : projectionMaps(ctx))
+      maps.push_back(AffineMapAttr::get(map));
     return linalg::MatmulOp::create(
                b, loc, TypeRange{init.getType()}, ValueRange{x, w},
                ValueRange{init},

@@ -47,6 +47,9 @@ Value elementwise(OpBuilder &b, Location loc, Value like, ValueRange inputs,
 /// (bf16), with x rounded to gemma.matmul_inputs; other ranks get a
 /// linalg.generic that widens w in its body.
 Value project(OpBuilder &b, Location loc, Value x, Value w, Value init);
+/// The indexing maps of a projection as linalg.matmul: (m, n, k) -> A[m, k],
+/// B[n, k] (the weight as stored, [out, in]), C[m, n].
+SmallVector<AffineMap> projectionMaps(MLIRContext *ctx);
 /// `x` rounded (arith.truncf, round-to-nearest-even) to the module's
 /// gemma.matmul_inputs element type, or `x` itself when it has that type.
 Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x);

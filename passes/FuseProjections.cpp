@@ -95,10 +95,6 @@ std::string stackedName(ArrayRef<StringRef> names) {
          names[0].take_back(suffix).str();
 }
 
-int64_t bytesOf(RankedTensorType type) {
-  return type.getNumElements() * type.getElementTypeBitWidth() / 8;
-}
-
 struct FuseProjectionsPass : impl::FuseProjectionsBase<FuseProjectionsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -138,7 +134,7 @@ struct FuseProjectionsPass : impl::FuseProjectionsBase<FuseProjectionsPass> {
         auto decl = weight ? symbols.lookup<WeightDeclOp>(weight.getName())
                            : WeightDeclOp();
         if (!decl || decl.getParts() ||
-            bytesOf(decl.getTensorType()) % kBufferAlignment != 0)
+            decl.getByteSize() % kBufferAlignment != 0)
           return failure();
         decls.push_back(decl);
       }
@@ -262,11 +258,7 @@ struct FuseProjectionsPass : impl::FuseProjectionsBase<FuseProjectionsPass> {
     Value wide = LinearOp::create(b, first.getLoc(), wideType, first.getInput(),
                                   stacked, Value());
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-    OpFoldResult tokens =
-        inputType.isDynamicDim(0)
-            ? OpFoldResult(
-                  tensor::DimOp::create(b, first.getLoc(), wide, 0).getResult())
-            : OpFoldResult(b.getIndexAttr(inputType.getDimSize(0)));
+    OpFoldResult tokens = tensor::getMixedSize(b, first.getLoc(), wide, 0);
     int64_t offset = 0;
     SmallVector<Value> slices;
     for (LinearOp op : group.linears) {

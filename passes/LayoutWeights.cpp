@@ -12,11 +12,6 @@ namespace mlir::gemma {
 
 namespace {
 
-int64_t bytesOf(WeightDeclOp decl) {
-  RankedTensorType type = decl.getTensorType();
-  return type.getNumElements() * type.getElementTypeBitWidth() / 8;
-}
-
 struct LayoutWeightsPass : impl::LayoutWeightsBase<LayoutWeightsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -47,10 +42,10 @@ struct LayoutWeightsPass : impl::LayoutWeightsBase<LayoutWeightsPass> {
             return signalPassFailure();
           }
           part.setOffset(at);
-          at += bytesOf(part);
+          at += part.getByteSize();
         }
       }
-      blobBytes += llvm::alignTo(bytesOf(decl), kBufferAlignment);
+      blobBytes += llvm::alignTo(decl.getByteSize(), kBufferAlignment);
     }
     module->setAttr("gemma.weight_bytes", builder.getI64IntegerAttr(blobBytes));
   }

@@ -1,5 +1,6 @@
 //===- SelectTileSizes.cpp - the tile-size policy's choice on each op ----===//
 
+#include "lowering/LoweringUtils.h"
 #include "lowering/cpu/Passes.h"
 #include "lowering/cpu/TileSizes.h"
 
@@ -11,12 +12,7 @@ namespace mlir::gemma::cpu {
 
 bool isProjection(linalg::MatmulOp op) {
   MLIRContext *ctx = op.getContext();
-  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
-             k = getAffineDimExpr(2, ctx);
-  SmallVector<AffineMap> expected = {AffineMap::get(3, 0, {m, k}, ctx),
-                                     AffineMap::get(3, 0, {n, k}, ctx),
-                                     AffineMap::get(3, 0, {m, n}, ctx)};
-  if (op.getIndexingMapsArray() != ArrayRef(expected))
+  if (op.getIndexingMapsArray() != projectionMaps(ctx))
     return false;
   auto b = cast<ShapedType>(op.getDpsInputs()[1].getType());
   auto c = cast<ShapedType>(op.getDpsInits()[0].getType());
