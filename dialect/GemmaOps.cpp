@@ -200,26 +200,45 @@ LogicalResult LayerNormOp::verify() {
   return checkPositive(*this, "epsilon", getEpsilon().convertToFloat());
 }
 
-LogicalResult LinearOp::verify() {
-  RankedTensorType input = tensorType(getInput());
-  RankedTensorType result = tensorType(getResult());
-  if (failed(checkRank(*this, "weight", getWeight(), 2)))
+namespace {
+// input [..., in] x weight [out, in] -> result [..., out].
+LogicalResult verifyProjection(Operation *op, Value inputValue,
+                               Value weightValue, Value resultValue) {
+  RankedTensorType input = tensorType(inputValue);
+  RankedTensorType result = tensorType(resultValue);
+  if (failed(checkRank(op, "weight", weightValue, 2)))
     return failure();
-  ArrayRef<int64_t> weight = tensorType(getWeight()).getShape();
+  ArrayRef<int64_t> weight = tensorType(weightValue).getShape();
   if (input.getRank() < 1 || result.getRank() != input.getRank())
-    return emitOpError() << "input and result must have the same rank >= 1, "
-                            "got "
-                         << input << " and " << result;
-  if (failed(checkDim(*this, "input features", input.getShape().back(),
+    return op->emitOpError()
+           << "input and result must have the same rank >= 1, got " << input
+           << " and " << result;
+  if (failed(checkDim(op, "input features", input.getShape().back(),
                       "weight columns [out, in]", weight[1])) ||
-      failed(checkDim(*this, "result features", result.getShape().back(),
+      failed(checkDim(op, "result features", result.getShape().back(),
                       "weight rows [out, in]", weight[0])))
     return failure();
   for (int64_t d = 0; d + 1 < input.getRank(); ++d)
     if (!dimsAgree(input.getDimSize(d), result.getDimSize(d)))
-      return emitOpError() << "result shape " << shapeString(result.getShape())
-                           << " must keep the leading dimensions of "
-                           << shapeString(input.getShape());
+      return op->emitOpError()
+             << "result shape " << shapeString(result.getShape())
+             << " must keep the leading dimensions of "
+             << shapeString(input.getShape());
+  return success();
+}
+} // namespace
+
+LogicalResult NormedLinearOp::verify() {
+  if (failed(verifyProjection(*this, getInput(), getWeight(), getResult())) ||
+      failed(verifyNormParameter(*this, "norm", getInput(), getNorm())))
+    return failure();
+  return checkPositive(*this, "epsilon", getEpsilon().convertToFloat());
+}
+
+LogicalResult LinearOp::verify() {
+  if (failed(verifyProjection(*this, getInput(), getWeight(), getResult())))
+    return failure();
+  ArrayRef<int64_t> weight = tensorType(getWeight()).getShape();
   if (Value bias = getBias()) {
     if (failed(checkRank(*this, "bias", bias, 1)) ||
         failed(checkDim(*this, "bias size", tensorType(bias).getDimSize(0),

@@ -192,6 +192,30 @@ def Gemma_LinearOp : Gemma_Op<"linear", [Pure]> {
   }];
 }
 
+def Gemma_NormedLinearOp : Gemma_Op<"normed_linear", [Pure]> {
+  let summary = "linear(rms_norm(x, norm), W): the norm produces the projection's operand";
+  let description = [{
+    `y = (x * rsqrt(mean(x^2) + epsilon) * (1 + norm)) * W^T` for `x`
+    `[tokens, in]`, `norm` `[in]` and `W` `[out, in]`: a `gemma.rms_norm`
+    whose only use is a `gemma.linear` without bias
+    (`gemma-fuse-norm-into-projection` forms it). The lowering computes the
+    row's inverse RMS once per row and writes the scaled row directly in the
+    projection's operand type (`gemma.matmul_inputs`), so the normed
+    activations are never materialised in f32.
+
+    ```mlir
+    %y = gemma.normed_linear %x, %norm, %w {epsilon = 1.0e-06 : f32}
+        : (tensor<?x1152xf32>, tensor<1152xbf16>, tensor<1536x1152xbf16>) -> tensor<?x1536xf32>
+    ```
+  }];
+  let arguments = (ins Gemma_Activation:$input, Gemma_Weight:$norm,
+                       Gemma_Weight:$weight, F32Attr:$epsilon);
+  let results = (outs Gemma_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $norm `,` $weight attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 def Gemma_RopeOp : Gemma_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "rotary position embedding (rotate_half convention)";
   let description = [{

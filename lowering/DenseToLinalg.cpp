@@ -78,49 +78,107 @@ struct EmbedLowering : OpConversionPattern<EmbedOp> {
   }
 };
 
-// x * rsqrt(mean(x^2) + eps) * (1 + w) over the last dimension.
+// rsqrt(mean(x^2) + eps) of each row of x (its last dimension), once per
+// row: [..., K] -> [...].
+Value inverseRms(OpBuilder &b, Location loc, Value x, float eps) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  ArrayRef<int64_t> rows = type.getShape().drop_back();
+  Value sumSq = zeros(b, loc, rows, x);
+  SmallVector<IteratorType> iterators = parallel(rank - 1);
+  iterators.push_back(IteratorType::reduction);
+  sumSq =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{sumSq.getType()}, ValueRange{x}, ValueRange{sumSq},
+          ArrayRef<AffineMap>{identity(ctx, rank), dropLast(ctx, rank)},
+          iterators,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                nb, l, add(nb, l, args[1], mul(nb, l, args[0], args[0])));
+          })
+          .getResult(0);
+  float invDim = 1.0f / static_cast<float>(type.getShape().back());
+  return elementwise(
+      b, loc, sumSq, ValueRange{sumSq}, {identity(ctx, rank - 1)},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value meanSq =
+            arith::MulFOp::create(nb, l, args[0], f32(nb, l, invDim));
+        // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf.
+        return arith::DivFOp::create(
+            nb, l, f32(nb, l, 1.0),
+            math::SqrtOp::create(
+                nb, l, arith::AddFOp::create(nb, l, meanSq, f32(nb, l, eps))));
+      });
+}
+
+// x * inv[row] * (1 + w[k]) for x [..., K], inv [...] (inverseRms) and w
+// [K], as `element` (f32, or the projection's operand type).
+Value scaleRows(OpBuilder &b, Location loc, Value x, Value inv, Value w,
+                Type element) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  SmallVector<Value> dynamic;
+  for (int64_t d = 0; d < rank; ++d)
+    if (type.isDynamicDim(d))
+      dynamic.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value out =
+      tensor::EmptyOp::create(b, loc, type.getShape(), element, dynamic);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{out.getType()}, ValueRange{x, inv, w},
+             ValueRange{out},
+             ArrayRef<AffineMap>{identity(ctx, rank), dropLast(ctx, rank),
+                                 lastOnly(ctx, rank), identity(ctx, rank)},
+             parallel(rank),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value gain = arith::AddFOp::create(nb, l, f32(nb, l, 1.0),
+                                                  widen(nb, l, args[2]));
+               Value y = arith::MulFOp::create(
+                   nb, l, arith::MulFOp::create(nb, l, args[0], args[1]), gain);
+               if (element != y.getType())
+                 y = arith::TruncFOp::create(nb, l, element, y);
+               linalg::YieldOp::create(nb, l, y);
+             })
+      .getResult(0);
+}
+
+// x * rsqrt(mean(x^2) + eps) * (1 + w) over the last dimension (SPEC §2),
+// the rsqrt once per row.
 struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = op.getContext();
     Value x = adaptor.getInput();
-    auto type = cast<RankedTensorType>(x.getType());
-    int64_t rank = type.getRank();
-    Value sumSq = zeros(rewriter, loc, type.getShape().drop_back(), x);
-    SmallVector<IteratorType> iterators = parallel(rank - 1);
-    iterators.push_back(IteratorType::reduction);
-    sumSq = linalg::GenericOp::create(
-                rewriter, loc, TypeRange{sumSq.getType()}, ValueRange{x},
-                ValueRange{sumSq},
-                ArrayRef<AffineMap>{identity(ctx, rank), dropLast(ctx, rank)},
-                iterators,
-                [&](OpBuilder &b, Location l, ValueRange args) {
-                  linalg::YieldOp::create(
-                      b, l, add(b, l, args[1], mul(b, l, args[0], args[0])));
-                })
-                .getResult(0);
-    float invDim = 1.0f / static_cast<float>(type.getShape().back());
-    float eps = op.getEpsilon().convertToFloat();
-    Value result = elementwise(
-        rewriter, loc, x, ValueRange{x, sumSq, adaptor.getWeight()},
-        {identity(ctx, rank), dropLast(ctx, rank), lastOnly(ctx, rank)},
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value meanSq =
-              arith::MulFOp::create(b, l, args[1], f32(b, l, invDim));
-          // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf.
-          Value inv = arith::DivFOp::create(
-              b, l, f32(b, l, 1.0),
-              math::SqrtOp::create(
-                  b, l, arith::AddFOp::create(b, l, meanSq, f32(b, l, eps))));
-          Value gain =
-              arith::AddFOp::create(b, l, f32(b, l, 1.0), widen(b, l, args[2]));
-          return arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, args[0], inv), gain);
-        });
-    rewriter.replaceOp(op, result);
+    Value inv = inverseRms(rewriter, loc, x, op.getEpsilon().convertToFloat());
+    rewriter.replaceOp(op, scaleRows(rewriter, loc, x, inv, adaptor.getWeight(),
+                                     rewriter.getF32Type()));
+    return success();
+  }
+};
+
+// The normed row is written once, in the projection's operand type: the f32
+// normed activations never exist.
+struct NormedLinearLowering : OpConversionPattern<NormedLinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(NormedLinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    Value w = adaptor.getWeight();
+    Value inv = inverseRms(rewriter, loc, x, op.getEpsilon().convertToFloat());
+    Type element = rewriter.getF32Type();
+    if (cast<ShapedType>(x.getType()).getRank() == 2 &&
+        cast<ShapedType>(w.getType()).getElementType().isBF16())
+      element = matmulInputType(rewriter);
+    Value operand =
+        scaleRows(rewriter, loc, x, inv, adaptor.getNorm(), element);
+    rewriter.replaceOp(
+        op, projectZeroInit(rewriter, loc, operand, w,
+                            cast<ShapedType>(op.getType()).getShape().back()));
     return success();
   }
 };
@@ -346,9 +404,10 @@ struct ConvertDenseToLinalgPass
     target.addLegalOp<WeightDeclOp, CacheDeclOp, CacheOp, AttentionOp,
                       CacheUpdateOp>();
     RewritePatternSet patterns(ctx);
-    patterns.add<WeightLowering, EmbedLowering, RMSNormLowering, LinearLowering,
-                 RopeLowering, MLPLowering, GeGLULowering, GeluTanhLowering,
-                 AddLowering, LogitsLowering>(ctx);
+    patterns
+        .add<WeightLowering, EmbedLowering, RMSNormLowering,
+             NormedLinearLowering, LinearLowering, RopeLowering, MLPLowering,
+             GeGLULowering, GeluTanhLowering, AddLowering, LogitsLowering>(ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
     // The declarations documented the blob's layout; nothing refers to them

@@ -15,9 +15,13 @@ struct FuseElementwisePass : impl::FuseElementwiseBase<FuseElementwisePass> {
     RewritePatternSet patterns(&getContext());
     linalg::populateElementwiseOpsFusionPatterns(
         patterns, [](OpOperand *fused) {
+          // A reduction consumer, or a broadcast read (a per-row inverse
+          // RMS, say), would recompute the producer for every element of
+          // what it is broadcast along.
           auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
           return consumer &&
-                 consumer.getNumLoops() == consumer.getNumParallelLoops();
+                 consumer.getNumLoops() == consumer.getNumParallelLoops() &&
+                 consumer.getMatchingIndexingMap(fused).isPermutation();
         });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

@@ -98,8 +98,7 @@ SmallVector<AffineMap> projectionMaps(MLIRContext *ctx) {
           AffineMap::get(3, 0, {m, n}, ctx)};
 }
 
-// The module's gemma.matmul_inputs, f32 when absent.
-static Type matmulInputType(OpBuilder &b) {
+Type matmulInputType(OpBuilder &b) {
   Operation *scope = b.getInsertionBlock()->getParentOp();
   auto module = isa<ModuleOp>(scope) ? cast<ModuleOp>(scope)
                                      : scope->getParentOfType<ModuleOp>();

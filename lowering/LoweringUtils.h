@@ -50,6 +50,9 @@ Value project(OpBuilder &b, Location loc, Value x, Value w, Value init);
 /// The indexing maps of a projection as linalg.matmul: (m, n, k) -> A[m, k],
 /// B[n, k] (the weight as stored, [out, in]), C[m, n].
 SmallVector<AffineMap> projectionMaps(MLIRContext *ctx);
+/// The element type projections round their activations to: the enclosing
+/// module's gemma.matmul_inputs, f32 when it has none.
+Type matmulInputType(OpBuilder &b);
 /// `x` rounded (arith.truncf, round-to-nearest-even) to the module's
 /// gemma.matmul_inputs element type, or `x` itself when it has that type.
 Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x);

@@ -67,6 +67,7 @@ void buildGemmaOptimizationPipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
   pm.addPass(mlir::gemma::createPlanKVCache());
   pm.addPass(mlir::gemma::createFuseProjections());
+  pm.addPass(mlir::gemma::createFuseNormIntoProjection());
   pm.addPass(mlir::gemma::createLayoutWeights());
 }
 

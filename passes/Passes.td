@@ -83,6 +83,33 @@ def FuseProjections : Pass<"gemma-fuse-projections", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def FuseNormIntoProjection : Pass<"gemma-fuse-norm-into-projection", "::mlir::ModuleOp"> {
+  let summary = "an RMSNorm read only by a projection becomes that projection's operand";
+  let description = [{
+    A `gemma.rms_norm` whose only use is a `gemma.linear` without bias (the
+    input norm before the stacked q/k/v projection, the pre-feedforward norm
+    before the stacked gate/up projection) becomes one `gemma.normed_linear`.
+    Its lowering computes `rsqrt(mean(x^2) + eps)` once per row and writes
+    `x * rsqrt * (1 + w)` straight in the projection's operand type
+    (`gemma.matmul_inputs`, bf16 by default): the f32 normed activations are
+    never materialised, and the row is read twice (statistics, scaling)
+    instead of three times. Run after gemma-fuse-projections, which makes
+    the norm's three (two) readers one.
+
+    Before:
+    ```mlir
+    %n = gemma.rms_norm %x, %w {epsilon = 1.0e-06 : f32} : tensor<?x64xf32>, tensor<64xbf16>
+    %qkv = gemma.linear %n, %wqkv : (tensor<?x64xf32>, tensor<192x64xbf16>) -> tensor<?x192xf32>
+    ```
+    After:
+    ```mlir
+    %qkv = gemma.normed_linear %x, %w, %wqkv {epsilon = 1.0e-06 : f32}
+        : (tensor<?x64xf32>, tensor<64xbf16>, tensor<192x64xbf16>) -> tensor<?x192xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::gemma::GemmaDialect"];
+}
+
 def LayoutWeights : Pass<"gemma-layout-weights", "::mlir::ModuleOp"> {
   let summary = "lays out every weight in the packed blob";
   let description = [{

@@ -417,6 +417,30 @@ func.func @linear_rank_0(%x: tensor<f32>, %w: tensor<1x1xbf16>) {
 
 // -----
 
+func.func @normed_linear_norm_size(%x: tensor<?x32xf32>, %n: tensor<16xbf16>, %w: tensor<64x32xbf16>) {
+  // expected-error @+1 {{'gemma.normed_linear' op norm size (16) must equal normalised dimension (32)}}
+  %0 = gemma.normed_linear %x, %n, %w {epsilon = 1.0e-06 : f32} : (tensor<?x32xf32>, tensor<16xbf16>, tensor<64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @normed_linear_features(%x: tensor<?x32xf32>, %n: tensor<32xbf16>, %w: tensor<64x16xbf16>) {
+  // expected-error @+1 {{'gemma.normed_linear' op input features (32) must equal weight columns [out, in] (16)}}
+  %0 = gemma.normed_linear %x, %n, %w {epsilon = 1.0e-06 : f32} : (tensor<?x32xf32>, tensor<32xbf16>, tensor<64x16xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @normed_linear_epsilon(%x: tensor<?x32xf32>, %n: tensor<32xbf16>, %w: tensor<64x32xbf16>) {
+  // expected-error @+1 {{'gemma.normed_linear' op epsilon must be > 0, got 0}}
+  %0 = gemma.normed_linear %x, %n, %w {epsilon = 0.0 : f32} : (tensor<?x32xf32>, tensor<32xbf16>, tensor<64x32xbf16>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
 func.func @linear_input_features(%x: tensor<?x32xf32>, %w: tensor<64x16xbf16>) {
   // expected-error @+1 {{'gemma.linear' op input features (32) must equal weight columns [out, in] (16)}}
   %0 = gemma.linear %x, %w : (tensor<?x32xf32>, tensor<64x16xbf16>) -> tensor<?x64xf32>

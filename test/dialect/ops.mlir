@@ -124,6 +124,16 @@ func.func @linear(%x: tensor<?x32xf32>, %w: tensor<64x32xbf16>) -> tensor<?x64xf
 
 // -----
 
+// CHECK-LABEL: func.func @normed_linear(
+// CHECK-SAME:    %[[X:[^:]+]]: tensor<?x32xf32>, %[[N:[^:]+]]: tensor<32xbf16>, %[[W:[^:]+]]: tensor<64x32xbf16>)
+// CHECK-NEXT:    %[[R:[^ ]+]] = gemma.normed_linear %[[X]], %[[N]], %[[W]] {epsilon = 9.99999997E-7 : f32} : (tensor<?x32xf32>, tensor<32xbf16>, tensor<64x32xbf16>) -> tensor<?x64xf32>
+func.func @normed_linear(%x: tensor<?x32xf32>, %n: tensor<32xbf16>, %w: tensor<64x32xbf16>) -> tensor<?x64xf32> {
+  %0 = gemma.normed_linear %x, %n, %w {epsilon = 1.0e-06 : f32} : (tensor<?x32xf32>, tensor<32xbf16>, tensor<64x32xbf16>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
 // With a bias, on a rank-3 input (leading dimensions are kept).
 // CHECK-LABEL: func.func @linear_bias(
 // CHECK-SAME:    %[[X:[^:]+]]: tensor<2x?x32xf32>, %[[W:[^:]+]]: tensor<64x32xf16>, %[[B:[^:]+]]: tensor<64xf16>)

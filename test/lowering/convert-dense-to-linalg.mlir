@@ -17,20 +17,43 @@ func.func @weights(%blob: memref<?xi8> {gemma.weights}, %x: tensor<?x8xf32>) -> 
 
 // -----
 
-// RMSNorm: a sum-of-squares reduction, then x / sqrt(ss / D + eps) * (1 + w)
-// with the weight widened in the body.
+// RMSNorm: a sum-of-squares reduction, the inverse RMS 1 / sqrt(ss / D +
+// eps) once per row, then x * inv * (1 + w) with the weight widened in the
+// body.
 // CHECK-LABEL: func.func @rms_norm(
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
 // CHECK: arith.mulf
 // CHECK: arith.addf
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
-// CHECK: ^bb0(%[[X:.*]]: f32, %[[SS:.*]]: f32, %[[W:.*]]: bf16, %{{.*}}: f32):
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel"]
 // CHECK: arith.constant 1.250000e-01 : f32
 // CHECK: math.sqrt
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK: ^bb0(%[[X:.*]]: f32, %[[INV:.*]]: f32, %[[W:.*]]: bf16, %{{.*}}: f32):
+// CHECK-NOT: math.sqrt
 // CHECK: arith.extf %[[W]] : bf16 to f32
+// CHECK: arith.mulf %[[X]], %[[INV]]
 func.func @rms_norm(%x: tensor<?x8xf32>, %w: tensor<8xbf16>) -> tensor<?x8xf32> {
   %y = gemma.rms_norm %x, %w {epsilon = 1.0e-06 : f32} : tensor<?x8xf32>, tensor<8xbf16>
   return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// The fused norm and projection: the scaled row is written straight in the
+// module's matmul operand type (bf16), then the matmul reads it.
+// CHECK-LABEL: func.func @normed_linear(
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel"]
+// CHECK: math.sqrt
+// CHECK: %[[A:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK-SAME: outs(%{{.*}} : tensor<?x8xbf16>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: linalg.matmul {{.*}} ins(%[[A]], %{{.*}} : tensor<?x8xbf16>, tensor<16x8xbf16>)
+module attributes {gemma.matmul_inputs = bf16} {
+func.func @normed_linear(%x: tensor<?x8xf32>, %n: tensor<8xbf16>, %w: tensor<16x8xbf16>) -> tensor<?x16xf32> {
+  %y = gemma.normed_linear %x, %n, %w {epsilon = 1.0e-06 : f32} : (tensor<?x8xf32>, tensor<8xbf16>, tensor<16x8xbf16>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
 }
 
 // -----

@@ -51,3 +51,31 @@ func.func @into_reduction(%a: tensor<4x8xf32>, %w: tensor<16x8xf32>, %init: tens
   } -> tensor<4x16xf32>
   return %p : tensor<4x16xf32>
 }
+
+// -----
+
+// A per-row producer read broadcast along the row (a norm's inverse RMS)
+// stays its own loop: fused, its square root would run once per element.
+#row = affine_map<(d0, d1) -> (d0)>
+#id3 = affine_map<(d0, d1) -> (d0, d1)>
+#vec = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func @broadcast_producer(
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel"]
+// CHECK: math.sqrt
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK-NOT: math.sqrt
+func.func @broadcast_producer(%s: tensor<4xf32>, %x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %e1 = tensor.empty() : tensor<4xf32>
+  %inv = linalg.generic {indexing_maps = [#vec, #vec], iterator_types = ["parallel"]} ins(%s : tensor<4xf32>) outs(%e1 : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.sqrt %a : f32
+    linalg.yield %r : f32
+  } -> tensor<4xf32>
+  %e2 = tensor.empty() : tensor<4x8xf32>
+  %y = linalg.generic {indexing_maps = [#id3, #row, #id3], iterator_types = ["parallel", "parallel"]} ins(%x, %inv : tensor<4x8xf32>, tensor<4xf32>) outs(%e2 : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
