@@ -27,8 +27,8 @@ def Gemma_Dialect : Dialect {
       (`gemma.rope_local` and `gemma.rope_global` on the module; every
       `gemma.rope` op of a layer is checked against its kind's, and local
       layers are never scaled);
-    * the capacity of each KV cache: a local layer's cache holds exactly `W`
-      slots and is written as a ring (slot = position mod `W`), a global
+    * the capacity of each KV cache: a local layer's cache holds at least `W`
+      slots and is written as a ring (slot = position mod capacity), a global
       layer's cache holds the whole context;
     * weights are named symbols (`gemma.weight_decl`) with shape and dtype,
       never constants, so the IR of a 27B model stays small.

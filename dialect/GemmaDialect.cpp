@@ -60,6 +60,16 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' belongs on the module";
     return success();
   }
+  if (name == kPrefillChunkAttr || name == kMaxContextAttr) {
+    auto value = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!value || value.getInt() <= 0)
+      return op->emitError()
+             << "'" << name << "' must be a positive integer, got "
+             << attr.getValue();
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name << "' belongs on the module";
+    return success();
+  }
   if (name != kRopeLocalAttr && name != kRopeGlobalAttr)
     return success();
   auto rope = dyn_cast<RopeAttr>(attr.getValue());
@@ -77,12 +87,16 @@ LogicalResult GemmaDialect::verifyOperationAttribute(Operation *op,
   WalkResult result = op->walk([&](func::FuncOp fn) {
     if (layerKindOf(fn) != kind)
       return WalkResult::advance();
-    WalkResult inner = fn.walk([&](RopeOp ropeOp) {
-      if (ropeOp.getRope() == rope)
+    WalkResult inner = fn.walk([&](Operation *inner) {
+      RopeAttr used;
+      if (auto ropeOp = dyn_cast<RopeOp>(inner))
+        used = ropeOp.getRope();
+      else if (auto prologue = dyn_cast<AttentionPrologueOp>(inner))
+        used = prologue.getRope();
+      if (!used || used == rope)
         return WalkResult::advance();
-      ropeOp.emitOpError() << "in a " << stringifyAttentionKind(kind)
-                           << " layer uses " << ropeOp.getRope()
-                           << ", but the model's "
+      inner->emitOpError() << "in a " << stringifyAttentionKind(kind)
+                           << " layer uses " << used << ", but the model's "
                            << stringifyAttentionKind(kind) << " layers use "
                            << name << " = " << rope;
       return WalkResult::interrupt();
@@ -327,10 +341,10 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "KV cache element type must be bf16, f16 or f32, "
                           "got "
                        << elementType;
-  if (layer.isLocal() && capacity != *layer.getWindow())
-    return emitError() << "a local KV cache holds exactly its window: "
+  if (layer.isLocal() && capacity < *layer.getWindow())
+    return emitError() << "a local KV cache holds at least its window: "
                           "capacity "
-                       << capacity << " != window " << *layer.getWindow();
+                       << capacity << " < window " << *layer.getWindow();
   return success();
 }
 

@@ -28,6 +28,14 @@ inline constexpr char kRopeGlobalAttr[] = "gemma.rope_global";
 /// PyTorch's bf16 inference do; what vdpbf16ps takes) or f32 (exact
 /// products). Verified by the dialect; absent means f32.
 inline constexpr char kMatmulInputsAttr[] = "gemma.matmul_inputs";
+
+/// Module attribute (i64): the most tokens one call of an entry point
+/// consumes; the runtime splits longer prompts into calls of at most this
+/// many. gemma.attention_prologue relies on it to write a local ring before
+/// attention reads it. Verified by the dialect (> 0).
+inline constexpr char kPrefillChunkAttr[] = "gemma.prefill_chunk";
+/// Module attribute (i64): the positions the global caches hold.
+inline constexpr char kMaxContextAttr[] = "gemma.max_context";
 } // namespace mlir::gemma
 #include "dialect/GemmaEnums.h.inc"
 

@@ -3,6 +3,7 @@
 #include "dialect/GemmaOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpImplementation.h"
 
@@ -330,6 +331,63 @@ LogicalResult CacheUpdateOp::verify() {
       failed(checkDim(*this, "key head_dim", k[2], "cache head_dim",
                       cache.getHeadDim())))
     return failure();
+  return success();
+}
+
+LogicalResult AttentionPrologueOp::verify() {
+  if (failed(
+          checkRank(*this, "query [tokens, heads, head_dim]", getQuery(), 3)) ||
+      failed(checkRank(*this, "key [tokens, kv_heads, head_dim]", getKey(), 3)))
+    return failure();
+  if (getKey().getType() != getValue().getType())
+    return emitOpError() << "key and value must have the same type, got "
+                         << getKey().getType() << " and "
+                         << getValue().getType();
+  ArrayRef<int64_t> q = tensorType(getQuery()).getShape();
+  ArrayRef<int64_t> k = tensorType(getKey()).getShape();
+  KVCacheType cache = getCacheType();
+  if (failed(checkDim(*this, "key tokens", k[0], "query tokens", q[0])) ||
+      failed(checkDim(*this, "query head_dim", q[2], "cache head_dim",
+                      cache.getHeadDim())) ||
+      failed(checkDim(*this, "key kv_heads", k[1], "cache kv_heads",
+                      cache.getKvHeads())) ||
+      failed(checkDim(*this, "key head_dim", k[2], "cache head_dim",
+                      cache.getHeadDim())))
+    return failure();
+  if (ShapedType::isDynamic(q[1]) || q[1] % cache.getKvHeads() != 0)
+    return emitOpError() << "query heads must be a static multiple of the "
+                            "cache's kv_heads ("
+                         << cache.getKvHeads() << "), got " << shapeString(q);
+  if (cache.getHeadDim() % 2 != 0)
+    return emitOpError() << "head_dim must be even for RoPE, got "
+                         << cache.getHeadDim();
+  if (failed(verifyNormParameter(*this, "query norm", getQuery(),
+                                 getQueryNorm())) ||
+      failed(verifyNormParameter(*this, "key norm", getKey(), getKeyNorm())) ||
+      failed(checkPositive(*this, "epsilon", getEpsilon().convertToFloat())))
+    return failure();
+  if (!cache.isLocal())
+    return success();
+  // The ring is written before attention reads it: it must hold the window
+  // of a call's first token and all of the call's tokens.
+  auto module = (*this)->getParentOfType<ModuleOp>();
+  auto chunk = module ? module->getAttrOfType<IntegerAttr>(kPrefillChunkAttr)
+                      : IntegerAttr();
+  auto context = module ? module->getAttrOfType<IntegerAttr>(kMaxContextAttr)
+                        : IntegerAttr();
+  if (!chunk || !context)
+    return emitOpError() << "writes a local cache before attention reads it, "
+                            "so the module must state '"
+                         << kPrefillChunkAttr << "' and '" << kMaxContextAttr
+                         << "'";
+  int64_t window = *cache.getLayer().getWindow();
+  int64_t needed = std::min(window + chunk.getInt() - 1, context.getInt());
+  if (cache.getCapacity() < needed)
+    return emitOpError() << "writes a local cache of capacity "
+                         << cache.getCapacity()
+                         << " before attention reads it: calls of up to "
+                         << chunk.getInt() << " tokens over a window of "
+                         << window << " need " << needed << " slots";
   return success();
 }
 

@@ -243,7 +243,8 @@ def Gemma_AttentionOp : Gemma_Op<"attention", [AttrSizedOperandSegments]> {
 
     With a `cache`, the new tokens sit at positions `position + t` and also
     see the earlier positions held by the cache, which this op reads but does
-    not write (`gemma.cache_update` does, after). A local layer's mask window
+    not write (`gemma.cache_update` writes the new ones after it, or
+    `gemma.attention_prologue` before it). A local layer's mask window
     must equal its cache's window, and a global layer's mask must be causal.
     Without a cache the tokens see each other only (the vision encoder).
 
@@ -286,9 +287,9 @@ def Gemma_CacheUpdateOp : Gemma_Op<"cache_update"> {
   let summary = "writes new keys and values into a layer's KV cache";
   let description = [{
     Stores token `t`'s key and value at position `position + t`: slot
-    `position + t` of a global cache, slot `(position + t) mod window` of a
-    local cache (a ring). When more tokens than the window arrive at once,
-    only the last `window` of them remain, which is all a local layer reads.
+    `position + t` of a global cache, slot `(position + t) mod capacity` of a
+    local cache (a ring). When more tokens than the capacity arrive at once,
+    only the last `capacity` of them remain, more than a local layer reads.
 
     ```mlir
     gemma.cache_update %c[%pos], %k, %v
@@ -301,6 +302,53 @@ def Gemma_CacheUpdateOp : Gemma_Op<"cache_update"> {
                        Gemma_Activation:$value);
   let assemblyFormat = [{
     $cache `[` $position `]` `,` $key `,` $value attr-dict `:` qualified(type($cache)) `,` type($key) `,` type($value)
+  }];
+}
+
+def Gemma_AttentionPrologueOp : Gemma_Op<"attention_prologue",
+    [AllTypesMatch<["query", "newQuery"]>, AllTypesMatch<["key", "newKey"]>]> {
+  let summary = "q/k-norm, RoPE and the cache write of the new keys and values, as one kernel";
+  let description = [{
+    For the new tokens at positions `position + t`: `q' = rope(rms_norm(q,
+    q_norm))` and `k' = rope(rms_norm(k, k_norm))` (the `(1 + w)` RMSNorm
+    over the head dimension and the rotate_half RoPE of `gemma.rms_norm` and
+    `gemma.rope`), and `k'`, `v` stored in the cache as `gemma.cache_update`
+    stores them. `q` is `[tokens, heads, head_dim]`, `k` and `v` are
+    `[tokens, kv_heads, head_dim]`; the results are `q'` and `k'`.
+    `gemma-fuse-attention-prologue` forms it.
+
+    The cache is written before the layer's `gemma.attention` reads the
+    earlier positions. A global cache has a slot per position, so nothing
+    it reads is overwritten. A local ring must hold the window of the first
+    new token and every new token of a call at once: its capacity is at
+    least `window + gemma.prefill_chunk - 1` (the most tokens one call
+    takes, a module attribute) or reaches `gemma.max_context` (no slot is
+    reused); the verifier checks this.
+
+    ```mlir
+    %q2, %k2 = gemma.attention_prologue %q, %k, %v, %qn, %kn cache %c[%pos]
+        {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>}
+        : tensor<?x4x256xf32>, tensor<?x1x256xf32>, tensor<?x1x256xf32>,
+          tensor<256xbf16>, tensor<256xbf16>
+          cache !gemma.kv_cache<local, window = 512, capacity = 1024, kv_heads = 1, head_dim = 256, bf16>
+    ```
+  }];
+  let arguments = (ins Gemma_Activation:$query, Gemma_Activation:$key,
+                       Gemma_Activation:$value, Gemma_Weight:$queryNorm,
+                       Gemma_Weight:$keyNorm,
+                       Arg<Gemma_KVCacheType, "", [MemRead, MemWrite]>:$cache,
+                       Index:$position, F32Attr:$epsilon, Gemma_RopeAttr:$rope);
+  let results = (outs Gemma_Activation:$newQuery, Gemma_Activation:$newKey);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $queryNorm `,` $keyNorm
+    `cache` $cache `[` $position `]` attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `,` type($queryNorm) `,`
+    type($keyNorm) `cache` qualified(type($cache))
+  }];
+  let extraClassDeclaration = [{
+    KVCacheType getCacheType() {
+      return ::llvm::cast<KVCacheType>(getCache().getType());
+    }
   }];
 }
 

@@ -158,6 +158,12 @@ nlohmann::json planJson(ModuleOp module, const ModelConfig &config,
   plan["num_local_layers"] = t.numLocalLayers();
   plan["num_global_layers"] = t.numGlobalLayers();
   plan["sliding_window"] = t.slidingWindow;
+  plan["prefill_chunk"] = attr(mlir::gemma::kPrefillChunkAttr);
+  int64_t localSlots = 0;
+  for (auto decl : module.getOps<mlir::gemma::CacheDeclOp>())
+    if (decl.getCacheType().isLocal())
+      localSlots = decl.getCacheType().getCapacity();
+  plan["local_cache_slots"] = localSlots;
   return plan;
 }
 
@@ -462,6 +468,8 @@ void compileModel(const CompileOptions &options) {
   info.numGlobalLayers = config.text.numGlobalLayers();
   info.slidingWindow = config.text.slidingWindow;
   info.maxContext = maxContext;
+  info.prefillChunk = plan["prefill_chunk"].get<int64_t>();
+  info.localCacheSlots = plan["local_cache_slots"].get<int64_t>();
   info.weightDtype = dtypeName(checkpoint.dtype());
   info.weightBytes = blobBytes;
   info.kvDtype = dtypeName(kvDtype);

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -37,6 +38,8 @@ std::string layerTensorName(int64_t layer, const char *tensor) {
   return "model.layers." + std::to_string(layer) + "." + tensor + ".weight";
 }
 
+constexpr int64_t kMaxPrefillChunk = 512;
+
 class Builder {
 public:
   Builder(MLIRContext &context, const ModelConfig &config,
@@ -46,8 +49,10 @@ public:
 
   OwningOpRef<ModuleOp> build() {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    module->getOperation()->setAttr("gemma.max_context",
+    module->getOperation()->setAttr(ir::kMaxContextAttr,
                                     b.getI64IntegerAttr(opts.maxContext));
+    module->getOperation()->setAttr(ir::kPrefillChunkAttr,
+                                    b.getI64IntegerAttr(prefillChunk()));
     module->getOperation()->setAttr("gemma.vocab_size",
                                     b.getI64IntegerAttr(cfg.vocabSize));
     // Each layer kind's RoPE, which the verifier holds every rope op to.
@@ -117,12 +122,24 @@ private:
       declareWeight("lm_head.weight", {cfg.vocabSize, h});
   }
 
+  // The most tokens one call takes: 512 (llama.cpp's default micro-batch;
+  // the matmuls are as fast as they get by then), at most a window, so that
+  // a local ring grows by at most half (windows are 512 or 1024).
+  int64_t prefillChunk() const {
+    return std::min({kMaxPrefillChunk, cfg.slidingWindow, opts.maxContext});
+  }
+
   ir::KVCacheType cacheType(bool global) {
     auto layer = global ? ir::AttentionAttr::get(
                               &ctx, ir::AttentionKind::Global, std::nullopt)
                         : ir::AttentionAttr::get(&ctx, ir::AttentionKind::Local,
                                                  cfg.slidingWindow);
-    int64_t capacity = global ? opts.maxContext : cfg.slidingWindow;
+    // A local ring holds a window and a call's tokens besides, so that a
+    // call writes its keys before attention reads the earlier ones
+    // (gemma.attention_prologue); never more slots than positions.
+    int64_t capacity =
+        global ? opts.maxContext
+               : std::min(cfg.slidingWindow + prefillChunk(), opts.maxContext);
     return ir::KVCacheType::get(&ctx, layer, capacity, cfg.numKvHeads,
                                 cfg.headDim, elementType(opts.kvDtype));
   }

@@ -600,6 +600,187 @@ struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
   }
 };
 
+// q/k-norm, RoPE and the cache write of the new tokens (see the op): an
+// scf.parallel over the tokens; each token first fills its row of the cos
+// and sin tables (D/2 angles, shared by every head), then, per head, sums
+// the squares of its q or k row, and writes the normed, rotated pairs
+// (d, d + D/2) to the result and, for k, to the cache; v goes to the cache
+// as is. A local ring keeps only the last `capacity` tokens of a call, as
+// gemma.cache_update does.
+struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AttentionPrologueOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    KVCacheType cacheType = op.getCacheType();
+    Type element = cacheType.getElementType();
+    int64_t heads =
+        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
+    int64_t kvHeads = cacheType.getKvHeads(), dim = cacheType.getHeadDim();
+    int64_t half = dim / 2;
+    float eps = op.getEpsilon().convertToFloat();
+    Value q = bufferOf(b, loc, adaptor.getQuery());
+    Value k = bufferOf(b, loc, adaptor.getKey());
+    Value v = bufferOf(b, loc, adaptor.getValue());
+    Value qNorm = bufferOf(b, loc, adaptor.getQueryNorm());
+    Value kNorm = bufferOf(b, loc, adaptor.getKeyNorm());
+    Value cache = adaptor.getCache();
+    Value pos = adaptor.getPosition();
+    Value tokens = memref::DimOp::create(b, loc, q, 0);
+    SmallVector<float> invFreq = ropeInverseFrequencies(op.getRope(), dim);
+    Value freqs =
+        bufferOf(b, loc,
+                 arith::ConstantOp::create(
+                     b, loc,
+                     DenseElementsAttr::get(
+                         RankedTensorType::get({half}, b.getF32Type()),
+                         ArrayRef(invFreq))));
+    int64_t dyn = ShapedType::kDynamic;
+    auto f32Type = b.getF32Type();
+    Value outQ = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, heads, dim}, f32Type),
+        ValueRange{tokens});
+    Value outK = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, kvHeads, dim}, f32Type),
+        ValueRange{tokens});
+    auto tableType = MemRefType::get({dyn, half}, f32Type);
+    Value cosTable =
+        memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
+    Value sinTable =
+        memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
+    // A ring keeps only the last `capacity` tokens of a call.
+    Value first = idx(b, loc, 0);
+    if (cacheType.isLocal()) {
+      Value w = idx(b, loc, cacheType.getCapacity());
+      Value longer =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tokens, w);
+      first = arith::SelectOp::create(
+          b, loc, longer, arith::SubIOp::create(b, loc, tokens, w), first);
+    }
+    auto narrow = [&](OpBuilder &nb, Location l, Value x) -> Value {
+      if (element.isF32())
+        return x;
+      return arith::TruncFOp::create(nb, l, element, x);
+    };
+    auto c0 = [](OpBuilder &nb, Location l) { return idx(nb, l, 0); };
+
+    // Normalises row (t, h) of `src` by `norm` and rotates it into row
+    // (t, h) of `dst`.
+    auto normRope = [&](OpBuilder &nb, Location l, Value src, Value norm,
+                        Value dst, Value t, Value h) {
+      Value sumSq = forLoop(
+          nb, l, c0(nb, l), idx(nb, l, dim), ValueRange{f32(nb, l, 0.0)},
+          [&](OpBuilder &b1, Location l1, Value d, ValueRange acc) {
+            Value x = memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d});
+            return SmallVector<Value>{add(b1, l1, acc[0], mul(b1, l1, x, x))};
+          });
+      Value meanSq = arith::MulFOp::create(
+          nb, l, sumSq, f32(nb, l, 1.0f / static_cast<float>(dim)));
+      Value inv = arith::DivFOp::create(
+          nb, l, f32(nb, l, 1.0),
+          math::SqrtOp::create(
+              nb, l, arith::AddFOp::create(nb, l, meanSq, f32(nb, l, eps))));
+      forLoop(
+          nb, l, c0(nb, l), idx(nb, l, half), {},
+          [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
+            Value j = arith::AddIOp::create(b1, l1, i, idx(b1, l1, half));
+            auto normed = [&](Value d) -> Value {
+              Value x =
+                  memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d});
+              Value gain = arith::AddFOp::create(
+                  b1, l1, f32(b1, l1, 1.0),
+                  widen(b1, l1,
+                        memref::LoadOp::create(b1, l1, norm, ValueRange{d})));
+              return arith::MulFOp::create(
+                  b1, l1, arith::MulFOp::create(b1, l1, x, inv), gain);
+            };
+            Value lo = normed(i), hi = normed(j);
+            Value c =
+                memref::LoadOp::create(b1, l1, cosTable, ValueRange{t, i});
+            Value s =
+                memref::LoadOp::create(b1, l1, sinTable, ValueRange{t, i});
+            // x cos + rotate_half(x) sin, rotate_half = [-x2, x1].
+            Value newLo = arith::AddFOp::create(
+                b1, l1, arith::MulFOp::create(b1, l1, lo, c),
+                arith::MulFOp::create(b1, l1, arith::NegFOp::create(b1, l1, hi),
+                                      s));
+            Value newHi = arith::AddFOp::create(
+                b1, l1, arith::MulFOp::create(b1, l1, hi, c),
+                arith::MulFOp::create(b1, l1, lo, s));
+            memref::StoreOp::create(b1, l1, newLo, dst, ValueRange{t, h, i});
+            memref::StoreOp::create(b1, l1, newHi, dst, ValueRange{t, h, j});
+            return SmallVector<Value>{};
+          });
+    };
+
+    scf::ParallelOp::create(
+        b, loc, ValueRange{c0(b, loc)}, ValueRange{tokens},
+        ValueRange{idx(b, loc, 1)},
+        [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          Value t = ivs[0];
+          Value p = arith::AddIOp::create(pb, pl, pos, t);
+          Value angleBase = arith::SIToFPOp::create(
+              pb, pl, f32Type,
+              arith::IndexCastOp::create(pb, pl, pb.getI64Type(), p));
+          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, half), {},
+                  [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
+                    Value angle = arith::MulFOp::create(
+                        b1, l1, angleBase,
+                        memref::LoadOp::create(b1, l1, freqs, ValueRange{i}));
+                    memref::StoreOp::create(b1, l1,
+                                            math::CosOp::create(b1, l1, angle),
+                                            cosTable, ValueRange{t, i});
+                    memref::StoreOp::create(b1, l1,
+                                            math::SinOp::create(b1, l1, angle),
+                                            sinTable, ValueRange{t, i});
+                    return SmallVector<Value>{};
+                  });
+          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
+                  [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
+                    normRope(b1, l1, q, qNorm, outQ, t, h);
+                    return SmallVector<Value>{};
+                  });
+          Value kept = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::uge,
+                                             t, first);
+          Value slot = cacheSlot(pb, pl, cacheType, p);
+          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
+                  [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
+                    normRope(b1, l1, k, kNorm, outK, t, g);
+                    scf::IfOp::create(
+                        b1, l1, kept, [&](OpBuilder &b2, Location l2) {
+                          forLoop(b2, l2, c0(b2, l2), idx(b2, l2, dim), {},
+                                  [&](OpBuilder &b3, Location l3, Value d,
+                                      ValueRange) {
+                                    Value key = memref::LoadOp::create(
+                                        b3, l3, outK, ValueRange{t, g, d});
+                                    Value value = memref::LoadOp::create(
+                                        b3, l3, v, ValueRange{t, g, d});
+                                    memref::StoreOp::create(
+                                        b3, l3, narrow(b3, l3, key), cache,
+                                        ValueRange{idx(b3, l3, 0), g, slot, d});
+                                    memref::StoreOp::create(
+                                        b3, l3, narrow(b3, l3, value), cache,
+                                        ValueRange{idx(b3, l3, 1), g, slot, d});
+                                    return SmallVector<Value>{};
+                                  });
+                          scf::YieldOp::create(b2, l2);
+                        });
+                    return SmallVector<Value>{};
+                  });
+        });
+    rewriter.replaceOp(op,
+                       ValueRange{bufferization::ToTensorOp::create(
+                                      b, loc, op.getNewQuery().getType(), outQ,
+                                      /*restrict=*/true, /*writable=*/true),
+                                  bufferization::ToTensorOp::create(
+                                      b, loc, op.getNewKey().getType(), outK,
+                                      /*restrict=*/true, /*writable=*/true)});
+    return success();
+  }
+};
+
 struct ConvertAttentionToLoopsPass
     : impl::ConvertAttentionToLoopsBase<ConvertAttentionToLoopsPass> {
   void runOnOperation() override {
@@ -613,7 +794,8 @@ struct ConvertAttentionToLoopsPass
 
     ConversionTarget target(*ctx);
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
-    target.addIllegalOp<CacheOp, AttentionOp, CacheUpdateOp>();
+    target.addIllegalOp<CacheOp, AttentionOp, AttentionPrologueOp,
+                        CacheUpdateOp>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp fn) {
       return types.isSignatureLegal(fn.getFunctionType());
     });
@@ -621,8 +803,8 @@ struct ConvertAttentionToLoopsPass
         [&](Operation *op) { return types.isLegal(op); });
 
     RewritePatternSet patterns(ctx);
-    patterns.add<CacheLowering, AttentionLowering, CacheUpdateLowering>(types,
-                                                                        ctx);
+    patterns.add<CacheLowering, AttentionLowering, AttentionPrologueLowering,
+                 CacheUpdateLowering>(types, ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateCallOpTypeConversionPattern(patterns, types);

@@ -227,13 +227,8 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
     RopeAttr rope = op.getRope();
     // As transformers does: inverse frequencies in f32, angles as an f32
     // product of position and frequency.
-    SmallVector<float> invFreq(dim);
-    for (int64_t i = 0; i < half; ++i) {
-      double f =
-          1.0 / std::pow(rope.getBaseValue(), static_cast<double>(2 * i) / dim);
-      invFreq[i] = invFreq[i + half] =
-          static_cast<float>(static_cast<float>(f) / rope.getScaleValue());
-    }
+    SmallVector<float> invFreq = ropeInverseFrequencies(rope, dim);
+    invFreq.append(SmallVector<float>(invFreq));
     auto freqType = RankedTensorType::get({dim}, rewriter.getF32Type());
     Value freqs = arith::ConstantOp::create(
         rewriter, loc, DenseElementsAttr::get(freqType, ArrayRef(invFreq)));
@@ -402,7 +397,7 @@ struct ConvertDenseToLinalgPass
     // (the vision ops, so far) is an error now rather than later.
     target.addIllegalDialect<GemmaDialect>();
     target.addLegalOp<WeightDeclOp, CacheDeclOp, CacheOp, AttentionOp,
-                      CacheUpdateOp>();
+                      AttentionPrologueOp, CacheUpdateOp>();
     RewritePatternSet patterns(ctx);
     patterns
         .add<WeightLowering, EmbedLowering, RMSNormLowering,

@@ -189,6 +189,17 @@ Value projectZeroInit(OpBuilder &b, Location loc, Value x, Value w,
   return project(b, loc, x, w, zeros(b, loc, shape, x));
 }
 
+SmallVector<float> ropeInverseFrequencies(RopeAttr rope, int64_t dim) {
+  SmallVector<float> invFreq(dim / 2);
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    double f =
+        1.0 / std::pow(rope.getBaseValue(), static_cast<double>(2 * i) / dim);
+    invFreq[i] =
+        static_cast<float>(static_cast<float>(f) / rope.getScaleValue());
+  }
+  return invFreq;
+}
+
 Value geluTanh(OpBuilder &b, Location loc, Value x) {
   // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
   Value x3 =

@@ -58,6 +58,9 @@ Type matmulInputType(OpBuilder &b);
 Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x);
 Value projectZeroInit(OpBuilder &b, Location loc, Value x, Value w,
                       int64_t outFeatures);
+/// RoPE's inverse frequencies 1 / base^(2i / dim) / scale for i < dim / 2,
+/// in f32 as transformers computes them (SPEC §3).
+SmallVector<float> ropeInverseFrequencies(RopeAttr rope, int64_t dim);
 /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (SPEC §3).
 Value geluTanh(OpBuilder &b, Location loc, Value x);
 /// cap * tanh(x / cap).

@@ -68,6 +68,7 @@ void buildGemmaOptimizationPipeline(OpPassManager &pm) {
   pm.addPass(mlir::gemma::createPlanKVCache());
   pm.addPass(mlir::gemma::createFuseProjections());
   pm.addPass(mlir::gemma::createFuseNormIntoProjection());
+  pm.addPass(mlir::gemma::createFuseAttentionPrologue());
   pm.addPass(mlir::gemma::createLayoutWeights());
 }
 

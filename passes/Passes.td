@@ -110,6 +110,44 @@ def FuseNormIntoProjection : Pass<"gemma-fuse-norm-into-projection", "::mlir::Mo
   let dependentDialects = ["::mlir::gemma::GemmaDialect"];
 }
 
+def FuseAttentionPrologue : Pass<"gemma-fuse-attention-prologue", "::mlir::ModuleOp"> {
+  let summary = "q/k-norm, RoPE and the cache write of a layer as one gemma.attention_prologue";
+  let description = [{
+    Where a layer's query and key are `gemma.rope(gemma.rms_norm(...))` at
+    the attention's position and `gemma.cache_update` stores the key and
+    value after `gemma.attention` has read the cache, the two norms, the two
+    ropes and the cache write become one `gemma.attention_prologue` before
+    the attention: one loop nest over the new tokens that reads each q/k/v
+    row once, normalises and rotates it in registers (the angles once per
+    token, not once per head) and stores k and v into the cache (bf16) in
+    the same pass, instead of five loop nests and two materialised f32
+    tensors.
+
+    Writing the cache before attention reads it is only correct when no
+    slot the attention reads is overwritten: always for a global cache, and
+    for a local ring when its capacity covers the window and a call's
+    tokens (`gemma.prefill_chunk`, see the op); otherwise the layer is left
+    alone.
+
+    Before:
+    ```mlir
+    %qn = gemma.rms_norm %q, %wq {epsilon = 1.0e-06 : f32} : tensor<?x4x32xf32>, tensor<32xbf16>
+    %kn = gemma.rms_norm %k, %wk {epsilon = 1.0e-06 : f32} : tensor<?x1x32xf32>, tensor<32xbf16>
+    %qr = gemma.rope %qn at %pos {rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x4x32xf32>
+    %kr = gemma.rope %kn at %pos {rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x1x32xf32>
+    %o = gemma.attention %qr, %kr, %v cache %c[%pos] {...} : ...
+    gemma.cache_update %c[%pos], %kr, %v : ...
+    ```
+    After:
+    ```mlir
+    %qr, %kr = gemma.attention_prologue %q, %k, %v, %wq, %wk cache %c[%pos]
+        {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : ...
+    %o = gemma.attention %qr, %kr, %v cache %c[%pos] {...} : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::gemma::GemmaDialect"];
+}
+
 def LayoutWeights : Pass<"gemma-layout-weights", "::mlir::ModuleOp"> {
   let summary = "lays out every weight in the packed blob";
   let description = [{

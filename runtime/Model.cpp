@@ -42,8 +42,10 @@ int64_t Model::kvBytesInUse() const {
   // Every cache's size is slots x bytes per slot, so the totals divide
   // exactly into bytes per position; dividing first avoids an overflow.
   int64_t global = modelInfo.kvBytesGlobal / modelInfo.maxContext * pos;
-  int64_t window = modelInfo.slidingWindow;
-  return modelInfo.kvBytesLocal / window * std::min(pos, window) + global;
+  int64_t slots = modelInfo.localCacheSlots;
+  if (slots == 0)
+    return global;
+  return modelInfo.kvBytesLocal / slots * std::min(pos, slots) + global;
 }
 
 std::vector<float> Model::run(const char *entry, const char *name,
@@ -68,10 +70,26 @@ std::vector<float> Model::run(const char *entry, const char *name,
           std::string(name) + ": token id " + std::to_string(ids[i]) +
           " (index " + std::to_string(i) + ") is outside the vocabulary [0, " +
           std::to_string(vocab) + ")");
-  int64_t start = pos;
-  // The caches hold these positions whatever the device reports after.
-  pos += n;
-  return device->runTokens(entry, ids, n, start, rows);
+  // Calls of at most prefillChunk tokens: a local ring holds a window and
+  // one call's tokens, no more.
+  std::vector<float> logits;
+  for (int64_t done = 0; done < n;) {
+    int64_t count = std::min(n - done, modelInfo.prefillChunk);
+    int64_t start = pos;
+    // The caches hold these positions whatever the device reports after.
+    pos += count;
+    int64_t rowsOfCall = rows == 1 ? 1 : count;
+    std::vector<float> part =
+        device->runTokens(entry, ids + done, count, start, rowsOfCall);
+    done += count;
+    if (rows == 1 && done < n)
+      continue; // only the last call's last row is asked for
+    if (logits.empty())
+      logits = std::move(part);
+    else
+      logits.insert(logits.end(), part.begin(), part.end());
+  }
+  return logits;
 }
 
 void Model::skipTo(int64_t position) {

@@ -28,8 +28,9 @@ public:
   // through `symbols`). Throws std::runtime_error naming payload.path().
   Model(MappedPayload payload, const SymbolResolver &symbols = selfSymbols());
 
-  // Consumes ids[0..n) at positions position() .. position()+n-1 with one
-  // call of the prefill entry point and returns their logits, row-major
+  // Consumes ids[0..n) at positions position() .. position()+n-1 with calls
+  // of the prefill entry point of at most info().prefillChunk tokens (the
+  // compiled local rings hold no more) and returns their logits, row-major
   // [n, vocabSize]. Throws, without calling the generated code, when n < 1,
   // when an id lies outside [0, vocabSize) or when the tokens would pass
   // maxContext (the caches have no slot for them).
@@ -64,8 +65,8 @@ public:
 
   // Bytes of KV cache holding data of the current sequence. A global cache
   // has a slot per context position and a local cache a ring of
-  // sliding_window slots, so the caches hold position() and
-  // min(position(), window) positions.
+  // localCacheSlots slots, so the caches hold position() and
+  // min(position(), localCacheSlots) positions.
   int64_t kvBytesInUse() const;
 
   const Device &deviceInUse() const { return *device; }

@@ -169,6 +169,8 @@ template <typename Visitor> void visitFields(Visitor &v, ModelInfo &m) {
   v.integer("num_global_layers", m.numGlobalLayers, 0, m.numLayers);
   v.integer("sliding_window", m.slidingWindow, 1, kInt64Max);
   v.integer("max_context", m.maxContext, 1, kInt32Max);
+  v.integer("prefill_chunk", m.prefillChunk, 1, m.maxContext);
+  v.integer("local_cache_slots", m.localCacheSlots, 0, m.maxContext);
   v.text("weight_dtype", m.weightDtype, {"bf16", "f16", "f32"});
   v.integer("weight_bytes", m.weightBytes, 0, kInt64Max);
   v.text("kv_dtype", m.kvDtype, {"bf16", "f16", "f32"});

@@ -22,7 +22,7 @@ namespace gemma {
 
 // Version of the metadata layout below; bumped on every change to it.
 // 1: flat keys, optional ones; 2: this schema, with the entry-point table.
-constexpr int64_t kMetadataFormat = 2;
+constexpr int64_t kMetadataFormat = 3;
 
 // One operand or result of an entry point, as the generated code's C
 // interface takes it: a memref (shape, -1 for a dynamic size) of `dtype`
@@ -59,10 +59,15 @@ struct ModelInfo {
   int64_t numLocalLayers = 0;
   int64_t numGlobalLayers = 0;
   int64_t slidingWindow = 0; // positions a local (ring) cache holds
-  int64_t maxContext = 0;  // positions 0 .. maxContext-1; fixed at compile time
-  std::string weightDtype; // the embedding's: "bf16", "f16" or "f32"
-  int64_t weightBytes = 0; // bytes of the blob the generated code reads
-  std::string kvDtype;     // "bf16", "f16" or "f32"
+  int64_t maxContext = 0; // positions 0 .. maxContext-1; fixed at compile time
+  // The most tokens one entry-point call takes (Model splits longer runs).
+  int64_t prefillChunk = 0;
+  // Slots of each local ring: the window and a call's tokens, capped at
+  // maxContext.
+  int64_t localCacheSlots = 0;
+  std::string weightDtype;   // the embedding's: "bf16", "f16" or "f32"
+  int64_t weightBytes = 0;   // bytes of the blob the generated code reads
+  std::string kvDtype;       // "bf16", "f16" or "f32"
   int64_t kvArenaBytes = 0;  // the arena the runtime allocates, padding incl.
   int64_t kvBytesLocal = 0;  // all local (windowed, ring) caches
   int64_t kvBytesGlobal = 0; // all global caches (capacity = maxContext)

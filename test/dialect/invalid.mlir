@@ -176,8 +176,8 @@ func.func @kv_cache_f64(%c: !gemma.kv_cache<local, window = 4, capacity = 4, kv_
 
 // -----
 
-// expected-error @+1 {{a local KV cache holds exactly its window: capacity 1024 != window 512}}
-func.func @kv_cache_local_capacity(%c: !gemma.kv_cache<local, window = 512, capacity = 1024, kv_heads = 1, head_dim = 8, bf16>) {
+// expected-error @+1 {{a local KV cache holds at least its window: capacity 256 < window 512}}
+func.func @kv_cache_local_capacity(%c: !gemma.kv_cache<local, window = 512, capacity = 256, kv_heads = 1, head_dim = 8, bf16>) {
   return
 }
 
@@ -1264,4 +1264,50 @@ func.func @geglu_width(%x: tensor<?x320xf32>) -> tensor<?x150xf32> {
   // expected-error @+1 {{result width (150) must equal half the input width (160)}}
   %a = gemma.geglu %x : tensor<?x320xf32> -> tensor<?x150xf32>
   return %a : tensor<?x150xf32>
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// gemma.attention_prologue
+//===----------------------------------------------------------------------===//
+
+// The ring is written before attention reads it: a window of 4 and calls of
+// up to 4 tokens need 7 slots.
+module attributes {gemma.max_context = 64 : i64, gemma.prefill_chunk = 4 : i64} {
+func.func @prologue_ring_too_small(%c: !gemma.kv_cache<local, window = 4, capacity = 6, kv_heads = 1, head_dim = 8, bf16>, %pos: index, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %w: tensor<8xbf16>) {
+  // expected-error @+1 {{'gemma.attention_prologue' op writes a local cache of capacity 6 before attention reads it: calls of up to 4 tokens over a window of 4 need 7 slots}}
+  %q2, %k2 = gemma.attention_prologue %q, %k, %k, %w, %w cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<8xbf16>, tensor<8xbf16> cache !gemma.kv_cache<local, window = 4, capacity = 6, kv_heads = 1, head_dim = 8, bf16>
+  return
+}
+}
+
+// -----
+
+func.func @prologue_needs_the_chunk(%c: !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 1, head_dim = 8, bf16>, %pos: index, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %w: tensor<8xbf16>) {
+  // expected-error @+1 {{'gemma.attention_prologue' op writes a local cache before attention reads it, so the module must state 'gemma.prefill_chunk' and 'gemma.max_context'}}
+  %q2, %k2 = gemma.attention_prologue %q, %k, %k, %w, %w cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<8xbf16>, tensor<8xbf16> cache !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 1, head_dim = 8, bf16>
+  return
+}
+
+// -----
+
+func.func @prologue_kv_heads(%c: !gemma.kv_cache<global, capacity = 64, kv_heads = 1, head_dim = 8, bf16>, %pos: index, %q: tensor<?x2x8xf32>, %k: tensor<?x2x8xf32>, %w: tensor<8xbf16>) {
+  // expected-error @+1 {{'gemma.attention_prologue' op key kv_heads (2) must equal cache kv_heads (1)}}
+  %q2, %k2 = gemma.attention_prologue %q, %k, %k, %w, %w cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<8xbf16>, tensor<8xbf16> cache !gemma.kv_cache<global, capacity = 64, kv_heads = 1, head_dim = 8, bf16>
+  return
+}
+
+// -----
+
+func.func @prologue_norm_size(%c: !gemma.kv_cache<global, capacity = 64, kv_heads = 1, head_dim = 8, bf16>, %pos: index, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %w: tensor<8xbf16>, %w4: tensor<4xbf16>) {
+  // expected-error @+1 {{'gemma.attention_prologue' op key norm size (4) must equal normalised dimension (8)}}
+  %q2, %k2 = gemma.attention_prologue %q, %k, %k, %w, %w4 cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<8xbf16>, tensor<4xbf16> cache !gemma.kv_cache<global, capacity = 64, kv_heads = 1, head_dim = 8, bf16>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'gemma.prefill_chunk' must be a positive integer, got 0 : i64}}
+module attributes {gemma.prefill_chunk = 0 : i64} {
 }

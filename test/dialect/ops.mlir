@@ -501,3 +501,14 @@ func.func @geglu(%x: tensor<?x320xf32>) -> tensor<?x160xf32> {
 gemma.weight_decl @gate : tensor<160x64xbf16>
 gemma.weight_decl @up : tensor<160x64xbf16>
 gemma.weight_decl @gate_up {parts = [@gate, @up]} : tensor<320x64xbf16>
+
+// -----
+
+// CHECK-LABEL: func.func @attention_prologue(
+// CHECK: %{{.*}}, %{{.*}} = gemma.attention_prologue %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} cache %{{.*}}[%{{.*}}] {epsilon = 9.99999997E-7 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<8xbf16>, tensor<8xbf16> cache !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 2, head_dim = 8, bf16>
+module attributes {gemma.max_context = 64 : i64, gemma.prefill_chunk = 4 : i64} {
+func.func @attention_prologue(%c: !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 2, head_dim = 8, bf16>, %pos: index, %q: tensor<?x4x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x2x8xf32>, %wq: tensor<8xbf16>, %wk: tensor<8xbf16>) -> (tensor<?x4x8xf32>, tensor<?x2x8xf32>) {
+  %q2, %k2 = gemma.attention_prologue %q, %k, %v, %wq, %wk cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<8xbf16>, tensor<8xbf16> cache !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 2, head_dim = 8, bf16>
+  return %q2, %k2 : tensor<?x4x8xf32>, tensor<?x2x8xf32>
+}
+}

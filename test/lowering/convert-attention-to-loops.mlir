@@ -60,3 +60,33 @@ func.func @dense_untouched(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %y = gemma.add %x, %x : tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// The attention prologue: one scf.parallel over the tokens. Each token fills
+// its cos/sin rows once (4 angles for head_dim 8), then normalises (one
+// square root per head row) and rotates its q and k rows, and stores k and
+// v, narrowed to bf16, at slot (pos + t) mod capacity.
+// CHECK-LABEL: func.func @attention_prologue(
+// CHECK: memref.view %{{.*}} : memref<?xi8> to memref<2x1x12x8xbf16>
+// CHECK: scf.parallel
+// CHECK: math.cos
+// CHECK: math.sin
+// CHECK: math.sqrt
+// CHECK: arith.negf
+// CHECK: arith.remui %{{.*}}, %{{.*}} : index
+// CHECK: math.sqrt
+// CHECK: scf.if
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store
+// CHECK-NOT: gemma.attention_prologue
+module attributes {gemma.max_context = 64 : i64, gemma.prefill_chunk = 8 : i64} {
+gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 8, bf16>
+func.func @attention_prologue(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %v: tensor<?x1x8xf32>, %wq: tensor<8xbf16>, %wk: tensor<8xbf16>, %pos: index) -> (tensor<?x2x8xf32>, tensor<?x1x8xf32>) {
+  %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 8, bf16>
+  %q2, %k2 = gemma.attention_prologue %q, %k, %v, %wq, %wk cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>, tensor<8xbf16>, tensor<8xbf16> cache !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 8, bf16>
+  return %q2, %k2 : tensor<?x2x8xf32>, tensor<?x1x8xf32>
+}
+}

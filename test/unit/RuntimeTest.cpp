@@ -254,6 +254,8 @@ ModelInfo fakeInfo(int64_t maxContext = 8, int64_t weightBytes = 100,
   info.numGlobalLayers = 1;
   info.slidingWindow = 3;
   info.maxContext = maxContext;
+  info.prefillChunk = maxContext;
+  info.localCacheSlots = 3;
   info.weightDtype = "bf16";
   info.weightBytes = weightBytes;
   info.kvDtype = "bf16";
@@ -413,6 +415,8 @@ TEST(ModelInfo, RoundTripsEveryField) {
   EXPECT_EQ(info.numGlobalLayers, 1);
   EXPECT_EQ(info.slidingWindow, 3);
   EXPECT_EQ(info.maxContext, 8);
+  EXPECT_EQ(info.prefillChunk, 8);
+  EXPECT_EQ(info.localCacheSlots, 3);
   EXPECT_EQ(info.kvDtype, "bf16");
   EXPECT_EQ(info.kvArenaBytes, 32);
   EXPECT_EQ(info.kvBytesLocal, 12);
@@ -590,6 +594,39 @@ TEST_F(ModelTest, PrefillLastReturnsTheLastRowThroughItsEntryPoint) {
   fakeWrongShape = true;
   EXPECT_THROW(model.prefillLast(ids.data(), 1), std::runtime_error)
       << "two rows back from prefill_last is an error";
+}
+
+TEST_F(ModelTest, PrefillIsCutIntoCallsOfAtMostTheChunk) {
+  // A local ring holds a window and one call's tokens: 7 tokens with a
+  // chunk of 3 are three calls, at the right positions, and the rows come
+  // back as if from one.
+  nlohmann::json meta = fakeMetadata(/*maxContext=*/16);
+  meta["prefill_chunk"] = 3;
+  Model model = makeModel(meta);
+  std::vector<int32_t> ids = {2, 7, 11, 3, 5, 1, 9};
+  std::vector<float> logits = model.prefill(ids.data(), 7);
+  ASSERT_EQ(fakeCalls.size(), 3u);
+  EXPECT_EQ(fakeCalls[0].n, 3);
+  EXPECT_EQ(fakeCalls[1].position, 3);
+  EXPECT_EQ(fakeCalls[2].n, 1);
+  EXPECT_EQ(fakeCalls[2].position, 6);
+  ASSERT_EQ(logits.size(), 7u * kVocab);
+  for (int64_t i = 0; i < 7; ++i)
+    EXPECT_EQ(rowOf(logits, i), expectedRow(ids[i], i)) << "row " << i;
+  EXPECT_EQ(model.position(), 7);
+}
+
+TEST_F(ModelTest, PrefillLastIsCutIntoCallsToo) {
+  nlohmann::json meta =
+      nlohmann::json::parse(fakeInfo(16, 100, kVocab, true).toJson());
+  meta["prefill_chunk"] = 4;
+  Model model = makeModel(meta);
+  std::vector<int32_t> ids = {2, 7, 11, 3, 5, 1};
+  EXPECT_EQ(model.prefillLast(ids.data(), 6), expectedRow(1, 5));
+  ASSERT_EQ(fakeCalls.size(), 2u);
+  EXPECT_EQ(fakeCalls[0].kind, 'l');
+  EXPECT_EQ(fakeCalls[1].n, 2);
+  EXPECT_EQ(fakeCalls[1].position, 4);
 }
 
 TEST_F(ModelTest, PrefillLastFallsBackToPrefill) {
