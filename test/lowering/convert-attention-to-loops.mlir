@@ -63,13 +63,13 @@ func.func @dense_untouched(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 
 // -----
 
-// The attention prologue: one scf.parallel over the tokens. Each token fills
+// The attention prologue: one loop over the tokens. Each token fills
 // its cos/sin rows once (4 angles for head_dim 8), then normalises (one
 // square root per head row) and rotates its q and k rows, and stores k and
 // v, narrowed to bf16, at slot (pos + t) mod capacity.
 // CHECK-LABEL: func.func @attention_prologue(
 // CHECK: memref.view %{{.*}} : memref<?xi8> to memref<2x1x12x8xbf16>
-// CHECK: scf.parallel
+// CHECK: scf.for
 // CHECK: math.cos
 // CHECK: math.sin
 // CHECK: math.sqrt
