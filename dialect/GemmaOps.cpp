@@ -371,24 +371,33 @@ LogicalResult AttentionPrologueOp::verify() {
   // The ring is written before attention reads it: it must hold the window
   // of a call's first token and all of the call's tokens.
   auto module = (*this)->getParentOfType<ModuleOp>();
-  auto chunk = module ? module->getAttrOfType<IntegerAttr>(kPrefillChunkAttr)
-                      : IntegerAttr();
-  auto context = module ? module->getAttrOfType<IntegerAttr>(kMaxContextAttr)
-                        : IntegerAttr();
-  if (!chunk || !context)
+  std::optional<int64_t> needed =
+      module ? requiredCapacity(module, cache) : std::nullopt;
+  if (!needed)
     return emitOpError() << "writes a local cache before attention reads it, "
                             "so the module must state '"
                          << kPrefillChunkAttr << "' and '" << kMaxContextAttr
                          << "'";
-  int64_t window = *cache.getLayer().getWindow();
-  int64_t needed = std::min(window + chunk.getInt() - 1, context.getInt());
-  if (cache.getCapacity() < needed)
-    return emitOpError() << "writes a local cache of capacity "
-                         << cache.getCapacity()
-                         << " before attention reads it: calls of up to "
-                         << chunk.getInt() << " tokens over a window of "
-                         << window << " need " << needed << " slots";
+  if (cache.getCapacity() < *needed)
+    return emitOpError()
+           << "writes a local cache of capacity " << cache.getCapacity()
+           << " before attention reads it: calls of up to "
+           << module->getAttrOfType<IntegerAttr>(kPrefillChunkAttr).getInt()
+           << " tokens over a window of " << *cache.getLayer().getWindow()
+           << " need " << *needed << " slots";
   return success();
+}
+
+std::optional<int64_t>
+AttentionPrologueOp::requiredCapacity(ModuleOp module, KVCacheType cache) {
+  if (!cache.isLocal())
+    return 0;
+  auto chunk = module->getAttrOfType<IntegerAttr>(kPrefillChunkAttr);
+  auto context = module->getAttrOfType<IntegerAttr>(kMaxContextAttr);
+  if (!chunk || !context)
+    return std::nullopt;
+  return std::min(*cache.getLayer().getWindow() + chunk.getInt() - 1,
+                  context.getInt());
 }
 
 LogicalResult MLPOp::verify() {

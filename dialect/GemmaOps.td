@@ -349,6 +349,12 @@ def Gemma_AttentionPrologueOp : Gemma_Op<"attention_prologue",
     KVCacheType getCacheType() {
       return ::llvm::cast<KVCacheType>(getCache().getType());
     }
+    /// The slots a cache of `module` needs for its keys to be written
+    /// before attention reads the earlier ones: none for a global cache,
+    /// min(window + gemma.prefill_chunk - 1, gemma.max_context) for a local
+    /// one; std::nullopt when the module states neither attribute.
+    static std::optional<int64_t> requiredCapacity(::mlir::ModuleOp module,
+                                                   KVCacheType cache);
   }];
 }
 

@@ -61,9 +61,9 @@ std::string contextProblem(const ModelConfig &config, int64_t context,
                              static_cast<int64_t>(dtypeSize(kvDtype)),
                              &perPosition) ||
       __builtin_mul_overflow(t.numGlobalLayers(), context, &positions) ||
-      __builtin_add_overflow(
-          positions, t.numLocalLayers() * std::min(context, t.slidingWindow),
-          &positions) ||
+      __builtin_add_overflow(positions,
+                             t.numLocalLayers() * localCacheSlots(t, context),
+                             &positions) ||
       __builtin_mul_overflow(perPosition, positions, &bytes);
   if (overflow || bytes > kMaxKvBytes)
     return std::to_string(context) + " positions need a KV cache of " +

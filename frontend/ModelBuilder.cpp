@@ -39,7 +39,20 @@ std::string layerTensorName(int64_t layer, const char *tensor) {
 }
 
 constexpr int64_t kMaxPrefillChunk = 512;
+} // namespace
 
+int64_t prefillChunk(const TextConfig &config, int64_t maxContext) {
+  return std::min({kMaxPrefillChunk, config.slidingWindow, maxContext});
+}
+
+int64_t localCacheSlots(const TextConfig &config, int64_t maxContext) {
+  return std::max(
+      config.slidingWindow,
+      std::min(config.slidingWindow + prefillChunk(config, maxContext),
+               maxContext));
+}
+
+namespace {
 class Builder {
 public:
   Builder(MLIRContext &context, const ModelConfig &config,
@@ -51,8 +64,9 @@ public:
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
     module->getOperation()->setAttr(ir::kMaxContextAttr,
                                     b.getI64IntegerAttr(opts.maxContext));
-    module->getOperation()->setAttr(ir::kPrefillChunkAttr,
-                                    b.getI64IntegerAttr(prefillChunk()));
+    module->getOperation()->setAttr(
+        ir::kPrefillChunkAttr,
+        b.getI64IntegerAttr(prefillChunk(cfg, opts.maxContext)));
     module->getOperation()->setAttr("gemma.vocab_size",
                                     b.getI64IntegerAttr(cfg.vocabSize));
     // Each layer kind's RoPE, which the verifier holds every rope op to.
@@ -122,24 +136,13 @@ private:
       declareWeight("lm_head.weight", {cfg.vocabSize, h});
   }
 
-  // The most tokens one call takes: 512 (llama.cpp's default micro-batch;
-  // the matmuls are as fast as they get by then), at most a window, so that
-  // a local ring grows by at most half (windows are 512 or 1024).
-  int64_t prefillChunk() const {
-    return std::min({kMaxPrefillChunk, cfg.slidingWindow, opts.maxContext});
-  }
-
   ir::KVCacheType cacheType(bool global) {
     auto layer = global ? ir::AttentionAttr::get(
                               &ctx, ir::AttentionKind::Global, std::nullopt)
                         : ir::AttentionAttr::get(&ctx, ir::AttentionKind::Local,
                                                  cfg.slidingWindow);
-    // A local ring holds a window and a call's tokens besides, so that a
-    // call writes its keys before attention reads the earlier ones
-    // (gemma.attention_prologue); never more slots than positions.
     int64_t capacity =
-        global ? opts.maxContext
-               : std::min(cfg.slidingWindow + prefillChunk(), opts.maxContext);
+        global ? opts.maxContext : localCacheSlots(cfg, opts.maxContext);
     return ir::KVCacheType::get(&ctx, layer, capacity, cfg.numKvHeads,
                                 cfg.headDim, elementType(opts.kvDtype));
   }

@@ -31,6 +31,16 @@ struct BuildOptions {
   }
 };
 
+/// The most tokens one entry-point call takes (the module's
+/// gemma.prefill_chunk): 512 (llama.cpp's default micro-batch; the matmuls
+/// are as fast as they get by then), at most a window and the context.
+int64_t prefillChunk(const TextConfig &config, int64_t maxContext);
+/// Slots of a local layer's ring: its window and one call's tokens, so that
+/// a call writes its keys before attention reads the earlier ones
+/// (gemma.attention_prologue); never fewer than the window (the type's
+/// invariant) nor, beyond that, more than the context.
+int64_t localCacheSlots(const TextConfig &config, int64_t maxContext);
+
 /// Emits the text decoder of `config`: a weight_decl per tensor, a cache_decl
 /// per layer, one function per layer kind, and the `prefill` (many tokens) and
 /// `decode` (one token) entry points sharing the caches.

@@ -2,7 +2,8 @@
 //
 // `!gemma.kv_cache` becomes a memref view of the KV arena at the cache's
 // planned offset, `gemma.cache_update` a loop nest writing the new keys and
-// values into their slots (a ring for local layers: slot = p mod W), and
+// values into their slots (a ring for local layers: slot = p mod capacity),
+// `gemma.attention_prologue` the same writes with q/k-norm and RoPE, and
 // `gemma.attention` a flash-style loop nest, parallel over query tokens, kv
 // heads and key splits, with an online softmax over blocks of keys and a
 // parallel step combining the splits. The mask reads
@@ -33,7 +34,8 @@ MemRefType cacheMemRefType(KVCacheType type) {
       type.getElementType());
 }
 
-// The slot of absolute position `p` in a cache: p mod W for a local ring.
+// The slot of absolute position `p` in a cache: p mod capacity for a local
+// ring.
 Value cacheSlot(OpBuilder &b, Location loc, KVCacheType cache, Value p) {
   if (!cache.isLocal())
     return p;
@@ -78,8 +80,8 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
 //      output row (each value row read once for the group), exp(score - max)
 //      into the sum;
 // and leaves the partial row, max and sum of each head. The cached keys
-// [lowest(p), pos) come first (a local layer's ring: slot j mod W), then,
-// in the last split, the new keys the mask lets the query see. A second
+// [lowest(p), pos) come first (a local layer's ring: slot j mod capacity),
+// then, in the last split, the new keys the mask lets the query see. A second
 // parallel loop over (token, head) combines the splits: out = sum_s
 // exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s.
 class AttentionLoopNest {
@@ -186,8 +188,8 @@ private:
       return idx(b, l, 1);
     Value span = pos;
     if (cacheType.isLocal())
-      span =
-          arith::MinUIOp::create(b, l, pos, idx(b, l, cacheType.getCapacity()));
+      span = arith::MinUIOp::create(
+          b, l, pos, idx(b, l, *cacheType.getLayer().getWindow()));
     Value count =
         arith::CeilDivUIOp::create(b, l, span, idx(b, l, kKeysPerSplit));
     return arith::MaxUIOp::create(
@@ -556,7 +558,7 @@ struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
     Value k = bufferOf(b, loc, adaptor.getKey());
     Value v = bufferOf(b, loc, adaptor.getValue());
     Value tokens = memref::DimOp::create(b, loc, k, 0);
-    // A ring keeps only the last W tokens of a long chunk.
+    // A ring keeps only the last `capacity` tokens of a long chunk.
     Value first = idx(b, loc, 0);
     if (cacheType.isLocal()) {
       Value w = idx(b, loc, cacheType.getCapacity());

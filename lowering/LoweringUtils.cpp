@@ -254,8 +254,16 @@ Value forLoop(
     function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
         body,
     unsigned resultIndex) {
+  return forLoop(b, loc, lb, ub, idx(b, loc, 1), init, body, resultIndex);
+}
+
+Value forLoop(
+    OpBuilder &b, Location loc, Value lb, Value ub, Value step, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body,
+    unsigned resultIndex) {
   auto loop = scf::ForOp::create(
-      b, loc, lb, ub, idx(b, loc, 1), init,
+      b, loc, lb, ub, step, init,
       [&](OpBuilder &nb, Location nl, Value iv, ValueRange iterArgs) {
         scf::YieldOp::create(nb, nl, body(nb, nl, iv, iterArgs));
       });

@@ -81,6 +81,12 @@ Value forLoop(
     function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
         body,
     unsigned resultIndex = 0);
+/// The same with step `step`.
+Value forLoop(
+    OpBuilder &b, Location loc, Value lb, Value ub, Value step, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body,
+    unsigned resultIndex = 0);
 
 } // namespace mlir::gemma
 

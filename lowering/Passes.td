@@ -82,8 +82,9 @@ def ConvertAttentionToLoops
     T>`, a view of the KV arena (the entry point's `gemma.kv_arena`
     argument) at the cache's planned offset, in every function signature,
     call and return. `gemma.cache_update` becomes a loop nest storing the
-    new keys and values (narrowed to T) at their slots, `p mod W` for a
-    local layer's ring. `gemma.attention` becomes a flash-style loop nest
+    new keys and values (narrowed to T) at their slots, `p mod capacity`
+    for a local layer's ring; `gemma.attention_prologue` a loop over the new
+    tokens that also normalises and rotates q and k. `gemma.attention` becomes a flash-style loop nest
     (FlashAttention-2's online softmax, split over keys as flash-decoding
     does): an `scf.parallel` over (query token, kv head, key split), the
     tokens in zig-zag order so that a causal prefill's chunks carry equal

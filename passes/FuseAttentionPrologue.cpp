@@ -4,8 +4,6 @@
 
 #include "mlir/IR/PatternMatch.h"
 
-#include <algorithm>
-
 namespace mlir::gemma {
 #define GEN_PASS_DEF_FUSEATTENTIONPROLOGUE
 #include "passes/Passes.h.inc"
@@ -32,15 +30,9 @@ std::optional<NormRope> matchNormRope(Value v, Value position,
 // Whether writing the new keys before attention reads the earlier ones
 // leaves every key it reads in place (see gemma.attention_prologue).
 bool ringHoldsCall(ModuleOp module, KVCacheType cache) {
-  if (!cache.isLocal())
-    return true;
-  auto chunk = module->getAttrOfType<IntegerAttr>(kPrefillChunkAttr);
-  auto context = module->getAttrOfType<IntegerAttr>(kMaxContextAttr);
-  if (!chunk || !context)
-    return false;
-  int64_t window = *cache.getLayer().getWindow();
-  return cache.getCapacity() >=
-         std::min(window + chunk.getInt() - 1, context.getInt());
+  std::optional<int64_t> needed =
+      AttentionPrologueOp::requiredCapacity(module, cache);
+  return needed && cache.getCapacity() >= *needed;
 }
 
 // The attention that reads `update`'s cache, position, keys and values

@@ -236,6 +236,16 @@ ModelInfo parseModelInfo(const std::string &text, const std::string &source) {
   if (info.numLocalLayers + info.numGlobalLayers != info.numLayers)
     fields.fail("num_global_layers",
                 "num_local_layers + num_global_layers is not num_layers");
+  // A call writes its keys into a local ring before attention reads the
+  // earlier ones: the ring must hold a window and a call's tokens.
+  if (info.numLocalLayers > 0 &&
+      info.localCacheSlots <
+          std::min(info.slidingWindow + info.prefillChunk - 1, info.maxContext))
+    fields.fail("local_cache_slots",
+                std::to_string(info.localCacheSlots) +
+                    " slots cannot hold a window of " +
+                    std::to_string(info.slidingWindow) + " and calls of " +
+                    std::to_string(info.prefillChunk) + " tokens");
   return info;
 }
 

@@ -21,7 +21,8 @@
 namespace gemma {
 
 // Version of the metadata layout below; bumped on every change to it.
-// 1: flat keys, optional ones; 2: this schema, with the entry-point table.
+// 1: flat keys, optional ones; 2: this schema, with the entry-point table;
+// 3: prefill_chunk and local_cache_slots.
 constexpr int64_t kMetadataFormat = 3;
 
 // One operand or result of an entry point, as the generated code's C
@@ -58,7 +59,7 @@ struct ModelInfo {
   int64_t numLayers = 0;
   int64_t numLocalLayers = 0;
   int64_t numGlobalLayers = 0;
-  int64_t slidingWindow = 0; // positions a local (ring) cache holds
+  int64_t slidingWindow = 0; // positions a local layer looks back over
   int64_t maxContext = 0; // positions 0 .. maxContext-1; fixed at compile time
   // The most tokens one entry-point call takes (Model splits longer runs).
   int64_t prefillChunk = 0;

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowering/LoweringUtils.h"
 #include "lowering/cpu/Passes.h"
 #include "lowering/cpu/TileSizes.h"
 
@@ -172,11 +173,11 @@ private:
 
   void forLoop(Value lb, Value ub, int64_t step,
                function_ref<void(Value)> body) {
-    scf::ForOp::create(b, loc, lb, ub, index(step), ValueRange{},
-                       [&](OpBuilder &, Location, Value iv, ValueRange) {
-                         body(iv);
-                         scf::YieldOp::create(b, loc);
-                       });
+    mlir::gemma::forLoop(b, loc, lb, ub, index(step), {},
+                         [&](OpBuilder &, Location, Value iv, ValueRange) {
+                           body(iv);
+                           return SmallVector<Value>{};
+                         });
   }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }

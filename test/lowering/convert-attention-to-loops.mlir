@@ -3,8 +3,9 @@
 // loops, and lowers the dense ops too:
 // RUN: gemma-opt %s --split-input-file --gemma-lower-to-linalg | FileCheck %s --check-prefixes=CHECK,PIPE
 
-// A local cache is a view of the arena shaped [2, kv_heads, W, head_dim]; the
-// update writes slot (pos + t) mod W, narrowing to the cache dtype.
+// A local cache is a view of the arena shaped [2, kv_heads, capacity,
+// head_dim]; the update writes slot (pos + t) mod capacity, narrowing to the
+// cache dtype.
 // CHECK-LABEL: func.func @local_cache_update(
 // CHECK-SAME: %[[ARENA:.*]]: memref<?xi8> {gemma.kv_arena}
 // CHECK: memref.view %[[ARENA]][%{{.*}}][] : memref<?xi8> to memref<2x1x4x8xbf16>

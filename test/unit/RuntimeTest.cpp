@@ -254,13 +254,15 @@ ModelInfo fakeInfo(int64_t maxContext = 8, int64_t weightBytes = 100,
   info.numGlobalLayers = 1;
   info.slidingWindow = 3;
   info.maxContext = maxContext;
+  // Calls of any length: the local rings hold every position (4 bytes a
+  // position over both local layers).
   info.prefillChunk = maxContext;
-  info.localCacheSlots = 3;
+  info.localCacheSlots = maxContext;
   info.weightDtype = "bf16";
   info.weightBytes = weightBytes;
   info.kvDtype = "bf16";
-  info.kvArenaBytes = maxContext * 4;
-  info.kvBytesLocal = 12;
+  info.kvArenaBytes = maxContext * 6;
+  info.kvBytesLocal = maxContext * 4;
   info.kvBytesGlobal = maxContext * 2;
   info.bosTokenId = 2;
   info.eosTokenIds = {1, 15};
@@ -416,10 +418,10 @@ TEST(ModelInfo, RoundTripsEveryField) {
   EXPECT_EQ(info.slidingWindow, 3);
   EXPECT_EQ(info.maxContext, 8);
   EXPECT_EQ(info.prefillChunk, 8);
-  EXPECT_EQ(info.localCacheSlots, 3);
+  EXPECT_EQ(info.localCacheSlots, 8);
   EXPECT_EQ(info.kvDtype, "bf16");
-  EXPECT_EQ(info.kvArenaBytes, 32);
-  EXPECT_EQ(info.kvBytesLocal, 12);
+  EXPECT_EQ(info.kvArenaBytes, 48);
+  EXPECT_EQ(info.kvBytesLocal, 32);
   EXPECT_EQ(info.kvBytesGlobal, 16);
   EXPECT_EQ(info.weightBytes, 100);
   EXPECT_EQ(info.bosTokenId, 2);
@@ -493,6 +495,11 @@ TEST(ModelInfo, InvalidFieldsAreNamed) {
   EXPECT_NE(errorWith("eos_token_ids", {1, -1}).find("'eos_token_ids'"),
             std::string::npos);
   EXPECT_NE(errorWith("kv_arena_bytes", 8).find("'kv_bytes_local'"),
+            std::string::npos);
+  // A ring that cannot hold a window (3) and a call (8 tokens) besides.
+  EXPECT_NE(errorWith("local_cache_slots", 4)
+                .find("'local_cache_slots': 4 slots cannot hold a window of "
+                      "3 and calls of 8 tokens"),
             std::string::npos);
   EXPECT_NE(errorWith("tokenizer", {{"offset", -64}, {"bytes", 4}})
                 .find("'tokenizer.offset'"),
@@ -602,6 +609,7 @@ TEST_F(ModelTest, PrefillIsCutIntoCallsOfAtMostTheChunk) {
   // back as if from one.
   nlohmann::json meta = fakeMetadata(/*maxContext=*/16);
   meta["prefill_chunk"] = 3;
+  meta["local_cache_slots"] = 5;
   Model model = makeModel(meta);
   std::vector<int32_t> ids = {2, 7, 11, 3, 5, 1, 9};
   std::vector<float> logits = model.prefill(ids.data(), 7);
@@ -620,6 +628,7 @@ TEST_F(ModelTest, PrefillLastIsCutIntoCallsToo) {
   nlohmann::json meta =
       nlohmann::json::parse(fakeInfo(16, 100, kVocab, true).toJson());
   meta["prefill_chunk"] = 4;
+  meta["local_cache_slots"] = 6;
   Model model = makeModel(meta);
   std::vector<int32_t> ids = {2, 7, 11, 3, 5, 1};
   EXPECT_EQ(model.prefillLast(ids.data(), 6), expectedRow(1, 5));
@@ -662,7 +671,7 @@ TEST_F(ModelTest, PrefillThenDecodeReturnsEveryRowAndAdvances) {
   for (const FakeCall &call : fakeCalls) {
     EXPECT_EQ(call.weights, model.payload().blob());
     EXPECT_EQ(call.weightBytes, 100);
-    EXPECT_EQ(call.arenaBytes, 32);
+    EXPECT_EQ(call.arenaBytes, 48);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(call.arena) % 64, 0u);
     EXPECT_EQ(call.arena, fakeCalls[0].arena) << "one arena for all calls";
   }
@@ -749,9 +758,13 @@ TEST_F(ModelTest, ChecksTheBlobAgainstTheMetadata) {
 }
 
 TEST_F(ModelTest, KvBytesInUseIsExactWithTheWindow) {
-  // Local caches: a ring of 3 positions, 4 bytes each over all local
-  // layers; global: 2 bytes per position.
-  Model model = makeModel(); // the fake's window is 3
+  // Local caches: a ring of 3 positions (the window, one-token calls), 4
+  // bytes each over all local layers; global: 2 bytes per position.
+  nlohmann::json meta = fakeMetadata();
+  meta["prefill_chunk"] = 1;
+  meta["local_cache_slots"] = 3;
+  meta["kv_bytes_local"] = 12;
+  Model model = makeModel(meta);
   std::vector<int64_t> expected = {0, 4 + 2, 8 + 4, 12 + 6, 12 + 8, 12 + 10};
   for (int64_t pos = 0; pos < 6; ++pos) {
     EXPECT_EQ(model.kvBytesInUse(), expected[pos]) << "position " << pos;
@@ -810,7 +823,7 @@ TEST_F(GeneratorTest, PrefillsThenFeedsBackEachSampledToken) {
   EXPECT_EQ(stats.generatedTokens, 4);
   EXPECT_EQ(stats.decodeSteps, 3);
   EXPECT_EQ(stats.position, 6);
-  EXPECT_EQ(stats.kvBytesInUse, 12 + 2 * 6);
+  EXPECT_EQ(stats.kvBytesInUse, 4 * 6 + 2 * 6);
   EXPECT_GT(stats.prefillTokensPerSecond(), 0);
   EXPECT_GT(stats.decodeTokensPerSecond(), 0);
 }
@@ -1235,8 +1248,9 @@ TEST_F(PackedExe, PrintIdsEndsWithTheStopIdAndStatsAreCounted) {
       << run.err;
   EXPECT_NE(run.err.find("stopped by: stop token\n"), std::string::npos)
       << run.err;
-  // 6 positions: local 12 (no window in the metadata) + 2 bytes each.
-  EXPECT_NE(run.err.find("[stats] position: 6 of 8, KV cache in use: 24 "
+  // 6 positions: 4 local and 2 global bytes each (the fake's rings hold
+  // every position).
+  EXPECT_NE(run.err.find("[stats] position: 6 of 8, KV cache in use: 36 "
                          "bytes"),
             std::string::npos)
       << run.err;
