@@ -138,11 +138,15 @@ chooseContractionTiles(const CpuDescription &cpu, int64_t n, int64_t k,
   tiles.singleRowColumns = 1;
   tiles.singleRowUnroll = 4;
 
-  // Depth block: the A rows and B columns of one register tile stay in half
-  // of L1 over a block; blocks of equal size.
+  // Depth block: the A rows and B columns of one register tile fill L1 over
+  // a block (the A rows are reused across the task's columns; the B rows
+  // stream from L2): the fewer blocks, the fewer horizontal reductions of
+  // the accumulators. Half of L1 measured 9% slower on gemma-3-1b's
+  // gate/up projection (2 threads, 512 rows: 348 against 380 GFLOP/s).
+  // Blocks of equal size.
   int64_t bytesPerStep = tiles.rows * aBits / 8 + tiles.columns * 2;
   int64_t depth =
-      std::max(step, (cpu.l1Bytes / 2 / bytesPerStep) / step * step);
+      std::max(step, (cpu.l1Bytes / bytesPerStep) / step * step);
   int64_t blocks = ceilDiv(k, depth);
   tiles.depth = std::min(k, roundUp(ceilDiv(k, blocks), step));
 

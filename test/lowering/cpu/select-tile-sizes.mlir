@@ -6,14 +6,14 @@
 #C = affine_map<(m, n, k) -> (m, n)>
 
 // gemma-3-1b's q projection with f32 activations. AVX-512: a 4 x 5 register
-// tile (20 accumulators + 9 operands of 32 registers), two depth blocks of
-// 576 (A and B panels in half of L1), 64-column tasks (1024 / 16; equal
+// tile (20 accumulators + 9 operands of 32 registers), one depth block of
+// 1152 (A and B panels fit L1), 64-column tasks (1024 / 16; equal
 // tasks, a divisor of N, rather than a multiple of the register tile). With
 // AVX2, 2 x 4 of 16 registers, 8 lanes.
 // ZEN5-LABEL: func.func @q_proj_f32
-// ZEN5: linalg.matmul {{.*}}gemma.tiles = {bf16_dot = false, columns = 5 : i64, depth = 576 : i64, lanes = 16 : i64, rows = 4 : i64, single_row_columns = 1 : i64, single_row_unroll = 4 : i64, task_columns = 64 : i64}
+// ZEN5: linalg.matmul {{.*}}gemma.tiles = {bf16_dot = false, columns = 5 : i64, depth = 1152 : i64, lanes = 16 : i64, rows = 4 : i64, single_row_columns = 1 : i64, single_row_unroll = 4 : i64, task_columns = 64 : i64}
 // AVX2-LABEL: func.func @q_proj_f32
-// AVX2: linalg.matmul {{.*}}gemma.tiles = {bf16_dot = false, columns = 4 : i64, depth = 576 : i64, lanes = 8 : i64, rows = 2 : i64, single_row_columns = 1 : i64, single_row_unroll = 4 : i64, task_columns = 64 : i64}
+// AVX2: linalg.matmul {{.*}}gemma.tiles = {bf16_dot = false, columns = 4 : i64, depth = 1152 : i64, lanes = 8 : i64, rows = 2 : i64, single_row_columns = 1 : i64, single_row_unroll = 4 : i64, task_columns = 64 : i64}
 func.func @q_proj_f32(%x: tensor<?x1152xf32>, %w: tensor<1024x1152xbf16>, %init: tensor<?x1024xf32>) -> tensor<?x1024xf32> {
   %y = linalg.matmul indexing_maps = [#A, #Bt, #C] ins(%x, %w : tensor<?x1152xf32>, tensor<1024x1152xbf16>) outs(%init : tensor<?x1024xf32>) -> tensor<?x1024xf32>
   return %y : tensor<?x1024xf32>
