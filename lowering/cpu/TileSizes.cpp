@@ -145,8 +145,7 @@ chooseContractionTiles(const CpuDescription &cpu, int64_t n, int64_t k,
   // gate/up projection (2 threads, 512 rows: 348 against 380 GFLOP/s).
   // Blocks of equal size.
   int64_t bytesPerStep = tiles.rows * aBits / 8 + tiles.columns * 2;
-  int64_t depth =
-      std::max(step, (cpu.l1Bytes / bytesPerStep) / step * step);
+  int64_t depth = std::max(step, (cpu.l1Bytes / bytesPerStep) / step * step);
   int64_t blocks = ceilDiv(k, depth);
   tiles.depth = std::min(k, roundUp(ceilDiv(k, blocks), step));
 
