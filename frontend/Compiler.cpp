@@ -47,7 +47,7 @@ constexpr int64_t kMaxKvBytes = int64_t(1) << 47;
 // can. Checked before any IR is built, so that no byte count downstream can
 // wrap.
 std::string contextProblem(const ModelConfig &config, int64_t context,
-                           DType kvDtype) {
+                           int64_t prefillChunk, DType kvDtype) {
   if (context <= 0)
     return "must be > 0, got " + std::to_string(context);
   if (context > kMaxContext)
@@ -62,7 +62,8 @@ std::string contextProblem(const ModelConfig &config, int64_t context,
                              &perPosition) ||
       __builtin_mul_overflow(t.numGlobalLayers(), context, &positions) ||
       __builtin_add_overflow(positions,
-                             t.numLocalLayers() * localCacheSlots(t, context),
+                             t.numLocalLayers() *
+                                 localCacheSlots(t, context, prefillChunk),
                              &positions) ||
       __builtin_mul_overflow(perPosition, positions, &bytes);
   if (overflow || bytes > kMaxKvBytes)
@@ -288,7 +289,8 @@ std::vector<std::string> emitStages(const Target &target) {
 
 nlohmann::json planModel(const ModelConfig &config, int64_t context,
                          DType kvDtype) {
-  if (std::string problem = contextProblem(config, context, kvDtype);
+  if (std::string problem =
+          contextProblem(config, context, kDefaultPrefillChunk, kvDtype);
       !problem.empty())
     throw UsageError("--context " + problem);
   auto ctx = makeContext(nullptr);
@@ -365,7 +367,11 @@ void compileModel(const CompileOptions &options) {
   DType kvDtype = options.kvDtype.value_or(checkpoint.dtype());
   int64_t maxContext =
       options.maxContext.value_or(config.text.maxPositionEmbeddings);
-  if (std::string problem = contextProblem(config, maxContext, kvDtype);
+  int64_t chunk = options.prefillChunk.value_or(kDefaultPrefillChunk);
+  if (chunk < 1)
+    throw UsageError("--prefill-chunk must be >= 1, got " +
+                     std::to_string(chunk));
+  if (std::string problem = contextProblem(config, maxContext, chunk, kvDtype);
       !problem.empty()) {
     if (options.maxContext)
       throw UsageError("--max-context " + problem);
@@ -377,6 +383,7 @@ void compileModel(const CompileOptions &options) {
   auto ctx = makeContext(target.get());
   BuildOptions build;
   build.maxContext = maxContext;
+  build.prefillChunk = chunk;
   build.kvDtype = kvDtype;
   build.matmulInputs = options.matmulInputs.value_or(
       kvDtype == DType::BF16 ? DType::BF16 : DType::F32);

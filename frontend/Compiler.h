@@ -32,6 +32,10 @@ struct CompileOptions {
   /// Positions the executable holds; the config's max_position_embeddings
   /// when unset.
   std::optional<int64_t> maxContext;
+  /// The most tokens one call of the executable's entry points takes (the
+  /// runtime cuts longer runs); kDefaultPrefillChunk when unset, at most
+  /// the context. Local rings hold a window and this many.
+  std::optional<int64_t> prefillChunk;
   /// The KV-cache dtype; the stored weights' dtype when unset.
   std::optional<DType> kvDtype;
   /// What the projections' activations are rounded to: bf16 or f32; bf16

@@ -38,17 +38,17 @@ std::string layerTensorName(int64_t layer, const char *tensor) {
   return "model.layers." + std::to_string(layer) + "." + tensor + ".weight";
 }
 
-constexpr int64_t kMaxPrefillChunk = 512;
 } // namespace
 
-int64_t prefillChunk(const TextConfig &config, int64_t maxContext) {
-  return std::min({kMaxPrefillChunk, config.slidingWindow, maxContext});
+int64_t prefillChunk(int64_t requested, int64_t maxContext) {
+  return std::min(requested, maxContext);
 }
 
-int64_t localCacheSlots(const TextConfig &config, int64_t maxContext) {
+int64_t localCacheSlots(const TextConfig &config, int64_t maxContext,
+                        int64_t requestedChunk) {
   return std::max(
       config.slidingWindow,
-      std::min(config.slidingWindow + prefillChunk(config, maxContext),
+      std::min(config.slidingWindow + prefillChunk(requestedChunk, maxContext),
                maxContext));
 }
 
@@ -66,7 +66,7 @@ public:
                                     b.getI64IntegerAttr(opts.maxContext));
     module->getOperation()->setAttr(
         ir::kPrefillChunkAttr,
-        b.getI64IntegerAttr(prefillChunk(cfg, opts.maxContext)));
+        b.getI64IntegerAttr(prefillChunk(opts.prefillChunk, opts.maxContext)));
     module->getOperation()->setAttr("gemma.vocab_size",
                                     b.getI64IntegerAttr(cfg.vocabSize));
     // Each layer kind's RoPE, which the verifier holds every rope op to.
@@ -142,7 +142,8 @@ private:
                         : ir::AttentionAttr::get(&ctx, ir::AttentionKind::Local,
                                                  cfg.slidingWindow);
     int64_t capacity =
-        global ? opts.maxContext : localCacheSlots(cfg, opts.maxContext);
+        global ? opts.maxContext
+               : localCacheSlots(cfg, opts.maxContext, opts.prefillChunk);
     return ir::KVCacheType::get(&ctx, layer, capacity, cfg.numKvHeads,
                                 cfg.headDim, elementType(opts.kvDtype));
   }

@@ -13,9 +13,16 @@
 
 namespace gemma {
 
+/// The most tokens one entry-point call takes by default: llama.cpp's
+/// default micro-batch; the matmuls are as fast as they get by then.
+inline constexpr int64_t kDefaultPrefillChunk = 512;
+
 struct BuildOptions {
   // Positions the executable can hold: global caches get this many slots.
   int64_t maxContext = 0;
+  // The most tokens one call takes (capped at maxContext): local rings hold
+  // a window and this many.
+  int64_t prefillChunk = kDefaultPrefillChunk;
   DType kvDtype = DType::BF16;
   // What the projections' activations are rounded to (bf16 or f32): the
   // module's gemma.matmul_inputs.
@@ -31,15 +38,14 @@ struct BuildOptions {
   }
 };
 
-/// The most tokens one entry-point call takes (the module's
-/// gemma.prefill_chunk): 512 (llama.cpp's default micro-batch; the matmuls
-/// are as fast as they get by then), at most a window and the context.
-int64_t prefillChunk(const TextConfig &config, int64_t maxContext);
+/// The module's gemma.prefill_chunk: `requested`, at most the context.
+int64_t prefillChunk(int64_t requested, int64_t maxContext);
 /// Slots of a local layer's ring: its window and one call's tokens, so that
 /// a call writes its keys before attention reads the earlier ones
 /// (gemma.attention_prologue); never fewer than the window (the type's
 /// invariant) nor, beyond that, more than the context.
-int64_t localCacheSlots(const TextConfig &config, int64_t maxContext);
+int64_t localCacheSlots(const TextConfig &config, int64_t maxContext,
+                        int64_t requestedChunk);
 
 /// Emits the text decoder of `config`: a weight_decl per tensor, a cache_decl
 /// per layer, one function per layer kind, and the `prefill` (many tokens) and

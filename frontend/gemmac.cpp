@@ -1,6 +1,7 @@
 //===- gemmac.cpp - the Gemma 3 compiler driver ---------------------------===//
 //
 //   gemmac compile MODEL_DIR -o EXE [--target NAME|help] [--max-context N]
+//                  [--prefill-chunk N]
 //                  [--kv-dtype bf16|f16|f32] [--matmul-inputs bf16|f32]
 //                  [--emit STAGE] [--dump-dir DIR] [--main cli|benchmark]
 //                  [--tokenizer FILE] [--cpu host|NAME]
@@ -51,6 +52,7 @@ constexpr bool kSanitizerBuild = false;
       << "usage:\n"
          "  gemmac compile MODEL_DIR -o EXE [--target NAME|help] "
          "[--max-context N]\n"
+         "                 [--prefill-chunk N]\n"
          "                 [--kv-dtype bf16|f16|f32] [--matmul-inputs "
          "bf16|f32]\n"
          "                 [--emit gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
@@ -169,6 +171,7 @@ int compile(const Args &args, const char *argv0) {
   options.targetOptions.cpu = args.get("--cpu").value_or("host");
   options.targetOptions.sanitizeAddress = kSanitizerBuild;
   options.maxContext = args.getInt("--max-context");
+  options.prefillChunk = args.getInt("--prefill-chunk");
   options.kvDtype = args.getDType("--kv-dtype");
   options.matmulInputs = args.getDType("--matmul-inputs");
   if (options.matmulInputs == DType::F16)
@@ -251,9 +254,9 @@ int main(int argc, char **argv) {
   try {
     if (command == "compile")
       return compile(Args(argc, argv, 2,
-                          {"-o", "--target", "--max-context", "--kv-dtype",
-                           "--matmul-inputs", "--emit", "--dump-dir", "--main",
-                           "--tokenizer", "--cpu"}),
+                          {"-o", "--target", "--max-context", "--prefill-chunk",
+                           "--kv-dtype", "--matmul-inputs", "--emit",
+                           "--dump-dir", "--main", "--tokenizer", "--cpu"}),
                      argv[0]);
     if (command == "compile-ir")
       return compileIRFile(Args(argc, argv, 2, {"-o", "--target", "--cpu"}));
