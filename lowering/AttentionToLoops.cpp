@@ -42,6 +42,40 @@ Value cacheSlot(OpBuilder &b, Location loc, KVCacheType cache, Value p) {
   return arith::RemUIOp::create(b, loc, p, idx(b, loc, cache.getCapacity()));
 }
 
+// The first of a call's `tokens` new tokens the cache keeps: a local ring
+// keeps only the last `capacity` of them.
+Value firstKeptToken(OpBuilder &b, Location loc, KVCacheType cache,
+                     Value tokens) {
+  Value first = idx(b, loc, 0);
+  if (!cache.isLocal())
+    return first;
+  Value capacity = idx(b, loc, cache.getCapacity());
+  Value longer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                       tokens, capacity);
+  return arith::SelectOp::create(
+      b, loc, longer, arith::SubIOp::create(b, loc, tokens, capacity), first);
+}
+
+// Stores row (t, g) of the keys `k` and values `v` ([tokens, kv_heads,
+// head_dim], f32) at `slot` of kv head g of `cache`, narrowed to its type.
+void storeKeyValue(OpBuilder &b, Location loc, KVCacheType cacheType,
+                   Value cache, Value k, Value v, Value t, Value g,
+                   Value slot) {
+  Type element = cacheType.getElementType();
+  forLoop(b, loc, idx(b, loc, 0), idx(b, loc, cacheType.getHeadDim()), {},
+          [&](OpBuilder &nb, Location l, Value d, ValueRange) {
+            Value sources[] = {k, v};
+            for (auto [which, src] : llvm::enumerate(sources)) {
+              Value x = memref::LoadOp::create(nb, l, src, ValueRange{t, g, d});
+              if (!element.isF32())
+                x = arith::TruncFOp::create(nb, l, element, x);
+              memref::StoreOp::create(
+                  nb, l, x, cache, ValueRange{idx(nb, l, which), g, slot, d});
+            }
+            return SmallVector<Value>{};
+          });
+}
+
 struct CacheLowering : OpConversionPattern<CacheOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -552,47 +586,19 @@ struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     auto cacheType = cast<KVCacheType>(op.getCache().getType());
-    Type element = cacheType.getElementType();
     Value cache = adaptor.getCache();
     Value pos = adaptor.getPosition();
     Value k = bufferOf(b, loc, adaptor.getKey());
     Value v = bufferOf(b, loc, adaptor.getValue());
     Value tokens = memref::DimOp::create(b, loc, k, 0);
-    // A ring keeps only the last `capacity` tokens of a long chunk.
-    Value first = idx(b, loc, 0);
-    if (cacheType.isLocal()) {
-      Value w = idx(b, loc, cacheType.getCapacity());
-      Value longer =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tokens, w);
-      first = arith::SelectOp::create(
-          b, loc, longer, arith::SubIOp::create(b, loc, tokens, w), first);
-    }
-    auto narrow = [&](OpBuilder &nb, Location l, Value x) -> Value {
-      if (element.isF32())
-        return x;
-      return arith::TruncFOp::create(nb, l, element, x);
-    };
-    forLoop(b, loc, first, tokens, {},
+    forLoop(b, loc, firstKeptToken(b, loc, cacheType, tokens), tokens, {},
             [&](OpBuilder &b1, Location l1, Value t, ValueRange) {
               Value slot = cacheSlot(b1, l1, cacheType,
                                      arith::AddIOp::create(b1, l1, pos, t));
               forLoop(
                   b1, l1, idx(b1, l1, 0), idx(b1, l1, cacheType.getKvHeads()),
                   {}, [&](OpBuilder &b2, Location l2, Value g, ValueRange) {
-                    forLoop(
-                        b2, l2, idx(b2, l2, 0),
-                        idx(b2, l2, cacheType.getHeadDim()), {},
-                        [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-                          Value sources[] = {k, v};
-                          for (auto [which, src] : llvm::enumerate(sources)) {
-                            Value x = memref::LoadOp::create(
-                                b3, l3, src, ValueRange{t, g, d});
-                            memref::StoreOp::create(
-                                b3, l3, narrow(b3, l3, x), cache,
-                                ValueRange{idx(b3, l3, which), g, slot, d});
-                          }
-                          return SmallVector<Value>{};
-                        });
+                    storeKeyValue(b2, l2, cacheType, cache, k, v, t, g, slot);
                     return SmallVector<Value>{};
                   });
               return SmallVector<Value>{};
@@ -619,7 +625,6 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     KVCacheType cacheType = op.getCacheType();
-    Type element = cacheType.getElementType();
     int64_t heads =
         cast<RankedTensorType>(op.getQuery().getType()).getDimSize(1);
     int64_t kvHeads = cacheType.getKvHeads(), dim = cacheType.getHeadDim();
@@ -654,20 +659,7 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
         memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
     Value sinTable =
         memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
-    // A ring keeps only the last `capacity` tokens of a call.
-    Value first = idx(b, loc, 0);
-    if (cacheType.isLocal()) {
-      Value w = idx(b, loc, cacheType.getCapacity());
-      Value longer =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tokens, w);
-      first = arith::SelectOp::create(
-          b, loc, longer, arith::SubIOp::create(b, loc, tokens, w), first);
-    }
-    auto narrow = [&](OpBuilder &nb, Location l, Value x) -> Value {
-      if (element.isF32())
-        return x;
-      return arith::TruncFOp::create(nb, l, element, x);
-    };
+    Value first = firstKeptToken(b, loc, cacheType, tokens);
     auto c0 = [](OpBuilder &nb, Location l) { return idx(nb, l, 0); };
 
     // Normalises row (t, h) of `src` by `norm` and rotates it into row
@@ -680,25 +672,16 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
             Value x = memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d});
             return SmallVector<Value>{add(b1, l1, acc[0], mul(b1, l1, x, x))};
           });
-      Value meanSq = arith::MulFOp::create(
-          nb, l, sumSq, f32(nb, l, 1.0f / static_cast<float>(dim)));
-      Value inv = arith::DivFOp::create(
-          nb, l, f32(nb, l, 1.0),
-          math::SqrtOp::create(
-              nb, l, arith::AddFOp::create(nb, l, meanSq, f32(nb, l, eps))));
+      Value inv = inverseRmsOf(nb, l, sumSq, dim, eps);
       forLoop(
           nb, l, c0(nb, l), idx(nb, l, half), {},
           [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
             Value j = arith::AddIOp::create(b1, l1, i, idx(b1, l1, half));
-            auto normed = [&](Value d) -> Value {
-              Value x =
-                  memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d});
-              Value gain = arith::AddFOp::create(
-                  b1, l1, f32(b1, l1, 1.0),
-                  widen(b1, l1,
-                        memref::LoadOp::create(b1, l1, norm, ValueRange{d})));
-              return arith::MulFOp::create(
-                  b1, l1, arith::MulFOp::create(b1, l1, x, inv), gain);
+            auto normed = [&](Value d) {
+              return rmsScaled(
+                  b1, l1,
+                  memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d}), inv,
+                  memref::LoadOp::create(b1, l1, norm, ValueRange{d}));
             };
             Value lo = normed(i), hi = normed(j);
             Value c =
@@ -719,60 +702,47 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
           });
     };
 
-    auto prologueOfToken = [&](OpBuilder &pb, Location pl, Value t) {
-      Value p = arith::AddIOp::create(pb, pl, pos, t);
-      Value angleBase = arith::SIToFPOp::create(
-          pb, pl, f32Type,
-          arith::IndexCastOp::create(pb, pl, pb.getI64Type(), p));
-      forLoop(
-          pb, pl, c0(pb, pl), idx(pb, pl, half), {},
-          [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
-            Value angle = arith::MulFOp::create(
-                b1, l1, angleBase,
-                memref::LoadOp::create(b1, l1, freqs, ValueRange{i}));
-            memref::StoreOp::create(b1, l1, math::CosOp::create(b1, l1, angle),
-                                    cosTable, ValueRange{t, i});
-            memref::StoreOp::create(b1, l1, math::SinOp::create(b1, l1, angle),
-                                    sinTable, ValueRange{t, i});
-            return SmallVector<Value>{};
-          });
-      forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
-              [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
-                normRope(b1, l1, q, qNorm, outQ, t, h);
-                return SmallVector<Value>{};
-              });
-      Value kept =
-          arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::uge, t, first);
-      Value slot = cacheSlot(pb, pl, cacheType, p);
-      forLoop(
-          pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
-          [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
-            normRope(b1, l1, k, kNorm, outK, t, g);
-            scf::IfOp::create(b1, l1, kept, [&](OpBuilder &b2, Location l2) {
-              forLoop(b2, l2, c0(b2, l2), idx(b2, l2, dim), {},
-                      [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-                        Value key = memref::LoadOp::create(b3, l3, outK,
-                                                           ValueRange{t, g, d});
-                        Value value = memref::LoadOp::create(
-                            b3, l3, v, ValueRange{t, g, d});
-                        memref::StoreOp::create(
-                            b3, l3, narrow(b3, l3, key), cache,
-                            ValueRange{idx(b3, l3, 0), g, slot, d});
-                        memref::StoreOp::create(
-                            b3, l3, narrow(b3, l3, value), cache,
-                            ValueRange{idx(b3, l3, 1), g, slot, d});
-                        return SmallVector<Value>{};
-                      });
-              scf::YieldOp::create(b2, l2);
-            });
-            return SmallVector<Value>{};
-          });
-    };
-    forLoop(b, loc, c0(b, loc), tokens, {},
-            [&](OpBuilder &pb, Location pl, Value t, ValueRange) {
-              prologueOfToken(pb, pl, t);
-              return SmallVector<Value>{};
-            });
+    forLoop(
+        b, loc, c0(b, loc), tokens, {},
+        [&](OpBuilder &pb, Location pl, Value t, ValueRange) {
+          Value p = arith::AddIOp::create(pb, pl, pos, t);
+          Value angleBase = arith::SIToFPOp::create(
+              pb, pl, f32Type,
+              arith::IndexCastOp::create(pb, pl, pb.getI64Type(), p));
+          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, half), {},
+                  [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
+                    Value angle = arith::MulFOp::create(
+                        b1, l1, angleBase,
+                        memref::LoadOp::create(b1, l1, freqs, ValueRange{i}));
+                    memref::StoreOp::create(b1, l1,
+                                            math::CosOp::create(b1, l1, angle),
+                                            cosTable, ValueRange{t, i});
+                    memref::StoreOp::create(b1, l1,
+                                            math::SinOp::create(b1, l1, angle),
+                                            sinTable, ValueRange{t, i});
+                    return SmallVector<Value>{};
+                  });
+          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
+                  [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
+                    normRope(b1, l1, q, qNorm, outQ, t, h);
+                    return SmallVector<Value>{};
+                  });
+          Value kept = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::uge,
+                                             t, first);
+          Value slot = cacheSlot(pb, pl, cacheType, p);
+          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
+                  [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
+                    normRope(b1, l1, k, kNorm, outK, t, g);
+                    scf::IfOp::create(b1, l1, kept,
+                                      [&](OpBuilder &b2, Location l2) {
+                                        storeKeyValue(b2, l2, cacheType, cache,
+                                                      outK, v, t, g, slot);
+                                        scf::YieldOp::create(b2, l2);
+                                      });
+                    return SmallVector<Value>{};
+                  });
+          return SmallVector<Value>{};
+        });
     rewriter.replaceOp(op,
                        ValueRange{bufferization::ToTensorOp::create(
                                       b, loc, op.getNewQuery().getType(), outQ,

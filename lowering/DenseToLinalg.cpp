@@ -98,18 +98,12 @@ Value inverseRms(OpBuilder &b, Location loc, Value x, float eps) {
                 nb, l, add(nb, l, args[1], mul(nb, l, args[0], args[0])));
           })
           .getResult(0);
-  float invDim = 1.0f / static_cast<float>(type.getShape().back());
-  return elementwise(
-      b, loc, sumSq, ValueRange{sumSq}, {identity(ctx, rank - 1)},
-      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value meanSq =
-            arith::MulFOp::create(nb, l, args[0], f32(nb, l, invDim));
-        // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf.
-        return arith::DivFOp::create(
-            nb, l, f32(nb, l, 1.0),
-            math::SqrtOp::create(
-                nb, l, arith::AddFOp::create(nb, l, meanSq, f32(nb, l, eps))));
-      });
+  int64_t dim = type.getShape().back();
+  return elementwise(b, loc, sumSq, ValueRange{sumSq},
+                     {identity(ctx, rank - 1)},
+                     [&](OpBuilder &nb, Location l, ValueRange args) {
+                       return inverseRmsOf(nb, l, args[0], dim, eps);
+                     });
 }
 
 // x * inv[row] * (1 + w[k]) for x [..., K], inv [...] (inverseRms) and w
@@ -132,10 +126,7 @@ Value scaleRows(OpBuilder &b, Location loc, Value x, Value inv, Value w,
                                  lastOnly(ctx, rank), identity(ctx, rank)},
              parallel(rank),
              [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value gain = arith::AddFOp::create(nb, l, f32(nb, l, 1.0),
-                                                  widen(nb, l, args[2]));
-               Value y = arith::MulFOp::create(
-                   nb, l, arith::MulFOp::create(nb, l, args[0], args[1]), gain);
+               Value y = rmsScaled(nb, l, args[0], args[1], args[2]);
                if (element != y.getType())
                  y = arith::TruncFOp::create(nb, l, element, y);
                linalg::YieldOp::create(nb, l, y);

@@ -189,6 +189,24 @@ Value projectZeroInit(OpBuilder &b, Location loc, Value x, Value w,
   return project(b, loc, x, w, zeros(b, loc, shape, x));
 }
 
+Value inverseRmsOf(OpBuilder &b, Location loc, Value sumSq, int64_t dim,
+                   float eps) {
+  Value meanSq = arith::MulFOp::create(
+      b, loc, sumSq, f32(b, loc, 1.0f / static_cast<float>(dim)));
+  // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf.
+  return arith::DivFOp::create(
+      b, loc, f32(b, loc, 1.0),
+      math::SqrtOp::create(
+          b, loc, arith::AddFOp::create(b, loc, meanSq, f32(b, loc, eps))));
+}
+
+Value rmsScaled(OpBuilder &b, Location loc, Value x, Value inv, Value w) {
+  Value gain =
+      arith::AddFOp::create(b, loc, f32(b, loc, 1.0), widen(b, loc, w));
+  return arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, inv),
+                               gain);
+}
+
 SmallVector<float> ropeInverseFrequencies(RopeAttr rope, int64_t dim) {
   SmallVector<float> invFreq(dim / 2);
   for (int64_t i = 0; i < dim / 2; ++i) {

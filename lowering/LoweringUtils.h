@@ -58,6 +58,13 @@ Type matmulInputType(OpBuilder &b);
 Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x);
 Value projectZeroInit(OpBuilder &b, Location loc, Value x, Value w,
                       int64_t outFeatures);
+/// RMSNorm's scalar steps (SPEC §2), shared by every lowering of a norm so
+/// that fused and unfused norms round alike: 1 / sqrt(sumSq / dim + eps)
+/// from a row's sum of squares, and x * inv * (1 + w) for one element with
+/// its weight `w` (widened from its stored type).
+Value inverseRmsOf(OpBuilder &b, Location loc, Value sumSq, int64_t dim,
+                   float eps);
+Value rmsScaled(OpBuilder &b, Location loc, Value x, Value inv, Value w);
 /// RoPE's inverse frequencies 1 / base^(2i / dim) / scale for i < dim / 2,
 /// in f32 as transformers computes them (SPEC §3).
 SmallVector<float> ropeInverseFrequencies(RopeAttr rope, int64_t dim);
