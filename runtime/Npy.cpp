@@ -258,11 +258,16 @@ NpyArray parseNpy(const char *bytes, size_t size, const std::string &path) {
                "array, e.g. numpy.ascontiguousarray)");
   size_t itemBytes = elementSize(path, array.dtype);
   array.shape = fields.shape;
-  uint64_t count = 1, dataBytes = 0;
+  // Every running product must fit int64_t, not only the total: a zero
+  // dimension after huge ones makes the total 0, yet NpyArray::numElements
+  // (and any caller indexing by the leading dimensions) multiplies in order.
+  int64_t count = 1;
+  uint64_t dataBytes = 0;
   for (int64_t d : array.shape)
-    if (__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count))
+    if (__builtin_mul_overflow(count, d, &count))
       fail(path, "npy shape " + shapeText(array.shape) + " is too large");
-  if (__builtin_mul_overflow(count, itemBytes, &dataBytes))
+  if (__builtin_mul_overflow(static_cast<uint64_t>(count), itemBytes,
+                             &dataBytes))
     fail(path, "npy shape " + shapeText(array.shape) + " is too large");
   size_t available = size - headerStart - headerLength;
   if (dataBytes > available)

@@ -122,6 +122,12 @@ TEST(Npy, RejectsWhatItCannotRead) {
                           "(4294967296, 4294967296, 4)}",
                           0),
                  "is too large");
+  // A zero last dimension makes the total 0 while the leading product
+  // overflows int64 (found by the npy fuzzer).
+  expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                          "(5, 2211111111111111111, 0)}",
+                          0),
+                 "is too large");
   expectNpyError(npyBytes("{'descr': '<f4', 'shape': (4,)}", 16),
                  "no 'fortran_order' field");
   expectNpyError(npyBytes("{'descr': '<f4', 'extra': 1, " + ok + "}", 16),
