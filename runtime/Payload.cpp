@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <ostream>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -97,26 +97,85 @@ bool hasFooter(const std::string &path) {
   return readFooter(file.fd, static_cast<uint64_t>(info.st_size), footer);
 }
 
+// An output buffer whose writes end on kPayloadBlobPlacement boundaries of
+// the file, so that every piece of an aligned region is written whole (see
+// kPayloadBlobPlacement for why). Writes with pwrite from `offset` on; on an
+// error the stream goes bad and `error` keeps errno.
+class PlacedFileBuffer : public std::streambuf {
+public:
+  PlacedFileBuffer(int fd, uint64_t offset)
+      : fd(fd), offset(offset), buffer(kPayloadBlobPlacement) {
+    resetPutArea();
+  }
+  uint64_t position() const { return offset + (pptr() - pbase()); }
+  int error = 0;
+
+protected:
+  int_type overflow(int_type c) override {
+    if (!flush())
+      return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return flush() ? 0 : -1; }
+
+private:
+  // The put area ends at the next placement boundary of the file.
+  void resetPutArea() {
+    size_t room = kPayloadBlobPlacement - offset % kPayloadBlobPlacement;
+    setp(buffer.data(), buffer.data() + room);
+  }
+  bool flush() {
+    const char *at = pbase();
+    size_t left = static_cast<size_t>(pptr() - pbase());
+    while (left > 0) {
+      ssize_t wrote = ::pwrite(fd, at, left, static_cast<off_t>(offset));
+      if (wrote < 0 && errno == EINTR)
+        continue;
+      if (wrote <= 0) {
+        error = wrote < 0 ? errno : EIO;
+        return false;
+      }
+      at += wrote;
+      left -= static_cast<size_t>(wrote);
+      offset += static_cast<uint64_t>(wrote);
+    }
+    resetPutArea();
+    return true;
+  }
+
+  int fd;
+  uint64_t offset;
+  std::vector<char> buffer;
+};
+
 void appendPayload(const std::string &path,
                    const std::function<void(std::ostream &)> &writeBlob,
                    uint64_t blobSize, const std::string &metadataJson,
                    uint64_t originalSize) {
-  std::fstream out(path, std::ios::in | std::ios::out | std::ios::binary);
-  if (!out)
-    throw fail(path, "cannot open for appending");
-  out.seekp(0, std::ios::end);
+  FileDescriptor file{::open(path.c_str(), O_WRONLY | O_CLOEXEC)};
+  if (file.fd < 0)
+    throw fail(path, "cannot open for appending: " +
+                         std::string(std::strerror(errno)));
+  PlacedFileBuffer buffer(file.fd, originalSize);
+  std::ostream out(&buffer);
+  auto failed = [&](const char *what) {
+    return fail(path, std::string("write failed while appending the ") + what +
+                          ": " + std::strerror(buffer.error));
+  };
 
-  uint64_t blobOffset = (originalSize + kPayloadBlobAlignment - 1) /
-                        kPayloadBlobAlignment * kPayloadBlobAlignment;
+  uint64_t blobOffset = (originalSize + kPayloadBlobPlacement - 1) /
+                        kPayloadBlobPlacement * kPayloadBlobPlacement;
   std::vector<char> zeros(blobOffset - originalSize, '\0');
   out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
 
-  errno = 0;
   writeBlob(out);
   if (!out)
-    throw fail(path, "write failed while appending the weight blob: " +
-                         std::string(std::strerror(errno)));
-  uint64_t written = static_cast<uint64_t>(out.tellp()) - blobOffset;
+    throw failed("weight blob");
+  uint64_t written = buffer.position() - blobOffset;
   if (written != blobSize)
     throw fail(path, "the weight blob writer produced " +
                          std::to_string(written) + " bytes, expected " +
@@ -133,10 +192,8 @@ void appendPayload(const std::string &path,
   putU64(footer + 24, metaOffset);
   putU64(footer + 32, metadataJson.size());
   out.write(reinterpret_cast<const char *>(footer), sizeof(footer));
-  out.close();
-  if (!out)
-    throw fail(path, "write failed while appending the weight payload: " +
-                         std::string(std::strerror(errno)));
+  if (!out.flush())
+    throw failed("weight payload");
 }
 
 } // namespace
@@ -225,17 +282,22 @@ MappedPayload MappedPayload::openAs(const std::string &openPath,
     throw fail(displayPath, "cannot read the payload metadata");
 
   if (footer.blobSize > 0) {
-    // mmap offsets must be page aligned; pages can be larger than the 4096
-    // the format guarantees (64K on some arm64 kernels), so map from the
-    // page boundary at or before the blob.
-    uint64_t pageSize = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    uint64_t mapStart = footer.blobOffset / pageSize * pageSize;
+    // Map from the 2 MiB boundary at or before the blob: a multiple of any
+    // page size (4K, or 64K on some arm64 kernels, where the format's 4096
+    // would not do), and file offsets and addresses stay congruent modulo
+    // 2 MiB (the kernel aligns a mapping this large to 2 MiB), which a
+    // 2 MiB folio needs to be mapped by one page-table entry. MADV_HUGEPAGE
+    // asks for that, and for 2 MiB readahead when the file is not cached;
+    // without THP it changes nothing.
+    uint64_t mapStart =
+        footer.blobOffset / kPayloadBlobPlacement * kPayloadBlobPlacement;
     size_t bytes = static_cast<size_t>(blobEnd - mapStart);
     void *map = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, file.fd,
                        static_cast<off_t>(mapStart));
     if (map == MAP_FAILED)
       throw fail(displayPath, std::string("cannot mmap the weight blob: ") +
                                   std::strerror(errno));
+    ::madvise(map, bytes, MADV_HUGEPAGE);
     payload.mapping = map;
     payload.mappedBytes = bytes;
     payload.blobData =

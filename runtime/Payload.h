@@ -2,7 +2,7 @@
 //
 // The compiler driver links the model object with the runtime, then appends
 //
-//   [executable][zero padding to a 4096 multiple][weight blob][metadata JSON]
+//   [executable][zero padding to a 2 MiB multiple][weight blob][metadata JSON]
 //   [footer]
 //
 // Footer: the last 40 bytes of the file, little-endian:
@@ -28,6 +28,15 @@ namespace gemma {
 constexpr char kPayloadMagic[8] = {'G', 'E', 'M', 'M', 'A', 'W', 'B', '1'};
 constexpr uint64_t kPayloadFooterBytes = 40;
 constexpr uint64_t kPayloadBlobAlignment = 4096;
+// Where the writer places the blob, and the size of its writes: a 2 MiB
+// (x86-64 PMD) boundary. Written in aligned 2 MiB pieces, the blob lands in
+// the page cache as 2 MiB folios, which the reader's mapping (aligned alike,
+// MADV_HUGEPAGE) maps one TLB entry per 2 MiB. Streaming gemma-3-1b's 2 GB of
+// weights through 4 KiB pages cost a quarter of one-thread decode (12.0 ->
+// 15.1 tok/s): the hardware prefetchers stop at every 4 KiB page and each
+// page takes a TLB walk. Readers accept any multiple of
+// kPayloadBlobAlignment (files written before this).
+constexpr uint64_t kPayloadBlobPlacement = 2 << 20;
 
 struct PayloadWriter {
   // Appends padding, the blob, the metadata and the footer to the existing

@@ -303,8 +303,8 @@ TEST(Payload, RoundTripsBlobAndMetadata) {
   std::string bytes = readFile(path);
   EXPECT_EQ(bytes.compare(0, exe.size(), exe), 0) << "executable intact";
   uint64_t blobOffset = footerField(bytes, 0);
-  EXPECT_EQ(blobOffset % 4096, 0u);
-  EXPECT_EQ(blobOffset, 8192u);
+  // The next 2 MiB boundary: aligned 2 MiB folios for the mapping.
+  EXPECT_EQ(blobOffset, gemma::kPayloadBlobPlacement);
   EXPECT_EQ(bytes.substr(exe.size(), blobOffset - exe.size()),
             std::string(blobOffset - exe.size(), '\0'));
   EXPECT_EQ(bytes.compare(bytes.size() - 40, 8, "GEMMAWB1"), 0);
@@ -325,12 +325,30 @@ TEST(Payload, RoundTripsBlobAndMetadata) {
 
 TEST(Payload, AlignedExecutableGetsNoPaddingAndEmptyBlobWorks) {
   std::string path = tempPath("aligned");
-  writeFile(path, std::string(4096, 'e'));
+  writeFile(path, std::string(gemma::kPayloadBlobPlacement, 'e'));
   appendBlob(path, "", "{}");
-  EXPECT_EQ(footerField(readFile(path), 0), 4096u);
+  EXPECT_EQ(footerField(readFile(path), 0), gemma::kPayloadBlobPlacement);
   MappedPayload payload = MappedPayload::open(path);
   EXPECT_EQ(payload.blobSize(), 0u);
   EXPECT_EQ(payload.metadata(), "{}");
+}
+
+TEST(Payload, ReadsABlobPlacedOnlyAt4096) {
+  // The format promises 4096; executables packed before the 2 MiB placement
+  // keep working.
+  std::string path = tempPath("placed4096");
+  std::string blob = blobPattern(3000), meta = "{}";
+  std::string bytes = std::string(5000, 'e') + std::string(8192 - 5000, '\0') +
+                      blob + meta + "GEMMAWB1";
+  for (uint64_t field : {uint64_t(8192), uint64_t(blob.size()),
+                         uint64_t(8192 + blob.size()), uint64_t(meta.size())})
+    for (int i = 0; i < 8; ++i)
+      bytes += static_cast<char>(field >> (8 * i));
+  writeFile(path, bytes);
+  MappedPayload payload = MappedPayload::open(path);
+  ASSERT_EQ(payload.blobSize(), blob.size());
+  EXPECT_EQ(std::memcmp(payload.blob(), blob.data(), blob.size()), 0);
+  EXPECT_EQ(payload.metadata(), meta);
 }
 
 TEST(Payload, FileWithoutFooterIsNamed) {
