@@ -22,8 +22,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <random>
 #include <vector>
+
+#include <sys/mman.h>
 
 extern "C" void omp_set_num_threads(int);
 
@@ -31,8 +34,34 @@ namespace {
 
 using gemma::MemRefDescriptor;
 
+// Memory in 2 MiB pages where the kernel grants them, like the weights of a
+// generated executable (runtime/Payload.h): in 4 KiB pages a matvec that
+// streams hundreds of MB measures the TLB, not the kernel.
+template <typename T> struct HugePageAllocator {
+  using value_type = T;
+  static constexpr size_t kPage = 2 << 20;
+  HugePageAllocator() = default;
+  template <typename U> HugePageAllocator(const HugePageAllocator<U> &) {}
+  T *allocate(size_t count) {
+    size_t bytes = (count * sizeof(T) + kPage - 1) / kPage * kPage;
+    void *p = std::aligned_alloc(kPage, bytes);
+    if (!p)
+      throw std::bad_alloc();
+    ::madvise(p, bytes, MADV_HUGEPAGE);
+    return static_cast<T *>(p);
+  }
+  void deallocate(T *p, size_t) { std::free(p); }
+  template <typename U> bool operator==(const HugePageAllocator<U> &) const {
+    return true;
+  }
+  template <typename U> bool operator!=(const HugePageAllocator<U> &) const {
+    return false;
+  }
+};
+template <typename T> using HugeVector = std::vector<T, HugePageAllocator<T>>;
+
 template <typename T, int N> struct Buffer {
-  std::vector<T> data;
+  HugeVector<T> data;
   MemRefDescriptor<T, N> desc{};
 
   explicit Buffer(std::vector<int64_t> sizes) {
@@ -51,7 +80,7 @@ template <typename T, int N> struct Buffer {
 };
 
 // bf16 values in [-1, 1), as raw bits.
-void fillBf16(std::vector<uint16_t> &data, uint32_t seed) {
+void fillBf16(HugeVector<uint16_t> &data, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (uint16_t &x : data) {
@@ -62,7 +91,7 @@ void fillBf16(std::vector<uint16_t> &data, uint32_t seed) {
   }
 }
 
-void fillF32(std::vector<float> &data, uint32_t seed) {
+void fillF32(HugeVector<float> &data, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (float &x : data)
@@ -114,7 +143,7 @@ void attention(benchmark::State &state, AttentionFn fn, int64_t window) {
   fillF32(k.data, 4);
   fillF32(v.data, 5);
   // Keys and values of the earlier positions: small bf16 values.
-  std::vector<uint16_t> cache(static_cast<size_t>(kArenaBytes / 2));
+  HugeVector<uint16_t> cache(static_cast<size_t>(kArenaBytes / 2));
   fillBf16(cache, 6);
   std::memcpy(arena.data.data(), cache.data(), kArenaBytes);
   for (auto _ : state) {

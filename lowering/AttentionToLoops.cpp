@@ -121,7 +121,7 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
 class AttentionLoopNest {
 public:
   static constexpr int64_t kKeyBlock = 64;
-  static constexpr int64_t kKeysPerSplit = 512;
+  static constexpr int64_t kKeysPerSplit = 256;
   static constexpr int64_t kMaxSplits = 8;
   static constexpr int64_t kValueUnroll = 4;
 
@@ -388,11 +388,12 @@ private:
               hi);
           Softmax next(in.begin(), in.end());
           SmallVector<Value> shifted(group);
+          SmallVector<Value> blockMax =
+              scoreBlock(bb, bl, query, j0, j1, keyAt, visibleAt);
           for (int64_t i = 0; i < group; ++i) {
             Value h = head(bb, bl, query.g, i);
-            Value blockMax =
-                scoreBlock(bb, bl, query, h, j0, j1, keyAt, visibleAt);
-            Value newMax = arith::MaximumFOp::create(bb, bl, in[i], blockMax);
+            Value newMax =
+                arith::MaximumFOp::create(bb, bl, in[i], blockMax[i]);
             // All keys so far masked: keep exp() away from -inf - -inf.
             Value allMasked = arith::CmpFOp::create(
                 bb, bl, arith::CmpFPredicate::OEQ, newMax, negInf);
@@ -419,42 +420,60 @@ private:
     return Softmax(loop.getResults().begin(), loop.getResults().end());
   }
 
-  // Step 1: scores[t, h, split, j - j0] for keys [j0, j1), -inf where
-  // masked;
-  // returns their max.
-  Value scoreBlock(OpBuilder &b, Location l, const Query &query, Value h,
-                   Value j0, Value j1, ElementAt keyAt, VisibleAt visibleAt) {
-    return forLoop(
-        b, l, j0, j1, ValueRange{negInf},
+  // Step 1: scores[t, h, split, j - j0] for keys [j0, j1) and every head h
+  // of the group, -inf where masked; returns each head's max over the
+  // block. The heads are the innermost loop, so each key element is loaded
+  // and widened once for the whole group.
+  SmallVector<Value> scoreBlock(OpBuilder &b, Location l, const Query &query,
+                                Value j0, Value j1, ElementAt keyAt,
+                                VisibleAt visibleAt) {
+    SmallVector<Value> groupHeads;
+    for (int64_t i = 0; i < group; ++i)
+      groupHeads.push_back(head(b, l, query.g, i));
+    auto keys = scf::ForOp::create(
+        b, l, j0, j1, idx(b, l, 1), SmallVector<Value>(group, negInf),
         [&](OpBuilder &b3, Location l3, Value j, ValueRange m) {
-          Value s = forLoop(
-              b3, l3, idx(b3, l3, 0), idx(b3, l3, headDim),
-              ValueRange{f32(b3, l3, 0.0)},
+          auto dots = scf::ForOp::create(
+              b3, l3, idx(b3, l3, 0), idx(b3, l3, headDim), idx(b3, l3, 1),
+              SmallVector<Value>(group, f32(b3, l3, 0.0)),
               [&](OpBuilder &ib, Location il, Value d, ValueRange acc) {
-                Value qv = memref::LoadOp::create(ib, il, q,
-                                                  ValueRange{query.t, h, d});
-                return SmallVector<Value>{
-                    add(ib, il, acc[0], mul(ib, il, qv, keyAt(ib, il, j, d)))};
+                Value key = keyAt(ib, il, j, d);
+                SmallVector<Value> next;
+                for (int64_t i = 0; i < group; ++i) {
+                  Value qv = memref::LoadOp::create(
+                      ib, il, q, ValueRange{query.t, groupHeads[i], d});
+                  next.push_back(add(ib, il, acc[i], mul(ib, il, qv, key)));
+                }
+                scf::YieldOp::create(ib, il, next);
               });
-          s = arith::MulFOp::create(b3, l3, s, f32(b3, l3, scale));
-          if (cap)
-            s = softcap(b3, l3, s, *cap);
-          if (visibleAt)
-            s = arith::SelectOp::create(b3, l3, visibleAt(b3, l3, j), s,
-                                        negInf);
-          memref::StoreOp::create(
-              b3, l3, s, scores,
-              ValueRange{query.t, h, query.split,
-                         arith::SubIOp::create(b3, l3, j, j0)});
-          return SmallVector<Value>{arith::MaximumFOp::create(b3, l3, m[0], s)};
+          Value seen = visibleAt ? visibleAt(b3, l3, j) : Value();
+          Value at = arith::SubIOp::create(b3, l3, j, j0);
+          SmallVector<Value> maxes;
+          for (int64_t i = 0; i < group; ++i) {
+            Value s = arith::MulFOp::create(b3, l3, dots.getResult(i),
+                                            f32(b3, l3, scale));
+            if (cap)
+              s = softcap(b3, l3, s, *cap);
+            if (seen)
+              s = arith::SelectOp::create(b3, l3, seen, s, negInf);
+            memref::StoreOp::create(
+                b3, l3, s, scores,
+                ValueRange{query.t, groupHeads[i], query.split, at});
+            maxes.push_back(arith::MaximumFOp::create(b3, l3, m[i], s));
+          }
+          scf::YieldOp::create(b3, l3, maxes);
         });
+    return SmallVector<Value>(keys.getResults().begin(),
+                              keys.getResults().end());
   }
 
   // Step 3: partial[t, h, split] += exp(score - max_h) * value[j] over the
   // block, for every head of the group; returns the group's running sums
   // with the block's weights added.
-  // Keys go kValueUnroll at a time, so that each pass over the output row
-  // (a load and a store per element) carries that many values' products.
+  // Keys go kValueUnroll at a time, so that each pass over the output rows
+  // (a load and a store per element) carries that many values' products, and
+  // the heads are the innermost loop, so each value element is loaded and
+  // widened once for the whole group.
   SmallVector<Value> accumulateBlock(OpBuilder &b, Location l,
                                      const Query &query, Value j0, Value j1,
                                      ArrayRef<Value> maxes, ValueRange sums,
@@ -469,34 +488,45 @@ private:
       return scf::ForOp::create(
           b, l, from, to, idx(b, l, unroll), init,
           [&](OpBuilder &b3, Location l3, Value j, ValueRange in) {
-            SmallVector<Value> next;
+            SmallVector<Value> key, groupHeads, next;
+            for (int64_t u = 0; u < unroll; ++u)
+              key.push_back(
+                  u == 0 ? j
+                         : arith::AddIOp::create(b3, l3, j, idx(b3, l3, u))
+                               .getResult());
+            // weight[i * unroll + u] = exp(score - max) of head i, key u.
+            SmallVector<Value> weight;
             for (int64_t i = 0; i < group; ++i) {
-              Value h = head(b3, l3, query.g, i);
-              SmallVector<Value> key, weight;
+              groupHeads.push_back(head(b3, l3, query.g, i));
               Value sum = in[i];
               for (int64_t u = 0; u < unroll; ++u) {
-                key.push_back(
-                    u == 0 ? j
-                           : arith::AddIOp::create(b3, l3, j, idx(b3, l3, u))
-                                 .getResult());
                 Value s = memref::LoadOp::create(
                     b3, l3, scores,
-                    ValueRange{query.t, h, query.split,
+                    ValueRange{query.t, groupHeads[i], query.split,
                                arith::SubIOp::create(b3, l3, key[u], j0)});
                 weight.push_back(math::ExpOp::create(
                     b3, l3, arith::SubFOp::create(b3, l3, s, maxes[i])));
-                sum = add(b3, l3, sum, weight[u]);
+                sum = add(b3, l3, sum, weight.back());
               }
-              eachElement(b3, l3, query, h,
-                          [&](OpBuilder &eb, Location el, Value d, Value o) {
-                            for (int64_t u = 0; u < unroll; ++u)
-                              o = add(eb, el, o,
-                                      mul(eb, el, weight[u],
-                                          valueAt(eb, el, key[u], d)));
-                            return o;
-                          });
               next.push_back(sum);
             }
+            forLoop(b3, l3, idx(b3, l3, 0), idx(b3, l3, headDim), {},
+                    [&](OpBuilder &eb, Location el, Value d, ValueRange) {
+                      SmallVector<Value> values;
+                      for (int64_t u = 0; u < unroll; ++u)
+                        values.push_back(valueAt(eb, el, key[u], d));
+                      for (int64_t i = 0; i < group; ++i) {
+                        SmallVector<Value, 4> at = {query.t, groupHeads[i],
+                                                    query.split, d};
+                        Value o = memref::LoadOp::create(eb, el, partial, at);
+                        for (int64_t u = 0; u < unroll; ++u)
+                          o = add(
+                              eb, el, o,
+                              mul(eb, el, weight[i * unroll + u], values[u]));
+                        memref::StoreOp::create(eb, el, o, partial, at);
+                      }
+                      return SmallVector<Value>{};
+                    });
             scf::YieldOp::create(b3, l3, next);
           });
     };

@@ -88,7 +88,7 @@ def ConvertAttentionToLoops
     (FlashAttention-2's online softmax, split over keys as flash-decoding
     does): an `scf.parallel` over (query token, kv head, key split), the
     tokens in zig-zag order so that a causal prefill's chunks carry equal
-    work, the cached keys cut into one split per 512 (at most 8); the kv
+    work, the cached keys cut into one split per 256 (at most 8); the kv
     head's query heads walk their split's cached keys, then (last split) the
     new ones (mask by absolute position; sliding window, causal,
     bidirectional, image groups) in blocks of 64, each key and value row

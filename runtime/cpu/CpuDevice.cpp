@@ -90,6 +90,10 @@ CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
       throw std::runtime_error(payload.path() + ": cannot allocate the " +
                                std::to_string(bytes) +
                                "-byte KV arena: " + std::strerror(errno));
+    // Attention streams the cached keys and values every step: 2 MiB pages,
+    // as for the weights (runtime/Payload.h). The price is granularity: a
+    // short prompt touches up to 2 MiB, not 4 KiB, of each layer's K and V.
+    ::madvise(map, bytes, MADV_HUGEPAGE);
     arena = std::unique_ptr<uint8_t, ArenaUnmapper>(static_cast<uint8_t *>(map),
                                                     ArenaUnmapper{bytes});
   }

@@ -23,9 +23,10 @@ func.func @local_cache_update(%arena: memref<?xi8> {gemma.kv_arena}, %k: tensor<
 // -----
 
 // Attention over a global cache, flash style: the cached keys are cut into
-// one split per 512 (at most 8); a parallel loop over (query token, kv head,
+// one split per 256 (at most 8); a parallel loop over (query token, kv head,
 // split) walks them, then (last split) the new keys, in blocks of 64 with a
-// running max and sum for each of the kv head's two query heads, leaving a
+// running max and sum for each of the kv head's two query heads (each key and
+// value element read once for both), leaving a
 // partial row, max and sum per split (scratch: [tokens, heads, splits, 64]
 // scores, not sized by the position); a second parallel loop over (token,
 // head) combines the splits. The layer function's cache argument becomes a
@@ -33,11 +34,21 @@ func.func @local_cache_update(%arena: memref<?xi8> {gemma.kv_arena}, %k: tensor<
 // CHECK-LABEL: func.func @global_attention(
 // CHECK-SAME: %{{.*}}: memref<2x1x16x8xf32>
 // CHECK: memref.alloc(%{{.*}}) : memref<?x2x8xf32>
-// CHECK: arith.ceildivui %{{.*}}, %c512
+// CHECK: arith.ceildivui %{{.*}}, %c256
 // CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x2x?x8xf32>
 // CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x2x?x64xf32>
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}}, %{{.*}})
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32)
+// The block's scores: per key, one pass over the head dimension carrying a
+// dot product for each query head, so each key element is read once.
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32)
+// CHECK: memref.load %{{.*}} : memref<2x1x16x8xf32>
+// CHECK-NEXT: memref.load
+// CHECK-NEXT: arith.mulf
+// CHECK-NEXT: arith.addf
+// CHECK-NEXT: memref.load
+// CHECK-NEXT: arith.mulf
+// CHECK-NEXT: arith.addf
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: scf.for %{{.*}} step %c64{{.*}} iter_args
