@@ -55,8 +55,9 @@ public:
   void reset() { pos = 0; }
   // Moves to `position` as if that many tokens had been consumed, without
   // computing them: the caches keep whatever they hold (zeros in a fresh
-  // arena), so the logits that follow are meaningless. For measuring decode
-  // at a context depth without paying for its prompt (benchmarks/). Throws
+  // arena), so the logits that follow are meaningless unless the caches
+  // hold that prefix. For measuring decode at a context depth again and
+  // again after one prompt filled it (benchmarks/). Throws
   // std::out_of_range outside [0, maxContext).
   void skipTo(int64_t position);
 
