@@ -163,10 +163,12 @@ _mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logits,
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -417,6 +419,28 @@ TEST(Payload, WriterRestoresTheFileOnFailure) {
   error = errorOf([&] { appendBlob(path, "abcd", "{}"); });
   EXPECT_EQ(error, path + ": already carries a weight payload");
   EXPECT_EQ(MappedPayload::open(path).blobSize(), 4u);
+}
+
+TEST(Payload, WriteErrorIsNamedAndTheFileRestored) {
+  // A disk that fills up mid-blob: the file-size limit makes the writer's
+  // pwrite fail (EFBIG) past 3 MiB, inside the blob.
+  std::string path = tempPath("diskfull");
+  writeFile(path, "executable");
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 3 << 20;
+  auto previous = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  std::string error =
+      errorOf([&] { appendBlob(path, blobPattern(4 << 20), "{}"); });
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous);
+  EXPECT_EQ(error.find(path + ": write failed while appending the weight "
+                              "blob: File too large"),
+            0u)
+      << error;
+  EXPECT_EQ(readFile(path), "executable");
 }
 
 // --- metadata --------------------------------------------------------------
