@@ -191,6 +191,7 @@ private:
     Value split;   // which range of the cached keys
     Value lowest;  // its oldest visible absolute position
     Value groupId; // its image group (image_groups only), -1 for text
+    SmallVector<Value> heads; // the kv head's query heads, g * group + i
   };
   // The running max and sum of each head of the group: m0..m(G-1),
   // l0..l(G-1).
@@ -233,14 +234,20 @@ private:
 
   void attendOneGroup(OpBuilder &b, Location l, Value t, Value g, Value split) {
     Value p = arith::AddIOp::create(b, l, pos, t);
-    Query query{t, g, split, lowestVisible(b, l, p),
+    Query query{t,
+                g,
+                split,
+                lowestVisible(b, l, p),
                 imageGroups
                     ? memref::LoadOp::create(b, l, imageGroups, ValueRange{t})
-                    : Value()};
+                    : Value(),
+                {}};
+    for (int64_t i = 0; i < group; ++i)
+      query.heads.push_back(head(b, l, g, i));
     Softmax state;
     for (int64_t i = 0; i < group; ++i) {
       state.push_back(negInf);
-      eachElement(b, l, query, head(b, l, g, i),
+      eachElement(b, l, query, query.heads[i],
                   [&](OpBuilder &eb, Location el, Value, Value) {
                     return f32(eb, el, 0.0);
                   });
@@ -286,7 +293,7 @@ private:
           return visible(ib, il, query, u);
         });
     for (int64_t i = 0; i < group; ++i) {
-      SmallVector<Value, 3> at = {t, head(b, l, g, i), split};
+      SmallVector<Value, 3> at = {t, query.heads[i], split};
       memref::StoreOp::create(b, l, state[i], partialMax, at);
       memref::StoreOp::create(b, l, state[group + i], partialSum, at);
     }
@@ -391,7 +398,7 @@ private:
           SmallVector<Value> blockMax =
               scoreBlock(bb, bl, query, j0, j1, keyAt, visibleAt);
           for (int64_t i = 0; i < group; ++i) {
-            Value h = head(bb, bl, query.g, i);
+            Value h = query.heads[i];
             Value newMax =
                 arith::MaximumFOp::create(bb, bl, in[i], blockMax[i]);
             // All keys so far masked: keep exp() away from -inf - -inf.
@@ -427,9 +434,6 @@ private:
   SmallVector<Value> scoreBlock(OpBuilder &b, Location l, const Query &query,
                                 Value j0, Value j1, ElementAt keyAt,
                                 VisibleAt visibleAt) {
-    SmallVector<Value> groupHeads;
-    for (int64_t i = 0; i < group; ++i)
-      groupHeads.push_back(head(b, l, query.g, i));
     auto keys = scf::ForOp::create(
         b, l, j0, j1, idx(b, l, 1), SmallVector<Value>(group, negInf),
         [&](OpBuilder &b3, Location l3, Value j, ValueRange m) {
@@ -441,7 +445,7 @@ private:
                 SmallVector<Value> next;
                 for (int64_t i = 0; i < group; ++i) {
                   Value qv = memref::LoadOp::create(
-                      ib, il, q, ValueRange{query.t, groupHeads[i], d});
+                      ib, il, q, ValueRange{query.t, query.heads[i], d});
                   next.push_back(add(ib, il, acc[i], mul(ib, il, qv, key)));
                 }
                 scf::YieldOp::create(ib, il, next);
@@ -458,7 +462,7 @@ private:
               s = arith::SelectOp::create(b3, l3, seen, s, negInf);
             memref::StoreOp::create(
                 b3, l3, s, scores,
-                ValueRange{query.t, groupHeads[i], query.split, at});
+                ValueRange{query.t, query.heads[i], query.split, at});
             maxes.push_back(arith::MaximumFOp::create(b3, l3, m[i], s));
           }
           scf::YieldOp::create(b3, l3, maxes);
@@ -488,7 +492,7 @@ private:
       return scf::ForOp::create(
           b, l, from, to, idx(b, l, unroll), init,
           [&](OpBuilder &b3, Location l3, Value j, ValueRange in) {
-            SmallVector<Value> key, groupHeads, next;
+            SmallVector<Value> key, next;
             for (int64_t u = 0; u < unroll; ++u)
               key.push_back(
                   u == 0 ? j
@@ -497,12 +501,11 @@ private:
             // weight[i * unroll + u] = exp(score - max) of head i, key u.
             SmallVector<Value> weight;
             for (int64_t i = 0; i < group; ++i) {
-              groupHeads.push_back(head(b3, l3, query.g, i));
               Value sum = in[i];
               for (int64_t u = 0; u < unroll; ++u) {
                 Value s = memref::LoadOp::create(
                     b3, l3, scores,
-                    ValueRange{query.t, groupHeads[i], query.split,
+                    ValueRange{query.t, query.heads[i], query.split,
                                arith::SubIOp::create(b3, l3, key[u], j0)});
                 weight.push_back(math::ExpOp::create(
                     b3, l3, arith::SubFOp::create(b3, l3, s, maxes[i])));
@@ -516,7 +519,7 @@ private:
                       for (int64_t u = 0; u < unroll; ++u)
                         values.push_back(valueAt(eb, el, key[u], d));
                       for (int64_t i = 0; i < group; ++i) {
-                        SmallVector<Value, 4> at = {query.t, groupHeads[i],
+                        SmallVector<Value, 4> at = {query.t, query.heads[i],
                                                     query.split, d};
                         Value o = memref::LoadOp::create(eb, el, partial, at);
                         for (int64_t u = 0; u < unroll; ++u)
