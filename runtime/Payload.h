@@ -32,9 +32,9 @@ constexpr uint64_t kPayloadBlobAlignment = 4096;
 // (x86-64 PMD) boundary. Written in aligned 2 MiB pieces, the blob lands in
 // the page cache as 2 MiB folios, which the reader's mapping (aligned alike,
 // MADV_HUGEPAGE) maps one TLB entry per 2 MiB. Streaming gemma-3-1b's 2 GB of
-// weights through 4 KiB pages cost a quarter of one-thread decode (12.0 ->
-// 15.1 tok/s): the hardware prefetchers stop at every 4 KiB page and each
-// page takes a TLB walk. Readers accept any multiple of
+// weights through 4 KiB pages cost a fifth of one-thread decode (12.2 ->
+// 15.5 tok/s, benchmarks/RESULTS.md): the hardware prefetchers stop at every
+// 4 KiB page and each page takes a TLB walk. Readers accept any multiple of
 // kPayloadBlobAlignment (files written before this).
 constexpr uint64_t kPayloadBlobPlacement = 2 << 20;
 
