@@ -16,11 +16,14 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <functional>
 #include <limits>
+#include <tuple>
 
 namespace mlir::gemma {
 #define GEN_PASS_DEF_CONVERTATTENTIONTOLOOPS
@@ -106,13 +109,12 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
 // context runs on every thread. For each triple, the kv head's `group`
 // query heads walk their keys in blocks of kKeyBlock:
 //   1. scoreBlock: the block's scores for every head of the group (each key
-//      row read once for the group) into a block-sized scratch row, and
-//      their max;
-//   2. rescale: the running max moves to include the block; the output row
-//      and the running sum are scaled by exp(old max - new max);
-//   3. accumulateBlock: exp(score - max) * value into the split's partial
-//      output row (each value row read once for the group), exp(score - max)
-//      into the sum;
+//      row read once for the group) into a block-sized scratch row;
+//   2. blockWeights: the running max moves to include the block, the scores
+//      become exp(score - max), the running sum is rescaled by exp(old max
+//      - new max) and takes the block's weights;
+//   3. accumulateBlock: the split's partial output row, rescaled the same
+//      way, takes weight * value (each value row read once for the group);
 // and leaves the partial row, max and sum of each head. The cached keys
 // [lowest(p), pos) come first (a local layer's ring: slot j mod capacity),
 // then, in the last split, the new keys the mask lets the query see. A second
@@ -123,7 +125,14 @@ public:
   static constexpr int64_t kKeyBlock = 64;
   static constexpr int64_t kKeysPerSplit = 256;
   static constexpr int64_t kMaxSplits = 8;
-  static constexpr int64_t kValueUnroll = 4;
+  // Vector accumulators a step keeps in registers: half of AVX-512's 32,
+  // leaving room for the query chunks or weights and the loaded keys.
+  static constexpr int64_t kAccumulators = 16;
+  // How far ahead of its use a cached key or value row is prefetched: about
+  // 16 KiB of bf16 rows of 256, more than a DRAM latency of work away. The
+  // hardware prefetchers alone left decode attention at a depth of 16K
+  // waiting on its loads (18 GB/s of K/V on gemma-3-1b, 2 threads).
+  static constexpr int64_t kPrefetchKeys = 32;
 
   AttentionLoopNest(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b)
       : op(op), loc(op.getLoc()), cacheType(op.getCacheType()),
@@ -133,17 +142,36 @@ public:
     headDim = qType.getDimSize(2);
     kvHeads = cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
     group = heads / kvHeads;
+    chooseVectorShape();
     if (std::optional<APFloat> c = op.getSoftcap())
       cap = c->convertToFloat();
-    q = bufferOf(b, loc, adaptor.getQuery());
-    k = bufferOf(b, loc, adaptor.getKey());
-    v = bufferOf(b, loc, adaptor.getValue());
+    q = rowBufferOf(b, loc, adaptor.getQuery());
+    k = rowBufferOf(b, loc, adaptor.getKey());
+    v = rowBufferOf(b, loc, adaptor.getValue());
     if (adaptor.getImageGroups())
       imageGroups = bufferOf(b, loc, adaptor.getImageGroups());
     cache = adaptor.getCache();
     pos = cacheType ? adaptor.getPosition() : idx(b, loc, 0);
     tokens = memref::DimOp::create(b, loc, q, 0);
     negInf = f32(b, loc, -std::numeric_limits<float>::infinity());
+  }
+
+  // The vector shape, from the head dimension and the GQA group alone: the
+  // widest of 16, 8, 4, 2, 1 f32 lanes that divides head_dim (16: one
+  // cache line, one AVX-512 register; LLVM splits it on narrower CPUs), so
+  // no row has a tail; keysPerStep keys per score step, so that the group's
+  // accumulators fill one vector of lane sums; valueChunks chunks of an
+  // output row per value pass, the largest divisor of head_dim / lanes that
+  // keeps group x valueChunks <= kAccumulators.
+  void chooseVectorShape() {
+    for (lanes = 16; headDim % lanes != 0;)
+      lanes /= 2;
+    keysPerStep = lanes % group == 0 ? lanes / group : 1;
+    int64_t chunks = headDim / lanes;
+    for (valueChunks =
+             std::min(chunks, std::max<int64_t>(1, kAccumulators / group));
+         chunks % valueChunks != 0;)
+      --valueChunks;
   }
 
   // The result buffer, out[tokens, heads, head_dim].
@@ -156,7 +184,7 @@ public:
     auto f32Type = b.getF32Type();
     int64_t dyn = ShapedType::kDynamic;
     partial = memref::AllocOp::create(
-        b, loc, MemRefType::get({dyn, heads, dyn, headDim}, f32Type),
+        b, loc, MemRefType::get({dyn, dyn, heads, headDim}, f32Type),
         ValueRange{tokens, splits});
     partialMax = memref::AllocOp::create(
         b, loc, MemRefType::get({dyn, heads, dyn}, f32Type),
@@ -165,7 +193,7 @@ public:
         b, loc, MemRefType::get({dyn, heads, dyn}, f32Type),
         ValueRange{tokens, splits});
     scores = memref::AllocOp::create(
-        b, loc, MemRefType::get({dyn, heads, dyn, kKeyBlock}, f32Type),
+        b, loc, MemRefType::get({dyn, dyn, heads, kKeyBlock}, f32Type),
         ValueRange{tokens, splits});
     Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
     scf::ParallelOp::create(b, loc, ValueRange{c0, c0, c0},
@@ -196,8 +224,17 @@ private:
   // The running max and sum of each head of the group: m0..m(G-1),
   // l0..l(G-1).
   using Softmax = SmallVector<Value>;
-  using ElementAt = function_ref<Value(OpBuilder &, Location, Value, Value)>;
-  using VisibleAt = function_ref<Value(OpBuilder &, Location, Value)>;
+  // Where one segment's keys come from: the row of key j (a cache slot or
+  // a new token's index), elements [d0, d0 + lanes) of that row's key or
+  // value as f32, and whether the query sees key j (null: every key).
+  // `prefetch` (null: none) asks for element d0 of a row's key (which = 0)
+  // or value (1) ahead of its use.
+  struct KeySource {
+    std::function<Value(OpBuilder &, Location, Value)> rowOf;
+    std::function<Value(OpBuilder &, Location, Value, Value)> keyAt, valueAt;
+    std::function<Value(OpBuilder &, Location, Value)> visibleAt;
+    std::function<void(OpBuilder &, Location, int64_t, Value, Value)> prefetch;
+  };
 
   // p-th token in zig-zag order: 0, T-1, 1, T-2, ...
   Value zigzag(OpBuilder &b, Location l, Value p) {
@@ -265,15 +302,23 @@ private:
           pos);
       Value hi = arith::MinUIOp::create(
           b, l, arith::AddIOp::create(b, l, lo, share), pos);
-      state = keySegment(
-          b, l, query, lo, hi, state,
-          [&](OpBuilder &ib, Location il, Value j, Value d) {
-            return cachedAt(ib, il, 0, g, cacheSlot(ib, il, cacheType, j), d);
+      KeySource cached{
+          [&](OpBuilder &ib, Location il, Value j) {
+            return cacheSlot(ib, il, cacheType, j);
           },
-          [&](OpBuilder &ib, Location il, Value j, Value d) {
-            return cachedAt(ib, il, 1, g, cacheSlot(ib, il, cacheType, j), d);
+          [&](OpBuilder &ib, Location il, Value slot, Value d0) {
+            return lanesAt(ib, il, cache, {idx(ib, il, 0), g, slot, d0});
           },
-          nullptr);
+          [&](OpBuilder &ib, Location il, Value slot, Value d0) {
+            return lanesAt(ib, il, cache, {idx(ib, il, 1), g, slot, d0});
+          },
+          nullptr,
+          [&](OpBuilder &ib, Location il, int64_t which, Value slot, Value d0) {
+            memref::PrefetchOp::create(
+                ib, il, cache, ValueRange{idx(ib, il, which), g, slot, d0},
+                /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
+          }};
+      state = keySegment(b, l, query, lo, hi, state, cached);
     }
     // The new keys go to the last split.
     auto [lo, hi] = newKeyRange(b, l, query);
@@ -281,17 +326,18 @@ private:
         b, l, arith::CmpIPredicate::eq, split,
         arith::SubIOp::create(b, l, splits, idx(b, l, 1)));
     hi = arith::SelectOp::create(b, l, last, hi, lo);
-    state = keySegment(
-        b, l, query, lo, hi, state,
-        [&](OpBuilder &ib, Location il, Value u, Value d) -> Value {
-          return memref::LoadOp::create(ib, il, k, ValueRange{u, g, d});
-        },
-        [&](OpBuilder &ib, Location il, Value u, Value d) -> Value {
-          return memref::LoadOp::create(ib, il, v, ValueRange{u, g, d});
-        },
-        [&](OpBuilder &ib, Location il, Value u) {
-          return visible(ib, il, query, u);
-        });
+    KeySource fresh{[&](OpBuilder &, Location, Value u) { return u; },
+                    [&](OpBuilder &ib, Location il, Value u, Value d0) {
+                      return lanesAt(ib, il, k, {u, g, d0});
+                    },
+                    [&](OpBuilder &ib, Location il, Value u, Value d0) {
+                      return lanesAt(ib, il, v, {u, g, d0});
+                    },
+                    [&](OpBuilder &ib, Location il, Value u) {
+                      return visible(ib, il, query, u);
+                    },
+                    nullptr};
+    state = keySegment(b, l, query, lo, hi, state, fresh);
     for (int64_t i = 0; i < group; ++i) {
       SmallVector<Value, 3> at = {t, query.heads[i], split};
       memref::StoreOp::create(b, l, state[i], partialMax, at);
@@ -342,7 +388,7 @@ private:
                         Value o = memref::LoadOp::create(db, dl, out,
                                                          ValueRange{t, h, d});
                         Value x = memref::LoadOp::create(
-                            db, dl, partial, ValueRange{t, h, s, d});
+                            db, dl, partial, ValueRange{t, s, h, d});
                         memref::StoreOp::create(
                             db, dl, add(db, dl, o, mul(db, dl, w, x)), out,
                             ValueRange{t, h, d});
@@ -382,171 +428,335 @@ private:
     return {lo, arith::AddIOp::create(b, l, query.t, idx(b, l, 1))};
   }
 
-  // Keys [lo, hi) of one source, in blocks; returns the updated softmax
-  // state. `visibleAt` is null when every key of the source is visible.
+  // Keys [lo, hi) of one source, in blocks of kKeyBlock; returns the updated
+  // softmax state. Per block: the scores (scoreBlock), each head's block max
+  // and weights exp(score - max) in place of the scores (blockWeights), then
+  // the values (accumulateBlock), which also applies the rescale.
   Softmax keySegment(OpBuilder &b, Location l, const Query &query, Value lo,
-                     Value hi, const Softmax &state, ElementAt keyAt,
-                     ElementAt valueAt, VisibleAt visibleAt) {
+                     Value hi, const Softmax &state, const KeySource &src) {
     auto loop = scf::ForOp::create(
         b, l, lo, hi, idx(b, l, kKeyBlock), state,
         [&](OpBuilder &bb, Location bl, Value j0, ValueRange in) {
-          Value j1 = arith::MinUIOp::create(
-              bb, bl, arith::AddIOp::create(bb, bl, j0, idx(bb, bl, kKeyBlock)),
-              hi);
+          Value n = arith::SubIOp::create(
+              bb, bl,
+              arith::MinUIOp::create(
+                  bb, bl,
+                  arith::AddIOp::create(bb, bl, j0, idx(bb, bl, kKeyBlock)),
+                  hi),
+              j0);
+          Value last = arith::SubIOp::create(bb, bl, hi, idx(bb, bl, 1));
+          scoreBlock(bb, bl, query, j0, n, last, src);
           Softmax next(in.begin(), in.end());
-          SmallVector<Value> shifted(group);
-          SmallVector<Value> blockMax =
-              scoreBlock(bb, bl, query, j0, j1, keyAt, visibleAt);
+          SmallVector<Value> corrections(group);
           for (int64_t i = 0; i < group; ++i) {
-            Value h = query.heads[i];
-            Value newMax =
-                arith::MaximumFOp::create(bb, bl, in[i], blockMax[i]);
-            // All keys so far masked: keep exp() away from -inf - -inf.
-            Value allMasked = arith::CmpFOp::create(
-                bb, bl, arith::CmpFPredicate::OEQ, newMax, negInf);
-            shifted[i] = arith::SelectOp::create(bb, bl, allMasked,
-                                                 f32(bb, bl, 0.0), newMax);
-            Value correction = math::ExpOp::create(
-                bb, bl, arith::SubFOp::create(bb, bl, in[i], shifted[i]));
+            auto [newMax, correction, blockSum] =
+                blockWeights(bb, bl, query, i, in[i]);
             next[i] = newMax;
             next[group + i] =
-                arith::MulFOp::create(bb, bl, in[group + i], correction);
-            eachElement(bb, bl, query, h,
-                        [&](OpBuilder &eb, Location el, Value, Value o) {
-                          return arith::MulFOp::create(eb, el, o, correction)
-                              .getResult();
-                        });
+                add(bb, bl, mul(bb, bl, in[group + i], correction), blockSum);
+            corrections[i] = correction;
           }
-          SmallVector<Value> sums =
-              accumulateBlock(bb, bl, query, j0, j1, shifted,
-                              ValueRange(next).drop_front(group), valueAt);
-          for (int64_t i = 0; i < group; ++i)
-            next[group + i] = sums[i];
+          accumulateBlock(bb, bl, query, j0, n, last, corrections, src);
           scf::YieldOp::create(bb, bl, next);
         });
     return Softmax(loop.getResults().begin(), loop.getResults().end());
   }
 
-  // Step 1: scores[t, h, split, j - j0] for keys [j0, j1) and every head h
-  // of the group, -inf where masked; returns each head's max over the
-  // block. The heads are the innermost loop, so each key element is loaded
-  // and widened once for the whole group.
-  SmallVector<Value> scoreBlock(OpBuilder &b, Location l, const Query &query,
-                                Value j0, Value j1, ElementAt keyAt,
-                                VisibleAt visibleAt) {
-    auto keys = scf::ForOp::create(
-        b, l, j0, j1, idx(b, l, 1), SmallVector<Value>(group, negInf),
-        [&](OpBuilder &b3, Location l3, Value j, ValueRange m) {
-          auto dots = scf::ForOp::create(
-              b3, l3, idx(b3, l3, 0), idx(b3, l3, headDim), idx(b3, l3, 1),
-              SmallVector<Value>(group, f32(b3, l3, 0.0)),
-              [&](OpBuilder &ib, Location il, Value d, ValueRange acc) {
-                Value key = keyAt(ib, il, j, d);
-                SmallVector<Value> next;
-                for (int64_t i = 0; i < group; ++i) {
-                  Value qv = memref::LoadOp::create(
-                      ib, il, q, ValueRange{query.t, query.heads[i], d});
-                  next.push_back(add(ib, il, acc[i], mul(ib, il, qv, key)));
-                }
-                scf::YieldOp::create(ib, il, next);
-              });
-          Value seen = visibleAt ? visibleAt(b3, l3, j) : Value();
-          Value at = arith::SubIOp::create(b3, l3, j, j0);
-          SmallVector<Value> maxes;
-          for (int64_t i = 0; i < group; ++i) {
-            Value s = arith::MulFOp::create(b3, l3, dots.getResult(i),
-                                            f32(b3, l3, scale));
-            if (cap)
-              s = softcap(b3, l3, s, *cap);
-            if (seen)
-              s = arith::SelectOp::create(b3, l3, seen, s, negInf);
-            memref::StoreOp::create(
-                b3, l3, s, scores,
-                ValueRange{query.t, query.heads[i], query.split, at});
-            maxes.push_back(arith::MaximumFOp::create(b3, l3, m[i], s));
-          }
-          scf::YieldOp::create(b3, l3, maxes);
-        });
-    return SmallVector<Value>(keys.getResults().begin(),
-                              keys.getResults().end());
-  }
-
-  // Step 3: partial[t, h, split] += exp(score - max_h) * value[j] over the
-  // block, for every head of the group; returns the group's running sums
-  // with the block's weights added.
-  // Keys go kValueUnroll at a time, so that each pass over the output rows
-  // (a load and a store per element) carries that many values' products, and
-  // the heads are the innermost loop, so each value element is loaded and
-  // widened once for the whole group.
-  SmallVector<Value> accumulateBlock(OpBuilder &b, Location l,
-                                     const Query &query, Value j0, Value j1,
-                                     ArrayRef<Value> maxes, ValueRange sums,
-                                     ElementAt valueAt) {
-    Value span = arith::SubIOp::create(b, l, j1, j0);
-    Value unrolledEnd = arith::AddIOp::create(
-        b, l, j0,
-        arith::MulIOp::create(
-            b, l, arith::DivUIOp::create(b, l, span, idx(b, l, kValueUnroll)),
-            idx(b, l, kValueUnroll)));
-    auto keys = [&](Value from, Value to, int64_t unroll, ValueRange init) {
-      return scf::ForOp::create(
-          b, l, from, to, idx(b, l, unroll), init,
-          [&](OpBuilder &b3, Location l3, Value j, ValueRange in) {
-            SmallVector<Value> key, next;
-            for (int64_t u = 0; u < unroll; ++u)
-              key.push_back(
-                  u == 0 ? j
-                         : arith::AddIOp::create(b3, l3, j, idx(b3, l3, u))
-                               .getResult());
-            // weight[i * unroll + u] = exp(score - max) of head i, key u.
-            SmallVector<Value> weight;
-            for (int64_t i = 0; i < group; ++i) {
-              Value sum = in[i];
-              for (int64_t u = 0; u < unroll; ++u) {
-                Value s = memref::LoadOp::create(
-                    b3, l3, scores,
-                    ValueRange{query.t, query.heads[i], query.split,
-                               arith::SubIOp::create(b3, l3, key[u], j0)});
-                weight.push_back(math::ExpOp::create(
-                    b3, l3, arith::SubFOp::create(b3, l3, s, maxes[i])));
-                sum = add(b3, l3, sum, weight.back());
-              }
-              next.push_back(sum);
+  // Step 1: scores[t, split, h, j - j0] for the block's n keys from j0 and
+  // every head h of the group, -inf where masked and past n. Keys go
+  // keysPerStep at a time: for each `lanes`-wide chunk of the head
+  // dimension, the group's query chunks and each key's chunk (loaded and
+  // widened once for the group) feed group x keysPerStep accumulators,
+  // which one shuffle tree then sums across their lanes together.
+  void scoreBlock(OpBuilder &b, Location l, const Query &query, Value j0,
+                  Value n, Value last, const KeySource &src) {
+    Value stepped = arith::MulIOp::create(
+        b, l, arith::DivUIOp::create(b, l, n, idx(b, l, keysPerStep)),
+        idx(b, l, keysPerStep));
+    auto scoreKeys = [&](Value from, Value to, int64_t keys) {
+      forLoop(
+          b, l, from, to, idx(b, l, keys), {},
+          [&](OpBuilder &sb, Location sl, Value jj, ValueRange) {
+            SmallVector<Value> rows, rowsAhead;
+            for (int64_t u = 0; u < keys; ++u) {
+              Value j = arith::AddIOp::create(
+                  sb, sl, j0,
+                  arith::AddIOp::create(sb, sl, jj, idx(sb, sl, u)));
+              rows.push_back(src.rowOf(sb, sl, j));
+              if (src.prefetch)
+                rowsAhead.push_back(
+                    src.rowOf(sb, sl, keyAhead(sb, sl, j, last)));
             }
-            forLoop(b3, l3, idx(b3, l3, 0), idx(b3, l3, headDim), {},
-                    [&](OpBuilder &eb, Location el, Value d, ValueRange) {
-                      SmallVector<Value> values;
-                      for (int64_t u = 0; u < unroll; ++u)
-                        values.push_back(valueAt(eb, el, key[u], d));
-                      for (int64_t i = 0; i < group; ++i) {
-                        SmallVector<Value, 4> at = {query.t, query.heads[i],
-                                                    query.split, d};
-                        Value o = memref::LoadOp::create(eb, el, partial, at);
-                        for (int64_t u = 0; u < unroll; ++u)
-                          o = add(
-                              eb, el, o,
-                              mul(eb, el, weight[i * unroll + u], values[u]));
-                        memref::StoreOp::create(eb, el, o, partial, at);
+            // Key by key, so that the rows are read in address order,
+            // with two accumulators per head (even and odd chunks) for
+            // twice the independent FMAs of one key.
+            int64_t sets = (headDim / lanes) % 2 == 0 ? 2 : 1;
+            SmallVector<Value> dots(group * keys);
+            for (int64_t u = 0; u < keys; ++u) {
+              SmallVector<Value> zero(sets * group, splat(sb, sl, 0.0f));
+              auto dot = scf::ForOp::create(
+                  sb, sl, idx(sb, sl, 0), idx(sb, sl, headDim),
+                  idx(sb, sl, sets * lanes), zero,
+                  [&](OpBuilder &db, Location dl, Value d0, ValueRange acc) {
+                    SmallVector<Value> next(acc.begin(), acc.end());
+                    for (int64_t set = 0; set < sets; ++set) {
+                      Value d = arith::AddIOp::create(db, dl, d0,
+                                                      idx(db, dl, set * lanes));
+                      // The key kPrefetchKeys ahead, and this key's
+                      // value for accumulateBlock.
+                      if (src.prefetch) {
+                        src.prefetch(db, dl, 0, rowsAhead[u], d);
+                        src.prefetch(db, dl, 1, rows[u], d);
                       }
-                      return SmallVector<Value>{};
-                    });
-            scf::YieldOp::create(b3, l3, next);
+                      Value key = src.keyAt(db, dl, rows[u], d);
+                      for (int64_t i = 0; i < group; ++i)
+                        next[set * group + i] = vector::FMAOp::create(
+                            db, dl,
+                            vector::LoadOp::create(
+                                db, dl, vectorType(db), q,
+                                ValueRange{query.t, query.heads[i], d}),
+                            key, acc[set * group + i]);
+                    }
+                    scf::YieldOp::create(db, dl, next);
+                  });
+              for (int64_t i = 0; i < group; ++i) {
+                dots[i * keys + u] = dot.getResult(i);
+                for (int64_t set = 1; set < sets; ++set)
+                  dots[i * keys + u] = add(sb, sl, dots[i * keys + u],
+                                           dot.getResult(set * group + i));
+              }
+            }
+            SmallVector<Value> sums = sumLanes(sb, sl, dots);
+            for (int64_t i = 0; i < group; ++i) {
+              Value at[] = {query.t, query.split, query.heads[i], jj};
+              if (isa<VectorType>(sums[0].getType())) { // head-major
+                Value mine = vector::ExtractStridedSliceOp::create(
+                    sb, sl, sums[0], {i * keys}, {keys}, {1});
+                vector::StoreOp::create(sb, sl, finishScore(sb, sl, mine),
+                                        scores, at);
+                continue;
+              }
+              for (int64_t u = 0; u < keys; ++u) {
+                at[3] = arith::AddIOp::create(sb, sl, jj, idx(sb, sl, u));
+                memref::StoreOp::create(sb, sl,
+                                        finishScore(sb, sl, sums[i * keys + u]),
+                                        scores, at);
+              }
+            }
+            return SmallVector<Value>{};
           });
     };
-    auto unrolled = keys(j0, unrolledEnd, kValueUnroll, sums);
-    auto rest = keys(unrolledEnd, j1, 1, unrolled.getResults());
-    return SmallVector<Value>(rest.getResults().begin(),
-                              rest.getResults().end());
+    scoreKeys(idx(b, l, 0), stepped, keysPerStep);
+    scoreKeys(stepped, n, 1);
+    // Masked keys and the block's tail past n weigh nothing.
+    auto hide = [&](OpBuilder &hb, Location hl, Value jj) {
+      for (int64_t i = 0; i < group; ++i)
+        memref::StoreOp::create(
+            hb, hl, negInf, scores,
+            ValueRange{query.t, query.split, query.heads[i], jj});
+    };
+    if (src.visibleAt)
+      forLoop(
+          b, l, idx(b, l, 0), n, {},
+          [&](OpBuilder &mb, Location ml, Value jj, ValueRange) {
+            Value hidden = arith::XOrIOp::create(
+                mb, ml,
+                src.visibleAt(mb, ml, arith::AddIOp::create(mb, ml, j0, jj)),
+                arith::ConstantOp::create(mb, ml, mb.getBoolAttr(true)));
+            scf::IfOp::create(mb, ml, hidden, [&](OpBuilder &eb, Location el) {
+              hide(eb, el, jj);
+              scf::YieldOp::create(eb, el);
+            });
+            return SmallVector<Value>{};
+          });
+    forLoop(b, l, n, idx(b, l, kKeyBlock), {},
+            [&](OpBuilder &mb, Location ml, Value jj, ValueRange) {
+              hide(mb, ml, jj);
+              return SmallVector<Value>{};
+            });
   }
 
-  // partial[t, h, split, d] = update(d, partial[t, h, split, d]) for
+  // Step 2 for head i of the group: the running max moves to include the
+  // block's scores, which become their weights exp(score - max) in place.
+  // Returns the new max, the factor exp(old max - new max) that rescales
+  // the head's output row and sum, and the block's sum of weights.
+  std::tuple<Value, Value, Value> blockWeights(OpBuilder &b, Location l,
+                                               const Query &query, int64_t i,
+                                               Value runningMax) {
+    auto rowAt = [&](OpBuilder &rb, Location rl, int64_t c) {
+      return SmallVector<Value>{query.t, query.split, query.heads[i],
+                                idx(rb, rl, c * lanes)};
+    };
+    Value blockMax;
+    for (int64_t c = 0; c < kKeyBlock / lanes; ++c) {
+      Value s =
+          vector::LoadOp::create(b, l, vectorType(b), scores, rowAt(b, l, c));
+      blockMax = c == 0 ? s : arith::MaximumFOp::create(b, l, blockMax, s);
+    }
+    Value newMax = arith::MaximumFOp::create(
+        b, l, runningMax,
+        vector::ReductionOp::create(b, l, vector::CombiningKind::MAXIMUMF,
+                                    blockMax));
+    // All keys so far masked: keep exp() away from -inf - -inf.
+    Value allMasked =
+        arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, newMax, negInf);
+    Value shifted =
+        arith::SelectOp::create(b, l, allMasked, f32(b, l, 0.0), newMax);
+    Value correction = math::ExpOp::create(
+        b, l, arith::SubFOp::create(b, l, runningMax, shifted));
+    Value shiftedLanes =
+        vector::BroadcastOp::create(b, l, vectorType(b), shifted);
+    Value sum = splat(b, l, 0.0f);
+    for (int64_t c = 0; c < kKeyBlock / lanes; ++c) {
+      Value s =
+          vector::LoadOp::create(b, l, vectorType(b), scores, rowAt(b, l, c));
+      Value w = math::ExpOp::create(
+          b, l, arith::SubFOp::create(b, l, s, shiftedLanes));
+      vector::StoreOp::create(b, l, w, scores, rowAt(b, l, c));
+      sum = add(b, l, sum, w);
+    }
+    Value blockSum =
+        vector::ReductionOp::create(b, l, vector::CombiningKind::ADD, sum,
+                                    fastMath(b.getContext()).getValue());
+    return {newMax, correction, blockSum};
+  }
+
+  // Step 3: partial[t, split, h] = partial * correction_h + sum over the
+  // block's keys of weight(h, j) * value[j], for every head h of the group.
+  // The output rows go valueChunks x lanes elements at a time, held in
+  // registers over all the block's keys; each value chunk is loaded and
+  // widened once for the whole group.
+  void accumulateBlock(OpBuilder &b, Location l, const Query &query, Value j0,
+                       Value n, Value last, ArrayRef<Value> corrections,
+                       const KeySource &src) {
+    SmallVector<Value> factors;
+    for (Value c : corrections)
+      factors.push_back(vector::BroadcastOp::create(b, l, vectorType(b), c));
+    int64_t width = valueChunks * lanes;
+    forLoop(
+        b, l, idx(b, l, 0), idx(b, l, headDim), idx(b, l, width), {},
+        [&](OpBuilder &cb, Location cl, Value d0, ValueRange) {
+          SmallVector<Value> chunkAt;
+          for (int64_t c = 0; c < valueChunks; ++c)
+            chunkAt.push_back(
+                arith::AddIOp::create(cb, cl, d0, idx(cb, cl, c * lanes)));
+          auto outAt = [&](int64_t i, int64_t c) {
+            return SmallVector<Value>{query.t, query.split, query.heads[i],
+                                      chunkAt[c]};
+          };
+          SmallVector<Value> init;
+          for (int64_t i = 0; i < group; ++i)
+            for (int64_t c = 0; c < valueChunks; ++c)
+              init.push_back(mul(cb, cl,
+                                 vector::LoadOp::create(cb, cl, vectorType(cb),
+                                                        partial, outAt(i, c)),
+                                 factors[i]));
+          auto keys = scf::ForOp::create(
+              cb, cl, idx(cb, cl, 0), n, idx(cb, cl, 1), init,
+              [&](OpBuilder &kb, Location kl, Value jj, ValueRange acc) {
+                Value row =
+                    src.rowOf(kb, kl, arith::AddIOp::create(kb, kl, j0, jj));
+                SmallVector<Value> weights, next(acc.begin(), acc.end());
+                for (int64_t i = 0; i < group; ++i)
+                  weights.push_back(vector::BroadcastOp::create(
+                      kb, kl, vectorType(kb),
+                      memref::LoadOp::create(kb, kl, scores,
+                                             ValueRange{query.t, query.split,
+                                                        query.heads[i], jj})));
+                for (int64_t c = 0; c < valueChunks; ++c) {
+                  Value value = src.valueAt(kb, kl, row, chunkAt[c]);
+                  for (int64_t i = 0; i < group; ++i)
+                    next[i * valueChunks + c] = vector::FMAOp::create(
+                        kb, kl, weights[i], value, next[i * valueChunks + c]);
+                }
+                scf::YieldOp::create(kb, kl, next);
+              });
+          for (int64_t i = 0; i < group; ++i)
+            for (int64_t c = 0; c < valueChunks; ++c)
+              vector::StoreOp::create(cb, cl,
+                                      keys.getResult(i * valueChunks + c),
+                                      partial, outAt(i, c));
+          return SmallVector<Value>{};
+        });
+  }
+
+  // The lane sums of `accs` (each vector<lanes x f32>). When there are
+  // exactly `lanes` of them, one vector whose lane k is the sum of accs[k]:
+  // a tree that halves the lanes each source keeps per level, two shuffles
+  // and an add for every pair of vectors (lanes - 1 adds in all, against
+  // one reduction of log2(lanes) steps per source). Otherwise one scalar
+  // per source.
+  SmallVector<Value> sumLanes(OpBuilder &b, Location l, ValueRange accs) {
+    if (static_cast<int64_t>(accs.size()) != lanes || lanes == 1) {
+      SmallVector<Value> sums;
+      for (Value a : accs)
+        sums.push_back(
+            vector::ReductionOp::create(b, l, vector::CombiningKind::ADD, a,
+                                        fastMath(b.getContext()).getValue()));
+      return sums;
+    }
+    SmallVector<Value> level(accs.begin(), accs.end());
+    // Each vector of `level` holds sources in blocks of `width` lanes.
+    for (int64_t width = lanes; width > 1; width /= 2) {
+      SmallVector<Value> next;
+      for (size_t p = 0; p < level.size(); p += 2) {
+        SmallVector<int64_t> low, high;
+        for (int64_t from : {int64_t(0), lanes})
+          for (int64_t block = 0; block < lanes; block += width)
+            for (int64_t e = 0; e < width / 2; ++e) {
+              low.push_back(from + block + e);
+              high.push_back(from + block + width / 2 + e);
+            }
+        next.push_back(add(
+            b, l, vector::ShuffleOp::create(b, l, level[p], level[p + 1], low),
+            vector::ShuffleOp::create(b, l, level[p], level[p + 1], high)));
+      }
+      level = std::move(next);
+    }
+    return level;
+  }
+
+  // The key kPrefetchKeys after key j, at most `last`.
+  Value keyAhead(OpBuilder &b, Location l, Value j, Value last) {
+    return arith::MinUIOp::create(
+        b, l, arith::AddIOp::create(b, l, j, idx(b, l, kPrefetchKeys)), last);
+  }
+
+  // A raw dot product (scalar or vector) scaled and soft-capped.
+  Value finishScore(OpBuilder &b, Location l, Value dot) {
+    Value s = arith::MulFOp::create(b, l, dot, constantLike(b, l, dot, scale));
+    if (cap) {
+      Value c = constantLike(b, l, dot, *cap);
+      s = arith::MulFOp::create(
+          b, l, c,
+          math::TanhOp::create(b, l, arith::DivFOp::create(b, l, s, c)));
+    }
+    return s;
+  }
+
+  VectorType vectorType(OpBuilder &b) const {
+    return VectorType::get({lanes}, b.getF32Type());
+  }
+  Value splat(OpBuilder &b, Location l, float value) {
+    return arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(vectorType(b), value));
+  }
+  // `value` as an f32 constant of the type of `like` (scalar or vector).
+  Value constantLike(OpBuilder &b, Location l, Value like, float value) {
+    if (auto type = dyn_cast<VectorType>(like.getType()))
+      return arith::ConstantOp::create(b, l,
+                                       DenseElementsAttr::get(type, value));
+    return f32(b, l, value);
+  }
+
+  // partial[t, split, h, d] = update(d, partial[t, split, h, d]) for
   // every d.
   void
   eachElement(OpBuilder &b, Location l, const Query &query, Value h,
               function_ref<Value(OpBuilder &, Location, Value, Value)> update) {
     forLoop(b, l, idx(b, l, 0), idx(b, l, headDim), {},
             [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-              SmallVector<Value, 4> at = {query.t, h, query.split, d};
+              SmallVector<Value, 4> at = {query.t, query.split, h, d};
               Value value = update(b3, l3, d,
                                    memref::LoadOp::create(b3, l3, partial, at));
               memref::StoreOp::create(b3, l3, value, partial, at);
@@ -554,13 +764,13 @@ private:
             });
   }
 
-  // Element d of the cached key (which = 0) or value (which = 1) of the kv
-  // head g at cache slot `slot`, as f32.
-  Value cachedAt(OpBuilder &b, Location l, int64_t which, Value g, Value slot,
-                 Value d) {
-    return widen(b, l,
-                 memref::LoadOp::create(
-                     b, l, cache, ValueRange{idx(b, l, which), g, slot, d}));
+  // Elements [d0, d0 + lanes) of a row of `buffer` at `at` (d0 last), as
+  // f32.
+  Value lanesAt(OpBuilder &b, Location l, Value buffer, SmallVector<Value> at) {
+    auto element = cast<MemRefType>(buffer.getType()).getElementType();
+    Value x = vector::LoadOp::create(b, l, VectorType::get({lanes}, element),
+                                     buffer, at);
+    return widen(b, l, x);
   }
 
   // Whether the query sees new token u: causal and inside the window, or
@@ -595,6 +805,9 @@ private:
   float scale;
   std::optional<float> cap;
   int64_t heads = 0, headDim = 0, kvHeads = 1, group = 1;
+  // The f32 lanes of the vectors the loops work in, the keys one score step
+  // reads and the lane chunks of an output row one value pass holds.
+  int64_t lanes = 1, keysPerStep = 1, valueChunks = 1;
   Value q, k, v, imageGroups, cache, pos, tokens, negInf;
   Value out, scores, splits, partial, partialMax, partialSum;
 };

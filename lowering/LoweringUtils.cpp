@@ -17,9 +17,12 @@ arith::FastMathFlagsAttr fastMath(MLIRContext *ctx) {
 }
 
 Value widen(OpBuilder &b, Location loc, Value v) {
-  if (v.getType().isF32())
+  Type f32Type = b.getF32Type();
+  if (getElementTypeOrSelf(v.getType()) == f32Type)
     return v;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  if (auto shaped = dyn_cast<ShapedType>(v.getType()))
+    return arith::ExtFOp::create(b, loc, shaped.clone(f32Type), v);
+  return arith::ExtFOp::create(b, loc, f32Type, v);
 }
 
 Value f32(OpBuilder &b, Location loc, double value) {
@@ -256,15 +259,27 @@ Value viewAt(OpBuilder &b, Location loc, Value blob, int64_t offset,
 }
 
 // A read-only buffer view of a tensor operand, for the loop-nest lowerings.
-Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
+namespace {
+Value readOnlyBuffer(OpBuilder &b, Location loc, Value tensor,
+                     int64_t innerStride) {
   auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  if (!strides.empty())
+    strides.back() = innerStride;
   auto memrefType = MemRefType::get(
       type.getShape(), type.getElementType(),
-      StridedLayoutAttr::get(
-          b.getContext(), ShapedType::kDynamic,
-          SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic)));
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
   return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
                                            /*read_only=*/true);
+}
+} // namespace
+
+Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
+  return readOnlyBuffer(b, loc, tensor, ShapedType::kDynamic);
+}
+
+Value rowBufferOf(OpBuilder &b, Location loc, Value tensor) {
+  return readOnlyBuffer(b, loc, tensor, 1);
 }
 
 Value forLoop(

@@ -16,7 +16,7 @@ namespace mlir::gemma {
 
 /// Reassociation lets LLVM vectorize the reductions; contraction allows FMA.
 arith::FastMathFlagsAttr fastMath(MLIRContext *ctx);
-/// `v` as f32 (extf for bf16/f16).
+/// `v` (a scalar or a vector) as f32 (extf for bf16/f16).
 Value widen(OpBuilder &b, Location loc, Value v);
 Value f32(OpBuilder &b, Location loc, double value);
 Value idx(OpBuilder &b, Location loc, int64_t value);
@@ -81,6 +81,10 @@ Value viewAt(OpBuilder &b, Location loc, Value blob, int64_t offset,
              MemRefType type);
 /// A read-only buffer view of a tensor operand, for loop nests.
 Value bufferOf(OpBuilder &b, Location loc, Value tensor);
+/// The same with contiguous rows (unit stride in the last dimension), which
+/// vector loads need; bufferization copies a tensor whose buffer cannot be
+/// shown to have them.
+Value rowBufferOf(OpBuilder &b, Location loc, Value tensor);
 /// scf.for lb..ub step 1 carrying `init`; returns result `resultIndex`
 /// (null when the loop carries nothing).
 Value forLoop(

@@ -93,8 +93,14 @@ def ConvertAttentionToLoops
     new ones (mask by absolute position; sliding window, causal,
     bidirectional, image groups) in blocks of 64, each key and value row
     read once for the whole GQA group, with a running max and sum per head;
-    a second parallel loop combines the splits. Scratch is one block of
-    scores and one partial row per (token, head, split). Needs
+    a second parallel loop combines the splits. The loops work in vectors
+    of the widest of 16, 8, ... f32 lanes that divides head_dim: a score
+    step reads lanes / group keys, each row in address order, into one
+    accumulator per head, and sums them all across lanes with one shuffle
+    tree; a value pass holds chunks of each head's output row in registers
+    over the block's keys. Cached K rows are prefetched 32 keys ahead and
+    V rows while their keys are scored. Scratch is one block of scores and
+    one partial row per (token, split, head). Needs
     gemma-plan-kv-cache and gemma-expose-entry-points first.
 
     Before:
@@ -114,7 +120,7 @@ def ConvertAttentionToLoops
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
 }
 

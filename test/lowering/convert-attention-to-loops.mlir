@@ -25,33 +25,47 @@ func.func @local_cache_update(%arena: memref<?xi8> {gemma.kv_arena}, %k: tensor<
 // Attention over a global cache, flash style: the cached keys are cut into
 // one split per 256 (at most 8); a parallel loop over (query token, kv head,
 // split) walks them, then (last split) the new keys, in blocks of 64 with a
-// running max and sum for each of the kv head's two query heads (each key and
-// value element read once for both), leaving a
-// partial row, max and sum per split (scratch: [tokens, heads, splits, 64]
+// running max and sum for each of the kv head's two query heads, leaving a
+// partial row, max and sum per split (scratch: [tokens, splits, heads, 64]
 // scores, not sized by the position); a second parallel loop over (token,
 // head) combines the splits. The layer function's cache argument becomes a
-// memref.
+// memref. Head dim 8: vectors of 8 f32 lanes.
 // CHECK-LABEL: func.func @global_attention(
 // CHECK-SAME: %{{.*}}: memref<2x1x16x8xf32>
 // CHECK: memref.alloc(%{{.*}}) : memref<?x2x8xf32>
 // CHECK: arith.ceildivui %{{.*}}, %c256
-// CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x2x?x8xf32>
-// CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x2x?x64xf32>
+// CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?x2x8xf32>
+// CHECK: memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?x2x64xf32>
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}}, %{{.*}})
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32)
-// The block's scores: per key, one pass over the head dimension carrying a
-// dot product for each query head, so each key element is read once.
-// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32)
-// CHECK: memref.load %{{.*}} : memref<2x1x16x8xf32>
-// CHECK-NEXT: memref.load
-// CHECK-NEXT: arith.mulf
-// CHECK-NEXT: arith.addf
-// CHECK-NEXT: memref.load
-// CHECK-NEXT: arith.mulf
-// CHECK-NEXT: arith.addf
-// CHECK: arith.maximumf
-// CHECK: math.exp
-// CHECK: scf.for %{{.*}} step %c64{{.*}} iter_args
+// The block's scores, four keys a step (8 lanes / 2 heads): key by key, its
+// row read once in address order (the key 32 ahead and this key's value
+// prefetched), feeding one accumulator per query head...
+// CHECK: scf.for %{{.*}} step %c4
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK: memref.prefetch %{{.*}} : memref<2x1x16x8xf32>
+// CHECK: memref.prefetch %{{.*}} : memref<2x1x16x8xf32>
+// CHECK: vector.load %{{.*}} : memref<2x1x16x8xf32>, vector<8xf32>
+// CHECK-NEXT: vector.load
+// CHECK-NEXT: vector.fma
+// CHECK-NEXT: vector.load
+// CHECK-NEXT: vector.fma
+// ...then the step's eight accumulators summed across their lanes together
+// by one shuffle tree (4 + 2 + 1 pairs), each head's four scores stored as
+// one vector.
+// CHECK-COUNT-14: vector.shuffle
+// CHECK: vector.store %{{.*}} : memref<?x?x2x64xf32>, vector<4xf32>
+// Each head's block max and weights, a vector of scores at a time.
+// CHECK: vector.reduction <maximumf>
+// CHECK: math.exp %{{.*}} : vector<8xf32>
+// The values: the output row chunk of each head held in registers over the
+// block's keys, each key's value chunk loaded once for both heads.
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK: vector.broadcast
+// CHECK: vector.broadcast
+// CHECK: vector.load %{{.*}} : memref<2x1x16x8xf32>, vector<8xf32>
+// CHECK-NEXT: vector.fma
+// CHECK-NEXT: vector.fma
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}})
 // CHECK: arith.divf
 // CHECK: bufferization.to_tensor %{{.*}} restrict writable
