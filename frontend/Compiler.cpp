@@ -334,7 +334,9 @@ void compileIR(const std::string &input, const std::string &output,
       throw Error(input + ": compilation failed in the " + what + " stage");
   };
   stage("gemma optimisation", buildGemmaOptimizationPipeline);
-  stage("linalg lowering", buildLinalgLoweringPipeline);
+  stage("linalg lowering", [&](OpPassManager &pm) {
+    buildLinalgLoweringPipeline(pm, target->linalgLoweringOptions());
+  });
   stage(target->name().str() + " configuration",
         [&](OpPassManager &pm) { target->buildConfigurationPipeline(pm); });
   stage(target->name().str() + " translation",
@@ -427,7 +429,9 @@ void compileModel(const CompileOptions &options) {
   const int64_t blobBytes = plan["weight_bytes"].get<int64_t>();
   if (stageDone("fused"))
     return;
-  runPipeline(*module, "linalg lowering", buildLinalgLoweringPipeline);
+  runPipeline(*module, "linalg lowering", [&](OpPassManager &pm) {
+    buildLinalgLoweringPipeline(pm, target->linalgLoweringOptions());
+  });
   std::vector<EntryPointInfo> entryPoints = entryTable(*module);
   if (stageDone("linalg"))
     return;

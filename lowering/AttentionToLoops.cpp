@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -128,13 +129,16 @@ public:
   // Vector accumulators a step keeps in registers: half of AVX-512's 32,
   // leaving room for the query chunks or weights and the loaded keys.
   static constexpr int64_t kAccumulators = 16;
-  // How far ahead of its use a cached key or value row is prefetched: about
-  // 16 KiB of bf16 rows of 256, more than a DRAM latency of work away. The
-  // hardware prefetchers alone left decode attention at a depth of 16K
-  // waiting on its loads (18 GB/s of K/V on gemma-3-1b, 2 threads).
-  static constexpr int64_t kPrefetchKeys = 32;
+  // How far ahead of its use a cached key row is prefetched, into L2
+  // (prefetcht1): 32 KiB of bf16 rows of 256. The hardware prefetchers
+  // alone left decode attention at a depth of 16K waiting on its loads
+  // (18 GB/s of K/V on gemma-3-1b, 2 threads); prefetcht0 (into L1) was
+  // 1.7x slower than prefetcht1 with vdpbf16ps, and 32 keys 10% slower
+  // than 64 (kernel benchmark, cold cache).
+  static constexpr int64_t kPrefetchKeys = 64;
 
-  AttentionLoopNest(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b)
+  AttentionLoopNest(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b,
+                    bool targetHasBf16Dot)
       : op(op), loc(op.getLoc()), cacheType(op.getCacheType()),
         mask(op.getMask()), scale(op.getScale().convertToFloat()) {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
@@ -143,6 +147,8 @@ public:
     kvHeads = cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
     group = heads / kvHeads;
     chooseVectorShape();
+    bf16Dot = targetHasBf16Dot && cacheType &&
+              cacheType.getElementType().isBF16() && headDim % 32 == 0;
     if (std::optional<APFloat> c = op.getSoftcap())
       cap = c->convertToFloat();
     q = rowBufferOf(b, loc, adaptor.getQuery());
@@ -195,6 +201,15 @@ public:
     scores = memref::AllocOp::create(
         b, loc, MemRefType::get({dyn, dyn, heads, kKeyBlock}, f32Type),
         ValueRange{tokens, splits});
+    if (bf16Dot) {
+      roundedQuery = memref::AllocOp::create(
+          b, loc, MemRefType::get({dyn, dyn, heads, headDim}, b.getBF16Type()),
+          ValueRange{tokens, splits});
+      roundedWeights = memref::AllocOp::create(
+          b, loc,
+          MemRefType::get({dyn, dyn, heads, kKeyBlock}, b.getBF16Type()),
+          ValueRange{tokens, splits});
+    }
     Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
     scf::ParallelOp::create(b, loc, ValueRange{c0, c0, c0},
                             ValueRange{tokens, idx(b, loc, kvHeads), splits},
@@ -225,16 +240,39 @@ private:
   // l0..l(G-1).
   using Softmax = SmallVector<Value>;
   // Where one segment's keys come from: the row of key j (a cache slot or
-  // a new token's index), elements [d0, d0 + lanes) of that row's key or
-  // value as f32, and whether the query sees key j (null: every key).
-  // `prefetch` (null: none) asks for element d0 of a row's key (which = 0)
-  // or value (1) ahead of its use.
+  // a new token's index); the buffer and indices of element d0 of a row's
+  // key (which = 0) or value (1); whether the query sees key j (null: every
+  // key); and whether its rows are worth prefetching (the cache's are, the
+  // call's new ones were just written).
   struct KeySource {
     std::function<Value(OpBuilder &, Location, Value)> rowOf;
-    std::function<Value(OpBuilder &, Location, Value, Value)> keyAt, valueAt;
+    std::function<std::pair<Value, SmallVector<Value>>(OpBuilder &, Location,
+                                                       int64_t, Value, Value)>
+        at;
     std::function<Value(OpBuilder &, Location, Value)> visibleAt;
-    std::function<void(OpBuilder &, Location, int64_t, Value, Value)> prefetch;
+    bool prefetch;
   };
+
+  // Elements [d0, d0 + type's length) of a row's key or value, converted
+  // to type's element type (extf or truncf where the source differs).
+  Value load(OpBuilder &b, Location l, const KeySource &src, int64_t which,
+             Value row, Value d0, VectorType type) {
+    auto [buffer, at] = src.at(b, l, which, row, d0);
+    Type element = cast<MemRefType>(buffer.getType()).getElementType();
+    Value x = vector::LoadOp::create(b, l, type.clone(element), buffer, at);
+    if (element == type.getElementType())
+      return x;
+    if (element.getIntOrFloatBitWidth() <
+        type.getElementType().getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(b, l, type, x);
+    return arith::TruncFOp::create(b, l, type, x);
+  }
+  void prefetch(OpBuilder &b, Location l, const KeySource &src, int64_t which,
+                Value row, Value d0) {
+    auto [buffer, at] = src.at(b, l, which, row, d0);
+    memref::PrefetchOp::create(b, l, buffer, at, /*isWrite=*/false,
+                               /*localityHint=*/2, /*isDataCache=*/true);
+  }
 
   // p-th token in zig-zag order: 0, T-1, 1, T-2, ...
   Value zigzag(OpBuilder &b, Location l, Value p) {
@@ -291,6 +329,20 @@ private:
     }
     for (int64_t i = 0; i < group; ++i)
       state.push_back(f32(b, l, 0.0));
+    if (bf16Dot)
+      for (int64_t i = 0; i < group; ++i)
+        forLoop(
+            b, l, idx(b, l, 0), idx(b, l, headDim), idx(b, l, lanes), {},
+            [&](OpBuilder &rb, Location rl, Value d, ValueRange) {
+              Value x = vector::LoadOp::create(
+                  rb, rl, vectorType(rb), q, ValueRange{t, query.heads[i], d});
+              vector::StoreOp::create(
+                  rb, rl,
+                  arith::TruncFOp::create(
+                      rb, rl, VectorType::get({lanes}, rb.getBF16Type()), x),
+                  roundedQuery, ValueRange{t, split, query.heads[i], d});
+              return SmallVector<Value>{};
+            });
     if (cacheType) {
       // This split's share of [lowest, pos).
       Value share = arith::CeilDivUIOp::create(
@@ -306,18 +358,11 @@ private:
           [&](OpBuilder &ib, Location il, Value j) {
             return cacheSlot(ib, il, cacheType, j);
           },
-          [&](OpBuilder &ib, Location il, Value slot, Value d0) {
-            return lanesAt(ib, il, cache, {idx(ib, il, 0), g, slot, d0});
-          },
-          [&](OpBuilder &ib, Location il, Value slot, Value d0) {
-            return lanesAt(ib, il, cache, {idx(ib, il, 1), g, slot, d0});
-          },
-          nullptr,
           [&](OpBuilder &ib, Location il, int64_t which, Value slot, Value d0) {
-            memref::PrefetchOp::create(
-                ib, il, cache, ValueRange{idx(ib, il, which), g, slot, d0},
-                /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
-          }};
+            return std::make_pair(
+                cache, SmallVector<Value>{idx(ib, il, which), g, slot, d0});
+          },
+          nullptr, /*prefetch=*/true};
       state = keySegment(b, l, query, lo, hi, state, cached);
     }
     // The new keys go to the last split.
@@ -326,17 +371,16 @@ private:
         b, l, arith::CmpIPredicate::eq, split,
         arith::SubIOp::create(b, l, splits, idx(b, l, 1)));
     hi = arith::SelectOp::create(b, l, last, hi, lo);
-    KeySource fresh{[&](OpBuilder &, Location, Value u) { return u; },
-                    [&](OpBuilder &ib, Location il, Value u, Value d0) {
-                      return lanesAt(ib, il, k, {u, g, d0});
-                    },
-                    [&](OpBuilder &ib, Location il, Value u, Value d0) {
-                      return lanesAt(ib, il, v, {u, g, d0});
-                    },
-                    [&](OpBuilder &ib, Location il, Value u) {
-                      return visible(ib, il, query, u);
-                    },
-                    nullptr};
+    KeySource fresh{
+        [&](OpBuilder &, Location, Value u) { return u; },
+        [&](OpBuilder &, Location, int64_t which, Value u, Value d0) {
+          return std::make_pair(which == 0 ? k : v,
+                                SmallVector<Value>{u, g, d0});
+        },
+        [&](OpBuilder &ib, Location il, Value u) {
+          return visible(ib, il, query, u);
+        },
+        /*prefetch=*/false};
     state = keySegment(b, l, query, lo, hi, state, fresh);
     for (int64_t i = 0; i < group; ++i) {
       SmallVector<Value, 3> at = {t, query.heads[i], split};
@@ -488,42 +532,40 @@ private:
                     src.rowOf(sb, sl, keyAhead(sb, sl, j, last)));
             }
             // Key by key, so that the rows are read in address order,
-            // with two accumulators per head (even and odd chunks) for
-            // twice the independent FMAs of one key.
-            int64_t sets = (headDim / lanes) % 2 == 0 ? 2 : 1;
+            // with two accumulators per head (even and odd steps) for
+            // twice the independent dot products of one key.
+            int64_t sets = (headDim / dotStep()) % 2 == 0 ? 2 : 1;
             SmallVector<Value> dots(group * keys);
             for (int64_t u = 0; u < keys; ++u) {
               SmallVector<Value> zero(sets * group, splat(sb, sl, 0.0f));
-              auto dot = scf::ForOp::create(
+              auto loop = scf::ForOp::create(
                   sb, sl, idx(sb, sl, 0), idx(sb, sl, headDim),
-                  idx(sb, sl, sets * lanes), zero,
+                  idx(sb, sl, sets * dotStep()), zero,
                   [&](OpBuilder &db, Location dl, Value d0, ValueRange acc) {
                     SmallVector<Value> next(acc.begin(), acc.end());
                     for (int64_t set = 0; set < sets; ++set) {
-                      Value d = arith::AddIOp::create(db, dl, d0,
-                                                      idx(db, dl, set * lanes));
+                      Value d = arith::AddIOp::create(
+                          db, dl, d0, idx(db, dl, set * dotStep()));
                       // The key kPrefetchKeys ahead, and this key's
                       // value for accumulateBlock.
                       if (src.prefetch) {
-                        src.prefetch(db, dl, 0, rowsAhead[u], d);
-                        src.prefetch(db, dl, 1, rows[u], d);
+                        prefetch(db, dl, src, 0, rowsAhead[u], d);
+                        prefetch(db, dl, src, 1, rows[u], d);
                       }
-                      Value key = src.keyAt(db, dl, rows[u], d);
+                      Value key =
+                          load(db, dl, src, 0, rows[u], d, dotOperand(db));
                       for (int64_t i = 0; i < group; ++i)
-                        next[set * group + i] = vector::FMAOp::create(
-                            db, dl,
-                            vector::LoadOp::create(
-                                db, dl, vectorType(db), q,
-                                ValueRange{query.t, query.heads[i], d}),
-                            key, acc[set * group + i]);
+                        next[set * group + i] =
+                            dot(db, dl, acc[set * group + i],
+                                queryAt(db, dl, query, i, d), key);
                     }
                     scf::YieldOp::create(db, dl, next);
                   });
               for (int64_t i = 0; i < group; ++i) {
-                dots[i * keys + u] = dot.getResult(i);
+                dots[i * keys + u] = loop.getResult(i);
                 for (int64_t set = 1; set < sets; ++set)
                   dots[i * keys + u] = add(sb, sl, dots[i * keys + u],
-                                           dot.getResult(set * group + i));
+                                           loop.getResult(set * group + i));
               }
             }
             SmallVector<Value> sums = sumLanes(sb, sl, dots);
@@ -612,7 +654,16 @@ private:
           vector::LoadOp::create(b, l, vectorType(b), scores, rowAt(b, l, c));
       Value w = math::ExpOp::create(
           b, l, arith::SubFOp::create(b, l, s, shiftedLanes));
-      vector::StoreOp::create(b, l, w, scores, rowAt(b, l, c));
+      if (bf16Dot) {
+        // The weights the value dot products take, rounded once; the sum
+        // adds the rounded ones, so that they still sum to 1.
+        Value rounded = arith::TruncFOp::create(
+            b, l, VectorType::get({lanes}, b.getBF16Type()), w);
+        vector::StoreOp::create(b, l, rounded, roundedWeights, rowAt(b, l, c));
+        w = arith::ExtFOp::create(b, l, vectorType(b), rounded);
+      } else {
+        vector::StoreOp::create(b, l, w, scores, rowAt(b, l, c));
+      }
       sum = add(b, l, sum, w);
     }
     Value blockSum =
@@ -651,26 +702,63 @@ private:
                                  vector::LoadOp::create(cb, cl, vectorType(cb),
                                                         partial, outAt(i, c)),
                                  factors[i]));
-          auto keys = scf::ForOp::create(
-              cb, cl, idx(cb, cl, 0), n, idx(cb, cl, 1), init,
-              [&](OpBuilder &kb, Location kl, Value jj, ValueRange acc) {
-                Value row =
-                    src.rowOf(kb, kl, arith::AddIOp::create(kb, kl, j0, jj));
-                SmallVector<Value> weights, next(acc.begin(), acc.end());
-                for (int64_t i = 0; i < group; ++i)
-                  weights.push_back(vector::BroadcastOp::create(
-                      kb, kl, vectorType(kb),
-                      memref::LoadOp::create(kb, kl, scores,
-                                             ValueRange{query.t, query.split,
-                                                        query.heads[i], jj})));
-                for (int64_t c = 0; c < valueChunks; ++c) {
-                  Value value = src.valueAt(kb, kl, row, chunkAt[c]);
+          // Keys in pairs through vdpbf16ps (each chunk of the pair's two
+          // value rows interleaved, against the pair's two weights), the
+          // odd one out (and every key without it) through FMAs.
+          int64_t pairs = bf16Dot ? 2 : 1;
+          Value paired = arith::MulIOp::create(
+              cb, cl, arith::DivUIOp::create(cb, cl, n, idx(cb, cl, pairs)),
+              idx(cb, cl, pairs));
+          auto valueKeys = [&](Value from, Value to, int64_t step,
+                               ValueRange in) {
+            return scf::ForOp::create(
+                cb, cl, from, to, idx(cb, cl, step), in,
+                [&](OpBuilder &kb, Location kl, Value jj, ValueRange acc) {
+                  SmallVector<Value> rows, next(acc.begin(), acc.end());
+                  for (int64_t u = 0; u < step; ++u)
+                    rows.push_back(
+                        src.rowOf(kb, kl,
+                                  arith::AddIOp::create(
+                                      kb, kl, j0,
+                                      arith::AddIOp::create(kb, kl, jj,
+                                                            idx(kb, kl, u)))));
+                  SmallVector<Value> weights;
                   for (int64_t i = 0; i < group; ++i)
-                    next[i * valueChunks + c] = vector::FMAOp::create(
-                        kb, kl, weights[i], value, next[i * valueChunks + c]);
-                }
-                scf::YieldOp::create(kb, kl, next);
-              });
+                    weights.push_back(step == 2
+                                          ? weightPair(kb, kl, query, i, jj)
+                                          : weight(kb, kl, query, i, jj));
+                  for (int64_t c = 0; c < valueChunks; ++c) {
+                    Value value;
+                    if (step == 2) {
+                      auto half = VectorType::get({lanes}, kb.getBF16Type());
+                      SmallVector<int64_t> interleave;
+                      for (int64_t e = 0; e < lanes; ++e)
+                        interleave.append({e, lanes + e});
+                      value = vector::ShuffleOp::create(
+                          kb, kl,
+                          load(kb, kl, src, 1, rows[0], chunkAt[c], half),
+                          load(kb, kl, src, 1, rows[1], chunkAt[c], half),
+                          interleave);
+                    } else {
+                      value = load(kb, kl, src, 1, rows[0], chunkAt[c],
+                                   vectorType(kb));
+                    }
+                    for (int64_t i = 0; i < group; ++i) {
+                      Value &o = next[i * valueChunks + c];
+                      o = step == 2
+                              ? x86vector::DotBF16Op::create(
+                                    kb, kl, o.getType(), o, weights[i], value)
+                                    .getResult()
+                              : vector::FMAOp::create(kb, kl, weights[i], value,
+                                                      o)
+                                    .getResult();
+                    }
+                  }
+                  scf::YieldOp::create(kb, kl, next);
+                });
+          };
+          auto pairLoop = valueKeys(idx(cb, cl, 0), paired, pairs, init);
+          auto keys = valueKeys(paired, n, 1, pairLoop.getResults());
           for (int64_t i = 0; i < group; ++i)
             for (int64_t c = 0; c < valueChunks; ++c)
               vector::StoreOp::create(cb, cl,
@@ -714,6 +802,55 @@ private:
       level = std::move(next);
     }
     return level;
+  }
+
+  // Head i's weight of key jj of the block, broadcast to f32 lanes (the
+  // rounded one when the values go through vdpbf16ps).
+  Value weight(OpBuilder &b, Location l, const Query &query, int64_t i,
+               Value jj) {
+    SmallVector<Value> at = {query.t, query.split, query.heads[i], jj};
+    Value w =
+        bf16Dot ? widen(b, l, memref::LoadOp::create(b, l, roundedWeights, at))
+                : memref::LoadOp::create(b, l, scores, at).getResult();
+    return vector::BroadcastOp::create(b, l, vectorType(b), w);
+  }
+  // Head i's rounded weights of keys jj and jj + 1, repeated over a
+  // vdpbf16ps operand: (w_jj, w_jj+1) in every 32-bit lane.
+  Value weightPair(OpBuilder &b, Location l, const Query &query, int64_t i,
+                   Value jj) {
+    Value pair = vector::LoadOp::create(
+        b, l, VectorType::get({2}, b.getBF16Type()), roundedWeights,
+        ValueRange{query.t, query.split, query.heads[i], jj});
+    auto word = VectorType::get({1}, b.getI32Type());
+    Value lanesOfWords = vector::BroadcastOp::create(
+        b, l, VectorType::get({lanes}, b.getI32Type()),
+        vector::BitCastOp::create(b, l, word, pair));
+    return vector::BitCastOp::create(b, l, dotOperand(b), lanesOfWords);
+  }
+
+  // The head-dimension elements one dot step consumes, its operand type,
+  // and the step: x86vector.avx512.dot (vdpbf16ps, 2 x lanes bf16 pairs)
+  // or an FMA (lanes f32).
+  int64_t dotStep() const { return bf16Dot ? 2 * lanes : lanes; }
+  VectorType dotOperand(OpBuilder &b) const {
+    return bf16Dot ? VectorType::get({2 * lanes}, b.getBF16Type())
+                   : vectorType(b);
+  }
+  Value dot(OpBuilder &b, Location l, Value acc, Value x, Value y) {
+    if (bf16Dot)
+      return x86vector::DotBF16Op::create(b, l, acc.getType(), acc, x, y);
+    return vector::FMAOp::create(b, l, x, y, acc);
+  }
+  // Head i's query elements from d as a dot operand: rounded to bf16 once
+  // per task (attendOneGroup) for vdpbf16ps.
+  Value queryAt(OpBuilder &b, Location l, const Query &query, int64_t i,
+                Value d) {
+    if (bf16Dot)
+      return vector::LoadOp::create(
+          b, l, dotOperand(b), roundedQuery,
+          ValueRange{query.t, query.split, query.heads[i], d});
+    return vector::LoadOp::create(b, l, vectorType(b), q,
+                                  ValueRange{query.t, query.heads[i], d});
   }
 
   // The key kPrefetchKeys after key j, at most `last`.
@@ -764,15 +901,6 @@ private:
             });
   }
 
-  // Elements [d0, d0 + lanes) of a row of `buffer` at `at` (d0 last), as
-  // f32.
-  Value lanesAt(OpBuilder &b, Location l, Value buffer, SmallVector<Value> at) {
-    auto element = cast<MemRefType>(buffer.getType()).getElementType();
-    Value x = vector::LoadOp::create(b, l, VectorType::get({lanes}, element),
-                                     buffer, at);
-    return widen(b, l, x);
-  }
-
   // Whether the query sees new token u: causal and inside the window, or
   // everything (bidirectional), or the same image.
   Value visible(OpBuilder &b, Location l, const Query &query, Value u) {
@@ -808,21 +936,30 @@ private:
   // The f32 lanes of the vectors the loops work in, the keys one score step
   // reads and the lane chunks of an output row one value pass holds.
   int64_t lanes = 1, keysPerStep = 1, valueChunks = 1;
+  // q.k and p.v through vdpbf16ps: the target has it (the pass's bf16-dot)
+  // and the cache holds bf16 rows of whole 32-element steps. q and the
+  // weights are rounded to bf16 (as llama.cpp rounds them for its bf16 and
+  // f16 caches); the products accumulate in f32.
+  bool bf16Dot = false;
+  Value roundedQuery, roundedWeights;
   Value q, k, v, imageGroups, cache, pos, tokens, negInf;
   Value out, scores, splits, partial, partialMax, partialSum;
 };
 
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
+  AttentionLowering(const TypeConverter &types, MLIRContext *ctx, bool bf16Dot)
+      : OpConversionPattern(types, ctx), bf16Dot(bf16Dot) {}
   LogicalResult
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Value out = AttentionLoopNest(op, adaptor, rewriter).build(rewriter);
+    Value out =
+        AttentionLoopNest(op, adaptor, rewriter, bf16Dot).build(rewriter);
     rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
         op, cast<RankedTensorType>(op.getQuery().getType()), out,
         /*restrict=*/true, /*writable=*/true);
     return success();
   }
+  bool bf16Dot;
 };
 struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1002,6 +1139,7 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
 
 struct ConvertAttentionToLoopsPass
     : impl::ConvertAttentionToLoopsBase<ConvertAttentionToLoopsPass> {
+  using ConvertAttentionToLoopsBase::ConvertAttentionToLoopsBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -1022,8 +1160,9 @@ struct ConvertAttentionToLoopsPass
         [&](Operation *op) { return types.isLegal(op); });
 
     RewritePatternSet patterns(ctx);
-    patterns.add<CacheLowering, AttentionLowering, AttentionPrologueLowering,
-                 CacheUpdateLowering>(types, ctx);
+    patterns.add<CacheLowering, AttentionPrologueLowering, CacheUpdateLowering>(
+        types, ctx);
+    patterns.add<AttentionLowering>(types, ctx, bf16Dot);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateCallOpTypeConversionPattern(patterns, types);

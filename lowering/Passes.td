@@ -98,8 +98,10 @@ def ConvertAttentionToLoops
     step reads lanes / group keys, each row in address order, into one
     accumulator per head, and sums them all across lanes with one shuffle
     tree; a value pass holds chunks of each head's output row in registers
-    over the block's keys. Cached K rows are prefetched 32 keys ahead and
-    V rows while their keys are scored. Scratch is one block of scores and
+    over the block's keys. With `bf16-dot` and a bf16 cache the dot
+    products are `x86vector.avx512.dot` (q and the weights rounded to bf16,
+    keys in pairs for the values). Cached K rows are prefetched 64 keys
+    ahead and V rows while their keys are scored. Scratch is one block of scores and
     one partial row per (token, split, head). Needs
     gemma-plan-kv-cache and gemma-expose-entry-points first.
 
@@ -120,7 +122,14 @@ def ConvertAttentionToLoops
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::x86vector::X86VectorDialect"
+  ];
+  let options = [
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "q.k and p.v on a bf16 cache through x86vector.avx512.dot "
+           "(vdpbf16ps), q and the softmax weights rounded to bf16; the "
+           "target sets it when its CPU has AVX512-BF16">
   ];
 }
 

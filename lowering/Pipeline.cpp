@@ -44,9 +44,12 @@ void registerCompilerDialects(DialectRegistry &registry) {
 
 namespace {
 // The conversions out of the gemma dialect, one per concern.
-void addConversionsToLinalg(OpPassManager &pm) {
+void addConversionsToLinalg(OpPassManager &pm,
+                            const LinalgLoweringOptions &options) {
   pm.addPass(mlir::gemma::createConvertDenseToLinalg());
-  pm.addPass(mlir::gemma::createConvertAttentionToLoops());
+  mlir::gemma::ConvertAttentionToLoopsOptions attention;
+  attention.bf16Dot = options.bf16Dot;
+  pm.addPass(mlir::gemma::createConvertAttentionToLoops(attention));
 }
 } // namespace
 
@@ -59,7 +62,7 @@ void registerCompilerPasses() {
       "gemma-lower-to-linalg",
       "every conversion out of the gemma dialect, in order (dense ops, then "
       "attention and caches)",
-      addConversionsToLinalg);
+      [](OpPassManager &pm) { addConversionsToLinalg(pm, {}); });
 }
 
 void buildGemmaOptimizationPipeline(OpPassManager &pm) {
@@ -72,9 +75,10 @@ void buildGemmaOptimizationPipeline(OpPassManager &pm) {
   pm.addPass(mlir::gemma::createLayoutWeights());
 }
 
-void buildLinalgLoweringPipeline(OpPassManager &pm) {
+void buildLinalgLoweringPipeline(OpPassManager &pm,
+                                 const LinalgLoweringOptions &options) {
   pm.addPass(mlir::gemma::createExposeEntryPoints());
-  addConversionsToLinalg(pm);
+  addConversionsToLinalg(pm, options);
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

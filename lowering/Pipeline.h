@@ -24,7 +24,16 @@ void registerCompilerPasses();
 void buildGemmaOptimizationPipeline(mlir::OpPassManager &pm);
 
 /// fused gemma -> linalg on tensors, with the runtime's entry points.
-void buildLinalgLoweringPipeline(mlir::OpPassManager &pm);
+/// What a target lets the target-independent conversions use
+/// (Target::linalgLoweringOptions).
+struct LinalgLoweringOptions {
+  /// vdpbf16ps for attention's dot products on a bf16 KV cache
+  /// (gemma-convert-attention-to-loops{bf16-dot}).
+  bool bf16Dot = false;
+};
+
+void buildLinalgLoweringPipeline(mlir::OpPassManager &pm,
+                                 const LinalgLoweringOptions &options = {});
 
 } // namespace gemma
 

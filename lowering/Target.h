@@ -17,6 +17,7 @@
 #ifndef GEMMA_LOWERING_TARGET_H
 #define GEMMA_LOWERING_TARGET_H
 
+#include "lowering/Pipeline.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
@@ -87,6 +88,11 @@ public:
   /// Registers the target's own passes with MLIR's pass registry, so that
   /// gemma-opt runs them by name.
   virtual void registerPasses() const {}
+
+  /// What the target-independent conversions to linalg and loops may use
+  /// on this target (e.g. the CPU's bf16 dot-product instruction in
+  /// attention, whose loops are built there, not from linalg ops).
+  virtual LinalgLoweringOptions linalgLoweringOptions() const { return {}; }
 
   /// Passes that decide how the linalg ops are to be compiled for this
   /// target (IREE's configuration pipeline: tile sizes, vector widths,

@@ -85,19 +85,14 @@ public:
     mlir::gemma::cpu::registerGemmaCpuPasses();
   }
 
+  LinalgLoweringOptions linalgLoweringOptions() const override {
+    return {/*bf16Dot=*/describeCpu().bf16Dot};
+  }
+
   // The tile-size policy's inputs, read from the target machine: vector
   // width and AVX512-BF16 from its features, caches from sysfs for "host".
   void buildConfigurationPipeline(OpPassManager &pm) const override {
-    std::string error;
-    std::unique_ptr<llvm::TargetMachine> machine = targetMachine(error);
-    // An unknown CPU name is reported by serialize(); configure for the
-    // baseline meanwhile.
-    auto hasFeature = [&](llvm::StringRef feature) {
-      return machine && machine->getMCSubtargetInfo()->checkFeatures(
-                            ("+" + feature).str());
-    };
-    cpu::CpuDescription description =
-        cpu::CpuDescription::fromFeatures(hasFeature, cpu == "host");
+    cpu::CpuDescription description = describeCpu();
     mlir::gemma::cpu::SelectTileSizesOptions options;
     options.vectorBits = description.vectorBits;
     options.bf16Dot = description.bf16Dot;
@@ -143,6 +138,18 @@ public:
     pm.addPass(createConvertControlFlowToLLVMPass());
     pm.addPass(createReconcileUnrealizedCastsPass());
     pm.addPass(createCanonicalizerPass());
+  }
+
+  // What the target CPU has (cpu::CpuDescription). An unknown CPU name is
+  // reported by serialize(); this describes the baseline meanwhile.
+  cpu::CpuDescription describeCpu() const {
+    std::string error;
+    std::unique_ptr<llvm::TargetMachine> machine = targetMachine(error);
+    auto hasFeature = [&](llvm::StringRef feature) {
+      return machine && machine->getMCSubtargetInfo()->checkFeatures(
+                            ("+" + feature).str());
+    };
+    return cpu::CpuDescription::fromFeatures(hasFeature, cpu == "host");
   }
 
   LogicalResult emitAssembly(ModuleOp module,

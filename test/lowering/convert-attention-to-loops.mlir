@@ -1,7 +1,10 @@
-// RUN: gemma-opt %s --split-input-file --gemma-convert-attention-to-loops | FileCheck %s --check-prefixes=CHECK,ATTN
+// RUN: gemma-opt %s --split-input-file --gemma-convert-attention-to-loops | FileCheck %s --check-prefixes=CHECK,ATTN,NODOT
 // The whole conversion pipeline (gemma-lower-to-linalg) leaves the same
 // loops, and lowers the dense ops too:
-// RUN: gemma-opt %s --split-input-file --gemma-lower-to-linalg | FileCheck %s --check-prefixes=CHECK,PIPE
+// RUN: gemma-opt %s --split-input-file --gemma-lower-to-linalg | FileCheck %s --check-prefixes=CHECK,PIPE,NODOT
+// With bf16-dot (what the cpu target sets for a CPU with AVX512-BF16), only
+// attention on a bf16 cache of whole 32-element steps changes:
+// RUN: gemma-opt %s --split-input-file --gemma-convert-attention-to-loops=bf16-dot=true | FileCheck %s --check-prefixes=CHECK,ATTN,DOT
 
 // A local cache is a view of the arena shaped [2, kv_heads, capacity,
 // head_dim]; the update writes slot (pos + t) mod capacity, narrowing to the
@@ -74,6 +77,31 @@ func.func @global_attention(%q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %c: !g
   return %o : tensor<?x2x8xf32>
 }
 
+
+// -----
+
+// A bf16 cache of head_dim 32 with bf16-dot: each task rounds its q rows to
+// bf16 once; the score steps' dot products are x86vector.avx512.dot
+// (vdpbf16ps) on 32 bf16 of q and of the key; the weights are rounded to
+// bf16, and the keys go in pairs, the two value rows interleaved against
+// the pair's two weights repeated in every lane; an odd last key goes
+// through FMAs. Without bf16-dot: FMAs on keys widened to f32.
+// CHECK-LABEL: func.func @bf16_cache_attention(
+// DOT: arith.truncf %{{.*}} : vector<16xf32> to vector<16xbf16>
+// DOT: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
+// DOT: vector.reduction <maximumf>
+// DOT: arith.truncf %{{.*}} : vector<16xf32> to vector<16xbf16>
+// DOT: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// DOT: vector.shuffle %{{.*}}, %{{.*}} [0, 16, 1, 17, 2, 18
+// DOT-NEXT: x86vector.avx512.dot
+// DOT: vector.fma
+// NODOT-NOT: x86vector
+// NODOT: arith.extf %{{.*}} : vector<16xbf16> to vector<16xf32>
+// NODOT: vector.fma
+func.func @bf16_cache_attention(%q: tensor<?x4x32xf32>, %k: tensor<?x1x32xf32>, %c: !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 32, bf16>, %pos: index) -> tensor<?x4x32xf32> {
+  %o = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.17677669 : f32} : tensor<?x4x32xf32>, tensor<?x1x32xf32>, tensor<?x1x32xf32> cache !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 32, bf16> -> tensor<?x4x32xf32>
+  return %o : tensor<?x4x32xf32>
+}
 
 // -----
 
