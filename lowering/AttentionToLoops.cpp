@@ -508,10 +508,11 @@ private:
 
   // Step 1: scores[t, split, h, j - j0] for the block's n keys from j0 and
   // every head h of the group, -inf where masked and past n. Keys go
-  // keysPerStep at a time: for each `lanes`-wide chunk of the head
-  // dimension, the group's query chunks and each key's chunk (loaded and
-  // widened once for the group) feed group x keysPerStep accumulators,
-  // which one shuffle tree then sums across their lanes together.
+  // keysPerStep at a time, key by key: each key's row is read once, in
+  // dotStep() elements at a time (lanes f32 for FMAs, 2 x lanes bf16 for
+  // vdpbf16ps), against the group's query chunks into one accumulator per
+  // head; one shuffle tree then sums the step's group x keysPerStep
+  // accumulators across their lanes together.
   void scoreBlock(OpBuilder &b, Location l, const Query &query, Value j0,
                   Value n, Value last, const KeySource &src) {
     Value stepped = arith::MulIOp::create(
@@ -675,8 +676,9 @@ private:
   // Step 3: partial[t, split, h] = partial * correction_h + sum over the
   // block's keys of weight(h, j) * value[j], for every head h of the group.
   // The output rows go valueChunks x lanes elements at a time, held in
-  // registers over all the block's keys; each value chunk is loaded and
-  // widened once for the whole group.
+  // registers over all the block's keys; each value chunk is loaded (and
+  // widened, or interleaved with the next key's for vdpbf16ps) once for the
+  // whole group.
   void accumulateBlock(OpBuilder &b, Location l, const Query &query, Value j0,
                        Value n, Value last, ArrayRef<Value> corrections,
                        const KeySource &src) {
