@@ -322,10 +322,7 @@ private:
     Softmax state;
     for (int64_t i = 0; i < group; ++i) {
       state.push_back(negInf);
-      eachElement(b, l, query, query.heads[i],
-                  [&](OpBuilder &eb, Location el, Value, Value) {
-                    return f32(eb, el, 0.0);
-                  });
+      clearPartialRow(b, l, query, query.heads[i]);
     }
     for (int64_t i = 0; i < group; ++i)
       state.push_back(f32(b, l, 0.0));
@@ -500,7 +497,7 @@ private:
                 add(bb, bl, mul(bb, bl, in[group + i], correction), blockSum);
             corrections[i] = correction;
           }
-          accumulateBlock(bb, bl, query, j0, n, last, corrections, src);
+          accumulateBlock(bb, bl, query, j0, n, corrections, src);
           scf::YieldOp::create(bb, bl, next);
         });
     return Softmax(loop.getResults().begin(), loop.getResults().end());
@@ -680,7 +677,7 @@ private:
   // widened, or interleaved with the next key's for vdpbf16ps) once for the
   // whole group.
   void accumulateBlock(OpBuilder &b, Location l, const Query &query, Value j0,
-                       Value n, Value last, ArrayRef<Value> corrections,
+                       Value n, ArrayRef<Value> corrections,
                        const KeySource &src) {
     SmallVector<Value> factors;
     for (Value c : corrections)
@@ -708,6 +705,10 @@ private:
           // value rows interleaved, against the pair's two weights), the
           // odd one out (and every key without it) through FMAs.
           int64_t pairs = bf16Dot ? 2 : 1;
+          auto half = VectorType::get({lanes}, cb.getBF16Type());
+          SmallVector<int64_t> interleave;
+          for (int64_t e = 0; e < lanes; ++e)
+            interleave.append({e, lanes + e});
           Value paired = arith::MulIOp::create(
               cb, cl, arith::DivUIOp::create(cb, cl, n, idx(cb, cl, pairs)),
               idx(cb, cl, pairs));
@@ -732,10 +733,6 @@ private:
                   for (int64_t c = 0; c < valueChunks; ++c) {
                     Value value;
                     if (step == 2) {
-                      auto half = VectorType::get({lanes}, kb.getBF16Type());
-                      SmallVector<int64_t> interleave;
-                      for (int64_t e = 0; e < lanes; ++e)
-                        interleave.append({e, lanes + e});
                       value = vector::ShuffleOp::create(
                           kb, kl,
                           load(kb, kl, src, 1, rows[0], chunkAt[c], half),
@@ -747,13 +744,11 @@ private:
                     }
                     for (int64_t i = 0; i < group; ++i) {
                       Value &o = next[i * valueChunks + c];
-                      o = step == 2
-                              ? x86vector::DotBF16Op::create(
-                                    kb, kl, o.getType(), o, weights[i], value)
-                                    .getResult()
-                              : vector::FMAOp::create(kb, kl, weights[i], value,
-                                                      o)
-                                    .getResult();
+                      // The odd key is f32 even with bf16Dot: an FMA.
+                      o = step == 2 ? dot(kb, kl, o, weights[i], value)
+                                    : vector::FMAOp::create(kb, kl, weights[i],
+                                                            value, o)
+                                          .getResult();
                     }
                   }
                   scf::YieldOp::create(kb, kl, next);
@@ -888,17 +883,12 @@ private:
     return f32(b, l, value);
   }
 
-  // partial[t, split, h, d] = update(d, partial[t, split, h, d]) for
-  // every d.
-  void
-  eachElement(OpBuilder &b, Location l, const Query &query, Value h,
-              function_ref<Value(OpBuilder &, Location, Value, Value)> update) {
-    forLoop(b, l, idx(b, l, 0), idx(b, l, headDim), {},
-            [&](OpBuilder &b3, Location l3, Value d, ValueRange) {
-              SmallVector<Value, 4> at = {query.t, query.split, h, d};
-              Value value = update(b3, l3, d,
-                                   memref::LoadOp::create(b3, l3, partial, at));
-              memref::StoreOp::create(b3, l3, value, partial, at);
+  // partial[t, split, h, :] = 0.
+  void clearPartialRow(OpBuilder &b, Location l, const Query &query, Value h) {
+    forLoop(b, l, idx(b, l, 0), idx(b, l, headDim), idx(b, l, lanes), {},
+            [&](OpBuilder &zb, Location zl, Value d, ValueRange) {
+              vector::StoreOp::create(zb, zl, splat(zb, zl, 0.0f), partial,
+                                      ValueRange{query.t, query.split, h, d});
               return SmallVector<Value>{};
             });
   }

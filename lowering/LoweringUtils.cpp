@@ -17,12 +17,9 @@ arith::FastMathFlagsAttr fastMath(MLIRContext *ctx) {
 }
 
 Value widen(OpBuilder &b, Location loc, Value v) {
-  Type f32Type = b.getF32Type();
-  if (getElementTypeOrSelf(v.getType()) == f32Type)
+  if (v.getType().isF32())
     return v;
-  if (auto shaped = dyn_cast<ShapedType>(v.getType()))
-    return arith::ExtFOp::create(b, loc, shaped.clone(f32Type), v);
-  return arith::ExtFOp::create(b, loc, f32Type, v);
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
 }
 
 Value f32(OpBuilder &b, Location loc, double value) {

@@ -16,7 +16,7 @@ namespace mlir::gemma {
 
 /// Reassociation lets LLVM vectorize the reductions; contraction allows FMA.
 arith::FastMathFlagsAttr fastMath(MLIRContext *ctx);
-/// `v` (a scalar or a vector) as f32 (extf for bf16/f16).
+/// `v` as f32 (extf for bf16/f16).
 Value widen(OpBuilder &b, Location loc, Value v);
 Value f32(OpBuilder &b, Location loc, double value);
 Value idx(OpBuilder &b, Location loc, int64_t value);
