@@ -12,9 +12,10 @@
 // ppN). Decode/D/T: 64 one-token decode steps from context depth D (llama-
 // bench's tg64 at depth D); the caches are filled by a prompt of D tokens
 // once, untimed, and each repetition starts at D again (Model::skipTo).
-// items_per_second is tokens/s. --threads takes a list of
-// thread counts (default: the device's default, all CPUs this process may
-// use).
+// EncodeImage/T (multimodal models): one image through encode_image.
+// items_per_second is tokens/s (images/s for EncodeImage). --threads takes a
+// list of thread counts (default: the device's default, all CPUs this process
+// may use).
 //
 // Before measuring, every page of the weight blob is read once: the first
 // calls would otherwise fault gigabytes of mapped weights in and measure the
@@ -94,6 +95,50 @@ void decode(benchmark::State &state) {
       benchmark::DoNotOptimize(model->decode(id));
   }
   state.SetItemsProcessed(state.iterations() * kDecodeSteps);
+}
+
+// Multiply-adds x 2 of one encode_image: the patch embedding, per layer
+// the four attention projections, q.k and p.v over all patches and the MLP,
+// then the projector. `linearOnly` leaves out q.k and p.v (the count
+// quoted for SigLIP so400m at 896, about 3.4 TFLOP).
+double encodeImageFlops(const gemma::ModelInfo &info, bool linearOnly) {
+  const gemma::ModelInfo::VisionInfo &v = *info.vision;
+  double side = static_cast<double>(v.imageSize / v.patchSize);
+  double patches = side * side, h = static_cast<double>(v.hiddenSize);
+  double perLayer = 4 * patches * h * h +
+                    2 * patches * h * static_cast<double>(v.intermediateSize);
+  if (!linearOnly)
+    perLayer += 2 * patches * patches * h;
+  double macs =
+      patches * h * 3 * static_cast<double>(v.patchSize * v.patchSize) +
+      static_cast<double>(v.numLayers) * perLayer +
+      static_cast<double>(v.mmTokensPerImage) * h *
+          static_cast<double>(info.hiddenSize);
+  return 2 * macs;
+}
+
+// EncodeImage/T: one image's pixels [3, S, S] (fixed pseudo-random values in
+// [-1, 1]) through encode_image on T threads; items are images, and the
+// counters give the FLOP rate with and without attention's q.k and p.v.
+void encodeImage(benchmark::State &state) {
+  const int64_t size = model->info().vision->imageSize;
+  std::vector<float> pixels(static_cast<size_t>(3 * size * size));
+  uint64_t seed = 0x2545F4914F6CDD1Dull;
+  for (float &p : pixels) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    p = static_cast<float>(seed >> 40) / static_cast<float>(1 << 23) - 1.0f;
+  }
+  model->setThreads(static_cast<int>(state.range(0)));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(model->encodeImage(pixels));
+  state.SetItemsProcessed(state.iterations());
+  double images = static_cast<double>(state.iterations());
+  state.counters["FLOP/s"] =
+      benchmark::Counter(images * encodeImageFlops(model->info(), false),
+                         benchmark::Counter::kIsRate);
+  state.counters["linear_FLOP/s"] =
+      benchmark::Counter(images * encodeImageFlops(model->info(), true),
+                         benchmark::Counter::kIsRate);
 }
 
 // The thread counts of --threads=1,2 (removed from argv), or the device's
@@ -225,6 +270,9 @@ private:
         slash == std::string::npos ? "" : args.substr(slash + 1);
     if (name.function_name == "Prefill")
       return {"pp" + first, threads};
+    if (name.function_name == "EncodeImage")
+      return {"image " + std::to_string(model->info().vision->imageSize) + "²",
+              first};
     return {"tg" + std::to_string(kDecodeSteps) + " @ d" + first, threads};
   }
 
@@ -271,6 +319,12 @@ int main(int argc, char **argv) {
             ->Args({depth, t})
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
+  if (model->info().vision)
+    for (int64_t t : threads)
+      benchmark::RegisterBenchmark("EncodeImage", encodeImage)
+          ->Arg(t)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
   warmUp();
   LlamaBenchTable reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -267,8 +267,11 @@ std::vector<EntryPointInfo> entryTable(ModuleOp module) {
         name = "arg" + std::to_string(i);
       entry.operands.push_back(describe(fn.getArgumentTypes()[i], name));
     }
-    for (Type result : fn.getResultTypes())
-      entry.results.push_back(describe(result, "logits"));
+    for (unsigned i = 0; i < fn.getNumResults(); ++i) {
+      auto attr = fn.getResultAttrOfType<StringAttr>(i, "gemma.name");
+      entry.results.push_back(
+          describe(fn.getResultTypes()[i], attr ? attr.str() : "logits"));
+    }
     table.push_back(std::move(entry));
   }
   return table;
@@ -298,7 +301,7 @@ nlohmann::json planModel(const ModelConfig &config, int64_t context,
   options.maxContext = context;
   options.kvDtype = kvDtype;
   options.weightDtype = config.dtype;
-  OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, options);
+  OwningOpRef<ModuleOp> module = buildModel(*ctx, config, options);
   runPipeline(*module, "plan", buildGemmaOptimizationPipeline);
   return planJson(*module, config, context, kvDtype);
 }
@@ -395,7 +398,7 @@ void compileModel(const CompileOptions &options) {
   build.weightDtype = checkpoint.dtype();
   for (const ExpectedTensor &tensor : checkpoint.expected())
     build.weightDtypes[tensor.name] = checkpoint.storageDType(tensor.name);
-  OwningOpRef<ModuleOp> module = buildTextModel(*ctx, config, build);
+  OwningOpRef<ModuleOp> module = buildModel(*ctx, config, build);
   if (failed(module->verify()))
     throw Error("the frontend produced invalid IR");
 
@@ -493,6 +496,17 @@ void compileModel(const CompileOptions &options) {
   if (!tokenizer.empty())
     info.tokenizer =
         ModelInfo::ByteRange{blobBytes, static_cast<int64_t>(tokenizer.size())};
+  if (config.vision)
+    info.vision =
+        ModelInfo::VisionInfo{config.vision->imageSize,
+                              config.mmTokensPerImage,
+                              config.vision->patchSize,
+                              config.vision->hiddenSize,
+                              config.vision->intermediateSize,
+                              config.vision->numLayers,
+                              static_cast<int32_t>(config.imageTokenIndex),
+                              static_cast<int32_t>(config.boiTokenIndex),
+                              static_cast<int32_t>(config.eoiTokenIndex)};
   info.entryPoints = entryPoints;
   Progress packing("packing weights",
                    static_cast<uint64_t>(blobBytes) + tokenizer.size());

@@ -1,4 +1,4 @@
-//===- ModelBuilder.h - emit a Gemma 3 text model as gemma IR ---*- C++ -*-===//
+//===- ModelBuilder.h - emit a Gemma 3 model as gemma IR --------*- C++ -*-===//
 
 #ifndef GEMMA_FRONTEND_MODELBUILDER_H
 #define GEMMA_FRONTEND_MODELBUILDER_H
@@ -47,12 +47,18 @@ int64_t prefillChunk(int64_t requested, int64_t maxContext);
 int64_t localCacheSlots(const TextConfig &config, int64_t maxContext,
                         int64_t requestedChunk);
 
-/// Emits the text decoder of `config`: a weight_decl per tensor, a cache_decl
-/// per layer, one function per layer kind, and the `prefill` (many tokens) and
-/// `decode` (one token) entry points sharing the caches.
-mlir::OwningOpRef<mlir::ModuleOp> buildTextModel(mlir::MLIRContext &context,
-                                                 const ModelConfig &config,
-                                                 const BuildOptions &options);
+/// Emits the model of `config`: a weight_decl per tensor, a cache_decl per
+/// layer, one function per layer kind, and the `prefill` (many tokens),
+/// `prefill_last` and `decode` (one token) entry points sharing the caches.
+/// A multimodal config adds the vision tower and projector (SPEC §5): one
+/// `vision_layer` function, the `encode_image` entry point (pixels
+/// [3, S, S] -> features [mm_tokens_per_image, hidden]) and
+/// `prefill_images`/`prefill_images_last`, which take the image features
+/// at the image soft tokens and let each image's tokens see each other
+/// (SPEC §4) through image-mask variants of the layer functions.
+mlir::OwningOpRef<mlir::ModuleOp> buildModel(mlir::MLIRContext &context,
+                                             const ModelConfig &config,
+                                             const BuildOptions &options);
 
 } // namespace gemma
 

@@ -185,7 +185,9 @@ public:
     auto outType = MemRefType::get(
         cast<RankedTensorType>(op.getQuery().getType()).getShape(),
         b.getF32Type());
-    out = memref::AllocOp::create(b, loc, outType, ValueRange{tokens});
+    out = memref::AllocOp::create(b, loc, outType,
+                                  outType.isDynamicDim(0) ? ValueRange{tokens}
+                                                          : ValueRange{});
     splits = splitCount(b, loc);
     auto f32Type = b.getF32Type();
     int64_t dyn = ShapedType::kDynamic;
@@ -893,17 +895,16 @@ private:
             });
   }
 
-  // Whether the query sees new token u: causal and inside the window, or
-  // everything (bidirectional), or the same image.
+  // Whether the query sees new token u: everything (bidirectional), or
+  // (earlier, or of the same image) and inside the window. The window
+  // bounds the image's tokens too, as transformers' sliding mask is
+  // AND(window, OR(causal, image)) (docs/vision.md).
   Value visible(OpBuilder &b, Location l, const Query &query, Value u) {
-    Value pu = arith::AddIOp::create(b, l, pos, u);
-    Value seen = arith::AndIOp::create(
-        b, l,
-        arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule, u, query.t),
-        arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, pu,
-                              query.lowest));
     if (mask.getKind() == MaskKind::Bidirectional)
-      seen = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
+      return arith::ConstantOp::create(b, l, b.getBoolAttr(true));
+    Value pu = arith::AddIOp::create(b, l, pos, u);
+    Value earlier =
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule, u, query.t);
     if (imageGroups) {
       Value groupOfU = memref::LoadOp::create(b, l, imageGroups, ValueRange{u});
       Value sameImage = arith::AndIOp::create(
@@ -913,9 +914,12 @@ private:
               arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0))),
           arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, query.groupId,
                                 groupOfU));
-      seen = arith::OrIOp::create(b, l, seen, sameImage);
+      earlier = arith::OrIOp::create(b, l, earlier, sameImage);
     }
-    return seen;
+    return arith::AndIOp::create(
+        b, l, earlier,
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, pu,
+                              query.lowest));
   }
 
   AttentionOp op;

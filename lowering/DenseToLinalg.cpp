@@ -373,27 +373,314 @@ struct LogitsLowering : OpConversionPattern<LogitsOp> {
   }
 };
 
+// (x - mean) / sqrt(var + eps) * w + b over the last dimension of
+// [rows, K], the variance biased (torch.nn.LayerNorm, SigLIP); mean and
+// variance in two passes over the row, which rounds less than E[x^2] -
+// mean^2.
+struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Value x = adaptor.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t rank = type.getRank();
+    ArrayRef<int64_t> rows = type.getShape().drop_back();
+    Value width =
+        f32(rewriter, loc, static_cast<double>(type.getShape().back()));
+    SmallVector<IteratorType> iterators = parallel(rank - 1);
+    iterators.push_back(IteratorType::reduction);
+    // sum over the row of f(x, mean), then g(sum) per row.
+    auto rowReduce =
+        [&](ValueRange inputs, ArrayRef<AffineMap> maps,
+            function_ref<Value(OpBuilder &, Location, ValueRange)> term) {
+          Value acc = zeros(rewriter, loc, rows, x);
+          SmallVector<AffineMap> all(maps);
+          all.push_back(dropLast(ctx, rank));
+          return linalg::GenericOp::create(
+                     rewriter, loc, TypeRange{acc.getType()}, inputs,
+                     ValueRange{acc}, all, iterators,
+                     [&](OpBuilder &b, Location l, ValueRange args) {
+                       linalg::YieldOp::create(
+                           b, l, add(b, l, args.back(), term(b, l, args)));
+                     })
+              .getResult(0);
+        };
+    auto perRow = [&](Value v,
+                      function_ref<Value(OpBuilder &, Location, Value)> f) {
+      return elementwise(rewriter, loc, v, ValueRange{v},
+                         {identity(ctx, rank - 1)},
+                         [&](OpBuilder &b, Location l, ValueRange args) {
+                           return f(b, l, args[0]);
+                         });
+    };
+    Value sum = rowReduce(
+        ValueRange{x}, {identity(ctx, rank)},
+        [](OpBuilder &, Location, ValueRange args) { return args[0]; });
+    Value mean = perRow(sum, [&](OpBuilder &b, Location l, Value s) {
+      return arith::DivFOp::create(b, l, s, width).getResult();
+    });
+    Value sumSq = rowReduce(
+        ValueRange{x, mean}, {identity(ctx, rank), dropLast(ctx, rank)},
+        [](OpBuilder &b, Location l, ValueRange args) {
+          Value d = arith::SubFOp::create(b, l, args[0], args[1]);
+          return mul(b, l, d, d);
+        });
+    float eps = op.getEpsilon().convertToFloat();
+    Value inv = perRow(sumSq, [&](OpBuilder &b, Location l, Value s) {
+      // 1 / sqrt, as torch's layer_norm computes its rstd.
+      Value var = arith::DivFOp::create(b, l, s, width);
+      return arith::DivFOp::create(
+                 b, l, f32(b, l, 1.0),
+                 math::SqrtOp::create(
+                     b, l, arith::AddFOp::create(b, l, var, f32(b, l, eps))))
+          .getResult();
+    });
+    rewriter.replaceOp(
+        op,
+        elementwise(
+            rewriter, loc, x,
+            ValueRange{x, mean, inv, adaptor.getWeight(), adaptor.getBias()},
+            {identity(ctx, rank), dropLast(ctx, rank), dropLast(ctx, rank),
+             lastOnly(ctx, rank), lastOnly(ctx, rank)},
+            [](OpBuilder &b, Location l, ValueRange args) {
+              Value centred = arith::SubFOp::create(b, l, args[0], args[1]);
+              Value scaled = arith::MulFOp::create(
+                  b, l, arith::MulFOp::create(b, l, centred, args[2]),
+                  widen(b, l, args[3]));
+              return arith::AddFOp::create(b, l, scaled, widen(b, l, args[4]))
+                  .getResult();
+            }));
+    return success();
+  }
+};
+
+// The p x p stride-p convolution as a projection: the patches gathered into
+// rows [P, C*p*p] (c, ky, kx order, as the weight [H, C, p, p] flattens),
+// times the weight viewed [H, C*p*p], onto bias + position embedding.
+struct PatchEmbedLowering : OpConversionPattern<PatchEmbedOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(PatchEmbedOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Value pixels = adaptor.getPixels();
+    auto weightType = cast<RankedTensorType>(adaptor.getWeight().getType());
+    int64_t channels = weightType.getDimSize(1);
+    int64_t p = op.getPatchSize();
+    int64_t perSide =
+        cast<RankedTensorType>(pixels.getType()).getDimSize(1) / p;
+    int64_t patches = perSide * perSide, depth = channels * p * p;
+    Value gathered = tensor::EmptyOp::create(rewriter, loc,
+                                             ArrayRef<int64_t>{patches, depth},
+                                             rewriter.getF32Type());
+    gathered =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{gathered.getType()}, ValueRange{},
+            ValueRange{gathered}, ArrayRef<AffineMap>{identity(ctx, 2)},
+            parallel(2),
+            [&](OpBuilder &b, Location l, ValueRange) {
+              Value patch = linalg::IndexOp::create(b, l, 0);
+              Value col = linalg::IndexOp::create(b, l, 1);
+              auto div = [&](Value v, int64_t d) -> Value {
+                return arith::DivUIOp::create(b, l, v, idx(b, l, d));
+              };
+              auto rem = [&](Value v, int64_t d) -> Value {
+                return arith::RemUIOp::create(b, l, v, idx(b, l, d));
+              };
+              auto at = [&](Value block, Value offset) -> Value {
+                return arith::AddIOp::create(
+                    b, l, arith::MulIOp::create(b, l, block, idx(b, l, p)),
+                    offset);
+              };
+              Value c = div(col, p * p);
+              Value y = at(div(patch, perSide), div(rem(col, p * p), p));
+              Value x = at(rem(patch, perSide), rem(col, p));
+              linalg::YieldOp::create(
+                  b, l,
+                  tensor::ExtractOp::create(b, l, pixels, ValueRange{c, y, x})
+                      .getResult());
+            })
+            .getResult(0);
+    Value weight = tensor::CollapseShapeOp::create(
+        rewriter, loc, adaptor.getWeight(),
+        ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Value init = elementwise(
+        rewriter, loc,
+        tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
+                                rewriter.getF32Type()),
+        ValueRange{adaptor.getBias(), adaptor.getPositions()},
+        {lastOnly(ctx, 2), identity(ctx, 2)},
+        [](OpBuilder &b, Location l, ValueRange args) {
+          return arith::AddFOp::create(b, l, widen(b, l, args[0]),
+                                       widen(b, l, args[1]))
+              .getResult();
+        });
+    rewriter.replaceOp(op, project(rewriter, loc, gathered, weight, init));
+    return success();
+  }
+};
+
+// The grid [g*g, C] viewed [g/k, k, g/k, k, C], summed over each k x k
+// block and divided by k^2 (torch's avg_pool2d).
+struct AvgPoolLowering : OpConversionPattern<AvgPoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AvgPoolOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    Value x = adaptor.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t k = op.getKernel(), channels = type.getDimSize(1);
+    auto grid = static_cast<int64_t>(
+        std::llround(std::sqrt(static_cast<double>(type.getDimSize(0)))));
+    int64_t side = grid / k;
+    Value blocks = tensor::ExpandShapeOp::create(
+        rewriter, loc,
+        RankedTensorType::get({side, k, side, k, channels},
+                              rewriter.getF32Type()),
+        x, ArrayRef<ReassociationIndices>{{0, 1, 2, 3}, {4}});
+    // Loops (oy, ox, c, ky, kx).
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    Value sum = zeros(rewriter, loc, {side, side, channels}, x);
+    sum = linalg::GenericOp::create(
+              rewriter, loc, TypeRange{sum.getType()}, ValueRange{blocks},
+              ValueRange{sum},
+              ArrayRef<AffineMap>{
+                  AffineMap::get(5, 0, {d(0), d(3), d(1), d(4), d(2)}, ctx),
+                  AffineMap::get(5, 0, {d(0), d(1), d(2)}, ctx)},
+              SmallVector<IteratorType>{
+                  IteratorType::parallel, IteratorType::parallel,
+                  IteratorType::parallel, IteratorType::reduction,
+                  IteratorType::reduction},
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                linalg::YieldOp::create(
+                    b, l,
+                    arith::AddFOp::create(b, l, args[1], args[0]).getResult());
+              })
+              .getResult(0);
+    Value flat = tensor::CollapseShapeOp::create(
+        rewriter, loc, sum, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+    float area = static_cast<float>(k * k);
+    rewriter.replaceOp(
+        op, elementwise(
+                rewriter, loc, flat, ValueRange{flat}, {identity(ctx, 2)},
+                [&](OpBuilder &b, Location l, ValueRange args) {
+                  return arith::DivFOp::create(b, l, args[0], f32(b, l, area))
+                      .getResult();
+                }));
+    return success();
+  }
+};
+
+// RMSNorm (1 + w) of each row, then x * P with P stored [in, out] as the
+// checkpoint has it: a plain (untransposed) linalg.matmul.
+struct MMProjectLowering : OpConversionPattern<MMProjectOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MMProjectOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    Value inv = inverseRms(rewriter, loc, x, op.getEpsilon().convertToFloat());
+    Value normed = scaleRows(rewriter, loc, x, inv, adaptor.getNorm(),
+                             rewriter.getF32Type());
+    auto type = cast<RankedTensorType>(op.getType());
+    Value init = zeros(rewriter, loc, type.getShape(), x);
+    rewriter.replaceOp(
+        op, linalg::MatmulOp::create(rewriter, loc, TypeRange{type},
+                                     ValueRange{normed, adaptor.getProj()},
+                                     ValueRange{init})
+                .getResult(0));
+    return success();
+  }
+};
+
+// Walks the tokens in order: the k-th whose id is the image token takes
+// feature row k (rows past the last feature are left as embedded; the
+// runtime checks the counts match before the call).
+struct MergeImageLowering : OpConversionPattern<MergeImageOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MergeImageOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value ids = adaptor.getIds(), features = adaptor.getFeatures();
+    Value embeddings = adaptor.getEmbeddings();
+    auto type = cast<RankedTensorType>(embeddings.getType());
+    int64_t hidden = type.getDimSize(1);
+    auto rowType = RankedTensorType::get({1, hidden}, rewriter.getF32Type());
+    Value tokens = tensor::DimOp::create(rewriter, loc, ids, 0);
+    Value rows = tensor::DimOp::create(rewriter, loc, features, 0);
+    Value imageToken = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI32IntegerAttr(op.getImageToken()));
+    auto loop = scf::ForOp::create(
+        rewriter, loc, idx(rewriter, loc, 0), tokens, idx(rewriter, loc, 1),
+        ValueRange{embeddings, idx(rewriter, loc, 0)},
+        [&](OpBuilder &b, Location l, Value t, ValueRange state) {
+          Value out = state[0], next = state[1];
+          Value id = tensor::ExtractOp::create(b, l, ids, ValueRange{t});
+          Value take = arith::AndIOp::create(
+              b, l,
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, id,
+                                    imageToken),
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, next,
+                                    rows));
+          auto branch = scf::IfOp::create(
+              b, l, take,
+              [&](OpBuilder &tb, Location tl) {
+                auto unit = [&](int64_t v) { return tb.getIndexAttr(v); };
+                Value row = tensor::ExtractSliceOp::create(
+                    tb, tl, rowType, features,
+                    ArrayRef<OpFoldResult>{next, unit(0)},
+                    ArrayRef<OpFoldResult>{unit(1), unit(hidden)},
+                    ArrayRef<OpFoldResult>{unit(1), unit(1)});
+                Value merged = tensor::InsertSliceOp::create(
+                    tb, tl, row, out, ArrayRef<OpFoldResult>{t, unit(0)},
+                    ArrayRef<OpFoldResult>{unit(1), unit(hidden)},
+                    ArrayRef<OpFoldResult>{unit(1), unit(1)});
+                scf::YieldOp::create(
+                    tb, tl,
+                    ValueRange{merged, arith::AddIOp::create(tb, tl, next,
+                                                             idx(tb, tl, 1))});
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, ValueRange{out, next});
+              });
+          scf::YieldOp::create(b, l, branch.getResults());
+        });
+    rewriter.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
 struct ConvertDenseToLinalgPass
     : impl::ConvertDenseToLinalgBase<ConvertDenseToLinalgPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
-    target.addLegalDialect<arith::ArithDialect,
-                           bufferization::BufferizationDialect,
-                           linalg::LinalgDialect, math::MathDialect,
-                           memref::MemRefDialect, tensor::TensorDialect>();
+    target.addLegalDialect<
+        arith::ArithDialect, bufferization::BufferizationDialect,
+        linalg::LinalgDialect, math::MathDialect, memref::MemRefDialect,
+        scf::SCFDialect, tensor::TensorDialect>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     // Every other gemma op must go here, so that an op without a lowering
-    // (the vision ops, so far) is an error now rather than later.
+    // is an error now rather than later.
     target.addIllegalDialect<GemmaDialect>();
     target.addLegalOp<WeightDeclOp, CacheDeclOp, CacheOp, AttentionOp,
                       AttentionPrologueOp, CacheUpdateOp>();
     RewritePatternSet patterns(ctx);
-    patterns
-        .add<WeightLowering, EmbedLowering, RMSNormLowering,
-             NormedLinearLowering, LinearLowering, RopeLowering, MLPLowering,
-             GeGLULowering, GeluTanhLowering, AddLowering, LogitsLowering>(ctx);
+    patterns.add<WeightLowering, EmbedLowering, RMSNormLowering,
+                 NormedLinearLowering, LinearLowering, RopeLowering,
+                 MLPLowering, GeGLULowering, GeluTanhLowering, AddLowering,
+                 LogitsLowering, LayerNormLowering, PatchEmbedLowering,
+                 AvgPoolLowering, MMProjectLowering, MergeImageLowering>(ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
     // The declarations documented the blob's layout; nothing refers to them

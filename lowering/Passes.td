@@ -48,7 +48,14 @@ def ConvertDenseToLinalg
     ops on tensors, so that fusion and tiling work on them later;
     `gemma.weight` becomes a view of the weight blob (the entry point's
     `gemma.weights` argument) at the offset gemma-layout-weights gave it,
-    and the weight declarations go. Attention and caches are left to
+    and the weight declarations go. The vision ops: `gemma.layer_norm` two
+    row reductions (mean, then the centred sum of squares) and an
+    elementwise op; `gemma.patch_embed` a gather of the patches into rows
+    (im2col) and a projection onto bias + positions; `gemma.avg_pool` a
+    reduction over the grid viewed `[g/k, k, g/k, k, C]`; `gemma.mm_project`
+    the RMSNorm and an untransposed `linalg.matmul`; `gemma.merge_image` an
+    `scf.for` over the tokens that inserts the k-th feature row at the k-th
+    image token. Attention and caches are left to
     gemma-convert-attention-to-loops; any other gemma op (one with no
     lowering yet) is an error. Needs gemma-layout-weights and
     gemma-expose-entry-points first.
@@ -70,7 +77,8 @@ def ConvertDenseToLinalg
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::tensor::TensorDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
   ];
 }
 

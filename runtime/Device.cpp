@@ -34,6 +34,29 @@ std::vector<EntryTensor> tokenEntryResults(const std::string &entry,
   return {{"logits", "f32", {rows, vocab}}};
 }
 
+std::vector<EntryTensor> imageEntryOperands(const std::string &entry,
+                                            const ModelInfo &info) {
+  if (entry == "encode_image") {
+    int64_t size = info.vision->imageSize;
+    return {{"weights", "i8", {-1}},
+            {"kv_arena", "i8", {-1}},
+            {"pixels", "f32", {3, size, size}}};
+  }
+  std::vector<EntryTensor> operands = tokenEntryOperands(entry);
+  operands.push_back({"features", "f32", {-1, info.hiddenSize}});
+  operands.push_back({"image_groups", "i32", {-1}});
+  return operands;
+}
+
+std::vector<EntryTensor> imageEntryResults(const std::string &entry,
+                                           const ModelInfo &info) {
+  if (entry == "encode_image")
+    return {
+        {"features", "f32", {info.vision->mmTokensPerImage, info.hiddenSize}}};
+  return tokenEntryResults(
+      entry == "prefill_images" ? "prefill" : "prefill_last", info.vocabSize);
+}
+
 void Device::setThreads(int n) {
   if (n < 1)
     throw std::invalid_argument("the thread count must be at least 1, got " +

@@ -28,6 +28,13 @@ using SymbolResolver = std::function<void *(const std::string &symbol)>;
 // export their entry points' symbols for this.
 SymbolResolver selfSymbols();
 
+// What a prompt's image soft tokens take (Device::runTokens).
+struct ImageTokens {
+  const float *features = nullptr; // [featureRows, hidden], row-major
+  int64_t featureRows = 0;         // the image soft tokens among the ids
+  const int32_t *groups = nullptr; // [n]: an image number per token, -1 text
+};
+
 class Device {
 public:
   virtual ~Device();
@@ -41,9 +48,19 @@ public:
   // logits, `rows` rows of vocab_size, on the host. Throws
   // std::runtime_error when the generated code returns another shape. The
   // caller has checked ids, n and position: the generated code trusts them.
+  //
+  // With `images`, the entry is prefill_images or prefill_images_last:
+  // the image soft tokens of ids take images->features in order, and the
+  // tokens of one image (images->groups[i] >= 0, equal) see each other.
   virtual std::vector<float> runTokens(const std::string &entry,
                                        const int32_t *ids, int64_t n,
-                                       int64_t position, int64_t rows) = 0;
+                                       int64_t position, int64_t rows,
+                                       const ImageTokens *images = nullptr) = 0;
+  // Runs encode_image on one image's normalised pixels [3, S, S] (S =
+  // info.vision->imageSize) and returns its features [mm_tokens_per_image,
+  // hidden], row-major. Throws std::logic_error when the executable has no
+  // vision tower (the caller checks info.vision first).
+  virtual std::vector<float> encodeImage(const float *pixels) = 0;
   // The host threads the generated code runs on (1 for a device whose code
   // does not use host threads).
   virtual int threads() const { return 1; }

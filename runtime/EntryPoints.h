@@ -48,6 +48,29 @@ using TokenEntryFn = void (*)(MemRefDescriptor<float, 2> *logitsOut,
                               MemRefDescriptor<int32_t, 1> *ids,
                               int64_t position);
 
+// encode_image (multimodal models): one image's normalised pixels
+// [3, S, S] in, its image features [mm_tokens_per_image, hidden] out
+// (malloc'ed by the generated code, freed by the caller like the logits).
+// kvArena is passed but not used: every entry point takes it.
+using ImageEntryFn = void (*)(MemRefDescriptor<float, 2> *featuresOut,
+                              MemRefDescriptor<uint8_t, 1> *weights,
+                              MemRefDescriptor<uint8_t, 1> *kvArena,
+                              MemRefDescriptor<float, 3> *pixels);
+
+// prefill_images and prefill_images_last: the token entry points' operands
+// and two more.
+//   features: [F, hidden], the image features that the F image soft tokens
+//             of ids take, in order.
+//   groups:   [n], each token's image (a number shared by the tokens of one
+//             image or crop, which see each other), -1 for text.
+using ImageTokenEntryFn = void (*)(MemRefDescriptor<float, 2> *logitsOut,
+                                   MemRefDescriptor<uint8_t, 1> *weights,
+                                   MemRefDescriptor<uint8_t, 1> *kvArena,
+                                   MemRefDescriptor<int32_t, 1> *ids,
+                                   int64_t position,
+                                   MemRefDescriptor<float, 2> *features,
+                                   MemRefDescriptor<int32_t, 1> *groups);
+
 // The token entry points this runtime calls.
 inline const std::vector<std::string> &tokenEntryNames() {
   static const std::vector<std::string> names = {"prefill", "prefill_last",
@@ -61,6 +84,21 @@ inline const std::vector<std::string> &tokenEntryNames() {
 std::vector<EntryTensor> tokenEntryOperands(const std::string &entry);
 std::vector<EntryTensor> tokenEntryResults(const std::string &entry,
                                            int64_t vocab);
+
+// The image entry points of a multimodal model, in the order they are
+// checked: encode_image, prefill_images, prefill_images_last.
+inline const std::vector<std::string> &imageEntryNames() {
+  static const std::vector<std::string> names = {
+      "encode_image", "prefill_images", "prefill_images_last"};
+  return names;
+}
+
+// Their table rows, for a model of `info`'s vocabulary, hidden size and
+// vision settings (info.vision must be set).
+std::vector<EntryTensor> imageEntryOperands(const std::string &entry,
+                                            const ModelInfo &info);
+std::vector<EntryTensor> imageEntryResults(const std::string &entry,
+                                           const ModelInfo &info);
 
 } // namespace gemma
 

@@ -77,7 +77,8 @@ int64_t Generator::prefillChunk() const {
 
 GenerationResult Generator::generate(const std::vector<int32_t> &prompt,
                                      const GenerationOptions &options,
-                                     const TokenCallback &onToken) {
+                                     const TokenCallback &onToken,
+                                     const std::vector<float> *imageFeatures) {
   const ModelInfo &info = model.info();
   const int64_t promptTokens = static_cast<int64_t>(prompt.size());
   if (prompt.empty())
@@ -99,7 +100,11 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt,
 
   auto start = Clock::now();
   std::vector<float> logits;
-  for (int64_t done = 0; done < promptTokens;) {
+  if (imageFeatures) {
+    // One call: the model splits it where no image is cut.
+    logits = model.prefillLast(prompt.data(), promptTokens, imageFeatures);
+  }
+  for (int64_t done = imageFeatures ? promptTokens : 0; done < promptTokens;) {
     int64_t n = std::min(prefillChunk(), promptTokens - done);
     // Only the last prompt token's row predicts the next token.
     logits = model.prefillLast(prompt.data() + done, n);

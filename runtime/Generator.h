@@ -84,9 +84,12 @@ public:
   // ContextOverflow, before running anything, when contextProblem() finds
   // the prompt and budget too long. The last generated token is not fed
   // back: the caches end at the token before it (stats.position).
+  // `imageFeatures` are the features of the prompt's image soft tokens
+  // (Model::prefill).
   GenerationResult generate(const std::vector<int32_t> &prompt,
                             const GenerationOptions &options,
-                            const TokenCallback &onToken = {});
+                            const TokenCallback &onToken = {},
+                            const std::vector<float> *imageFeatures = nullptr);
 
   // Prompt tokens per prefill call: the generated code returns logits for
   // every token of a call, so a long prompt in one call would need

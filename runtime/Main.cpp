@@ -78,9 +78,75 @@ void applyThreads(const ArgParser &args, Model &model) {
       model.setThreads(static_cast<int>(args.integer(flag)));
 }
 
-// --input-ids IDS --dump-logits OUT [--prefill N]: the first N ids in one
-// prefill at position 0, the rest one decode step each; OUT gets the logits
-// after every position, float32 [len, vocab].
+// --pixel-values PV.npy: float32 [3, S, S] (one image) or [n, 3, S, S]
+// (`batched`), already normalised (SPEC §5), as a list of images.
+std::vector<std::vector<float>> readPixelValues(const std::string &path,
+                                                const ModelInfo &info,
+                                                bool *batched = nullptr) {
+  if (!info.vision)
+    throw std::runtime_error(path +
+                             ": this is a text-only model; it cannot take "
+                             "images");
+  NpyArray array = readNpy(path);
+  const int64_t size = info.vision->imageSize;
+  std::vector<int64_t> image = {3, size, size};
+  bool one = array.shape == image;
+  bool many =
+      array.shape.size() == 4 && array.shape[0] >= 1 &&
+      std::vector<int64_t>(array.shape.begin() + 1, array.shape.end()) == image;
+  if (!one && !many)
+    throw std::runtime_error(
+        path + ": expected pixel values [3, " + std::to_string(size) + ", " +
+        std::to_string(size) + "] or [n, 3, " + std::to_string(size) + ", " +
+        std::to_string(size) + "], got shape " + shapeString(array.shape));
+  if (array.dtype != "<f4" && array.dtype != "<f8")
+    throw std::runtime_error(path +
+                             ": expected float pixel values, got "
+                             "dtype '" +
+                             array.dtype + "'");
+  if (batched)
+    *batched = many;
+  std::vector<float> all = array.toFloat();
+  const size_t per = static_cast<size_t>(3 * size * size);
+  std::vector<std::vector<float>> images;
+  for (size_t at = 0; at < all.size(); at += per)
+    images.emplace_back(all.begin() + at, all.begin() + at + per);
+  return images;
+}
+
+// The features of `images`, back to back: what a prompt's soft tokens take.
+std::vector<float> encodeImages(Model &model,
+                                const std::vector<std::vector<float>> &images) {
+  std::vector<float> features;
+  for (const std::vector<float> &pixels : images) {
+    std::vector<float> one = model.encodeImage(pixels);
+    features.insert(features.end(), one.begin(), one.end());
+  }
+  return features;
+}
+
+// --pixel-values PV --dump-image-features OUT: the image features,
+// float32 [mm_tokens, hidden] for one image, [n, mm_tokens, hidden] for n.
+void dumpImageFeatures(const ArgParser &args) {
+  Model model(MappedPayload::openSelf());
+  applyThreads(args, model);
+  const ModelInfo &info = model.info();
+  const std::string &path = args.value("--pixel-values");
+  bool batched = false;
+  std::vector<std::vector<float>> images =
+      readPixelValues(path, info, &batched);
+  std::vector<float> features = encodeImages(model, images);
+  std::vector<int64_t> shape = {info.vision->mmTokensPerImage, info.hiddenSize};
+  if (batched)
+    shape.insert(shape.begin(), static_cast<int64_t>(images.size()));
+  writeNpy(args.value("--dump-image-features"), features.data(), shape);
+}
+
+// --input-ids IDS --dump-logits OUT [--prefill N] [--pixel-values PV]: the
+// first N ids in one prefill at position 0, the rest one decode step each
+// (a run of image soft tokens among them in one prefill call, as a prompt
+// never splits an image); OUT gets the logits after every position,
+// float32 [len, vocab]. The soft tokens take PV's images' features.
 void dumpLogits(const ArgParser &args) {
   Model model(MappedPayload::openSelf());
   applyThreads(args, model);
@@ -101,12 +167,49 @@ void dumpLogits(const ArgParser &args) {
                              " is outside [1, " + std::to_string(len) +
                              "], the number of ids in " + idsPath);
   checkIds(ids, info, idsPath);
-
-  std::vector<float> logits = model.prefill(ids.data(), prefill);
+  std::vector<float> features;
+  if (args.has("--pixel-values"))
+    features = encodeImages(
+        model, readPixelValues(args.value("--pixel-values"), info));
+  const int32_t soft = info.vision ? info.vision->imageTokenId : -1;
+  const int64_t softTokens = std::count(ids.begin(), ids.end(), soft);
+  if (static_cast<int64_t>(features.size()) != softTokens * info.hiddenSize)
+    throw std::runtime_error(
+        idsPath + ": the ids hold " + std::to_string(softTokens) +
+        " image soft token(s) (id " + std::to_string(soft) + ") but " +
+        (args.has("--pixel-values")
+             ? args.value("--pixel-values") + " gives features for " +
+                   std::to_string(features.size() / info.hiddenSize)
+             : std::string("no --pixel-values gives features for any")));
+  if (prefill < len && ids[prefill] == soft && ids[prefill - 1] == soft)
+    throw std::runtime_error("--prefill " + std::to_string(prefill) +
+                             " cuts the image whose soft tokens run through "
+                             "index " +
+                             std::to_string(prefill) + " of " + idsPath);
+  // Rows of `features` the soft tokens of ids[0..i) take.
+  auto featuresBefore = [&](int64_t i) {
+    return std::count(ids.begin(), ids.begin() + i, soft) * info.hiddenSize;
+  };
+  auto imageSlice = [&](int64_t from, int64_t to) {
+    return std::vector<float>(features.begin() + featuresBefore(from),
+                              features.begin() + featuresBefore(to));
+  };
+  std::vector<float> part = imageSlice(0, prefill);
+  std::vector<float> logits = model.prefill(ids.data(), prefill, &part);
   logits.reserve(static_cast<size_t>(len * info.vocabSize));
-  for (int64_t i = prefill; i < len; ++i) {
-    std::vector<float> row = model.decode(ids[i]);
-    logits.insert(logits.end(), row.begin(), row.end());
+  for (int64_t i = prefill; i < len;) {
+    int64_t end = i + 1;
+    while (ids[i] == soft && end < len && ids[end] == soft)
+      ++end;
+    std::vector<float> rows;
+    if (ids[i] == soft) {
+      part = imageSlice(i, end);
+      rows = model.prefill(ids.data() + i, end - i, &part);
+    } else {
+      rows = model.decode(ids[i]);
+    }
+    logits.insert(logits.end(), rows.begin(), rows.end());
+    i = end;
   }
   writeNpy(args.value("--dump-logits"), logits.data(), {len, info.vocabSize});
 }
@@ -406,6 +509,12 @@ void checkCombinations(const ArgParser &args) {
       throw UsageError(std::string(option) + " needs " + required);
   };
   needs("--dump-logits", "--input-ids");
+  needs("--dump-image-features", "--pixel-values");
+  if (args.has("--pixel-values") && !args.has("--dump-image-features") &&
+      !args.has("--dump-logits"))
+    throw UsageError("--pixel-values needs --dump-image-features or "
+                     "--dump-logits");
+  conflict("--dump-image-features", "--dump-logits");
   needs("--prefill", "--dump-logits");
   conflict("-t", "--threads");
   for (const char *flag : {"-t", "--threads"})
@@ -439,7 +548,9 @@ int run(int argc, char **argv) {
       indent + "[--system TEXT] [sampling]    (interactive chat)" + indent +
       "--tokenize TEXT [--chat [--system TEXT]]" + indent +
       "--input-ids IDS.npy [--print-ids] [sampling] [--max-tokens N]" + indent +
-      "--input-ids IDS.npy --dump-logits OUT.npy [--prefill N]" + indent +
+      "--input-ids IDS.npy --dump-logits OUT.npy [--prefill N] "
+      "[--pixel-values PV.npy]" +
+      indent + "--pixel-values PV.npy --dump-image-features OUT.npy" + indent +
       "--info");
   args.option("-p", "PROMPT",
               "generate a continuation of PROMPT (<bos> is added), streamed "
@@ -487,6 +598,14 @@ int run(int argc, char **argv) {
       .option("--prefill", "N",
               "with --dump-logits: the first N ids go through one prefill "
               "call, the rest one decode step each (default: all)")
+      .option("--pixel-values", "PV.npy",
+              "normalised images, float32 [3, S, S] or [n, 3, S, S]: with "
+              "--dump-logits, what the image soft tokens of the ids take, "
+              "in order")
+      .option("--dump-image-features", "OUT.npy",
+              "with --pixel-values: write the images' features (vision "
+              "tower and projector), float32 [mm_tokens, hidden] (or [n, "
+              "mm_tokens, hidden])")
       .flag("--info", "print the model's metadata JSON")
       .flag("--help", "print this message");
   try {
@@ -510,6 +629,10 @@ int run(int argc, char **argv) {
     }
     if (args.has("--dump-logits")) {
       dumpLogits(args);
+      return 0;
+    }
+    if (args.has("--dump-image-features")) {
+      dumpImageFeatures(args);
       return 0;
     }
     Model model(MappedPayload::openSelf());

@@ -20,17 +20,45 @@ Model::Model(MappedPayload payloadIn, const SymbolResolver &symbols)
   device = createDevice(weights, modelInfo, symbols);
 }
 
-std::vector<float> Model::prefill(const int32_t *ids, int64_t n) {
-  return run("prefill", "prefill", ids, n, n);
+std::vector<float> Model::prefill(const int32_t *ids, int64_t n,
+                                  const std::vector<float> *imageFeatures) {
+  return run("prefill", "prefill", ids, n, n, imageFeatures);
 }
 
-std::vector<float> Model::prefillLast(const int32_t *ids, int64_t n) {
+std::vector<float> Model::prefillLast(const int32_t *ids, int64_t n,
+                                      const std::vector<float> *imageFeatures) {
   if (!hasPrefillLast()) {
-    std::vector<float> all = prefill(ids, n);
+    std::vector<float> all = prefill(ids, n, imageFeatures);
     return std::vector<float>(all.end() - modelInfo.vocabSize, all.end());
   }
-  return run("prefill_last", "prefill", ids, n, 1);
+  return run("prefill_last", "prefill", ids, n, 1, imageFeatures);
 }
+
+std::vector<float> Model::encodeImage(const std::vector<float> &pixels) {
+  if (!modelInfo.vision)
+    throw std::runtime_error(
+        weights.path() + ": this is a text-only model; it cannot take images");
+  const int64_t size = modelInfo.vision->imageSize;
+  if (static_cast<int64_t>(pixels.size()) != 3 * size * size)
+    throw std::runtime_error("encode_image takes pixels [3, " +
+                             std::to_string(size) + ", " +
+                             std::to_string(size) + "], got " +
+                             std::to_string(pixels.size()) + " values");
+  return device->encodeImage(pixels.data());
+}
+
+namespace {
+// Each token's image (runs of soft tokens numbered from 0), -1 for text.
+std::vector<int32_t> imageGroupsOf(const int32_t *ids, int64_t n,
+                                   int32_t imageToken) {
+  std::vector<int32_t> groups(static_cast<size_t>(n), -1);
+  int32_t next = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] == imageToken)
+      groups[i] = i > 0 && ids[i - 1] == imageToken ? groups[i - 1] : next++;
+  return groups;
+}
+} // namespace
 
 std::vector<float> Model::decode(int32_t id) {
   return run("decode", "decode", &id, 1, 1);
@@ -49,7 +77,8 @@ int64_t Model::kvBytesInUse() const {
 }
 
 std::vector<float> Model::run(const char *entry, const char *name,
-                              const int32_t *ids, int64_t n, int64_t rows) {
+                              const int32_t *ids, int64_t n, int64_t rows,
+                              const std::vector<float> *imageFeatures) {
   const int64_t vocab = modelInfo.vocabSize;
   // Every check precedes the call: the generated code trusts its inputs, and
   // a position past the context or an id past the vocabulary would index
@@ -70,17 +99,80 @@ std::vector<float> Model::run(const char *entry, const char *name,
           std::string(name) + ": token id " + std::to_string(ids[i]) +
           " (index " + std::to_string(i) + ") is outside the vocabulary [0, " +
           std::to_string(vocab) + ")");
-  // Calls of at most prefillChunk tokens: a local ring holds a window and
-  // one call's tokens, no more.
+  // Image soft tokens: every run whole in one call, with its features.
+  std::vector<int32_t> groups;
+  std::vector<int64_t> featureRowBefore; // soft tokens before each index
+  if (modelInfo.vision) {
+    const int32_t soft = modelInfo.vision->imageTokenId;
+    groups = imageGroupsOf(ids, n, soft);
+    featureRowBefore.assign(static_cast<size_t>(n) + 1, 0);
+    for (int64_t i = 0; i < n; ++i)
+      featureRowBefore[i + 1] = featureRowBefore[i] + (ids[i] == soft);
+    const int64_t softTokens = featureRowBefore[n];
+    const int64_t hidden = modelInfo.hiddenSize;
+    const int64_t rowsGiven =
+        imageFeatures ? static_cast<int64_t>(imageFeatures->size()) / hidden
+                      : 0;
+    if (imageFeatures &&
+        static_cast<int64_t>(imageFeatures->size()) != rowsGiven * hidden)
+      throw std::runtime_error(std::string(name) +
+                               ": image features are not rows of " +
+                               std::to_string(hidden) + " values");
+    if (rowsGiven != softTokens)
+      throw std::runtime_error(
+          std::string(name) + ": the tokens hold " +
+          std::to_string(softTokens) + " image soft token(s) (id " +
+          std::to_string(soft) + ") but " + std::to_string(rowsGiven) +
+          " image feature row(s) were given");
+    if (softTokens == 0)
+      groups.clear();
+  } else if (imageFeatures && !imageFeatures->empty()) {
+    throw std::runtime_error(weights.path() +
+                             ": this is a text-only model; it cannot take "
+                             "images");
+  }
+  // Calls of at most prefillChunk tokens (a local ring holds a window and
+  // one call's tokens, no more), each ending before an image that would not
+  // fit it.
   std::vector<float> logits;
   for (int64_t done = 0; done < n;) {
     int64_t count = std::min(n - done, modelInfo.prefillChunk);
+    if (!groups.empty() && done + count < n && groups[done + count] >= 0 &&
+        groups[done + count - 1] == groups[done + count]) {
+      int64_t runStart = done + count - 1;
+      while (runStart > done && groups[runStart - 1] == groups[runStart])
+        --runStart;
+      if (runStart == done)
+        throw std::runtime_error(
+            std::string(name) + ": an image of more than " +
+            std::to_string(count) + " soft tokens (at index " +
+            std::to_string(done) + ") does not fit one call of " +
+            std::to_string(modelInfo.prefillChunk) +
+            " tokens; recompile with `gemmac compile ... --prefill-chunk N` "
+            "for a larger one");
+      count = runStart - done;
+    }
     int64_t start = pos;
-    // The caches hold these positions whatever the device reports after.
-    pos += count;
     int64_t rowsOfCall = rows == 1 ? 1 : count;
-    std::vector<float> part =
-        device->runTokens(entry, ids + done, count, start, rowsOfCall);
+    bool withImages = !groups.empty() &&
+                      featureRowBefore[done + count] > featureRowBefore[done];
+    std::vector<float> part;
+    if (withImages) {
+      ImageTokens images{
+          imageFeatures->data() + featureRowBefore[done] * modelInfo.hiddenSize,
+          featureRowBefore[done + count] - featureRowBefore[done],
+          groups.data() + done};
+      std::string imageEntry = std::string(entry) == "prefill_last"
+                                   ? "prefill_images_last"
+                                   : "prefill_images";
+      // The caches hold these positions whatever the device reports after.
+      pos += count;
+      part = device->runTokens(imageEntry, ids + done, count, start, rowsOfCall,
+                               &images);
+    } else {
+      pos += count;
+      part = device->runTokens(entry, ids + done, count, start, rowsOfCall);
+    }
     done += count;
     if (rows == 1 && done < n)
       continue; // only the last call's last row is asked for

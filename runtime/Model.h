@@ -34,11 +34,28 @@ public:
   // [n, vocabSize]. Throws, without calling the generated code, when n < 1,
   // when an id lies outside [0, vocabSize) or when the tokens would pass
   // maxContext (the caches have no slot for them).
-  std::vector<float> prefill(const int32_t *ids, int64_t n);
+  //
+  // In a multimodal model, the image soft tokens of ids take the rows of
+  // `imageFeatures` ([F, hidden], row-major, F = the soft tokens among the
+  // ids, as encodeImage() returns them back to back), and each contiguous
+  // run of soft tokens (one image or crop) sees itself whole (SPEC §4). A
+  // run is never split between calls: a call ends before a run that would
+  // not fit it. Throws, before any call, when the features do not match the
+  // soft tokens or a run is longer than info().prefillChunk.
+  std::vector<float> prefill(const int32_t *ids, int64_t n,
+                             const std::vector<float> *imageFeatures = nullptr);
   // The same, returning only the last token's logits [vocabSize]: what
   // generation needs, without the output projection of the other tokens
   // (through the prefill_last entry point when the executable has one).
-  std::vector<float> prefillLast(const int32_t *ids, int64_t n);
+  std::vector<float>
+  prefillLast(const int32_t *ids, int64_t n,
+              const std::vector<float> *imageFeatures = nullptr);
+  // One image through the vision tower and projector (encode_image):
+  // `pixels` is [3, S, S] normalised as SPEC §5 says (S =
+  // info().vision->imageSize); returns its features [mm_tokens_per_image,
+  // hidden], row-major. Throws std::runtime_error for a text-only model or
+  // pixels of another size.
+  std::vector<float> encodeImage(const std::vector<float> &pixels);
   // Whether prefillLast avoids computing (and holding) every token's logits.
   bool hasPrefillLast() const { return device->hasEntry("prefill_last"); }
   // One token through the decode entry point; returns [vocabSize] logits.
@@ -79,7 +96,8 @@ private:
   // Runs the token entry point `entry` on ids[0..n) and returns its logits,
   // `rows` of them; `what` names the call in errors.
   std::vector<float> run(const char *entry, const char *what,
-                         const int32_t *ids, int64_t n, int64_t rows);
+                         const int32_t *ids, int64_t n, int64_t rows,
+                         const std::vector<float> *imageFeatures = nullptr);
 
   MappedPayload weights;
   ModelInfo modelInfo;

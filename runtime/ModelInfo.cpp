@@ -38,6 +38,22 @@ struct Writer {
     else
       object[key] = nullptr;
   }
+  void vision(const char *key, std::optional<ModelInfo::VisionInfo> &value,
+              int64_t) {
+    if (!value) {
+      object[key] = nullptr;
+      return;
+    }
+    object[key] = {{"image_size", value->imageSize},
+                   {"mm_tokens_per_image", value->mmTokensPerImage},
+                   {"patch_size", value->patchSize},
+                   {"hidden_size", value->hiddenSize},
+                   {"intermediate_size", value->intermediateSize},
+                   {"num_layers", value->numLayers},
+                   {"image_token_id", value->imageTokenId},
+                   {"boi_token_id", value->boiTokenId},
+                   {"eoi_token_id", value->eoiTokenId}};
+  }
   void entries(const char *key, std::vector<EntryPointInfo> &value) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     auto tensors = [](const std::vector<EntryTensor> &ts) {
@@ -105,6 +121,31 @@ struct Reader {
     sub.rejectUnknown({"offset", "bytes"});
     value = ModelInfo::ByteRange{sub.requireInt("offset", 0, kInt64Max),
                                  sub.requireInt("bytes", 1, kInt64Max)};
+  }
+  void vision(const char *key, std::optional<ModelInfo::VisionInfo> &value,
+              int64_t vocab) {
+    known.insert(key);
+    fields.require(key);
+    if (!fields.has(key))
+      return; // null: a text-only model
+    JsonFields sub = fields.sub(key);
+    sub.rejectUnknown({"image_size", "mm_tokens_per_image", "patch_size",
+                       "hidden_size", "intermediate_size", "num_layers",
+                       "image_token_id", "boi_token_id", "eoi_token_id"});
+    ModelInfo::VisionInfo v;
+    v.imageSize = sub.requireInt("image_size", 1, 1 << 16);
+    v.mmTokensPerImage = sub.requireInt("mm_tokens_per_image", 1, 1 << 20);
+    v.patchSize = sub.requireInt("patch_size", 1, v.imageSize);
+    v.hiddenSize = sub.requireInt("hidden_size", 1, kInt32Max);
+    v.intermediateSize = sub.requireInt("intermediate_size", 1, kInt32Max);
+    v.numLayers = sub.requireInt("num_layers", 1, kInt32Max);
+    v.imageTokenId =
+        static_cast<int32_t>(sub.requireInt("image_token_id", 0, vocab - 1));
+    v.boiTokenId =
+        static_cast<int32_t>(sub.requireInt("boi_token_id", 0, vocab - 1));
+    v.eoiTokenId =
+        static_cast<int32_t>(sub.requireInt("eoi_token_id", 0, vocab - 1));
+    value = v;
   }
   EntryTensor tensor(const JsonFields &at) {
     at.rejectUnknown({"name", "dtype", "shape"});
@@ -180,6 +221,7 @@ template <typename Visitor> void visitFields(Visitor &v, ModelInfo &m) {
   v.id("bos_token_id", m.bosTokenId, 0, m.vocabSize - 1);
   v.ids("eos_token_ids", m.eosTokenIds, m.vocabSize);
   v.range("tokenizer", m.tokenizer);
+  v.vision("vision", m.vision, m.vocabSize);
   v.entries("entry_points", m.entryPoints);
 }
 

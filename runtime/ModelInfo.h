@@ -22,8 +22,8 @@ namespace gemma {
 
 // Version of the metadata layout below; bumped on every change to it.
 // 1: flat keys, optional ones; 2: this schema, with the entry-point table;
-// 3: prefill_chunk and local_cache_slots.
-constexpr int64_t kMetadataFormat = 3;
+// 3: prefill_chunk and local_cache_slots; 4: vision.
+constexpr int64_t kMetadataFormat = 4;
 
 // One operand or result of an entry point, as the generated code's C
 // interface takes it: a memref (shape, -1 for a dynamic size) of `dtype`
@@ -81,6 +81,22 @@ struct ModelInfo {
     int64_t bytes = 0;
   };
   std::optional<ByteRange> tokenizer;
+  // What a multimodal model's prompts need to carry images (SPEC §5): the
+  // side of the square its vision tower takes, the soft tokens an image
+  // becomes and the ids around and of them. Unset for a text-only model.
+  struct VisionInfo {
+    int64_t imageSize = 0;
+    int64_t mmTokensPerImage = 0;
+    // The SigLIP tower's shape (for --info and the benchmark's FLOP count).
+    int64_t patchSize = 0;
+    int64_t hiddenSize = 0;
+    int64_t intermediateSize = 0;
+    int64_t numLayers = 0;
+    int32_t imageTokenId = 0; // <image_soft_token>
+    int32_t boiTokenId = 0;   // <start_of_image>
+    int32_t eoiTokenId = 0;   // <end_of_image>
+  };
+  std::optional<VisionInfo> vision;
   std::vector<EntryPointInfo> entryPoints;
 
   // The entry named `name`, or null.

@@ -52,17 +52,16 @@ void CpuDevice::ArenaUnmapper::operator()(uint8_t *start) const {
 CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
                      const SymbolResolver &symbols)
     : payload(payload), info(info), arena(nullptr, ArenaUnmapper{0}) {
-  for (const std::string &name : tokenEntryNames()) {
+  // The entry `name` of the table, checked against the calling convention
+  // and resolved.
+  auto resolve = [&](const std::string &name,
+                     const std::vector<EntryTensor> &operands,
+                     const std::vector<EntryTensor> &results) {
     const EntryPointInfo *entry = info.entryPoint(name);
-    if (!entry) {
-      if (name == "prefill_last") // optional: prefill serves instead
-        continue;
+    if (!entry)
       throw std::runtime_error(payload.path() +
                                ": the payload's entry table has no '" + name +
                                "' entry point");
-    }
-    std::vector<EntryTensor> operands = tokenEntryOperands(name);
-    std::vector<EntryTensor> results = tokenEntryResults(name, info.vocabSize);
     if (entry->operands != operands || entry->results != results)
       throw std::runtime_error(payload.path() + ": entry point '" + name +
                                "' takes " + describe(entry->operands) + " -> " +
@@ -74,8 +73,25 @@ CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
       throw std::runtime_error(payload.path() + ": entry point '" + name +
                                "' (symbol " + entry->symbol +
                                ") is not in the executable");
-    tokenEntries[name] = reinterpret_cast<TokenEntryFn>(fn);
+    return fn;
+  };
+  for (const std::string &name : tokenEntryNames()) {
+    // prefill_last is optional: prefill serves instead.
+    if (name == "prefill_last" && !info.entryPoint(name))
+      continue;
+    tokenEntries[name] = reinterpret_cast<TokenEntryFn>(
+        resolve(name, tokenEntryOperands(name),
+                tokenEntryResults(name, info.vocabSize)));
   }
+  if (info.vision)
+    for (const std::string &name : imageEntryNames()) {
+      void *fn = resolve(name, imageEntryOperands(name, info),
+                         imageEntryResults(name, info));
+      if (name == "encode_image")
+        encodeImageEntry = reinterpret_cast<ImageEntryFn>(fn);
+      else
+        imageTokenEntries[name] = reinterpret_cast<ImageTokenEntryFn>(fn);
+    }
 
   if (info.kvArenaBytes > 0) {
     // An anonymous mapping is page aligned (so 64-byte aligned as the
@@ -116,56 +132,98 @@ CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
 }
 
 bool CpuDevice::hasEntry(const std::string &entry) const {
-  return tokenEntries.count(entry) != 0;
+  return tokenEntries.count(entry) != 0 ||
+         imageTokenEntries.count(entry) != 0 ||
+         (entry == "encode_image" && encodeImageEntry);
+}
+
+namespace {
+// A row-major copy of the [rows, cols] result `ref` (which the generated
+// code malloc'ed: freed here, on every path), checked against the shape the
+// caller expects.
+std::vector<float> takeMatrix(MemRefDescriptor<float, 2> &ref,
+                              const std::string &entry, const char *what,
+                              int64_t rows, int64_t cols) {
+  std::unique_ptr<float, FreeDeleter> owned(ref.allocated);
+  if (!ref.aligned || ref.sizes[0] != rows || ref.sizes[1] != cols)
+    throw std::runtime_error(entry + ": the generated code returned " + what +
+                             " of shape [" + std::to_string(ref.sizes[0]) +
+                             ", " + std::to_string(ref.sizes[1]) +
+                             "], expected [" + std::to_string(rows) + ", " +
+                             std::to_string(cols) + "]");
+  // Copy through the descriptor's offset and strides: the lowering is free
+  // to return a padded or transposed layout.
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+  const float *base = ref.aligned + ref.offset;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *row = base + i * ref.strides[0];
+    float *dst = out.data() + i * cols;
+    if (ref.strides[1] == 1) {
+      std::memcpy(dst, row, static_cast<size_t>(cols) * sizeof(float));
+    } else {
+      for (int64_t j = 0; j < cols; ++j)
+        dst[j] = row[j * ref.strides[1]];
+    }
+  }
+  return out;
+}
+} // namespace
+
+// The generated code takes non-const memrefs but never writes the weights,
+// the ids or the pixels; the blob mapping is read-only, so a stray write
+// would fault rather than corrupt.
+MemRefDescriptor<uint8_t, 1> CpuDevice::weightsMemRef() const {
+  auto *blob = const_cast<uint8_t *>(payload.blob());
+  return {blob, blob, 0, {static_cast<int64_t>(payload.blobSize())}, {1}};
+}
+
+MemRefDescriptor<uint8_t, 1> CpuDevice::arenaMemRef() const {
+  return {arena.get(), arena.get(), 0, {info.kvArenaBytes}, {1}};
+}
+
+std::vector<float> CpuDevice::encodeImage(const float *pixels) {
+  if (!encodeImageEntry)
+    throw std::logic_error("this executable has no encode_image entry point");
+  const int64_t size = info.vision->imageSize;
+  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+  auto *data = const_cast<float *>(pixels);
+  MemRefDescriptor<float, 3> pixelsRef{
+      data, data, 0, {3, size, size}, {size * size, size, 1}};
+  MemRefDescriptor<float, 2> featuresRef{};
+  encodeImageEntry(&featuresRef, &weightsRef, &arenaRef, &pixelsRef);
+  return takeMatrix(featuresRef, "encode_image", "image features",
+                    info.vision->mmTokensPerImage, info.hiddenSize);
 }
 
 std::vector<float> CpuDevice::runTokens(const std::string &entry,
                                         const int32_t *ids, int64_t n,
-                                        int64_t position, int64_t rows) {
+                                        int64_t position, int64_t rows,
+                                        const ImageTokens *images) {
   auto fn = tokenEntries.find(entry);
-  if (fn == tokenEntries.end())
-    throw std::logic_error("no entry point '" + entry + "'");
-  const int64_t vocab = info.vocabSize;
-  // The generated code takes non-const memrefs but never writes the weights
-  // or the ids; the blob mapping is read-only, so a stray write would fault
-  // rather than corrupt.
-  auto *blob = const_cast<uint8_t *>(payload.blob());
-  MemRefDescriptor<uint8_t, 1> weightsRef{
-      blob, blob, 0, {static_cast<int64_t>(payload.blobSize())}, {1}};
-  MemRefDescriptor<uint8_t, 1> arenaRef{
-      arena.get(), arena.get(), 0, {info.kvArenaBytes}, {1}};
+  auto imageFn = imageTokenEntries.find(entry);
+  if (images ? imageFn == imageTokenEntries.end() : fn == tokenEntries.end())
+    throw std::logic_error("no entry point '" + entry + "'" +
+                           (images ? " that takes images" : ""));
+  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
   auto *idData = const_cast<int32_t *>(ids);
   MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {n}, {1}};
   MemRefDescriptor<float, 2> logitsRef{};
 
-  fn->second(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
-  std::unique_ptr<float, FreeDeleter> owned(logitsRef.allocated);
-
-  if (!logitsRef.aligned || logitsRef.sizes[0] != rows ||
-      logitsRef.sizes[1] != vocab)
-    throw std::runtime_error(
-        entry + ": the generated code returned logits of shape [" +
-        std::to_string(logitsRef.sizes[0]) + ", " +
-        std::to_string(logitsRef.sizes[1]) + "], expected [" +
-        std::to_string(rows) + ", " + std::to_string(vocab) + "]");
-
-  // Copy through the descriptor's offset and strides: the lowering is free
-  // to return a padded or transposed layout.
-  std::vector<float> out(static_cast<size_t>(rows * vocab));
-  const float *base = logitsRef.aligned + logitsRef.offset;
-  const int64_t rowStride = logitsRef.strides[0];
-  const int64_t colStride = logitsRef.strides[1];
-  for (int64_t i = 0; i < rows; ++i) {
-    const float *row = base + i * rowStride;
-    float *dst = out.data() + i * vocab;
-    if (colStride == 1) {
-      std::memcpy(dst, row, static_cast<size_t>(vocab) * sizeof(float));
-    } else {
-      for (int64_t j = 0; j < vocab; ++j)
-        dst[j] = row[j * colStride];
-    }
+  if (images) {
+    auto *features = const_cast<float *>(images->features);
+    const int64_t hidden = info.hiddenSize;
+    MemRefDescriptor<float, 2> featuresRef{
+        features, features, 0, {images->featureRows, hidden}, {hidden, 1}};
+    auto *groups = const_cast<int32_t *>(images->groups);
+    MemRefDescriptor<int32_t, 1> groupsRef{groups, groups, 0, {n}, {1}};
+    imageFn->second(&logitsRef, &weightsRef, &arenaRef, &idsRef, position,
+                    &featuresRef, &groupsRef);
+  } else {
+    fn->second(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
   }
-  return out;
+  return takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
 }
 
 } // namespace gemma

@@ -25,8 +25,9 @@ public:
   std::string name() const override { return "cpu"; }
   bool hasEntry(const std::string &entry) const override;
   std::vector<float> runTokens(const std::string &entry, const int32_t *ids,
-                               int64_t n, int64_t position,
-                               int64_t rows) override;
+                               int64_t n, int64_t position, int64_t rows,
+                               const ImageTokens *images = nullptr) override;
+  std::vector<float> encodeImage(const float *pixels) override;
   int threads() const override { return threadCount; }
   void setThreads(int n) override;
 
@@ -36,9 +37,14 @@ private:
     void operator()(uint8_t *arena) const;
   };
 
+  MemRefDescriptor<uint8_t, 1> weightsMemRef() const;
+  MemRefDescriptor<uint8_t, 1> arenaMemRef() const;
+
   const MappedPayload &payload;
   const ModelInfo &info;
   std::map<std::string, TokenEntryFn> tokenEntries;
+  std::map<std::string, ImageTokenEntryFn> imageTokenEntries;
+  ImageEntryFn encodeImageEntry = nullptr; // multimodal models only
   std::unique_ptr<uint8_t, ArenaUnmapper> arena;
   // OpenMP's omp_set_num_threads, from the libomp the executable ships
   // with; null in a process without it (the code then runs on one thread).

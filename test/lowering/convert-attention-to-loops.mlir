@@ -144,3 +144,30 @@ func.func @attention_prologue(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<
   return %q2, %k2 : tensor<?x2x8xf32>, tensor<?x1x8xf32>
 }
 }
+
+// -----
+
+// Image tokens on a local layer: a new key u is visible when it is earlier
+// (u <= t) or of the query's image (same group, >= 0), and in either case
+// inside the window, as transformers' sliding mask is AND(window, OR(causal,
+// image)).
+// CHECK-LABEL: func.func @local_image_attention(
+// CHECK: scf.parallel
+// CHECK: %[[GROUP:.*]] = memref.load %{{.*}} : memref<?xi32, strided<[?], offset: ?>>
+// CHECK: %[[EARLIER:.*]] = arith.cmpi ule
+// CHECK: %[[OTHER:.*]] = memref.load %{{.*}} : memref<?xi32, strided<[?], offset: ?>>
+// CHECK: arith.cmpi eq, %[[GROUP]], %[[OTHER]] : i32
+// CHECK: arith.cmpi sge, %[[GROUP]]
+// CHECK: %[[EITHER:.*]] = arith.ori %[[EARLIER]]
+// CHECK: %[[INSIDE:.*]] = arith.cmpi uge
+// CHECK: arith.andi %[[EITHER]], %[[INSIDE]] : i1
+gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 1, head_dim = 8, f32>
+func.func @local_image_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2x8xf32>, %k: tensor<?x1x8xf32>, %pos: index, %groups: tensor<?xi32>) -> tensor<?x2x8xf32> {
+  %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 1, head_dim = 8, f32>
+  %o = gemma.attention %q, %k, %k cache %c[%pos] image_groups %groups
+      {mask = #gemma.mask<sliding_window, image_groups>, scale = 0.35 : f32}
+      : tensor<?x2x8xf32>, tensor<?x1x8xf32>, tensor<?x1x8xf32>
+        cache !gemma.kv_cache<local, window = 4, capacity = 8, kv_heads = 1, head_dim = 8, f32> image_groups tensor<?xi32>
+      -> tensor<?x2x8xf32>
+  return %o : tensor<?x2x8xf32>
+}

@@ -8,12 +8,3 @@ func.func @unpacked(%blob: memref<?xi8> {gemma.weights}) -> tensor<8xbf16> {
   %w = gemma.weight @w : tensor<8xbf16>
   return %w : tensor<8xbf16>
 }
-
-// -----
-
-// An op with no lowering yet is refused here, not in a later stage.
-func.func @no_lowering(%x: tensor<?x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{failed to legalize operation 'gemma.layer_norm'}}
-  %y = gemma.layer_norm %x, %w, %b {epsilon = 1.0e-06 : f32} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>
-  return %y : tensor<?x8xf32>
-}

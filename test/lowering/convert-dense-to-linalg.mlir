@@ -110,3 +110,83 @@ func.func @rope_scaled(%x: tensor<?x2x4xf32>, %pos: index) -> tensor<?x2x4xf32> 
   %y = gemma.rope %x at %pos {rope = #gemma.rope<base = 1.000000e+04, scale = 8.000000e+00>} : tensor<?x2x4xf32>
   return %y : tensor<?x2x4xf32>
 }
+
+// -----
+
+// LayerNorm (SigLIP): the row mean, the centred sum of squares, then
+// (x - mean) / sqrt(var + eps) * w + b.
+// CHECK-LABEL: func.func @layer_norm(
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: arith.divf
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: arith.subf
+// CHECK: math.sqrt
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK: arith.subf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+func.func @layer_norm(%x: tensor<4x8xf32>, %w: tensor<8xbf16>, %b: tensor<8xbf16>) -> tensor<4x8xf32> {
+  %y = gemma.layer_norm %x, %w, %b {epsilon = 1.0e-06 : f32} : tensor<4x8xf32>, tensor<8xbf16>, tensor<8xbf16>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+// Patch embedding: the patches gathered into rows (c, ky, kx order) and a
+// projection by the weight viewed [hidden, c*p*p] onto bias + positions.
+// CHECK-LABEL: func.func @patch_embed(
+// CHECK: %[[ROWS:.*]] = linalg.generic {{.*}}outs(%{{.*}} : tensor<4x12xf32>)
+// CHECK: tensor.extract %{{.*}} : tensor<3x4x4xf32>
+// CHECK: %[[W:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : tensor<8x3x2x2xbf16> into tensor<8x12xbf16>
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}}ins(%{{.*}}, %{{.*}} : tensor<8xbf16>, tensor<4x8xbf16>)
+// CHECK: linalg.matmul {{.*}}ins(%{{.*}}, %[[W]] : tensor<4x12xbf16>, tensor<8x12xbf16>) outs(%[[INIT]] : tensor<4x8xf32>)
+module attributes {gemma.matmul_inputs = bf16} {
+func.func @patch_embed(%px: tensor<3x4x4xf32>, %w: tensor<8x3x2x2xbf16>, %b: tensor<8xbf16>, %pe: tensor<4x8xbf16>) -> tensor<4x8xf32> {
+  %y = gemma.patch_embed %px, %w, %b, %pe {patch_size = 2 : i64}
+      : tensor<3x4x4xf32>, tensor<8x3x2x2xbf16>, tensor<8xbf16>, tensor<4x8xbf16> -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+}
+
+// -----
+
+// Average pooling: the 4x4 grid viewed [2, 2, 2, 2, C], summed over each
+// 2x2 block, divided by 4.
+// CHECK-LABEL: func.func @avg_pool(
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1, 2, 3], [4]] {{.*}} : tensor<16x8xf32> into tensor<2x2x2x2x8xf32>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<2x2x8xf32> into tensor<4x8xf32>
+// CHECK: arith.constant 4.000000e+00 : f32
+// CHECK: arith.divf
+func.func @avg_pool(%x: tensor<16x8xf32>) -> tensor<4x8xf32> {
+  %y = gemma.avg_pool %x {kernel = 2 : i64} : tensor<16x8xf32> -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+// The projector: RMSNorm (1 + w), then x * P with P as stored, [in, out].
+// CHECK-LABEL: func.func @mm_project(
+// CHECK: math.sqrt
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<8x16xbf16>) outs(%{{.*}} : tensor<4x16xf32>)
+func.func @mm_project(%x: tensor<4x8xf32>, %n: tensor<8xbf16>, %p: tensor<8x16xbf16>) -> tensor<4x16xf32> {
+  %y = gemma.mm_project %x, %n, %p {epsilon = 1.0e-06 : f32} : tensor<4x8xf32>, tensor<8xbf16>, tensor<8x16xbf16> -> tensor<4x16xf32>
+  return %y : tensor<4x16xf32>
+}
+
+// -----
+
+// Image features into the embeddings: a walk over the tokens that inserts
+// the next feature row at each image token.
+// CHECK-LABEL: func.func @merge_image(
+// CHECK: %[[TOKEN:.*]] = arith.constant 7 : i32
+// CHECK: scf.for {{.*}} iter_args(%[[OUT:.*]] = %{{.*}}, %[[NEXT:.*]] = %{{.*}}) -> (tensor<?x8xf32>, index)
+// CHECK: %[[ID:.*]] = tensor.extract
+// CHECK: arith.cmpi eq, %[[ID]], %[[TOKEN]] : i32
+// CHECK: scf.if
+// CHECK: tensor.extract_slice %{{.*}}[%[[NEXT]], 0] [1, 8] [1, 1] : tensor<?x8xf32> to tensor<1x8xf32>
+// CHECK: tensor.insert_slice
+func.func @merge_image(%h: tensor<?x8xf32>, %ids: tensor<?xi32>, %f: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %m = gemma.merge_image %h, %ids, %f {image_token = 7 : i32} : tensor<?x8xf32>, tensor<?xi32>, tensor<?x8xf32>
+  return %m : tensor<?x8xf32>
+}
