@@ -68,8 +68,10 @@ def Gemma_MaskAttr : Gemma_Attr<"Mask", "mask"> {
       stated once, in the cache type, and the mask takes it from there;
     * `bidirectional`: every query sees every key (the SigLIP encoder).
 
-    `image_groups` additionally lets a query see every key of the same image
-    (a contiguous run of image soft tokens), on local and global layers alike.
+    `image_groups` additionally lets a query see the later keys of its own
+    image (a contiguous run of image soft tokens), on local and global layers
+    alike; a local layer's window still bounds them (transformers' sliding
+    mask is AND(window, OR(causal, image)), docs/vision.md).
 
     ```mlir
     #gemma.mask<causal>

@@ -249,7 +249,8 @@ def Gemma_AttentionOp : Gemma_Op<"attention", [AttrSizedOperandSegments]> {
     Without a cache the tokens see each other only (the vision encoder).
 
     With `image_groups` (one entry per new token: an image id, or -1 for
-    text) tokens of the same image also see each other.
+    text) tokens of the same image also see each other, inside the window
+    on a local layer.
 
     ```mlir
     %o = gemma.attention %q, %k, %v cache %c[%pos]

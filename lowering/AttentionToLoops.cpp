@@ -942,6 +942,222 @@ private:
   Value out, scores, splits, partial, partialMax, partialSum;
 };
 
+// Attention of every token to every token, without a cache or mask (the
+// SigLIP encoder: 4096 patches), head by head as two contractions that the
+// target tiles like the projections (linalg.matmul with the projection
+// maps): S = q_h k_h^T, a softmax of each row of S (the scale folded into
+// the exponent) into P, then O_h^T = v_h^T P^T, so that P, the large
+// operand, is the one whose rows the tasks split and stream once (as a
+// projection streams its weight), with v_h transposed once.
+// The per-query loop nest (AttentionLoopNest) reads every key and value row
+// again for each query: at 4096 keys that is 2.4 MB per head and query,
+// from L3 (docs/codegen.md).
+class AttentionByContractions {
+public:
+  // Whether `op` is such an attention, with a static token count.
+  static bool applies(AttentionOp op) {
+    auto q = cast<RankedTensorType>(op.getQuery().getType());
+    return !op.getCache() && !op.getImageGroups() && !op.getSoftcap() &&
+           op.getMask().getKind() == MaskKind::Bidirectional &&
+           q.hasStaticShape();
+  }
+
+  AttentionByContractions(AttentionOp op, OpBuilder &b)
+      : loc(op.getLoc()), scale(op.getScale().convertToFloat()),
+        in(matmulInputType(b)) {
+    auto q = cast<RankedTensorType>(op.getQuery().getType());
+    tokens = q.getDimSize(0);
+    heads = q.getDimSize(1);
+    headDim = q.getDimSize(2);
+    group = heads / cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
+    for (lanes = 16; tokens % lanes != 0;)
+      lanes /= 2;
+  }
+
+  // The result buffer, out[tokens, heads, head_dim].
+  Value build(OpBuilder &b, AttentionOp::Adaptor adaptor) {
+    Value q = bufferOf(b, loc, adaptor.getQuery());
+    Value k = bufferOf(b, loc, adaptor.getKey());
+    Value v = bufferOf(b, loc, adaptor.getValue());
+    int64_t kvHeads = heads / group;
+    // Head-major copies in the contractions' input type, v transposed.
+    Value qs = alloc(b, {heads, tokens, headDim}, in);
+    Value ks = alloc(b, {kvHeads, tokens, headDim}, in);
+    Value vs = alloc(b, {kvHeads, headDim, tokens}, in);
+    parallelFor(b, tokens, [&](OpBuilder &pb, Location pl, Value t) {
+      eachIndex(pb, pl, heads, headDim, [&](Value h, Value d) {
+        store(pb, pl, load(pb, pl, q, {t, h, d}), qs, {h, t, d});
+      });
+      eachIndex(pb, pl, kvHeads, headDim, [&](Value g, Value d) {
+        store(pb, pl, load(pb, pl, k, {t, g, d}), ks, {g, t, d});
+        store(pb, pl, load(pb, pl, v, {t, g, d}), vs, {g, d, t});
+      });
+    });
+    Value out = alloc(b, {tokens, heads, headDim}, b.getF32Type());
+    Value scores = alloc(b, {tokens, tokens}, b.getF32Type());
+    Value weights = alloc(b, {tokens, tokens}, in);
+    Value rows = alloc(b, {headDim, tokens}, b.getF32Type());
+    forLoop(
+        b, loc, idx(b, loc, 0), idx(b, loc, heads), {},
+        [&](OpBuilder &hb, Location hl, Value h, ValueRange) {
+          Value g = arith::DivUIOp::create(hb, hl, h, idx(hb, hl, group));
+          contract(hb, hl, slice(hb, hl, qs, h), slice(hb, hl, ks, g), scores);
+          parallelFor(hb, hl, tokens, [&](OpBuilder &rb, Location rl, Value t) {
+            softmaxRow(rb, rl, scores, weights, t);
+          });
+          // O_h^T = v_h^T P^T: P, the large operand, as the one the
+          // tasks split (the projections' weight) and stream once.
+          contract(hb, hl, slice(hb, hl, vs, g), weights, rows);
+          parallelFor(hb, hl, tokens, [&](OpBuilder &cb, Location cl, Value t) {
+            forLoop(
+                cb, cl, idx(cb, cl, 0), idx(cb, cl, headDim), {},
+                [&](OpBuilder &db, Location dl, Value d, ValueRange) {
+                  Value x =
+                      memref::LoadOp::create(db, dl, rows, ValueRange{d, t});
+                  memref::StoreOp::create(db, dl, x, out, ValueRange{t, h, d});
+                  return SmallVector<Value>{};
+                });
+          });
+          return SmallVector<Value>{};
+        });
+    // The buffer-deallocation pipeline frees the scratch buffers.
+    return out;
+  }
+
+private:
+  Value alloc(OpBuilder &b, ArrayRef<int64_t> shape, Type element) {
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, element));
+  }
+
+  Value load(OpBuilder &b, Location l, Value buffer, ArrayRef<Value> at) {
+    return memref::LoadOp::create(b, l, buffer, at);
+  }
+
+  // x (f32) stored into `buffer`, narrowed to its element type.
+  void store(OpBuilder &b, Location l, Value x, Value buffer,
+             ArrayRef<Value> at) {
+    Type element = cast<MemRefType>(buffer.getType()).getElementType();
+    if (element != x.getType())
+      x = arith::TruncFOp::create(b, l, element, x);
+    memref::StoreOp::create(b, l, x, buffer, at);
+  }
+
+  void eachIndex(OpBuilder &b, Location l, int64_t outer, int64_t inner,
+                 function_ref<void(Value, Value)> body) {
+    forLoop(b, l, idx(b, l, 0), idx(b, l, outer), {},
+            [&](OpBuilder &ob, Location ol, Value i, ValueRange) {
+              forLoop(ob, ol, idx(ob, ol, 0), idx(ob, ol, inner), {},
+                      [&](OpBuilder &, Location, Value j, ValueRange) {
+                        body(i, j);
+                        return SmallVector<Value>{};
+                      });
+              return SmallVector<Value>{};
+            });
+  }
+
+  void parallelFor(OpBuilder &b, int64_t n,
+                   function_ref<void(OpBuilder &, Location, Value)> body) {
+    parallelFor(b, loc, n, body);
+  }
+  void parallelFor(OpBuilder &b, Location l, int64_t n,
+                   function_ref<void(OpBuilder &, Location, Value)> body) {
+    scf::ParallelOp::create(b, l, ValueRange{idx(b, l, 0)},
+                            ValueRange{idx(b, l, n)}, ValueRange{idx(b, l, 1)},
+                            [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+                              body(pb, pl, ivs[0]);
+                            });
+  }
+
+  // buffer[i] as a [rows, cols] memref: one head of a head-major copy.
+  Value slice(OpBuilder &b, Location l, Value buffer, Value i) {
+    auto type = cast<MemRefType>(buffer.getType());
+    ArrayRef<int64_t> shape = type.getShape();
+    SmallVector<OpFoldResult> offsets = {i, b.getIndexAttr(0),
+                                         b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {
+        b.getIndexAttr(1), b.getIndexAttr(shape[1]), b.getIndexAttr(shape[2])};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    auto result = memref::SubViewOp::inferRankReducedResultType(
+        {shape[1], shape[2]}, type, offsets, sizes, strides);
+    return memref::SubViewOp::create(b, l, result, buffer, offsets, sizes,
+                                     strides);
+  }
+
+  // c = a * w^T (c zeroed first), as a projection.
+  void contract(OpBuilder &b, Location l, Value a, Value w, Value c) {
+    linalg::FillOp::create(b, l, ValueRange{f32(b, l, 0.0)}, ValueRange{c});
+    SmallVector<Attribute> maps;
+    for (AffineMap map : projectionMaps(b.getContext()))
+      maps.push_back(AffineMapAttr::get(map));
+    linalg::MatmulOp::create(
+        b, l, TypeRange{}, ValueRange{a, w}, ValueRange{c},
+        {b.getNamedAttr("indexing_maps", b.getArrayAttr(maps))});
+  }
+
+  // weights[t, :] = softmax(scale * scores[t, :]), in vectors of `lanes`.
+  void softmaxRow(OpBuilder &b, Location l, Value scores, Value weights,
+                  Value t) {
+    auto type = VectorType::get({lanes}, b.getF32Type());
+    auto splat = [&](OpBuilder &sb, Location sl, float x) -> Value {
+      return arith::ConstantOp::create(sb, sl, DenseElementsAttr::get(type, x));
+    };
+    auto row = [&](OpBuilder &lb, Location ll, Value j) {
+      return vector::LoadOp::create(lb, ll, type, scores, ValueRange{t, j});
+    };
+    auto overRow =
+        [&](Value init,
+            function_ref<Value(OpBuilder &, Location, Value, Value)> step) {
+          return forLoop(
+              b, l, idx(b, l, 0), idx(b, l, tokens), idx(b, l, lanes),
+              ValueRange{init},
+              [&](OpBuilder &lb, Location ll, Value j, ValueRange acc) {
+                return SmallVector<Value>{step(lb, ll, j, acc[0])};
+              });
+        };
+    Value maxes =
+        overRow(splat(b, l, -std::numeric_limits<float>::infinity()),
+                [&](OpBuilder &lb, Location ll, Value j, Value acc) -> Value {
+                  return arith::MaximumFOp::create(lb, ll, acc, row(lb, ll, j));
+                });
+    Value max = vector::BroadcastOp::create(
+        b, l, type,
+        vector::ReductionOp::create(b, l, vector::CombiningKind::MAXIMUMF,
+                                    maxes));
+    Value factor = splat(b, l, scale);
+    // exp(scale * (s - max)) in place of the scores, and their sum.
+    Value sums = overRow(
+        splat(b, l, 0.0f),
+        [&](OpBuilder &lb, Location ll, Value j, Value acc) -> Value {
+          Value e = math::ExpOp::create(
+              lb, ll,
+              arith::MulFOp::create(
+                  lb, ll, arith::SubFOp::create(lb, ll, row(lb, ll, j), max),
+                  factor));
+          vector::StoreOp::create(lb, ll, e, scores, ValueRange{t, j});
+          return add(lb, ll, acc, e);
+        });
+    Value inverse = vector::BroadcastOp::create(
+        b, l, type,
+        arith::DivFOp::create(
+            b, l, f32(b, l, 1.0),
+            vector::ReductionOp::create(b, l, vector::CombiningKind::ADD, sums,
+                                        fastMath(b.getContext()).getValue())));
+    overRow(splat(b, l, 0.0f),
+            [&](OpBuilder &lb, Location ll, Value j, Value acc) -> Value {
+              Value w = arith::MulFOp::create(lb, ll, row(lb, ll, j), inverse);
+              if (in != lb.getF32Type())
+                w = arith::TruncFOp::create(lb, ll, type.clone(in), w);
+              vector::StoreOp::create(lb, ll, w, weights, ValueRange{t, j});
+              return acc;
+            });
+  }
+
+  Location loc;
+  float scale;
+  Type in; // the contractions' input type: gemma.matmul_inputs
+  int64_t tokens = 0, heads = 0, headDim = 0, group = 1, lanes = 1;
+};
+
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
   AttentionLowering(const TypeConverter &types, MLIRContext *ctx, bool bf16Dot)
       : OpConversionPattern(types, ctx), bf16Dot(bf16Dot) {}
@@ -949,7 +1165,9 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Value out =
-        AttentionLoopNest(op, adaptor, rewriter, bf16Dot).build(rewriter);
+        AttentionByContractions::applies(op)
+            ? AttentionByContractions(op, rewriter).build(rewriter, adaptor)
+            : AttentionLoopNest(op, adaptor, rewriter, bf16Dot).build(rewriter);
     rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
         op, cast<RankedTensorType>(op.getQuery().getType()), out,
         /*restrict=*/true, /*writable=*/true);

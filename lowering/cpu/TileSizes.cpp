@@ -113,7 +113,7 @@ chooseContractionTiles(const CpuDescription &cpu, int64_t n, int64_t k,
   // With bf16 activations and vdpbf16ps one step consumes two bf16 per lane.
   tiles.bf16Dot = aBits == 16 && cpu.bf16Dot;
   int64_t step = tiles.step();
-  if (n <= 0 || k <= 0 || k % step != 0)
+  if (n <= 0 || k <= 0)
     return std::nullopt;
 
   // Register tile: maximise the products per register loaded,
@@ -147,7 +147,8 @@ chooseContractionTiles(const CpuDescription &cpu, int64_t n, int64_t k,
   int64_t bytesPerStep = tiles.rows * aBits / 8 + tiles.columns * 2;
   int64_t depth = std::max(step, (cpu.l1Bytes / bytesPerStep) / step * step);
   int64_t blocks = ceilDiv(k, depth);
-  tiles.depth = std::min(k, roundUp(ceilDiv(k, blocks), step));
+  // Whole steps: the last block's tail past K is masked.
+  tiles.depth = roundUp(ceilDiv(k, blocks), step);
 
   // Task: its B block stays in half of L2 while the rows of A stream past
   // it; at least 16 tasks per contraction so that the threads balance. The

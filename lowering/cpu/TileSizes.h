@@ -80,9 +80,10 @@ struct ContractionTiles {
 };
 
 /// The tiles for an N x K weight read with `aBits`-bit activations (32 for
-/// f32, 16 for bf16), or nothing when K is not a multiple of the kernel's
-/// step (the f32 lanes; twice that with vdpbf16ps) or N < 1 (the
-/// contraction then stays a scalar loop nest).
+/// f32, 16 for bf16), or nothing when N or K < 1 (the contraction then
+/// stays a scalar loop nest). The depth is a multiple of the kernel's step
+/// (the f32 lanes; twice that with vdpbf16ps); a K that is not ends in one
+/// masked step.
 ///
 /// Register tile: rows x columns accumulators plus one register per row of
 /// A and per column of B fit the register file with two to spare. Depth:

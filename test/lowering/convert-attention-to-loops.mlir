@@ -171,3 +171,27 @@ func.func @local_image_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tens
       -> tensor<?x2x8xf32>
   return %o : tensor<?x2x8xf32>
 }
+
+// -----
+
+// Every token to every token, no cache (the SigLIP encoder), with a static
+// token count: head by head, S = q_h k_h^T as a projection-shaped
+// linalg.matmul, a parallel softmax over S's rows (max, exp, sum, scaled
+// into P), then O_h^T = v_h^T P^T, copied into the [tokens, heads,
+// head_dim] result.
+// CHECK-LABEL: func.func @encoder_attention(
+// CHECK: memref.alloc() : memref<2x16x8xf32>
+// CHECK: memref.alloc() : memref<16x16xf32>
+// CHECK: scf.for
+// CHECK: linalg.matmul indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}] ins(%{{.*}}, %{{.*}} : memref<16x8xf32, strided<[8, 1], offset: ?>>, memref<16x8xf32, strided<[8, 1], offset: ?>>) outs(%{{.*}} : memref<16x16xf32>)
+// CHECK: scf.parallel
+// CHECK: vector.reduction <maximumf>
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: vector.reduction <add>
+// CHECK: linalg.matmul {{.*}}outs(%{{.*}} : memref<8x16xf32>)
+// CHECK-NOT: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}})
+func.func @encoder_attention(%q: tensor<16x2x8xf32>, %k: tensor<16x2x8xf32>) -> tensor<16x2x8xf32> {
+  %o = gemma.attention %q, %k, %k {mask = #gemma.mask<bidirectional>, scale = 0.35 : f32}
+      : tensor<16x2x8xf32>, tensor<16x2x8xf32>, tensor<16x2x8xf32> -> tensor<16x2x8xf32>
+  return %o : tensor<16x2x8xf32>
+}

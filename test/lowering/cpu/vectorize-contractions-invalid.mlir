@@ -6,19 +6,6 @@
 #Bt = affine_map<(m, n, k) -> (n, k)>
 #C = affine_map<(m, n, k) -> (m, n)>
 
-func.func @bad_step(%x: memref<?x40xf32>, %w: memref<32x40xbf16>, %y: memref<?x32xf32>) {
-  // expected-error @below {{K = 40 is not a multiple of the tile step 16}}
-  linalg.matmul indexing_maps = [#A, #Bt, #C] ins(%x, %w : memref<?x40xf32>, memref<32x40xbf16>) outs(%y : memref<?x32xf32>)
-    {gemma.tiles = {bf16_dot = false, columns = 5 : i64, depth = 32 : i64, lanes = 16 : i64, rows = 4 : i64, single_row_columns = 1 : i64, single_row_unroll = 4 : i64, task_columns = 10 : i64}}
-  return
-}
-
-// -----
-
-#A = affine_map<(m, n, k) -> (m, k)>
-#Bt = affine_map<(m, n, k) -> (n, k)>
-#C = affine_map<(m, n, k) -> (m, n)>
-
 func.func @malformed(%x: memref<?x64xf32>, %w: memref<32x64xbf16>, %y: memref<?x32xf32>) {
   // expected-error @below {{has malformed 'gemma.tiles'}}
   linalg.matmul indexing_maps = [#A, #Bt, #C] ins(%x, %w : memref<?x64xf32>, memref<32x64xbf16>) outs(%y : memref<?x32xf32>)

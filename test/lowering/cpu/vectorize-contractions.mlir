@@ -64,3 +64,24 @@ func.func @untiled(%x: memref<?x64xf32>, %w: memref<32x64xbf16>, %y: memref<?x32
   linalg.matmul indexing_maps = [#A, #Bt, #C] ins(%x, %w : memref<?x64xf32>, memref<32x64xbf16>) outs(%y : memref<?x32xf32>)
   return
 }
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+
+// K = 40 in steps of 16: two whole steps, then one masked step of the
+// remaining 8 elements (a constant mask here, with one depth block; in
+// other blocks but the last the mask is empty).
+// CHECK-LABEL: func.func @k_tail
+// CHECK: scf.for %{{.*}} step %c16 iter_args(
+// CHECK: %[[MASK:.*]] = vector.constant_mask [8] : vector<16xi1>
+// CHECK: vector.maskedload %{{.*}}, %[[MASK]], %{{.*}} : memref<?x40xf32>, vector<16xi1>, vector<16xf32> into vector<16xf32>
+// CHECK: vector.maskedload %{{.*}} : memref<32x40xbf16>, vector<16xi1>, vector<16xbf16> into vector<16xbf16>
+// CHECK: vector.fma
+func.func @k_tail(%x: memref<?x40xf32>, %w: memref<32x40xbf16>, %y: memref<?x32xf32>) {
+  linalg.matmul indexing_maps = [#A, #Bt, #C] ins(%x, %w : memref<?x40xf32>, memref<32x40xbf16>) outs(%y : memref<?x32xf32>)
+    {gemma.tiles = {bf16_dot = false, columns = 5 : i64, depth = 48 : i64, lanes = 16 : i64, rows = 4 : i64, single_row_columns = 1 : i64, single_row_unroll = 4 : i64, task_columns = 10 : i64}}
+  return
+}
