@@ -18,6 +18,13 @@ ArgParser &ArgParser::option(const std::string &name,
   return *this;
 }
 
+ArgParser &ArgParser::repeatable(const std::string &name,
+                                 const std::string &valueName,
+                                 const std::string &help) {
+  specs.push_back({name, valueName, help, /*repeatable=*/true});
+  return *this;
+}
+
 ArgParser &ArgParser::flag(const std::string &name, const std::string &help) {
   specs.push_back({name, "", help});
   return *this;
@@ -47,7 +54,7 @@ void ArgParser::parse(int argc, const char *const *argv) {
         throw UsageError("unexpected argument '" + arg + "'");
       throw UsageError("unknown option '" + name + "'");
     }
-    if (given.count(name))
+    if (given.count(name) && !spec->repeatable)
       throw UsageError("option '" + name + "' given twice");
     if (spec->valueName.empty()) {
       if (inlineValue)
@@ -58,7 +65,7 @@ void ArgParser::parse(int argc, const char *const *argv) {
                          spec->valueName);
       value = argv[++i];
     }
-    given[name] = value;
+    given[name].push_back(value);
   }
 }
 
@@ -70,7 +77,12 @@ const std::string &ArgParser::value(const std::string &name) const {
   auto it = given.find(name);
   if (it == given.end())
     throw std::logic_error("option '" + name + "' was not given");
-  return it->second;
+  return it->second.front();
+}
+
+std::vector<std::string> ArgParser::values(const std::string &name) const {
+  auto it = given.find(name);
+  return it == given.end() ? std::vector<std::string>() : it->second;
 }
 
 int64_t ArgParser::integer(const std::string &name) const {

@@ -35,16 +35,23 @@ public:
   // name includes its dashes ("--prefill", "-p").
   ArgParser &option(const std::string &name, const std::string &valueName,
                     const std::string &help);
+  // An option taking a value that may be given several times
+  // (`--image A.png --image B.png`); values() returns them in order.
+  ArgParser &repeatable(const std::string &name, const std::string &valueName,
+                        const std::string &help);
   // An option without a value.
   ArgParser &flag(const std::string &name, const std::string &help);
 
   // Throws UsageError on an unknown option, a missing or unexpected value, a
-  // repeated option or a positional argument.
+  // repeated option (unless declared repeatable) or a positional argument.
   void parse(int argc, const char *const *argv);
 
   bool has(const std::string &name) const;
-  // The value given; throws std::logic_error if the option was not given.
+  // The value given (a repeatable option's first); throws std::logic_error
+  // if the option was not given.
   const std::string &value(const std::string &name) const;
+  // Every value given, in command-line order; empty if none.
+  std::vector<std::string> values(const std::string &name) const;
   // The value as a decimal integer; UsageError naming the option otherwise.
   int64_t integer(const std::string &name) const;
   // The value as a decimal integer in [0, 2^64) (seeds); UsageError
@@ -60,13 +67,14 @@ private:
     std::string name;
     std::string valueName; // empty for a flag
     std::string help;
+    bool repeatable = false;
   };
 
   const Spec *find(const std::string &name) const;
 
   std::string synopsis;
   std::vector<Spec> specs;
-  std::map<std::string, std::string> given;
+  std::map<std::string, std::vector<std::string>> given;
 };
 
 } // namespace gemma

@@ -24,10 +24,10 @@ cmake -G Ninja -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DGEMMA_BUILD_COMPILER=OFF -DGEMMA_BUILD_TESTS=OFF \
   -DGEMMA_BUILD_BENCHMARKS=OFF -DGEMMA_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j "$jobs" --target safetensors_fuzzer config_fuzzer \
-  tokenizer_json_fuzzer npy_fuzzer metadata_fuzzer
+  tokenizer_json_fuzzer npy_fuzzer metadata_fuzzer image_fuzzer
 
 mkdir -p build-fuzz/findings
-for target in safetensors config tokenizer_json npy metadata; do
+for target in safetensors config tokenizer_json npy metadata image; do
   work=build-fuzz/corpus/$target
   rm -rf "$work" && mkdir -p "$work"
   log=build-fuzz/$target.log
