@@ -106,7 +106,9 @@ Conversation::Conversation(const Tokenizer &tokenizer, int32_t bosId,
                            std::string system)
     : tokenizer(tokenizer), bosId(bosId), system(std::move(system)) {}
 
-std::vector<int32_t> Conversation::userTurnIds(const std::string &text) const {
+std::vector<int32_t>
+Conversation::userTurnIds(const std::string &text,
+                          const PromptImages *images) const {
   std::vector<int32_t> ids;
   std::string prefix;
   if (allIds.empty()) {
@@ -116,14 +118,25 @@ std::vector<int32_t> Conversation::userTurnIds(const std::string &text) const {
   }
   // The turn starts with a special token, so tokenizing it on its own gives
   // the ids that tokenizing the whole conversation's text would.
-  std::vector<int32_t> turn =
-      tokenizer.encode(userTurnText(prefix, text) + kModelTurnOpening);
+  std::string turnText =
+      userTurnText(prefix, images && !images->empty()
+                               ? placeImageMarkers(text, *images)
+                               : text) +
+      kModelTurnOpening;
+  std::vector<int32_t> turn;
+  if (images && !images->empty())
+    turn = insertSoftTokens(
+        tokenizer.encode(expandImageMarkers(turnText, *images)),
+        images->vision);
+  else
+    turn = tokenizer.encode(turnText);
   ids.insert(ids.end(), turn.begin(), turn.end());
   return ids;
 }
 
-void Conversation::addUserTurn(const std::string &text) {
-  std::vector<int32_t> turn = userTurnIds(text);
+void Conversation::addUserTurn(const std::string &text,
+                               const PromptImages *images) {
+  std::vector<int32_t> turn = userTurnIds(text, images);
   allIds.insert(allIds.end(), turn.begin(), turn.end());
 }
 
@@ -137,32 +150,37 @@ ChatSession::ChatSession(Model &model, Generator &generator,
                          Conversation &conversation)
     : model(model), generator(generator), chat(conversation) {}
 
-std::vector<int32_t> ChatSession::pendingIds(const std::string &text) const {
+std::vector<int32_t> ChatSession::pendingIds(const std::string &text,
+                                             const PromptImages *images) const {
   const std::vector<int32_t> &held = chat.ids();
   if (model.position() > static_cast<int64_t>(held.size()))
     throw std::logic_error("the model's caches hold more than the "
                            "conversation; was the model used elsewhere?");
   std::vector<int32_t> ids(held.begin() + model.position(), held.end());
-  std::vector<int32_t> turn = chat.userTurnIds(text);
+  std::vector<int32_t> turn = chat.userTurnIds(text, images);
   ids.insert(ids.end(), turn.begin(), turn.end());
   return ids;
 }
 
 std::string ChatSession::problem(const std::string &text,
-                                 const GenerationOptions &options) const {
+                                 const GenerationOptions &options,
+                                 const PromptImages *images) const {
   return contextProblem(model.info(), model.position(),
-                        static_cast<int64_t>(pendingIds(text).size()),
+                        static_cast<int64_t>(pendingIds(text, images).size()),
                         options.maxTokens);
 }
 
 GenerationResult ChatSession::send(const std::string &text,
                                    const GenerationOptions &options,
-                                   const Generator::TokenCallback &onToken) {
-  std::vector<int32_t> prompt = pendingIds(text);
+                                   const Generator::TokenCallback &onToken,
+                                   const PromptImages *images,
+                                   const std::vector<float> *imageFeatures) {
+  std::vector<int32_t> prompt = pendingIds(text, images);
   // Generator::generate refuses before running anything, so a turn that
   // does not fit leaves the conversation and the caches as they were.
-  GenerationResult result = generator.generate(prompt, options, onToken);
-  chat.addUserTurn(text);
+  GenerationResult result =
+      generator.generate(prompt, options, onToken, imageFeatures);
+  chat.addUserTurn(text, images);
   std::vector<int32_t> reply = result.ids;
   if (result.stopReason == StopReason::StopToken)
     reply.pop_back();

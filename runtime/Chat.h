@@ -18,6 +18,7 @@
 #define GEMMA_RUNTIME_CHAT_H
 
 #include "runtime/Generator.h"
+#include "runtime/ImagePrompt.h"
 #include "runtime/Model.h"
 #include "runtime/Tokenizer.h"
 
@@ -55,8 +56,12 @@ public:
   // What a user turn adds: <bos> if the conversation is empty, the user
   // turn (with the system text if it is the first) and the opening of the
   // model's turn.
-  std::vector<int32_t> userTurnIds(const std::string &text) const;
-  void addUserTurn(const std::string &text);
+  // With `images`, the turn carries them: placed by their markers in `text`
+  // (or before it) and expanded with their soft tokens (ImagePrompt.h).
+  std::vector<int32_t> userTurnIds(const std::string &text,
+                                   const PromptImages *images = nullptr) const;
+  void addUserTurn(const std::string &text,
+                   const PromptImages *images = nullptr);
   // The model's reply, without the stop token, followed by the
   // <end_of_turn> "\n" that close its turn.
   void addModelReply(const std::vector<int32_t> &replyIds);
@@ -84,17 +89,22 @@ public:
   ChatSession(Model &model, Generator &generator, Conversation &conversation);
 
   // The ids the next turn with `text` would prefill.
-  std::vector<int32_t> pendingIds(const std::string &text) const;
+  std::vector<int32_t> pendingIds(const std::string &text,
+                                  const PromptImages *images = nullptr) const;
   // Why a turn with `text` and `options.maxTokens` does not fit behind the
   // conversation so far (see contextProblem); empty when it does.
-  std::string problem(const std::string &text,
-                      const GenerationOptions &options) const;
+  std::string problem(const std::string &text, const GenerationOptions &options,
+                      const PromptImages *images = nullptr) const;
   // Adds the user's turn and generates the reply (which goes into the
   // conversation). Throws ContextOverflow, leaving everything as it was,
   // when problem() is not empty.
+  // With `images`, the turn carries them and `imageFeatures` holds their
+  // features (encodePromptImages).
   GenerationResult send(const std::string &text,
                         const GenerationOptions &options,
-                        const Generator::TokenCallback &onToken = {});
+                        const Generator::TokenCallback &onToken = {},
+                        const PromptImages *images = nullptr,
+                        const std::vector<float> *imageFeatures = nullptr);
   // A fresh conversation (same system text) at position 0.
   void restart();
 

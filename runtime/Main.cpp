@@ -10,6 +10,8 @@
 #include "runtime/CommandLine.h"
 #include "runtime/Format.h"
 #include "runtime/Generator.h"
+#include "runtime/Image.h"
+#include "runtime/ImagePrompt.h"
 #include "runtime/Model.h"
 #include "runtime/Npy.h"
 #include "runtime/Payload.h"
@@ -24,6 +26,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -76,6 +79,61 @@ void applyThreads(const ArgParser &args, Model &model) {
   for (const char *flag : {"-t", "--threads"})
     if (args.has(flag))
       model.setThreads(static_cast<int>(args.integer(flag)));
+}
+
+// --pan-and-scan [--pan-and-scan-min-crop-size N] [...-max-crops N]
+// [...-min-ratio R]: the Pan & Scan parameters, or none without the flag.
+std::optional<PanAndScanOptions> panAndScanOptions(const ArgParser &args) {
+  if (!args.has("--pan-and-scan"))
+    return std::nullopt;
+  PanAndScanOptions options;
+  if (args.has("--pan-and-scan-min-crop-size"))
+    options.minCropSize =
+        static_cast<int>(args.integer("--pan-and-scan-min-crop-size"));
+  if (args.has("--pan-and-scan-max-crops"))
+    options.maxNumCrops =
+        static_cast<int>(args.integer("--pan-and-scan-max-crops"));
+  if (args.has("--pan-and-scan-min-ratio"))
+    options.minRatioToActivate = args.real("--pan-and-scan-min-ratio");
+  return options;
+}
+
+// The metadata alone, for what needs no generated code.
+ModelInfo payloadInfo() {
+  MappedPayload payload = MappedPayload::openSelf();
+  return parseModelInfo(payload.metadata(), payload.path());
+}
+
+// --image IMG --dump-pixel-values OUT: the preprocessed pixels, float32
+// [3, S, S], or [1 + crops, 3, S, S] with --pan-and-scan (original first).
+void dumpPixelValues(const ArgParser &args) {
+  std::optional<PanAndScanOptions> panAndScan = panAndScanOptions(args);
+  PromptImages images =
+      loadPromptImages(args.values("--image"), payloadInfo(), panAndScan);
+  const int64_t size = images.vision.imageSize;
+  std::vector<float> all;
+  for (const std::vector<float> &set : images.pixels.front())
+    all.insert(all.end(), set.begin(), set.end());
+  std::vector<int64_t> shape = {3, size, size};
+  if (panAndScan)
+    shape.insert(shape.begin(),
+                 static_cast<int64_t>(images.pixels.front().size()));
+  writeNpy(args.value("--dump-pixel-values"), all.data(), shape);
+}
+
+// --image IMG [--pan-and-scan] --print-crops: "x y w h" of the whole image,
+// then of each Pan & Scan crop.
+void printCrops(const ArgParser &args) {
+  RgbImage image = loadImage(args.value("--image"));
+  std::vector<CropBox> boxes = {{0, 0, image.width, image.height}};
+  if (std::optional<PanAndScanOptions> options = panAndScanOptions(args)) {
+    std::vector<CropBox> crops =
+        panAndScanCrops(image.width, image.height, *options);
+    boxes.insert(boxes.end(), crops.begin(), crops.end());
+  }
+  for (const CropBox &box : boxes)
+    std::cout << box.x << " " << box.y << " " << box.width << " " << box.height
+              << "\n";
 }
 
 // --pixel-values PV.npy: float32 [3, S, S] (one image) or [n, 3, S, S]
@@ -362,6 +420,7 @@ int generateOnce(const ArgParser &args, Model &model,
   const ModelInfo &info = model.info();
   RunSettings settings = runSettings(args, info);
   std::vector<int32_t> prompt;
+  PromptImages images;
   if (args.has("--input-ids")) {
     prompt = readIds(args.value("--input-ids"));
     checkIds(prompt, info, args.value("--input-ids"));
@@ -379,14 +438,22 @@ int generateOnce(const ArgParser &args, Model &model,
                          "or run on a terminal to chat");
     }
     checkUtf8(text, "the prompt");
-    if (args.has("--chat")) {
-      prompt = renderChatIds(tok, info.bosTokenId, chatMessages(args, text),
-                             /*addGenerationPrompt=*/true);
-    } else {
-      prompt = {info.bosTokenId};
-      std::vector<int32_t> ids = tok.encode(text);
-      prompt.insert(prompt.end(), ids.begin(), ids.end());
+    if (args.has("--image")) {
+      images = loadPromptImages(args.values("--image"), info,
+                                panAndScanOptions(args));
+      text = placeImageMarkers(text, images);
     }
+    std::string rendered = args.has("--chat")
+                               ? renderChatText(chatMessages(args, text),
+                                                /*addGenerationPrompt=*/true)
+                               : text;
+    if (!images.empty())
+      rendered = expandImageMarkers(rendered, images);
+    prompt = {info.bosTokenId};
+    std::vector<int32_t> ids = tok.encode(rendered);
+    prompt.insert(prompt.end(), ids.begin(), ids.end());
+    if (!images.empty())
+      prompt = insertSoftTokens(prompt, images.vision);
     // A tokenizer larger than the model's vocabulary (gemmac refuses to
     // pack one) would otherwise fail only at the first model call.
     checkIds(prompt, info, "the prompt");
@@ -400,14 +467,19 @@ int generateOnce(const ArgParser &args, Model &model,
   if (!problem.empty())
     throw ContextOverflow(problem);
 
+  // Only now, the prompt known to fit: the vision tower's work.
+  std::vector<float> features;
+  if (!images.empty())
+    features = encodePromptImages(model, images);
+
   Sampler sampler(settings.sampling);
   Generator generator(model, sampler);
   TokenPrinter printer(tokenizer.get(), settings.printIds);
   GenerationResult result;
   {
     InterruptCatcher catcher;
-    result =
-        generator.generate(prompt, settings.generation, printer.callback());
+    result = generator.generate(prompt, settings.generation, printer.callback(),
+                                images.empty() ? nullptr : &features);
   }
   printer.finish(result);
   if (settings.stats)
@@ -431,11 +503,16 @@ int interactiveChat(const ArgParser &args, Model &model,
   Conversation conversation(tokenizer, info.bosTokenId,
                             args.has("--system") ? args.value("--system") : "");
   ChatSession session(model, generator, conversation);
+  // Images (/image PATH) waiting for the next message.
+  PromptImages pending;
+  std::optional<PanAndScanOptions> panAndScan = panAndScanOptions(args);
 
   std::cerr << "Chatting with a " << info.modelType << " model ("
-            << info.maxContext
-            << "-token context). Enter sends a message; /reset starts a new "
-               "conversation; /quit or Ctrl-D ends; Ctrl-C stops a reply.\n";
+            << info.maxContext << "-token context). Enter sends a message; "
+            << (info.vision ? "/image PATH adds an image to the next one; "
+                            : "")
+            << "/reset starts a new conversation; /quit or Ctrl-D ends; "
+               "Ctrl-C stops a reply.\n";
   for (;;) {
     std::cout << "> " << std::flush;
     std::string line;
@@ -453,28 +530,55 @@ int interactiveChat(const ArgParser &args, Model &model,
     }
     if (line == "/reset") {
       session.restart();
+      pending.clear();
       std::cerr << "[new conversation]\n";
       continue;
     }
+    if (line.rfind("/image ", 0) == 0) {
+      std::string path = line.substr(7);
+      try {
+        PromptImages one = loadPromptImages({path}, info, panAndScan);
+        pending.paths.push_back(path);
+        pending.pixels.push_back(std::move(one.pixels.front()));
+        pending.vision = one.vision;
+        std::cerr << "[image " << path << " goes with the next message]\n";
+      } catch (const std::exception &e) {
+        std::cerr << "[image not added: " << e.what() << "]\n";
+      }
+      continue;
+    }
+    const PromptImages *images = pending.empty() ? nullptr : &pending;
+    try {
+      if (images)
+        placeImageMarkers(line, pending);
+    } catch (const std::exception &e) {
+      std::cerr << "[message not sent: " << e.what() << "]\n";
+      continue;
+    }
     if (!conversation.empty() &&
-        !session.problem(line, settings.generation).empty()) {
+        !session.problem(line, settings.generation, images).empty()) {
       std::cerr << "[the conversation is full (" << model.position() << " of "
                 << info.maxContext
                 << " tokens used); starting a new conversation]\n";
       session.restart();
     }
-    std::string problem = session.problem(line, settings.generation);
+    std::string problem = session.problem(line, settings.generation, images);
     if (!problem.empty()) {
       std::cerr << "[message not sent: " << problem << "]\n";
       continue;
     }
+    std::vector<float> features;
+    if (images)
+      features = encodePromptImages(model, pending);
 
     TokenPrinter printer(&tokenizer, settings.printIds);
     GenerationResult result;
     {
       InterruptCatcher catcher;
-      result = session.send(line, settings.generation, printer.callback());
+      result = session.send(line, settings.generation, printer.callback(),
+                            images, images ? &features : nullptr);
     }
+    pending.clear();
     printer.finish(result);
     if (result.stopReason == StopReason::Cancelled)
       std::cerr << "[reply stopped]\n";
@@ -515,6 +619,32 @@ void checkCombinations(const ArgParser &args) {
     throw UsageError("--pixel-values needs --dump-image-features or "
                      "--dump-logits");
   conflict("--dump-image-features", "--dump-logits");
+  needs("--dump-pixel-values", "--image");
+  needs("--print-crops", "--image");
+  for (const char *option :
+       {"--pan-and-scan-min-crop-size", "--pan-and-scan-max-crops",
+        "--pan-and-scan-min-ratio"})
+    needs(option, "--pan-and-scan");
+  if ((args.has("--dump-pixel-values") || args.has("--print-crops")) &&
+      args.values("--image").size() != 1)
+    throw UsageError(std::string(args.has("--print-crops")
+                                     ? "--print-crops"
+                                     : "--dump-pixel-values") +
+                     " takes exactly one --image");
+  conflict("--dump-pixel-values", "--print-crops");
+  conflict("--image", "--input-ids");
+  conflict("--image", "--tokenize");
+  conflict("--image", "--pixel-values");
+  for (const char *option :
+       {"--pan-and-scan-min-crop-size", "--pan-and-scan-max-crops"})
+    if (args.has(option) &&
+        (args.integer(option) < 1 || args.integer(option) > (1 << 20)))
+      throw UsageError(std::string(option) + " must be between 1 and " +
+                       std::to_string(1 << 20) + ", got " + args.value(option));
+  if (args.has("--pan-and-scan-min-ratio") &&
+      !(args.real("--pan-and-scan-min-ratio") >= 1.0))
+    throw UsageError("--pan-and-scan-min-ratio must be at least 1, got " +
+                     args.value("--pan-and-scan-min-ratio"));
   needs("--prefill", "--dump-logits");
   conflict("-t", "--threads");
   for (const char *flag : {"-t", "--threads"})
@@ -551,7 +681,8 @@ int run(int argc, char **argv) {
       "--input-ids IDS.npy --dump-logits OUT.npy [--prefill N] "
       "[--pixel-values PV.npy]" +
       indent + "--pixel-values PV.npy --dump-image-features OUT.npy" + indent +
-      "--info");
+      "--image IMG [Pan & Scan] --dump-pixel-values OUT.npy | --print-crops" +
+      indent + "--info");
   args.option("-p", "PROMPT",
               "generate a continuation of PROMPT (<bos> is added), streamed "
               "to stdout; without -p a prompt piped into stdin is used, and "
@@ -606,6 +737,27 @@ int run(int argc, char **argv) {
               "with --pixel-values: write the images' features (vision "
               "tower and projector), float32 [mm_tokens, hidden] (or [n, "
               "mm_tokens, hidden])")
+      .repeatable("--image", "IMG",
+                  "an image for the prompt (-p, --chat; repeatable): each "
+                  "goes where the text has <start_of_image>, or before the "
+                  "text when it has none (PNG, JPEG, BMP, GIF, TGA, PNM)")
+      .flag("--pan-and-scan",
+            "also show the vision tower crops of a non-square image "
+            "(Gemma 3's Pan & Scan; off by default)")
+      .option("--pan-and-scan-min-crop-size", "N",
+              "Pan & Scan: the smallest crop side in pixels (default 256)")
+      .option("--pan-and-scan-max-crops", "N",
+              "Pan & Scan: the most crops of one image (default 4)")
+      .option("--pan-and-scan-min-ratio", "R",
+              "Pan & Scan: crop only images whose long side is at least R "
+              "times the short one (default 1.2)")
+      .option("--dump-pixel-values", "OUT.npy",
+              "with one --image: write its preprocessed pixels, float32 [3, "
+              "S, S] ([1 + crops, 3, S, S] with --pan-and-scan, the whole "
+              "image first), instead of generating")
+      .flag("--print-crops",
+            "with one --image: print \"x y w h\" of the whole image and of "
+            "each Pan & Scan crop, one per line")
       .flag("--info", "print the model's metadata JSON")
       .flag("--help", "print this message");
   try {
@@ -633,6 +785,14 @@ int run(int argc, char **argv) {
     }
     if (args.has("--dump-image-features")) {
       dumpImageFeatures(args);
+      return 0;
+    }
+    if (args.has("--dump-pixel-values")) {
+      dumpPixelValues(args);
+      return 0;
+    }
+    if (args.has("--print-crops")) {
+      printCrops(args);
       return 0;
     }
     Model model(MappedPayload::openSelf());

@@ -9,6 +9,11 @@ first turn ended) and that its reply equals a fresh prefill of the whole
 templated conversation (`EXE --input-ids`), i.e. the cache held the first
 turn exactly.
 
+MODE `image IMG` (a multimodal executable): `/image MISSING` is refused and
+the chat goes on; `/image IMG` then a message: the reply equals a one-shot
+`-p MESSAGE --chat --image IMG`; a text turn after it prefills only its own
+tokens, behind the image's.
+
 MODE `overflow` (an executable with a short context): turns until one no
 longer fits; the chat must start a new conversation and go on, and refuse a
 message too long for any conversation. Exits non-zero on any mismatch.
@@ -117,5 +122,34 @@ def overflow(exe, work):
     expect(len(starts) == len(turns) - 1, "every other turn got a reply")
 
 
+def image(exe, work, path):
+    args = ["--temperature", "0", "--max-tokens", "4", "--stats", "--print-ids"]
+    missing = os.path.join(work, "missing.png")
+    out, err = chat(exe, args, ["/image " + missing, "/image " + path,
+                                "What is this?", "And now?"])
+    for line in err.splitlines():
+        if line.startswith("[image"):
+            print(line.replace(work, "WORK").replace(path, "IMG"))
+    replies = [ids_of(part) for part in out.split("> ") if part.strip()]
+    prefills = [tuple(map(int, m)) for m in STATS.findall(err)]
+    expect(len(replies) == 2 and len(prefills) == 2,
+           "two replies and two stats blocks, got:\n" + out + err)
+    one_shot = ids_of(subprocess.check_output(
+        [exe, "-p", "What is this?", "--chat", "--image", path] + args[:4] +
+        ["--print-ids"], stderr=subprocess.DEVNULL).decode())
+    print("image turn: prefilled %d tokens; reply %s the one-shot --image run"
+          % (prefills[0][0], "equals" if one_shot == replies[0] else
+             "DIFFERS FROM"))
+    expect(one_shot == replies[0], "%s vs %s" % (replies[0], one_shot))
+    count, start, end = prefills[1]
+    expect(start == prefills[0][2] + len(replies[0]),
+           "the text turn starts behind the image turn's reply")
+    print("text turn: prefilled %d tokens from position %d" % (count, start))
+
+
 if __name__ == "__main__":
-    {"reuse": reuse, "overflow": overflow}[sys.argv[3]](sys.argv[1], sys.argv[2])
+    mode = sys.argv[3]
+    if mode == "image":
+        image(sys.argv[1], sys.argv[2], sys.argv[4])
+    else:
+        {"reuse": reuse, "overflow": overflow}[mode](sys.argv[1], sys.argv[2])

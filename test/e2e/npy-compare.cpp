@@ -1,4 +1,4 @@
-// npy-compare - compares logits against the reference.
+// npy-compare - compares logits (or any float array) against the reference.
 //
 //   npy-compare ACTUAL.npy EXPECTED.npy [--max-abs T]
 //               [--min-argmax-agreement F]
@@ -23,17 +23,22 @@
 
 namespace {
 
+// Rows of the last dimension: logits [tokens, vocab], or any other array
+// (pixel values [n, 3, S, S], features) seen as rows of its last dimension.
 struct Logits {
   std::vector<float> values;
   int64_t rows = 0, cols = 0;
+  std::vector<int64_t> shape;
   const float *row(int64_t r) const { return values.data() + r * cols; }
 };
 
 Logits readLogits(const std::string &path) {
   gemma::NpyArray array = gemma::readNpy(path);
-  if (array.shape.size() != 2)
-    throw std::runtime_error(path + ": expected a 2-D array of logits");
-  return {array.toFloat(), array.shape[0], array.shape[1]};
+  if (array.shape.empty())
+    throw std::runtime_error(path + ": expected an array, got a scalar");
+  int64_t cols = array.shape.back();
+  int64_t rows = cols == 0 ? 0 : array.numElements() / cols;
+  return {array.toFloat(), rows, cols, array.shape};
 }
 
 double parseBound(int argc, char **argv, int first, const char *flag) {
@@ -124,7 +129,7 @@ int compareLogits(const std::string &actualPath,
                   const std::string &expectedPath, double maxAbsBound,
                   double agreementBound) {
   Logits a = readLogits(actualPath), e = readLogits(expectedPath);
-  if (a.rows != e.rows || a.cols != e.cols) {
+  if (a.shape != e.shape) {
     std::fprintf(stderr, "npy-compare: shapes differ\n");
     return 1;
   }
