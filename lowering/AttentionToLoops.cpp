@@ -962,7 +962,7 @@ public:
            q.hasStaticShape();
   }
 
-  AttentionByContractions(AttentionOp op, OpBuilder &b)
+  AttentionByContractions(AttentionOp op, OpBuilder &b, bool targetHasBf16Dot)
       : loc(op.getLoc()), scale(op.getScale().convertToFloat()),
         in(matmulInputType(b)) {
     auto q = cast<RankedTensorType>(op.getQuery().getType());
@@ -972,6 +972,8 @@ public:
     group = heads / cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
     for (lanes = 16; tokens % lanes != 0;)
       lanes /= 2;
+    pairedScores =
+        targetHasBf16Dot && in.isBF16() && headDim % 2 == 0 && tokens % 16 == 0;
   }
 
   // The result buffer, out[tokens, heads, head_dim].
@@ -982,14 +984,22 @@ public:
     int64_t kvHeads = heads / group;
     // Head-major copies in the contractions' input type, v transposed.
     Value qs = alloc(b, {heads, tokens, headDim}, in);
-    Value ks = alloc(b, {kvHeads, tokens, headDim}, in);
+    // With paired scores, k as key pairs of dimensions: [g, d/2, t, 2].
+    Value ks = pairedScores ? alloc(b, {kvHeads, headDim / 2, tokens, 2}, in)
+                            : alloc(b, {kvHeads, tokens, headDim}, in);
     Value vs = alloc(b, {kvHeads, headDim, tokens}, in);
     parallelFor(b, tokens, [&](OpBuilder &pb, Location pl, Value t) {
       eachIndex(pb, pl, heads, headDim, [&](Value h, Value d) {
         store(pb, pl, load(pb, pl, q, {t, h, d}), qs, {h, t, d});
       });
       eachIndex(pb, pl, kvHeads, headDim, [&](Value g, Value d) {
-        store(pb, pl, load(pb, pl, k, {t, g, d}), ks, {g, t, d});
+        Value key = load(pb, pl, k, {t, g, d});
+        if (pairedScores)
+          store(pb, pl, key, ks,
+                {g, arith::DivUIOp::create(pb, pl, d, idx(pb, pl, 2)), t,
+                 arith::RemUIOp::create(pb, pl, d, idx(pb, pl, 2))});
+        else
+          store(pb, pl, key, ks, {g, t, d});
         store(pb, pl, load(pb, pl, v, {t, g, d}), vs, {g, d, t});
       });
     });
@@ -1001,7 +1011,11 @@ public:
         b, loc, idx(b, loc, 0), idx(b, loc, heads), {},
         [&](OpBuilder &hb, Location hl, Value h, ValueRange) {
           Value g = arith::DivUIOp::create(hb, hl, h, idx(hb, hl, group));
-          contract(hb, hl, slice(hb, hl, qs, h), slice(hb, hl, ks, g), scores);
+          if (pairedScores)
+            pairedScoreTiles(hb, hl, qs, ks, h, g, scores);
+          else
+            contract(hb, hl, slice(hb, hl, qs, h), slice(hb, hl, ks, g),
+                     scores);
           parallelFor(hb, hl, tokens, [&](OpBuilder &rb, Location rl, Value t) {
             softmaxRow(rb, rl, scores, weights, t);
           });
@@ -1094,6 +1108,71 @@ private:
         {b.getNamedAttr("indexing_maps", b.getArrayAttr(maps))});
   }
 
+  // scores = q_h k_g^T with vdpbf16ps as an outer product: head_dim is
+  // short (72 for SigLIP), so the projection kernel's dot product along it
+  // spends more on reducing each output across lanes than on the products.
+  // Here a register tile of `rows` queries x keyVectors * 16 keys
+  // accumulates in place: per pair of dimensions, each query's pair
+  // broadcast to every lane against 16 keys' pairs (k stored [g, d/2, t,
+  // 2]); no reduction, each accumulator stored once.
+  void pairedScoreTiles(OpBuilder &b, Location l, Value qs, Value ks, Value h,
+                        Value g, Value scores) {
+    int64_t rows = 4, keyVectors = 4;
+    while (tokens % rows != 0)
+      rows /= 2;
+    while (tokens % (16 * keyVectors) != 0)
+      keyVectors /= 2;
+    auto acc = VectorType::get({16}, b.getF32Type());
+    auto pair = VectorType::get({32}, b.getBF16Type());
+    auto plus = [](OpBuilder &ob, Location ol, Value x, int64_t c) -> Value {
+      return c == 0 ? x : arith::AddIOp::create(ob, ol, x, idx(ob, ol, c));
+    };
+    scf::ParallelOp::create(
+        b, l, ValueRange{idx(b, l, 0), idx(b, l, 0)},
+        ValueRange{idx(b, l, tokens), idx(b, l, tokens)},
+        ValueRange{idx(b, l, rows), idx(b, l, 16 * keyVectors)},
+        [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          Value t0 = ivs[0], j0 = ivs[1];
+          Value zero = arith::ConstantOp::create(
+              pb, pl, acc, DenseElementsAttr::get(acc, 0.0f));
+          SmallVector<Value> init(rows * keyVectors, zero);
+          auto loop = scf::ForOp::create(
+              pb, pl, idx(pb, pl, 0), idx(pb, pl, headDim / 2), idx(pb, pl, 1),
+              init, [&](OpBuilder &fb, Location fl, Value dp, ValueRange in) {
+                SmallVector<Value> keys, next(in.begin(), in.end());
+                for (int64_t c = 0; c < keyVectors; ++c)
+                  keys.push_back(vector::LoadOp::create(
+                      fb, fl, pair, ks,
+                      ValueRange{g, dp, plus(fb, fl, j0, 16 * c),
+                                 idx(fb, fl, 0)}));
+                Value d = arith::MulIOp::create(fb, fl, dp, idx(fb, fl, 2));
+                for (int64_t r = 0; r < rows; ++r) {
+                  Value two = vector::LoadOp::create(
+                      fb, fl, VectorType::get({2}, fb.getBF16Type()), qs,
+                      ValueRange{h, plus(fb, fl, t0, r), d});
+                  Value word = vector::BitCastOp::create(
+                      fb, fl, VectorType::get({1}, fb.getF32Type()), two);
+                  Value spread = vector::BitCastOp::create(
+                      fb, fl, pair,
+                      vector::BroadcastOp::create(
+                          fb, fl, acc,
+                          vector::ExtractOp::create(fb, fl, word, 0)));
+                  for (int64_t c = 0; c < keyVectors; ++c) {
+                    Value &sum = next[r * keyVectors + c];
+                    sum = x86vector::DotBF16Op::create(fb, fl, acc, sum, spread,
+                                                       keys[c]);
+                  }
+                }
+                scf::YieldOp::create(fb, fl, next);
+              });
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < keyVectors; ++c)
+              vector::StoreOp::create(
+                  pb, pl, loop.getResult(r * keyVectors + c), scores,
+                  ValueRange{plus(pb, pl, t0, r), plus(pb, pl, j0, 16 * c)});
+        });
+  }
+
   // weights[t, :] = softmax(scale * scores[t, :]), in vectors of `lanes`.
   void softmaxRow(OpBuilder &b, Location l, Value scores, Value weights,
                   Value t) {
@@ -1156,6 +1235,9 @@ private:
   float scale;
   Type in; // the contractions' input type: gemma.matmul_inputs
   int64_t tokens = 0, heads = 0, headDim = 0, group = 1, lanes = 1;
+  // The scores by pairedScoreTiles (the target has vdpbf16ps, bf16 inputs,
+  // whole pairs of dimensions and 16-key vectors).
+  bool pairedScores = false;
 };
 
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
@@ -1166,7 +1248,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Value out =
         AttentionByContractions::applies(op)
-            ? AttentionByContractions(op, rewriter).build(rewriter, adaptor)
+            ? AttentionByContractions(op, rewriter, bf16Dot)
+                  .build(rewriter, adaptor)
             : AttentionLoopNest(op, adaptor, rewriter, bf16Dot).build(rewriter);
     rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
         op, cast<RankedTensorType>(op.getQuery().getType()), out,

@@ -195,3 +195,24 @@ func.func @encoder_attention(%q: tensor<16x2x8xf32>, %k: tensor<16x2x8xf32>) -> 
       : tensor<16x2x8xf32>, tensor<16x2x8xf32>, tensor<16x2x8xf32> -> tensor<16x2x8xf32>
   return %o : tensor<16x2x8xf32>
 }
+
+// -----
+
+// The same with bf16 contraction inputs: with bf16-dot the scores are
+// outer products (each query's pair of dimensions broadcast against 16
+// keys' pairs, k stored [kv_heads, head_dim/2, tokens, 2]), accumulated in
+// registers and stored once, no reduction across lanes.
+// CHECK-LABEL: func.func @encoder_attention_bf16(
+// DOT: memref.alloc() : memref<2x4x16x2xbf16>
+// DOT: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%{{.*}}, %{{.*}}) step (%c4{{.*}}, %c16{{.*}})
+// DOT: vector.load %{{.*}} : memref<2x4x16x2xbf16>, vector<32xbf16>
+// DOT: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xf32>
+// DOT: x86vector.avx512.dot %{{.*}} : vector<32xbf16> -> vector<16xf32>
+// NODOT: linalg.matmul
+module attributes {gemma.matmul_inputs = bf16} {
+func.func @encoder_attention_bf16(%q: tensor<16x2x8xf32>, %k: tensor<16x2x8xf32>) -> tensor<16x2x8xf32> {
+  %o = gemma.attention %q, %k, %k {mask = #gemma.mask<bidirectional>, scale = 0.35 : f32}
+      : tensor<16x2x8xf32>, tensor<16x2x8xf32>, tensor<16x2x8xf32> -> tensor<16x2x8xf32>
+  return %o : tensor<16x2x8xf32>
+}
+}
