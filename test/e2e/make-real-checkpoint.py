@@ -12,6 +12,11 @@ VARIANT:
   mixed-shards   two shards: BF16 matrices in one, F32 norms in the other
   null-metadata  a header with "__metadata__": null
   attn-softcap   config.json sets attn_logit_softcapping (a Gemma 2 field)
+  t5-names       a multimodal checkpoint as transformers 5 saves it:
+                 model.language_model., model.vision_tower.vision_model. and
+                 model.multi_modal_projector. prefixes
+  hub-names      the same with the hub's language_model.model. and
+                 vision_tower.vision_model. prefixes
 """
 import json
 import os
@@ -88,6 +93,22 @@ elif variant == "null-metadata":
 elif variant == "attn-softcap":
     config["attn_logit_softcapping"] = 50.0
     write(single, tensors)
+elif variant in ("t5-names", "hub-names"):
+    t5 = variant == "t5-names"
+    prefixes = [  # the fixture's names, as saved, to the variant's
+        ("language_model.model.", "model.language_model." if t5 else None),
+        ("vision_tower.vision_model.", "model.vision_tower.vision_model." if t5 else None),
+        ("vision_tower.", "model.vision_tower.vision_model." if t5 else "vision_tower.vision_model."),
+        ("multi_modal_projector.", "model.multi_modal_projector." if t5 else None),
+    ]
+    renamed = {}
+    for name, tensor in tensors.items():
+        for old, new in prefixes:
+            if name.startswith(old):
+                name = (new or old) + name[len(old):]
+                break
+        renamed[name] = tensor
+    write(single, renamed)
 else:
     sys.exit("unknown variant " + variant)
 json.dump(config, open(os.path.join(out, "config.json"), "w"), indent=2)
