@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iomanip>
@@ -469,8 +470,23 @@ int generateOnce(const ArgParser &args, Model &model,
 
   // Only now, the prompt known to fit: the vision tower's work.
   std::vector<float> features;
-  if (!images.empty())
+  if (!images.empty()) {
+    auto start = std::chrono::steady_clock::now();
     features = encodePromptImages(model, images);
+    if (settings.stats)
+      std::cerr << "[stats] images: " << images.paths.size()
+                << (images.pixelSets() >
+                            static_cast<int64_t>(images.paths.size())
+                        ? " (" + std::to_string(images.pixelSets()) +
+                              " with the Pan & Scan crops)"
+                        : std::string())
+                << ", vision tower: " << std::fixed << std::setprecision(2)
+                << std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count()
+                << " s\n"
+                << std::defaultfloat;
+  }
 
   Sampler sampler(settings.sampling);
   Generator generator(model, sampler);
