@@ -2,6 +2,8 @@
 
 #include "runtime/Image.h"
 
+#include "runtime/FileIO.h"
+
 #include "runtime/JsonFields.h"
 
 #include <algorithm>
@@ -564,6 +566,10 @@ RgbImage decodeWithStb(const uint8_t *bytes, size_t size,
                                   &channels))
       fail(path, cannotDecode(source));
   }
+  // stb's BMP header reader gives a top-down bitmap's height negative, as
+  // stored; its loader flips the rows and returns it positive.
+  if (format == Format::Bmp)
+    height = std::abs(height);
   if (width < 1 || height < 1)
     fail(path, "the image is empty (" + std::to_string(width) + " x " +
                    std::to_string(height) + " pixels)");
@@ -849,21 +855,8 @@ RgbImage decodeImage(const uint8_t *bytes, size_t size, const std::string &path,
 }
 
 RgbImage loadImage(const std::string &path, int64_t maxPixels) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error))
-    fail(path, "cannot read: it is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    bytes.insert(bytes.end(), buffer, buffer + in.gcount());
-    if (bytes.size() > size_t(INT_MAX))
-      fail(path, "the file is larger than 2 GiB");
-  }
-  if (in.bad())
-    fail(path, std::string("cannot read: ") + std::strerror(errno));
+  std::vector<uint8_t> bytes =
+      readRegularFile(path, uint64_t(INT_MAX), "2 GiB");
   return decodeImage(bytes.data(), bytes.size(), path, maxPixels);
 }
 

@@ -20,7 +20,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iomanip>
@@ -80,6 +82,16 @@ void applyThreads(const ArgParser &args, Model &model) {
   for (const char *flag : {"-t", "--threads"})
     if (args.has(flag))
       model.setThreads(static_cast<int>(args.integer(flag)));
+}
+
+// Why `text` cannot be sent: it holds the soft token's text, which would
+// become a soft token without an image's features. Empty when it can.
+std::string softTokenProblem(const std::string &text, const ModelInfo &info) {
+  if (!info.vision || text.find("<image_soft_token>") == std::string::npos)
+    return "";
+  return "the text holds <image_soft_token>, which only an image's features "
+         "fill; give the image with --image (or /image in the chat) and "
+         "place it with <start_of_image>";
 }
 
 // --pan-and-scan [--pan-and-scan-min-crop-size N] [...-max-crops N]
@@ -166,6 +178,11 @@ std::vector<std::vector<float>> readPixelValues(const std::string &path,
   if (batched)
     *batched = many;
   std::vector<float> all = array.toFloat();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (!std::isfinite(all[i]))
+      throw std::runtime_error(path + ": pixel value " +
+                               std::to_string(all[i]) + " at flat index " +
+                               std::to_string(i) + " is not finite");
   const size_t per = static_cast<size_t>(3 * size * size);
   std::vector<std::vector<float>> images;
   for (size_t at = 0; at < all.size(); at += per)
@@ -439,6 +456,8 @@ int generateOnce(const ArgParser &args, Model &model,
                          "or run on a terminal to chat");
     }
     checkUtf8(text, "the prompt");
+    if (std::string problem = softTokenProblem(text, info); !problem.empty())
+      throw std::runtime_error(problem);
     if (args.has("--image")) {
       images = loadPromptImages(args.values("--image"), info,
                                 panAndScanOptions(args));
@@ -519,9 +538,15 @@ int interactiveChat(const ArgParser &args, Model &model,
   Conversation conversation(tokenizer, info.bosTokenId,
                             args.has("--system") ? args.value("--system") : "");
   ChatSession session(model, generator, conversation);
-  // Images (/image PATH) waiting for the next message.
+  // Images (/image PATH, or --image at the start) waiting for the next
+  // message.
   PromptImages pending;
   std::optional<PanAndScanOptions> panAndScan = panAndScanOptions(args);
+  if (args.has("--image")) {
+    pending = loadPromptImages(args.values("--image"), info, panAndScan);
+    for (const std::string &path : pending.paths)
+      std::cerr << "[image " << path << " goes with the first message]\n";
+  }
 
   std::cerr << "Chatting with a " << info.modelType << " model ("
             << info.maxContext << "-token context). Enter sends a message; "
@@ -550,8 +575,16 @@ int interactiveChat(const ArgParser &args, Model &model,
       std::cerr << "[new conversation]\n";
       continue;
     }
-    if (line.rfind("/image ", 0) == 0) {
-      std::string path = line.substr(7);
+    if (line.rfind("/image", 0) == 0 &&
+        (line.size() == 6 ||
+         std::isspace(static_cast<unsigned char>(line[6])))) {
+      size_t first = line.find_first_not_of(" \t\r", 6);
+      size_t last = line.find_last_not_of(" \t\r");
+      if (first == std::string::npos) {
+        std::cerr << "[usage: /image PATH]\n";
+        continue;
+      }
+      std::string path = line.substr(first, last - first + 1);
       try {
         PromptImages one = loadPromptImages({path}, info, panAndScan);
         pending.paths.push_back(path);
@@ -565,6 +598,8 @@ int interactiveChat(const ArgParser &args, Model &model,
     }
     const PromptImages *images = pending.empty() ? nullptr : &pending;
     try {
+      if (std::string problem = softTokenProblem(line, info); !problem.empty())
+        throw std::runtime_error(problem);
       if (images)
         placeImageMarkers(line, pending);
     } catch (const std::exception &e) {

@@ -2,6 +2,8 @@
 
 #include "runtime/Npy.h"
 
+#include "runtime/FileIO.h"
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -177,7 +179,7 @@ void writeArray(const std::string &path, const char *dtype, const T *data,
   header += '\n';
   std::ofstream out(path, std::ios::binary);
   if (!out)
-    fail(path, "cannot open for writing");
+    fail(path, std::string("cannot open for writing: ") + std::strerror(errno));
   const char magic[] = "\x93NUMPY\x01\x00";
   out.write(magic, 8);
   uint16_t length = static_cast<uint16_t>(header.size());
@@ -185,6 +187,8 @@ void writeArray(const std::string &path, const char *dtype, const T *data,
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   out.write(reinterpret_cast<const char *>(data),
             static_cast<std::streamsize>(count * sizeof(T)));
+  // A small array sits in the stream's buffer until close: check that too.
+  out.close();
   if (!out)
     fail(path, "write failed");
 }
@@ -283,13 +287,10 @@ NpyArray parseNpy(const char *bytes, size_t size, const std::string &path) {
 }
 
 NpyArray readNpy(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-  if (in.bad())
-    fail(path, std::string("cannot read: ") + std::strerror(errno));
-  return parseNpy(bytes.data(), bytes.size(), path);
+  std::vector<uint8_t> bytes =
+      readRegularFile(path, uint64_t(1) << 36, "64 GiB");
+  return parseNpy(reinterpret_cast<const char *>(bytes.data()), bytes.size(),
+                  path);
 }
 
 void writeNpy(const std::string &path, const float *data,
