@@ -108,14 +108,23 @@ std::vector<int32_t> insertSoftTokens(const std::vector<int32_t> &ids,
   return out;
 }
 
+std::vector<float>
+encodeImages(Model &model, const std::vector<std::vector<float>> &pixelSets) {
+  std::vector<float> features;
+  for (const std::vector<float> &pixels : pixelSets) {
+    std::vector<float> one = model.encodeImage(pixels);
+    features.insert(features.end(), one.begin(), one.end());
+  }
+  return features;
+}
+
 std::vector<float> encodePromptImages(Model &model,
                                       const PromptImages &images) {
   std::vector<float> features;
-  for (const auto &image : images.pixels)
-    for (const std::vector<float> &pixels : image) {
-      std::vector<float> one = model.encodeImage(pixels);
-      features.insert(features.end(), one.begin(), one.end());
-    }
+  for (const auto &image : images.pixels) {
+    std::vector<float> some = encodeImages(model, image);
+    features.insert(features.end(), some.begin(), some.end());
+  }
   return features;
 }
 

@@ -70,8 +70,13 @@ std::string expandImageMarkers(const std::string &text,
 std::vector<int32_t> insertSoftTokens(const std::vector<int32_t> &ids,
                                       const ModelInfo::VisionInfo &vision);
 
-// The features of every pixel set, back to back ([pixelSets() *
-// mm_tokens_per_image, hidden]): what Model::prefill's imageFeatures takes.
+// The features of each pixel set [3, S, S] of `pixelSets`, back to back
+// ([sets * mm_tokens_per_image, hidden]): what Model::prefill's
+// imageFeatures takes.
+std::vector<float>
+encodeImages(Model &model, const std::vector<std::vector<float>> &pixelSets);
+
+// The same for every pixel set of `images`, in prompt order.
 std::vector<float> encodePromptImages(Model &model, const PromptImages &images);
 
 } // namespace gemma

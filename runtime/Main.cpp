@@ -190,17 +190,6 @@ std::vector<std::vector<float>> readPixelValues(const std::string &path,
   return images;
 }
 
-// The features of `images`, back to back: what a prompt's soft tokens take.
-std::vector<float> encodeImages(Model &model,
-                                const std::vector<std::vector<float>> &images) {
-  std::vector<float> features;
-  for (const std::vector<float> &pixels : images) {
-    std::vector<float> one = model.encodeImage(pixels);
-    features.insert(features.end(), one.begin(), one.end());
-  }
-  return features;
-}
-
 // --pixel-values PV --dump-image-features OUT: the image features,
 // float32 [mm_tokens, hidden] for one image, [n, mm_tokens, hidden] for n.
 void dumpImageFeatures(const ArgParser &args) {

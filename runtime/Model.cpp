@@ -156,23 +156,21 @@ std::vector<float> Model::run(const char *entry, const char *name,
     int64_t rowsOfCall = rows == 1 ? 1 : count;
     bool withImages = !groups.empty() &&
                       featureRowBefore[done + count] > featureRowBefore[done];
-    std::vector<float> part;
+    ImageTokens images;
+    std::string callEntry = entry;
     if (withImages) {
-      ImageTokens images{
-          imageFeatures->data() + featureRowBefore[done] * modelInfo.hiddenSize,
-          featureRowBefore[done + count] - featureRowBefore[done],
-          groups.data() + done};
-      std::string imageEntry = std::string(entry) == "prefill_last"
-                                   ? "prefill_images_last"
-                                   : "prefill_images";
-      // The caches hold these positions whatever the device reports after.
-      pos += count;
-      part = device->runTokens(imageEntry, ids + done, count, start, rowsOfCall,
-                               &images);
-    } else {
-      pos += count;
-      part = device->runTokens(entry, ids + done, count, start, rowsOfCall);
+      images = {imageFeatures->data() +
+                    featureRowBefore[done] * modelInfo.hiddenSize,
+                featureRowBefore[done + count] - featureRowBefore[done],
+                groups.data() + done};
+      callEntry = callEntry == "prefill_last" ? "prefill_images_last"
+                                              : "prefill_images";
     }
+    // The caches hold these positions whatever the device reports after.
+    pos += count;
+    std::vector<float> part =
+        device->runTokens(callEntry, ids + done, count, start, rowsOfCall,
+                          withImages ? &images : nullptr);
     done += count;
     if (rows == 1 && done < n)
       continue; // only the last call's last row is asked for
