@@ -128,12 +128,41 @@ void writeText(const std::string &path,
   writeBytes(path, text);
 }
 
+// Runs the passes `build` adds on `module`. With `dumpDir`, a failing pass
+// leaves the IR it failed on in DIR/failed.mlir, for the report.
 void runPipeline(ModuleOp module, const std::string &what,
-                 const std::function<void(OpPassManager &)> &build) {
+                 const std::function<void(OpPassManager &)> &build,
+                 const std::optional<std::string> &dumpDir = std::nullopt) {
   PassManager pm(module.getContext());
   build(pm);
-  if (failed(pm.run(module)))
-    throw Error("compilation failed in the " + what + " stage");
+  std::unique_ptr<llvm::raw_fd_ostream> failureDump;
+  if (dumpDir) {
+    std::error_code error;
+    failureDump = std::make_unique<llvm::raw_fd_ostream>(
+        *dumpDir + "/failed.mlir", error);
+    if (error)
+      failureDump.reset();
+  }
+  if (failureDump) {
+    // IR printing needs the passes to run one after another.
+    module.getContext()->disableMultithreading();
+    pm.enableIRPrinting([](Pass *, Operation *) { return false; },
+                        [](Pass *, Operation *) { return true; },
+                        /*printModuleScope=*/true,
+                        /*printAfterOnlyOnChange=*/false,
+                        /*printAfterOnlyOnFailure=*/true, *failureDump);
+  }
+  bool ok = succeeded(pm.run(module));
+  if (failureDump) {
+    failureDump->close();
+    if (ok)
+      llvm::sys::fs::remove(*dumpDir + "/failed.mlir");
+  }
+  if (!ok)
+    throw Error("compilation failed in the " + what + " stage" +
+                (failureDump
+                     ? " (the IR it failed on: " + *dumpDir + "/failed.mlir)"
+                     : ""));
 }
 
 // The gemma module of `config` planned for `context` positions: the fused
@@ -421,7 +450,8 @@ void compileModel(const CompileOptions &options) {
   };
   if (stageDone("gemma"))
     return;
-  runPipeline(*module, "gemma optimisation", buildGemmaOptimizationPipeline);
+  runPipeline(*module, "gemma optimisation", buildGemmaOptimizationPipeline,
+              options.dumpDir);
   nlohmann::json plan = planJson(*module, config, maxContext, kvDtype);
   // The blob as gemma-layout-weights laid it out (the declarations are gone
   // once the module is lowered).
@@ -432,17 +462,23 @@ void compileModel(const CompileOptions &options) {
   const int64_t blobBytes = plan["weight_bytes"].get<int64_t>();
   if (stageDone("fused"))
     return;
-  runPipeline(*module, "linalg lowering", [&](OpPassManager &pm) {
-    buildLinalgLoweringPipeline(pm, target->linalgLoweringOptions());
-  });
+  runPipeline(
+      *module, "linalg lowering",
+      [&](OpPassManager &pm) {
+        buildLinalgLoweringPipeline(pm, target->linalgLoweringOptions());
+      },
+      options.dumpDir);
   std::vector<EntryPointInfo> entryPoints = entryTable(*module);
   if (stageDone("linalg"))
     return;
   runPipeline(
       *module, target->name().str() + " configuration",
-      [&](OpPassManager &pm) { target->buildConfigurationPipeline(pm); });
-  runPipeline(*module, target->name().str() + " translation",
-              [&](OpPassManager &pm) { target->buildTranslationPipeline(pm); });
+      [&](OpPassManager &pm) { target->buildConfigurationPipeline(pm); },
+      options.dumpDir);
+  runPipeline(
+      *module, target->name().str() + " translation",
+      [&](OpPassManager &pm) { target->buildTranslationPipeline(pm); },
+      options.dumpDir);
   if (stageDone(targetStages.translated))
     return;
   if (options.emit == targetStages.assembly || options.dumpDir) {
@@ -508,8 +544,13 @@ void compileModel(const CompileOptions &options) {
                               static_cast<int32_t>(config.boiTokenIndex),
                               static_cast<int32_t>(config.eoiTokenIndex)};
   info.entryPoints = entryPoints;
-  Progress packing("packing weights",
-                   static_cast<uint64_t>(blobBytes) + tokenizer.size());
+  int64_t payloadBytes = blobBytes + static_cast<int64_t>(tokenizer.size());
+  for (const Artifact::DeviceImage &image : artifact.deviceImages) {
+    int64_t size = static_cast<int64_t>(image.bytes.size());
+    info.deviceCode.push_back({image.format, image.arch, {payloadBytes, size}});
+    payloadBytes += size;
+  }
+  Progress packing("packing weights", static_cast<uint64_t>(payloadBytes));
   PayloadWriter::append(
       staged.file(),
       [&](std::ostream &os) {
@@ -528,8 +569,11 @@ void compileModel(const CompileOptions &options) {
         os.write(zeros, blobBytes - written);
         os.write(tokenizer.data(),
                  static_cast<std::streamsize>(tokenizer.size()));
+        for (const Artifact::DeviceImage &image : artifact.deviceImages)
+          os.write(image.bytes.data(),
+                   static_cast<std::streamsize>(image.bytes.size()));
       },
-      static_cast<uint64_t>(blobBytes) + tokenizer.size(), info.toJson());
+      static_cast<uint64_t>(payloadBytes), info.toJson());
   packing.finish();
   // Only now: a failed compile must not leave libraries behind either.
   for (const std::string &library : linked.companions)

@@ -4,8 +4,9 @@
 //                  [--prefill-chunk N]
 //                  [--kv-dtype bf16|f16|f32] [--matmul-inputs bf16|f32]
 //                  [--emit STAGE] [--dump-dir DIR] [--main cli|benchmark]
-//                  [--tokenizer FILE] [--cpu host|NAME]
+//                  [--tokenizer FILE] [--cpu host|NAME] [--gpu-arch SM]
 //   gemmac compile-ir FILE.mlir -o OUT.o [--target NAME] [--cpu host|NAME]
+//                  [--gpu-arch SM]
 //   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
 //   gemmac random-checkpoint CONFIG.json -o DIR [--seed S]
@@ -26,6 +27,7 @@
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -55,12 +57,13 @@ constexpr bool kSanitizerBuild = false;
          "                 [--prefill-chunk N]\n"
          "                 [--kv-dtype bf16|f16|f32] [--matmul-inputs "
          "bf16|f32]\n"
-         "                 [--emit gemma|fused|linalg|llvm|llvm-ir|obj|exe]\n"
+         "                 [--emit "
+         "gemma|fused|linalg|llvm|llvm-ir|ptx|obj|exe]\n"
          "                 [--dump-dir DIR] [--main cli|benchmark] "
          "[--tokenizer FILE]\n"
-         "                 [--cpu host|NAME]\n"
+         "                 [--cpu host|NAME] [--gpu-arch sm_90]\n"
          "  gemmac compile-ir FILE.mlir -o OUT.o [--target NAME] [--cpu "
-         "host|NAME]\n"
+         "host|NAME] [--gpu-arch sm_90]\n"
          "  gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model\n"
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
@@ -148,11 +151,25 @@ int listTargets() {
   return 0;
 }
 
+// --gpu-arch: an NVIDIA architecture name, sm_NN (sm_90 by default).
+std::string gpuArch(const Args &args) {
+  std::string arch = args.get("--gpu-arch").value_or("sm_90");
+  bool valid = arch.size() >= 5 && arch.rfind("sm_", 0) == 0 &&
+               std::all_of(arch.begin() + 3, arch.end(), [](char c) {
+                 return std::isdigit(static_cast<unsigned char>(c)) || c == 'a';
+               });
+  if (!valid)
+    usage("--gpu-arch takes an NVIDIA architecture such as sm_90, got '" +
+          arch + "'");
+  return arch;
+}
+
 int compileIRFile(const Args &args) {
   if (args.positional.size() != 1 || !args.get("-o"))
     usage("compile-ir takes FILE.mlir and -o OUTPUT");
   TargetOptions options;
   options.cpu = args.get("--cpu").value_or("host");
+  options.gpuArch = gpuArch(args);
   options.sanitizeAddress = kSanitizerBuild;
   compileIR(args.positional[0], *args.get("-o"),
             args.get("--target").value_or("cpu"), options);
@@ -169,6 +186,7 @@ int compile(const Args &args, const char *argv0) {
   options.output = *args.get("-o");
   options.target = args.get("--target").value_or("cpu");
   options.targetOptions.cpu = args.get("--cpu").value_or("host");
+  options.targetOptions.gpuArch = gpuArch(args);
   options.targetOptions.sanitizeAddress = kSanitizerBuild;
   options.maxContext = args.getInt("--max-context");
   options.prefillChunk = args.getInt("--prefill-chunk");
@@ -253,13 +271,15 @@ int main(int argc, char **argv) {
   std::string command = argv[1];
   try {
     if (command == "compile")
-      return compile(Args(argc, argv, 2,
-                          {"-o", "--target", "--max-context", "--prefill-chunk",
-                           "--kv-dtype", "--matmul-inputs", "--emit",
-                           "--dump-dir", "--main", "--tokenizer", "--cpu"}),
-                     argv[0]);
+      return compile(
+          Args(argc, argv, 2,
+               {"-o", "--target", "--max-context", "--prefill-chunk",
+                "--kv-dtype", "--matmul-inputs", "--emit", "--dump-dir",
+                "--main", "--tokenizer", "--cpu", "--gpu-arch"}),
+          argv[0]);
     if (command == "compile-ir")
-      return compileIRFile(Args(argc, argv, 2, {"-o", "--target", "--cpu"}));
+      return compileIRFile(
+          Args(argc, argv, 2, {"-o", "--target", "--cpu", "--gpu-arch"}));
     if (command == "convert-tokenizer")
       return convertTokenizer(Args(argc, argv, 2, {"-o"}));
     if (command == "plan")

@@ -6,11 +6,14 @@
 
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Transforms/Passes.h"
 
 namespace gemma {
 
-void buildBufferizationPipeline(mlir::OpPassManager &pm) {
+void buildBufferizationPipeline(
+    mlir::OpPassManager &pm,
+    const std::function<void(mlir::OpPassManager &)> &lowerDeallocations) {
   using namespace mlir;
   pm.addPass(mlir::gemma::createFuseElementwise());
   pm.addPass(createCanonicalizerPass());
@@ -19,7 +22,21 @@ void buildBufferizationPipeline(mlir::OpPassManager &pm) {
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::buildBufferDeallocationPipeline(pm);
+  if (!lowerDeallocations) {
+    bufferization::buildBufferDeallocationPipeline(pm);
+    return;
+  }
+  // buildBufferDeallocationPipeline's passes, the lowering replaced.
+  memref::ExpandReallocPassOptions expandRealloc;
+  expandRealloc.emitDeallocs = false;
+  pm.addPass(memref::createExpandReallocPass(expandRealloc));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(bufferization::createBufferDeallocationSimplificationPass());
+  lowerDeallocations(pm);
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
 }
 
 } // namespace gemma

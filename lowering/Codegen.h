@@ -14,13 +14,22 @@
 
 #include "mlir/Pass/PassManager.h"
 
+#include <functional>
+
 namespace gemma {
 
 /// Adds, on a module of linalg on tensors: gemma-fuse-elementwise,
 /// canonicalization, one-shot-bufferize (function boundaries with identity
 /// layouts) and the buffer-deallocation pipeline. Attributes the
 /// configuration pipeline attached to linalg ops survive bufferization.
-void buildBufferizationPipeline(mlir::OpPassManager &pm);
+///
+/// `lowerDeallocations`, when given, adds the passes that lower the
+/// `bufferization.dealloc` ops ownership-based deallocation leaves, in
+/// place of upstream's `bufferization-lower-deallocations` (whose helper
+/// function loads and stores host scratch buffers).
+void buildBufferizationPipeline(mlir::OpPassManager &pm,
+                                const std::function<void(mlir::OpPassManager &)>
+                                    &lowerDeallocations = nullptr);
 
 } // namespace gemma
 

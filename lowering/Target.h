@@ -40,12 +40,22 @@ struct TargetOptions {
   /// sanitizer runtimes. Set by sanitizer builds of gemmac, so that the test
   /// suite checks the generated code's memory accesses too.
   bool sanitizeAddress = false;
+  /// cuda: the GPU architecture to generate code for ("sm_90": H100/H200).
+  std::string gpuArch = "sm_90";
 };
 
 /// What a target serializes the lowered module into, before linking.
 struct Artifact {
-  std::string kind;  ///< "object" (cpu), "ptx" (cuda), "mlir" (null)
+  std::string kind;  ///< "object" (cpu, cuda's host code), "mlir" (null)
   std::string bytes; ///< the artefact itself
+  /// Code the executable's device loads at run time (cuda's kernels), which
+  /// the driver appends to the payload (ModelInfo::deviceCode).
+  struct DeviceImage {
+    std::string format; ///< "ptx" or "cubin"
+    std::string arch;   ///< e.g. "sm_90"
+    std::string bytes;
+  };
+  std::vector<DeviceImage> deviceImages;
 };
 
 /// What the driver asks of Target::link.

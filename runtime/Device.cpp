@@ -5,6 +5,7 @@
 
 #include "runtime/EntryPoints.h"
 #include "runtime/cpu/CpuDevice.h"
+#include "runtime/cuda/CudaDevice.h"
 
 #include <stdexcept>
 
@@ -57,6 +58,68 @@ std::vector<EntryTensor> imageEntryResults(const std::string &entry,
       entry == "prefill_images" ? "prefill" : "prefill_last", info.vocabSize);
 }
 
+namespace {
+std::string describe(const std::vector<EntryTensor> &tensors) {
+  std::string text = "(";
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const EntryTensor &t = tensors[i];
+    text += (i ? ", " : "") + t.name + ": " + t.dtype + "[";
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      text += (d ? ", " : "") +
+              (t.shape[d] < 0 ? std::string("?") : std::to_string(t.shape[d]));
+    text += "]";
+  }
+  return text + ")";
+}
+} // namespace
+
+EntryFunctions resolveEntryFunctions(
+    const MappedPayload &payload, const ModelInfo &info,
+    const std::function<void *(const std::string &)> &symbols) {
+  // The entry `name` of the table, checked against the calling convention
+  // and resolved.
+  auto resolve = [&](const std::string &name,
+                     const std::vector<EntryTensor> &operands,
+                     const std::vector<EntryTensor> &results) {
+    const EntryPointInfo *entry = info.entryPoint(name);
+    if (!entry)
+      throw std::runtime_error(payload.path() +
+                               ": the payload's entry table has no '" + name +
+                               "' entry point");
+    if (entry->operands != operands || entry->results != results)
+      throw std::runtime_error(payload.path() + ": entry point '" + name +
+                               "' takes " + describe(entry->operands) + " -> " +
+                               describe(entry->results) +
+                               " but this runtime calls it with " +
+                               describe(operands) + " -> " + describe(results));
+    void *fn = symbols(entry->symbol);
+    if (!fn)
+      throw std::runtime_error(payload.path() + ": entry point '" + name +
+                               "' (symbol " + entry->symbol +
+                               ") is not in the executable");
+    return fn;
+  };
+  EntryFunctions functions;
+  for (const std::string &name : tokenEntryNames()) {
+    // prefill_last is optional: prefill serves instead.
+    if (name == "prefill_last" && !info.entryPoint(name))
+      continue;
+    functions.tokens[name] = reinterpret_cast<TokenEntryFn>(
+        resolve(name, tokenEntryOperands(name),
+                tokenEntryResults(name, info.vocabSize)));
+  }
+  if (info.vision)
+    for (const std::string &name : imageEntryNames()) {
+      void *fn = resolve(name, imageEntryOperands(name, info),
+                         imageEntryResults(name, info));
+      if (name == "encode_image")
+        functions.encodeImage = reinterpret_cast<ImageEntryFn>(fn);
+      else
+        functions.imageTokens[name] = reinterpret_cast<ImageTokenEntryFn>(fn);
+    }
+  return functions;
+}
+
 void Device::setThreads(int n) {
   if (n < 1)
     throw std::invalid_argument("the thread count must be at least 1, got " +
@@ -68,6 +131,8 @@ std::unique_ptr<Device> createDevice(const MappedPayload &payload,
                                      const SymbolResolver &symbols) {
   if (info.target == "cpu")
     return std::make_unique<CpuDevice>(payload, info, symbols);
+  if (info.target == "cuda")
+    return std::make_unique<CudaDevice>(payload, info, symbols);
   throw std::runtime_error(payload.path() + ": was compiled for target '" +
                            info.target + "', which this runtime cannot run");
 }

@@ -13,8 +13,11 @@
 #define GEMMA_RUNTIME_ENTRYPOINTS_H
 
 #include "runtime/ModelInfo.h"
+#include "runtime/Payload.h"
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -99,6 +102,27 @@ std::vector<EntryTensor> imageEntryOperands(const std::string &entry,
                                             const ModelInfo &info);
 std::vector<EntryTensor> imageEntryResults(const std::string &entry,
                                            const ModelInfo &info);
+
+// The entry points of the payload's table that this runtime calls, each
+// checked against the calling convention above and resolved to a function.
+struct EntryFunctions {
+  std::map<std::string, TokenEntryFn> tokens;           // prefill, decode, ...
+  std::map<std::string, ImageTokenEntryFn> imageTokens; // multimodal only
+  ImageEntryFn encodeImage = nullptr;                   // multimodal only
+
+  bool has(const std::string &entry) const {
+    return tokens.count(entry) != 0 || imageTokens.count(entry) != 0 ||
+           (entry == "encode_image" && encodeImage);
+  }
+};
+
+// Resolves the table's entries through `symbols`: the token entries
+// (prefill_last optional) and, for a model with info.vision, the image
+// entries. Throws std::runtime_error naming payload.path() and the entry
+// that is missing, mistyped or not in the executable.
+EntryFunctions resolveEntryFunctions(
+    const MappedPayload &payload, const ModelInfo &info,
+    const std::function<void *(const std::string &)> &symbols);
 
 } // namespace gemma
 

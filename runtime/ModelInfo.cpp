@@ -54,6 +54,15 @@ struct Writer {
                    {"boi_token_id", value->boiTokenId},
                    {"eoi_token_id", value->eoiTokenId}};
   }
+  void images(const char *key, std::vector<ModelInfo::DeviceImage> &value) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const ModelInfo::DeviceImage &image : value)
+      list.push_back({{"format", image.format},
+                      {"arch", image.arch},
+                      {"offset", image.range.offset},
+                      {"bytes", image.range.bytes}});
+    object[key] = list;
+  }
   void entries(const char *key, std::vector<EntryPointInfo> &value) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     auto tensors = [](const std::vector<EntryTensor> &ts) {
@@ -147,6 +156,28 @@ struct Reader {
         static_cast<int32_t>(sub.requireInt("eoi_token_id", 0, vocab - 1));
     value = v;
   }
+  void images(const char *key, std::vector<ModelInfo::DeviceImage> &value) {
+    known.insert(key);
+    const json &list = fields.require(key);
+    if (!list.is_array())
+      fields.fail(key, "must be an array of device code images");
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string name = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!list[i].is_object())
+        fields.fail(name, "must be an object");
+      JsonFields image(&list[i], fields.sourceName(), name + ".",
+                       "payload metadata field");
+      image.rejectUnknown({"format", "arch", "offset", "bytes"});
+      ModelInfo::DeviceImage parsed{image.requireString("format"),
+                                    image.requireString("arch"),
+                                    {image.requireInt("offset", 0, kInt64Max),
+                                     image.requireInt("bytes", 1, kInt64Max)}};
+      if (parsed.format != "ptx" && parsed.format != "cubin")
+        image.fail("format",
+                   "'" + parsed.format + "' is not one of ptx, cubin");
+      value.push_back(std::move(parsed));
+    }
+  }
   EntryTensor tensor(const JsonFields &at) {
     at.rejectUnknown({"name", "dtype", "shape"});
     EntryTensor t{at.requireString("name"), at.requireString("dtype"), {}};
@@ -222,6 +253,7 @@ template <typename Visitor> void visitFields(Visitor &v, ModelInfo &m) {
   v.ids("eos_token_ids", m.eosTokenIds, m.vocabSize);
   v.range("tokenizer", m.tokenizer);
   v.vision("vision", m.vision, m.vocabSize);
+  v.images("device_code", m.deviceCode);
   v.entries("entry_points", m.entryPoints);
 }
 

@@ -22,8 +22,8 @@ namespace gemma {
 
 // Version of the metadata layout below; bumped on every change to it.
 // 1: flat keys, optional ones; 2: this schema, with the entry-point table;
-// 3: prefill_chunk and local_cache_slots; 4: vision.
-constexpr int64_t kMetadataFormat = 4;
+// 3: prefill_chunk and local_cache_slots; 4: vision; 5: device_code.
+constexpr int64_t kMetadataFormat = 5;
 
 // One operand or result of an entry point, as the generated code's C
 // interface takes it: a memref (shape, -1 for a dynamic size) of `dtype`
@@ -97,6 +97,16 @@ struct ModelInfo {
     int32_t eoiTokenId = 0;   // <end_of_image>
   };
   std::optional<VisionInfo> vision;
+  // Code a GPU device loads, inside the blob after the tokenizer: for
+  // `cuda`, the kernels as PTX (which the driver compiles for the GPU it
+  // finds) and, when ptxas was present at compile time, as a cubin for
+  // `arch`. Empty for `cpu`, whose code is in the executable itself.
+  struct DeviceImage {
+    std::string format; // "ptx" or "cubin"
+    std::string arch;   // the GPU architecture, e.g. "sm_90"
+    ByteRange range;
+  };
+  std::vector<DeviceImage> deviceCode;
   std::vector<EntryPointInfo> entryPoints;
 
   // The entry named `name`, or null.

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowering/Codegen.h"
-#include "lowering/Linker.h"
+#include "lowering/HostCode.h"
 #include "lowering/Passes.h"
 #include "lowering/Target.h"
 #include "lowering/cpu/Passes.h"
@@ -36,24 +36,14 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
 
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
-#include "llvm/MC/TargetRegistry.h"
-#include "llvm/Passes/PassBuilder.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/TargetParser/Host.h"
-#include "llvm/TargetParser/SubtargetFeature.h"
-#include "llvm/Transforms/Instrumentation/AddressSanitizer.h"
 
 using namespace mlir;
 
@@ -144,7 +134,8 @@ public:
   // reported by serialize(); this describes the baseline meanwhile.
   cpu::CpuDescription describeCpu() const {
     std::string error;
-    std::unique_ptr<llvm::TargetMachine> machine = targetMachine(error);
+    std::unique_ptr<llvm::TargetMachine> machine =
+        hostTargetMachine(cpu, error);
     auto hasFeature = [&](llvm::StringRef feature) {
       return machine && machine->getMCSubtargetInfo()->checkFeatures(
                             ("+" + feature).str());
@@ -154,158 +145,28 @@ public:
 
   LogicalResult emitAssembly(ModuleOp module,
                              llvm::raw_ostream &os) const override {
-    return withOptimizedModule(
-        module, [&](llvm::Module &llvmModule, llvm::TargetMachine &) {
+    return withOptimizedHostModule(
+        module, cpu, sanitizeAddress,
+        [&](llvm::Module &llvmModule, llvm::TargetMachine &) {
           llvmModule.print(os, nullptr);
           return success();
         });
   }
 
   LogicalResult serialize(ModuleOp module, Artifact &artifact) const override {
-    return withOptimizedModule(
-        module,
-        [&](llvm::Module &llvmModule,
-            llvm::TargetMachine &machine) -> LogicalResult {
-          llvm::SmallVector<char, 0> buffer;
-          llvm::raw_svector_ostream stream(buffer);
-          llvm::legacy::PassManager codegen;
-          if (machine.addPassesToEmitFile(codegen, stream, nullptr,
-                                          llvm::CodeGenFileType::ObjectFile))
-            return module.emitError("the host target cannot emit object files");
-          codegen.run(llvmModule);
-          artifact.kind = "object";
-          artifact.bytes.assign(buffer.data(), buffer.size());
-          return success();
-        });
+    artifact.kind = "object";
+    return emitHostObject(module, cpu, sanitizeAddress, artifact.bytes);
   }
 
-  // The object is linked with a main() (the command line or the benchmark)
-  // and the runtime:
-  //
-  //   c++ model.o libgemma_main.a libgemma_runtime.a libgemma_json.a
-  //       libclang_rt.builtins-x86_64.a /usr/lib/llvm-22/lib/libomp.so.5
-  //       -lsentencepiece -lm -ldl
-  //       -Wl,--export-dynamic-symbol=_mlir_ciface_* -Wl,-rpath,$ORIGIN -o EXE
-  //
-  // libstdc++ stays dynamic: libsentencepiece (shipped beside the
-  // executable, found through $ORIGIN) shares it with the runtime. libomp
-  // is shipped beside it too.
+  // The object linked with the runtime (linkHostExecutable) and LLVM's
+  // OpenMP runtime, which is shipped beside the executable.
   LinkResult link(const Artifact &artifact,
                   const LinkRequest &request) const override {
-    std::string mainLib = request.runtimeLibDir + (request.main == "benchmark"
-                                                       ? "/libgemma_bench.a"
-                                                       : "/libgemma_main.a");
-    std::string runtime = request.runtimeLibDir + "/libgemma_runtime.a";
-    std::string json = request.runtimeLibDir + "/libgemma_json.a";
-    for (const std::string &lib : {mainLib, runtime, json})
-      if (!llvm::sys::fs::exists(lib))
-        throw std::runtime_error(
-            lib + ": runtime library not found (set GEMMA_RUNTIME_DIR)");
-    std::string object = request.output + ".o";
-    writeBytes(object, artifact.bytes);
-    std::vector<std::string> args = {object,
-                                     mainLib,
-                                     runtime,
-                                     json,
-                                     GEMMA_COMPILER_RT_BUILTINS,
-                                     GEMMA_LIBOMP,
-                                     "-lsentencepiece"};
-    if (request.main == "benchmark")
-      args.insert(args.end(), {"-lbenchmark", "-lpthread"});
-    if (sanitizeAddress)
-      args.push_back("-fsanitize=address,undefined");
-    // The runtime finds the entry points the payload's table names with
-    // dlsym (runtime/Device.h): export them.
-    args.insert(args.end(),
-                {"-lm", "-ldl", "-Wl,--export-dynamic-symbol=_mlir_ciface_*",
-                 "-Wl,-rpath,$ORIGIN", "-o", request.output});
-    try {
-      runLinker(args, request.output);
-    } catch (...) {
-      llvm::sys::fs::remove(object);
-      throw;
-    }
-    llvm::sys::fs::remove(object);
-    return {{findSharedLibrary("libsentencepiece.so.0"), GEMMA_LIBOMP}};
+    return linkHostExecutable(artifact.bytes, request, {GEMMA_LIBOMP},
+                              sanitizeAddress);
   }
 
 private:
-  // A machine for `cpu`: this one's CPU name and features for "host",
-  // otherwise the named CPU with its default features. Null with `error`
-  // set when the name is unknown.
-  std::unique_ptr<llvm::TargetMachine> targetMachine(std::string &error) const {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-    const llvm::Target *target =
-        llvm::TargetRegistry::lookupTarget(triple, error);
-    if (!target)
-      return nullptr;
-    std::string cpuName = cpu;
-    llvm::SubtargetFeatures features;
-    if (cpu == "host") {
-      cpuName = llvm::sys::getHostCPUName().str();
-      for (const auto &feature : llvm::sys::getHostCPUFeatures())
-        features.AddFeature(feature.first(), feature.second);
-    }
-    std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-        triple, cpuName, features.getString(), {}, llvm::Reloc::PIC_,
-        std::nullopt, llvm::CodeGenOptLevel::Aggressive));
-    if (machine && !machine->getMCSubtargetInfo()->isCPUStringValid(cpuName)) {
-      error = "unknown CPU '" + cpuName + "' for " + triple.str();
-      return nullptr;
-    }
-    return machine;
-  }
-
-  // Translates `module` to LLVM IR, optimises it at O3 for the chosen CPU
-  // and hands it to `use`.
-  LogicalResult withOptimizedModule(
-      ModuleOp module,
-      llvm::function_ref<LogicalResult(llvm::Module &, llvm::TargetMachine &)>
-          use) const {
-    std::string error;
-    std::unique_ptr<llvm::TargetMachine> machine = targetMachine(error);
-    if (!machine)
-      return module.emitError("cpu target: ") << error;
-    llvm::LLVMContext context;
-    std::unique_ptr<llvm::Module> llvmModule =
-        translateModuleToLLVMIR(module, context, "gemma");
-    if (!llvmModule)
-      return module.emitError("translation to LLVM IR failed");
-    llvmModule->setTargetTriple(machine->getTargetTriple());
-    llvmModule->setDataLayout(machine->createDataLayout());
-    auto optimize = makeOptimizingTransformer(3, 0, machine.get());
-    if (llvm::Error err = optimize(llvmModule.get()))
-      return module.emitError("LLVM optimisation failed: ")
-             << llvm::toString(std::move(err));
-    if (sanitizeAddress)
-      instrumentAddresses(*llvmModule, *machine);
-    return use(*llvmModule, *machine);
-  }
-
-  // AddressSanitizer on every function defined here, as clang runs it: after
-  // the optimisation pipeline, on functions marked sanitize_address.
-  static void instrumentAddresses(llvm::Module &module,
-                                  llvm::TargetMachine &machine) {
-    for (llvm::Function &function : module)
-      if (!function.isDeclaration())
-        function.addFnAttr(llvm::Attribute::SanitizeAddress);
-    llvm::LoopAnalysisManager loops;
-    llvm::FunctionAnalysisManager functions;
-    llvm::CGSCCAnalysisManager sccs;
-    llvm::ModuleAnalysisManager modules;
-    llvm::PassBuilder builder(&machine);
-    builder.registerModuleAnalyses(modules);
-    builder.registerCGSCCAnalyses(sccs);
-    builder.registerFunctionAnalyses(functions);
-    builder.registerLoopAnalyses(loops);
-    builder.crossRegisterProxies(loops, functions, sccs, modules);
-    llvm::ModulePassManager passes;
-    passes.addPass(llvm::AddressSanitizerPass(llvm::AddressSanitizerOptions()));
-    passes.run(module, modules);
-  }
-
   std::string cpu;
   bool sanitizeAddress;
 };

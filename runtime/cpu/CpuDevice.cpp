@@ -20,19 +20,6 @@ struct FreeDeleter {
   void operator()(float *buffer) const { std::free(buffer); }
 };
 
-std::string describe(const std::vector<EntryTensor> &tensors) {
-  std::string text = "(";
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const EntryTensor &t = tensors[i];
-    text += (i ? ", " : "") + t.name + ": " + t.dtype + "[";
-    for (size_t d = 0; d < t.shape.size(); ++d)
-      text += (d ? ", " : "") +
-              (t.shape[d] < 0 ? std::string("?") : std::to_string(t.shape[d]));
-    text += "]";
-  }
-  return text + ")";
-}
-
 } // namespace
 
 void CpuDevice::setThreads(int n) {
@@ -52,46 +39,7 @@ void CpuDevice::ArenaUnmapper::operator()(uint8_t *start) const {
 CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
                      const SymbolResolver &symbols)
     : payload(payload), info(info), arena(nullptr, ArenaUnmapper{0}) {
-  // The entry `name` of the table, checked against the calling convention
-  // and resolved.
-  auto resolve = [&](const std::string &name,
-                     const std::vector<EntryTensor> &operands,
-                     const std::vector<EntryTensor> &results) {
-    const EntryPointInfo *entry = info.entryPoint(name);
-    if (!entry)
-      throw std::runtime_error(payload.path() +
-                               ": the payload's entry table has no '" + name +
-                               "' entry point");
-    if (entry->operands != operands || entry->results != results)
-      throw std::runtime_error(payload.path() + ": entry point '" + name +
-                               "' takes " + describe(entry->operands) + " -> " +
-                               describe(entry->results) +
-                               " but this runtime calls it with " +
-                               describe(operands) + " -> " + describe(results));
-    void *fn = symbols(entry->symbol);
-    if (!fn)
-      throw std::runtime_error(payload.path() + ": entry point '" + name +
-                               "' (symbol " + entry->symbol +
-                               ") is not in the executable");
-    return fn;
-  };
-  for (const std::string &name : tokenEntryNames()) {
-    // prefill_last is optional: prefill serves instead.
-    if (name == "prefill_last" && !info.entryPoint(name))
-      continue;
-    tokenEntries[name] = reinterpret_cast<TokenEntryFn>(
-        resolve(name, tokenEntryOperands(name),
-                tokenEntryResults(name, info.vocabSize)));
-  }
-  if (info.vision)
-    for (const std::string &name : imageEntryNames()) {
-      void *fn = resolve(name, imageEntryOperands(name, info),
-                         imageEntryResults(name, info));
-      if (name == "encode_image")
-        encodeImageEntry = reinterpret_cast<ImageEntryFn>(fn);
-      else
-        imageTokenEntries[name] = reinterpret_cast<ImageTokenEntryFn>(fn);
-    }
+  entries = resolveEntryFunctions(payload, info, symbols);
 
   if (info.kvArenaBytes > 0) {
     // An anonymous mapping is page aligned (so 64-byte aligned as the
@@ -132,9 +80,7 @@ CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
 }
 
 bool CpuDevice::hasEntry(const std::string &entry) const {
-  return tokenEntries.count(entry) != 0 ||
-         imageTokenEntries.count(entry) != 0 ||
-         (entry == "encode_image" && encodeImageEntry);
+  return entries.has(entry);
 }
 
 namespace {
@@ -182,7 +128,7 @@ MemRefDescriptor<uint8_t, 1> CpuDevice::arenaMemRef() const {
 }
 
 std::vector<float> CpuDevice::encodeImage(const float *pixels) {
-  if (!encodeImageEntry)
+  if (!entries.encodeImage)
     throw std::logic_error("this executable has no encode_image entry point");
   const int64_t size = info.vision->imageSize;
   MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
@@ -191,7 +137,7 @@ std::vector<float> CpuDevice::encodeImage(const float *pixels) {
   MemRefDescriptor<float, 3> pixelsRef{
       data, data, 0, {3, size, size}, {size * size, size, 1}};
   MemRefDescriptor<float, 2> featuresRef{};
-  encodeImageEntry(&featuresRef, &weightsRef, &arenaRef, &pixelsRef);
+  entries.encodeImage(&featuresRef, &weightsRef, &arenaRef, &pixelsRef);
   return takeMatrix(featuresRef, "encode_image", "image features",
                     info.vision->mmTokensPerImage, info.hiddenSize);
 }
@@ -200,9 +146,10 @@ std::vector<float> CpuDevice::runTokens(const std::string &entry,
                                         const int32_t *ids, int64_t n,
                                         int64_t position, int64_t rows,
                                         const ImageTokens *images) {
-  auto fn = tokenEntries.find(entry);
-  auto imageFn = imageTokenEntries.find(entry);
-  if (images ? imageFn == imageTokenEntries.end() : fn == tokenEntries.end())
+  auto fn = entries.tokens.find(entry);
+  auto imageFn = entries.imageTokens.find(entry);
+  if (images ? imageFn == entries.imageTokens.end()
+             : fn == entries.tokens.end())
     throw std::logic_error("no entry point '" + entry + "'" +
                            (images ? " that takes images" : ""));
   MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();

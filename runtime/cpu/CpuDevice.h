@@ -6,7 +6,6 @@
 #include "runtime/Device.h"
 #include "runtime/EntryPoints.h"
 
-#include <map>
 #include <memory>
 
 namespace gemma {
@@ -42,9 +41,7 @@ private:
 
   const MappedPayload &payload;
   const ModelInfo &info;
-  std::map<std::string, TokenEntryFn> tokenEntries;
-  std::map<std::string, ImageTokenEntryFn> imageTokenEntries;
-  ImageEntryFn encodeImageEntry = nullptr; // multimodal models only
+  EntryFunctions entries;
   std::unique_ptr<uint8_t, ArenaUnmapper> arena;
   // OpenMP's omp_set_num_threads, from the libomp the executable ships
   // with; null in a process without it (the code then runs on one thread).

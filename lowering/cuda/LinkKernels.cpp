@@ -1,0 +1,85 @@
+//===- LinkKernels.cpp - the outlined kernels in one gpu.module -----------===//
+
+#include "lowering/cuda/Passes.h"
+
+#include "mlir/IR/OperationSupport.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mlir::gemma::cuda {
+#define GEN_PASS_DEF_LINKKERNELS
+#include "lowering/cuda/Passes.h.inc"
+
+namespace {
+
+struct LinkKernelsPass : impl::LinkKernelsBase<LinkKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<gpu::GPUModuleOp> sources;
+    gpu::GPUModuleOp linked;
+    for (auto gpuModule : module.getOps<gpu::GPUModuleOp>()) {
+      if (gpuModule.getSymName() == kKernelModuleName)
+        linked = gpuModule;
+      else
+        sources.push_back(gpuModule);
+    }
+    if (sources.empty())
+      return;
+    if (!linked) {
+      OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+      linked = gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
+    }
+    SymbolTable linkedSymbols(linked);
+    MLIRContext *ctx = module.getContext();
+
+    for (gpu::GPUModuleOp source : sources) {
+      // The outliner names each kernel after its function, so kernels of one
+      // function clash: they take their module's (unique) name.
+      llvm::StringMap<StringAttr> renames;
+      for (Operation &op :
+           llvm::make_early_inc_range(source.getBody()->getOperations())) {
+        auto symbol = dyn_cast<SymbolOpInterface>(op);
+        if (!symbol) {
+          op.emitOpError("in a kernel module is not a symbol");
+          return signalPassFailure();
+        }
+        Operation *existing = linkedSymbols.lookup(symbol.getName());
+        if (existing &&
+            OperationEquivalence::isEquivalentTo(
+                &op, existing, OperationEquivalence::IgnoreLocations)) {
+          // The same global, copied by the outliner into two kernels.
+          op.erase();
+          continue;
+        }
+        if (existing) {
+          auto renamed = StringAttr::get(
+              ctx, isa<gpu::GPUFuncOp>(op)
+                       ? source.getSymName().str()
+                       : (symbol.getName() + "_" + source.getSymName()).str());
+          if (failed(SymbolTable::replaceAllSymbolUses(&op, renamed, source))) {
+            op.emitOpError("cannot be renamed apart from its namesake");
+            return signalPassFailure();
+          }
+          renames[symbol.getName()] = renamed;
+          symbol.setName(renamed);
+        }
+        op.moveBefore(linked.getBody(), linked.getBody()->end());
+        linkedSymbols.insert(&op);
+      }
+      StringAttr sourceName = source.getSymNameAttr();
+      module.walk([&](gpu::LaunchFuncOp launch) {
+        if (launch.getKernelModuleName() != sourceName)
+          return;
+        StringAttr kernel = launch.getKernelName();
+        if (auto renamed = renames.find(kernel.getValue());
+            renamed != renames.end())
+          kernel = renamed->second;
+        launch.setKernelAttr(SymbolRefAttr::get(
+            linked.getSymNameAttr(), {FlatSymbolRefAttr::get(kernel)}));
+      });
+      source.erase();
+    }
+  }
+};
+
+} // namespace
+} // namespace mlir::gemma::cuda

@@ -1,0 +1,214 @@
+//===- Passes.td - the cuda target's passes ----------------*- tablegen -*-===//
+//
+// Passes of the cuda target's translation pipeline (CudaTarget.cpp). The
+// flag `gemma-cuda-foo-bar`, the source `FooBar.cpp` and the lit test
+// `test/lowering/cuda/foo-bar.mlir` share a name.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GEMMA_LOWERING_CUDA_PASSES_TD
+#define GEMMA_LOWERING_CUDA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LowerDeallocations
+    : Pass<"gemma-cuda-lower-deallocations", "::mlir::func::FuncOp"> {
+  let summary = "bufferization.dealloc as pointer compares and memref.dealloc";
+  let description = [{
+    Lowers each `bufferization.dealloc` (what ownership-based buffer
+    deallocation leaves) into host arithmetic on the buffers' base pointers
+    and one guarded `memref.dealloc` per buffer: a buffer is freed when its
+    condition holds, it is not one of the retained buffers, and no earlier
+    buffer of the list with a true condition is the same allocation; a
+    retained buffer's ownership is the OR of the conditions of the list's
+    buffers that are it.
+
+    Upstream's `lower-deallocations` does this for lists of more than one
+    buffer with a helper function that stores the pointers into scratch
+    buffers and loops over them. On the GPU every buffer a host function
+    allocates is device memory, which the host cannot load or store, so
+    the comparisons are unrolled into SSA values here instead (a list has
+    about ten buffers).
+
+    Before:
+    ```mlir
+    %own = bufferization.dealloc (%a, %b : memref<2xf32>, memref<4xf32>)
+        if (%ca, %cb) retain (%r : memref<4xf32>)
+    ```
+    After:
+    ```mlir
+    %pa = memref.extract_aligned_pointer_as_index %base_a
+    %pr = memref.extract_aligned_pointer_as_index %base_r
+    %na = arith.cmpi ne, %pa, %pr : index
+    %fa = arith.andi %ca, %na : i1
+    scf.if %fa { memref.dealloc %base_a : memref<f32> }
+    ...
+    %own = arith.ori %ia, %ib : i1  // %ia: %ca and %pa == %pr
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
+def FormKernels : Pass<"gemma-cuda-form-kernels", "::mlir::func::FuncOp"> {
+  let summary = "puts every memory access of a host function into a gpu.launch";
+  let description = [{
+    After bufferization and `convert-linalg-to-parallel-loops`, a function
+    is host code around loops over buffers. This pass moves every loop and
+    every other access to buffer memory into a `gpu.launch`, so that what
+    stays on the host is control flow, index arithmetic, allocation, views,
+    calls and launches:
+
+    - an `scf.parallel` becomes a launch of `ceil(N / threads-per-block)`
+      blocks of `threads-per-block` threads over its N iterations, the
+      innermost dimension fastest (adjacent threads, adjacent elements);
+      a loop of no iterations launches nothing;
+    - `memref.copy` becomes such a loop first;
+    - any other op that reads or writes memory (an `scf.for` over a cache,
+      a `memref.store`) joins the ops around it that do too, and they run
+      in order on one thread of one block.
+
+    A host function's `memref.alloc` is device memory on this target
+    (docs/cuda.md). The pass fails, naming the op, when an op that stays
+    on the host would still read or write memory, or a value computed in
+    a kernel is used by the host.
+
+    Before:
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%m, %c64) step (%c1, %c1) {
+      %x = memref.load %a[%i, %j] : memref<?x64xf32>
+      memref.store %x, %b[%i, %j] : memref<?x64xf32>
+    }
+    ```
+    After:
+    ```mlir
+    %n = arith.muli %m, %c64 : index
+    %blocks = arith.ceildivui %n, %c256 : index
+    scf.if %nonempty {
+      gpu.launch blocks(%bx, ...) in (%gx = %blocks, ...)
+                 threads(%tx, ...) in (%sx = %c256, ...) {
+        %lin = ...  // %bx * 256 + %tx
+        scf.if %inside {
+          %j = arith.remui %lin, %c64 : index
+          %i = arith.divui %lin, %c64 : index
+          %x = memref.load %a[%i, %j] : memref<?x64xf32>
+          memref.store %x, %b[%i, %j] : memref<?x64xf32>
+        }
+        gpu.terminator
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"threadsPerBlock", "threads-per-block", "int64_t", "256",
+           "threads of a block that runs a parallel loop">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
+def LinkKernels : Pass<"gemma-cuda-link-kernels", "::mlir::ModuleOp"> {
+  let summary = "merges the outlined kernels into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` makes one `gpu.module` per kernel. This pass
+    moves every kernel (and the constant globals they read) into one
+    `gpu.module @gemma_kernels`, so that the model's kernels are one PTX
+    image that the runtime loads once, and points the launches at it. A
+    global that several kernels copied is kept once when the copies are
+    equal and renamed apart when they are not.
+
+    Before:
+    ```mlir
+    gpu.module @f_kernel { gpu.func @f_kernel(...) kernel { ... } }
+    gpu.module @f_kernel_0 { gpu.func @f_kernel_0(...) kernel { ... } }
+    gpu.launch_func @f_kernel::@f_kernel blocks in ... args(...)
+    ```
+    After:
+    ```mlir
+    gpu.module @gemma_kernels {
+      gpu.func @f_kernel(...) kernel { ... }
+      gpu.func @f_kernel_0(...) kernel { ... }
+    }
+    gpu.launch_func @gemma_kernels::@f_kernel blocks in ... args(...)
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def ExpandMath : Pass<"gemma-cuda-expand-math"> {
+  let summary = "math ops as inline code that NVPTX compiles without libdevice";
+  let description = [{
+    `convert-gpu-to-nvvm` turns math ops into calls to libdevice
+    (`__nv_expf`), which only a CUDA toolkit has; building for this target
+    must not need one. This pass rewrites them in place:
+
+    - `math.exp` and `math.tanh` (f32): MLIR's polynomial approximations,
+      as on the cpu target;
+    - `math.sin` and `math.cos` (f32): the argument is reduced by the
+      nearest multiple of pi/2 in f64 (RoPE angles reach the context
+      length, where an f32 reduction loses every digit), then Cephes'
+      minimax polynomials on [-pi/4, pi/4] and the quadrant's sign and
+      swap;
+    - everything else (sqrt, fma, ...) becomes LLVM intrinsics, which NVPTX
+      compiles to correctly rounded instructions (`sqrt.rn.f32`).
+
+    Before:
+    ```mlir
+    %c = math.cos %angle : f32
+    ```
+    After:
+    ```mlir
+    %x = arith.extf %angle : f32 to f64
+    %k = math.roundeven (%x * 2/pi)
+    %r = arith.truncf (%x - %k * pi/2) : f64 to f32
+    ... // polynomials for sin(r) and cos(r), selected by %k mod 4
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def LowerLaunches : Pass<"gemma-cuda-lower-launches", "::mlir::ModuleOp"> {
+  let summary = "gpu.launch_func as calls into the runtime's cuda Device";
+  let description = [{
+    After the host is in the LLVM dialect (`gpu-to-llvm` has expanded each
+    launch's memref operands as the kernels take them), each
+    `gpu.launch_func` becomes a call
+
+    ```
+    gemma_cuda_launch(i32 kernel, ptr name, i64 gx, i64 gy, i64 gz,
+                      i64 bx, i64 by, i64 bz, i32 shared_bytes,
+                      ptr arguments)
+    ```
+
+    where `kernel` numbers the kernels of the module (the runtime resolves
+    each once, by `name`, from the PTX or cubin in the payload) and
+    `arguments` points to one pointer per kernel argument, as
+    `cuLaunchKernel` takes them. The runtime (runtime/cuda/) launches on
+    its stream, so a model entry's kernels run in order without a host
+    synchronisation between them; MLIR's own lowering creates and
+    synchronises a stream per launch and loads the module in a global
+    constructor, before the executable can say there is no GPU.
+
+    Before:
+    ```mlir
+    gpu.launch_func @gemma_kernels::@f_kernel blocks in (%g, %c1, %c1)
+        threads in (%c256, %c1, %c1) : i64 args(%n : i64, %p : !llvm.ptr)
+    ```
+    After:
+    ```mlir
+    %args = llvm.alloca ... // {i64, ptr}, and an array of 2 pointers to it
+    llvm.call @gemma_cuda_launch(%c0_i32, %name, %g, %c1, %c1, %c256, %c1,
+                                 %c1, %c0_i32, %array) : (...) -> ()
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // GEMMA_LOWERING_CUDA_PASSES_TD

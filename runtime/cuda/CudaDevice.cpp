@@ -1,0 +1,408 @@
+// CudaDevice.cpp - the generated code on an NVIDIA GPU, through the driver
+// API.
+
+#include "runtime/cuda/CudaDevice.h"
+
+#include "runtime/Progress.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace gemma {
+namespace {
+
+CudaDevice *activeDevice = nullptr;
+
+// Device memory is handed out in these steps, so that the buffers of
+// consecutive calls (a token more of context, say) fit each other's.
+size_t roundedSize(size_t bytes) {
+  const size_t step = bytes < (1u << 20) ? 512 : (1u << 20);
+  return (std::max<size_t>(bytes, 1) + step - 1) / step * step;
+}
+
+void *toPointer(cuda::CUdeviceptr address) {
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(address));
+}
+cuda::CUdeviceptr toAddress(const void *pointer) {
+  return static_cast<cuda::CUdeviceptr>(reinterpret_cast<uintptr_t>(pointer));
+}
+
+} // namespace
+
+CudaDevice *CudaDevice::active() { return activeDevice; }
+
+CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
+                       const SymbolResolver &symbols)
+    : payload(payload), info(info), driver(cuda::Driver::get()) {
+  if (activeDevice)
+    throw std::logic_error("a process runs one cuda device at a time");
+  entries = resolveEntryFunctions(payload, info, symbols);
+  driver.check(driver.cuInit(0), "cuInit");
+  int count = 0;
+  driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount");
+  if (count == 0)
+    throw std::runtime_error("no NVIDIA GPU: the driver finds none");
+  driver.check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
+  char nameBuffer[256] = {};
+  driver.check(driver.cuDeviceGetName(nameBuffer, sizeof nameBuffer, device),
+               "cuDeviceGetName");
+  deviceName = nameBuffer;
+  int major = 0, minor = 0;
+  driver.check(driver.cuDeviceGetAttribute(
+                   &major, cuda::kAttributeComputeCapabilityMajor, device),
+               "cuDeviceGetAttribute");
+  driver.check(driver.cuDeviceGetAttribute(
+                   &minor, cuda::kAttributeComputeCapabilityMinor, device),
+               "cuDeviceGetAttribute");
+  arch = "sm_" + std::to_string(major * 10 + minor);
+  driver.check(driver.cuDevicePrimaryCtxRetain(&context, device),
+               "cuDevicePrimaryCtxRetain");
+  driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+  activeDevice = this;
+  try {
+    driver.check(driver.cuStreamCreate(&stream, 0), "cuStreamCreate");
+    loadKernels();
+    uploadWeights();
+    if (info.kvArenaBytes > 0) {
+      size_t bytes = static_cast<size_t>(info.kvArenaBytes);
+      driver.check(driver.cuMemAlloc(&arena, bytes),
+                   payload.path() + ": the " + std::to_string(bytes) +
+                       "-byte KV arena on " + deviceName);
+      driver.check(driver.cuMemsetD8Async(arena, 0, bytes, stream),
+                   "clearing the KV arena");
+    }
+    driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  } catch (...) {
+    this->~CudaDevice();
+    throw;
+  }
+}
+
+CudaDevice::~CudaDevice() {
+  if (activeDevice != this)
+    return;
+  if (stream)
+    driver.cuStreamSynchronize(stream);
+  for (const auto &[address, size] : bufferSizes)
+    driver.cuMemFree(address);
+  bufferSizes.clear();
+  idleBuffers.clear();
+  if (arena)
+    driver.cuMemFree(arena);
+  if (weights)
+    driver.cuMemFree(weights);
+  if (module)
+    driver.cuModuleUnload(module);
+  if (stream)
+    driver.cuStreamDestroy(stream);
+  driver.cuDevicePrimaryCtxRelease(device);
+  activeDevice = nullptr;
+}
+
+void CudaDevice::loadKernels() {
+  const ModelInfo::DeviceImage *ptx = nullptr;
+  const ModelInfo::DeviceImage *cubin = nullptr;
+  for (const ModelInfo::DeviceImage &image : info.deviceCode) {
+    uint64_t end = static_cast<uint64_t>(image.range.offset) +
+                   static_cast<uint64_t>(image.range.bytes);
+    if (end > payload.blobSize())
+      throw std::runtime_error(payload.path() + ": the " + image.format +
+                               " kernels lie outside the payload");
+    if (image.format == "ptx")
+      ptx = &image;
+    else if (image.format == "cubin" && image.arch == arch)
+      cubin = &image;
+  }
+  if (!ptx)
+    throw std::runtime_error(payload.path() +
+                             ": the payload has no PTX for the cuda device");
+  auto bytesOf = [&](const ModelInfo::DeviceImage &image) {
+    const char *start =
+        reinterpret_cast<const char *>(payload.blob()) + image.range.offset;
+    return std::string(start, static_cast<size_t>(image.range.bytes));
+  };
+  if (cubin) {
+    std::string image = bytesOf(*cubin);
+    if (driver.cuModuleLoadDataEx(&module, image.data(), 0, nullptr, nullptr) ==
+        0)
+      return;
+    module = nullptr; // a driver too old for the cubin: JIT the PTX
+  }
+  // cuModuleLoadDataEx reads PTX as a NUL-terminated string.
+  std::string text = bytesOf(*ptx);
+  char log[8192] = {};
+  int keys[] = {cuda::kJitErrorLogBuffer, cuda::kJitErrorLogBufferSizeBytes};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof log)};
+  cuda::CUresult result =
+      driver.cuModuleLoadDataEx(&module, text.c_str(), 2, keys, values);
+  if (result != 0)
+    throw std::runtime_error(
+        payload.path() + ": the kernels, PTX for " + ptx->arch +
+        ", do not load on " + deviceName + " (" + arch +
+        "): " + driver.describe(result) + (log[0] ? std::string(": ") : "") +
+        std::string(log, strnlen(log, sizeof log)) +
+        (ptx->arch > arch ? "; recompile with --gpu-arch " + arch : ""));
+}
+
+void CudaDevice::uploadWeights() {
+  size_t bytes = static_cast<size_t>(info.weightBytes);
+  if (bytes == 0)
+    return;
+  driver.check(driver.cuMemAlloc(&weights, bytes),
+               payload.path() + ": " + std::to_string(bytes) +
+                   " bytes of weights on " + deviceName);
+  // From the mapped payload in large pieces; the driver stages pageable
+  // memory itself.
+  Progress progress("uploading weights", bytes);
+  const size_t piece = size_t{256} << 20;
+  for (size_t done = 0; done < bytes; done += piece) {
+    size_t size = std::min(piece, bytes - done);
+    driver.check(driver.cuMemcpyHtoDAsync(weights + done, payload.blob() + done,
+                                          size, stream),
+                 "uploading the weights");
+    driver.check(driver.cuStreamSynchronize(stream), "uploading the weights");
+    progress.advance(size);
+  }
+  progress.finish();
+}
+
+void *CudaDevice::allocate(size_t bytes) {
+  if (!failure.empty())
+    return nullptr;
+  size_t size = roundedSize(bytes);
+  auto idle = idleBuffers.lower_bound(size);
+  if (idle != idleBuffers.end() && idle->first <= 2 * size) {
+    cuda::CUdeviceptr address = idle->second;
+    idleBuffers.erase(idle);
+    return toPointer(address);
+  }
+  cuda::CUdeviceptr address = 0;
+  cuda::CUresult result = driver.cuMemAlloc(&address, size);
+  if (result != 0 && !idleBuffers.empty()) {
+    // Out of memory with buffers cached: give them back and try again.
+    driver.cuStreamSynchronize(stream);
+    for (const auto &[idleSize, idleAddress] : idleBuffers) {
+      driver.cuMemFree(idleAddress);
+      bufferSizes.erase(idleAddress);
+    }
+    idleBuffers.clear();
+    result = driver.cuMemAlloc(&address, size);
+  }
+  if (result != 0) {
+    failure = "allocating " + std::to_string(bytes) + " bytes on " +
+              deviceName + ": " + driver.describe(result);
+    return nullptr;
+  }
+  bufferSizes[address] = size;
+  return toPointer(address);
+}
+
+void CudaDevice::release(void *pointer) {
+  if (!pointer)
+    return;
+  auto known = bufferSizes.find(toAddress(pointer));
+  if (known == bufferSizes.end()) {
+    if (failure.empty())
+      failure = "the generated code freed device memory it did not allocate";
+    return;
+  }
+  idleBuffers.emplace(known->second, known->first);
+}
+
+void CudaDevice::launch(int32_t kernel, const char *kernelName,
+                        const int64_t grid[3], const int64_t block[3],
+                        int32_t sharedBytes, void **arguments) {
+  if (!failure.empty())
+    return;
+  if (kernel < 0) {
+    failure = "launch of a kernel with a negative index";
+    return;
+  }
+  if (static_cast<size_t>(kernel) >= kernels.size())
+    kernels.resize(static_cast<size_t>(kernel) + 1, nullptr);
+  cuda::CUfunction &function = kernels[static_cast<size_t>(kernel)];
+  if (!function) {
+    cuda::CUresult result =
+        driver.cuModuleGetFunction(&function, module, kernelName);
+    if (result != 0) {
+      failure = std::string("kernel ") + kernelName +
+                " is not in the payload's kernels: " + driver.describe(result);
+      return;
+    }
+  }
+  for (int d = 0; d < 3; ++d)
+    if (grid[d] < 1 || grid[d] > INT32_MAX || block[d] < 1 || block[d] > 1024) {
+      failure = std::string("kernel ") + kernelName +
+                " launched with an invalid grid or block size";
+      return;
+    }
+  cuda::CUresult result = driver.cuLaunchKernel(
+      function, static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),
+      static_cast<unsigned>(grid[2]), static_cast<unsigned>(block[0]),
+      static_cast<unsigned>(block[1]), static_cast<unsigned>(block[2]),
+      static_cast<unsigned>(sharedBytes), stream, arguments, nullptr);
+  if (result != 0)
+    failure = std::string("launching kernel ") + kernelName + ": " +
+              driver.describe(result);
+}
+
+void *CudaDevice::upload(const void *data, size_t bytes) {
+  void *buffer = allocate(bytes);
+  if (!buffer)
+    checkCall("copying an operand to the GPU");
+  driver.check(driver.cuMemcpyHtoDAsync(toAddress(buffer), data, bytes, stream),
+               "copying an operand to the GPU");
+  return buffer;
+}
+
+void CudaDevice::checkCall(const std::string &entry) {
+  if (failure.empty())
+    return;
+  std::string message = entry + " on " + deviceName + ": " + failure;
+  failure.clear();
+  throw std::runtime_error(message);
+}
+
+bool CudaDevice::hasEntry(const std::string &entry) const {
+  return entries.has(entry);
+}
+
+MemRefDescriptor<uint8_t, 1> CudaDevice::weightsMemRef() const {
+  auto *base = static_cast<uint8_t *>(toPointer(weights));
+  return {base, base, 0, {info.weightBytes}, {1}};
+}
+
+MemRefDescriptor<uint8_t, 1> CudaDevice::arenaMemRef() const {
+  auto *base = static_cast<uint8_t *>(toPointer(arena));
+  return {base, base, 0, {info.kvArenaBytes}, {1}};
+}
+
+std::vector<float> CudaDevice::takeMatrix(MemRefDescriptor<float, 2> &ref,
+                                          const std::string &entry,
+                                          const char *what, int64_t rows,
+                                          int64_t cols) {
+  checkCall(entry);
+  struct Release {
+    CudaDevice *device;
+    void *pointer;
+    ~Release() { device->release(pointer); }
+  } release{this, ref.allocated};
+  if (!ref.aligned || ref.sizes[0] != rows || ref.sizes[1] != cols)
+    throw std::runtime_error(entry + ": the generated code returned " + what +
+                             " of shape [" + std::to_string(ref.sizes[0]) +
+                             ", " + std::to_string(ref.sizes[1]) +
+                             "], expected [" + std::to_string(rows) + ", " +
+                             std::to_string(cols) + "]");
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+  cuda::CUdeviceptr base = toAddress(ref.aligned + ref.offset);
+  if (ref.strides[1] == 1 && (rows == 1 || ref.strides[0] == cols)) {
+    driver.check(driver.cuMemcpyDtoHAsync(out.data(), base,
+                                          out.size() * sizeof(float), stream),
+                 entry + ": copying the " + what + " back");
+  } else if (ref.strides[1] == 1) {
+    for (int64_t i = 0; i < rows; ++i)
+      driver.check(
+          driver.cuMemcpyDtoHAsync(
+              out.data() + i * cols,
+              base + static_cast<uint64_t>(i * ref.strides[0]) * sizeof(float),
+              static_cast<size_t>(cols) * sizeof(float), stream),
+          entry + ": copying the " + what + " back");
+  } else {
+    throw std::runtime_error(entry + ": the generated code returned " + what +
+                             " with a column stride of " +
+                             std::to_string(ref.strides[1]));
+  }
+  driver.check(driver.cuStreamSynchronize(stream), entry + " on " + deviceName);
+  return out;
+}
+
+std::vector<float> CudaDevice::encodeImage(const float *pixels) {
+  if (!entries.encodeImage)
+    throw std::logic_error("this executable has no encode_image entry point");
+  const int64_t size = info.vision->imageSize;
+  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+  auto *data = static_cast<float *>(
+      upload(pixels, static_cast<size_t>(3 * size * size) * sizeof(float)));
+  MemRefDescriptor<float, 3> pixelsRef{
+      data, data, 0, {3, size, size}, {size * size, size, 1}};
+  MemRefDescriptor<float, 2> featuresRef{};
+  entries.encodeImage(&featuresRef, &weightsRef, &arenaRef, &pixelsRef);
+  release(data);
+  return takeMatrix(featuresRef, "encode_image", "image features",
+                    info.vision->mmTokensPerImage, info.hiddenSize);
+}
+
+std::vector<float> CudaDevice::runTokens(const std::string &entry,
+                                         const int32_t *ids, int64_t n,
+                                         int64_t position, int64_t rows,
+                                         const ImageTokens *images) {
+  auto fn = entries.tokens.find(entry);
+  auto imageFn = entries.imageTokens.find(entry);
+  if (images ? imageFn == entries.imageTokens.end()
+             : fn == entries.tokens.end())
+    throw std::logic_error("no entry point '" + entry + "'" +
+                           (images ? " that takes images" : ""));
+  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+  auto *idData =
+      static_cast<int32_t *>(upload(ids, static_cast<size_t>(n) * 4));
+  MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {n}, {1}};
+  MemRefDescriptor<float, 2> logitsRef{};
+  if (images) {
+    const int64_t hidden = info.hiddenSize;
+    auto *features = static_cast<float *>(
+        upload(images->features,
+               static_cast<size_t>(images->featureRows * hidden) * 4));
+    MemRefDescriptor<float, 2> featuresRef{
+        features, features, 0, {images->featureRows, hidden}, {hidden, 1}};
+    auto *groups = static_cast<int32_t *>(
+        upload(images->groups, static_cast<size_t>(n) * 4));
+    MemRefDescriptor<int32_t, 1> groupsRef{groups, groups, 0, {n}, {1}};
+    imageFn->second(&logitsRef, &weightsRef, &arenaRef, &idsRef, position,
+                    &featuresRef, &groupsRef);
+    release(features);
+    release(groups);
+  } else {
+    fn->second(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
+  }
+  release(idData);
+  return takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
+}
+
+} // namespace gemma
+
+// The functions the generated host code calls (lowering/cuda/
+// LowerLaunches.cpp for the launches; MLIR's memref-to-llvm with generic
+// allocation functions for the buffers, which are device memory on this
+// target). They run inside an entry point called by CudaDevice.
+extern "C" {
+
+void gemma_cuda_launch(int32_t kernel, const char *name, int64_t gridX,
+                       int64_t gridY, int64_t gridZ, int64_t blockX,
+                       int64_t blockY, int64_t blockZ, int32_t sharedBytes,
+                       void **arguments) {
+  const int64_t grid[3] = {gridX, gridY, gridZ};
+  const int64_t block[3] = {blockX, blockY, blockZ};
+  if (gemma::CudaDevice *device = gemma::CudaDevice::active())
+    device->launch(kernel, name, grid, block, sharedBytes, arguments);
+}
+
+void *_mlir_memref_to_llvm_alloc(size_t bytes) {
+  gemma::CudaDevice *device = gemma::CudaDevice::active();
+  return device ? device->allocate(bytes) : nullptr;
+}
+
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t bytes) {
+  // Device allocations are aligned to at least 256 bytes.
+  gemma::CudaDevice *device = gemma::CudaDevice::active();
+  return device && alignment <= 256 ? device->allocate(bytes) : nullptr;
+}
+
+void _mlir_memref_to_llvm_free(void *pointer) {
+  if (gemma::CudaDevice *device = gemma::CudaDevice::active())
+    device->release(pointer);
+}
+
+} // extern "C"

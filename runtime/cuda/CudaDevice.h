@@ -1,0 +1,96 @@
+// CudaDevice.h - the generated code on an NVIDIA GPU, through the driver API.
+
+#ifndef GEMMA_RUNTIME_CUDA_CUDADEVICE_H
+#define GEMMA_RUNTIME_CUDA_CUDADEVICE_H
+
+#include "runtime/Device.h"
+#include "runtime/EntryPoints.h"
+#include "runtime/cuda/CudaDriver.h"
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace gemma {
+
+// The first GPU the driver lists (CUDA_VISIBLE_DEVICES picks another).
+//
+// Kernels: the payload's cubin when it is for this GPU's architecture,
+// otherwise its PTX, which the driver compiles (and caches) at start.
+// Weights: copied to device memory once, at start. KV arena: device memory,
+// zeroed once. Entry points: host functions of this executable (the same C
+// interface as on the CPU, EntryPoints.h) called with device pointers;
+// they allocate device memory and launch kernels through the functions
+// below, all on one stream, and the device copies the results back when
+// the call returns. docs/cuda.md draws the whole picture.
+class CudaDevice final : public Device {
+public:
+  // Throws std::runtime_error in one line when there is no driver, no GPU,
+  // or the kernels do not load on this GPU.
+  CudaDevice(const MappedPayload &payload, const ModelInfo &info,
+             const SymbolResolver &symbols);
+  ~CudaDevice() override;
+  CudaDevice(const CudaDevice &) = delete;
+  CudaDevice &operator=(const CudaDevice &) = delete;
+
+  std::string name() const override { return "cuda"; }
+  bool hasEntry(const std::string &entry) const override;
+  std::vector<float> runTokens(const std::string &entry, const int32_t *ids,
+                               int64_t n, int64_t position, int64_t rows,
+                               const ImageTokens *images = nullptr) override;
+  std::vector<float> encodeImage(const float *pixels) override;
+
+  // What the generated host code calls (through the C functions in
+  // CudaDevice.cpp) while an entry point runs. They cannot throw through
+  // generated frames: the first failure is kept, later launches are
+  // skipped, and the entry point's caller throws it when the call returns.
+  void launch(int32_t kernel, const char *kernelName, const int64_t grid[3],
+              const int64_t block[3], int32_t sharedBytes, void **arguments);
+  void *allocate(size_t bytes);
+  void release(void *pointer);
+
+  // The device that the generated code's calls go to; null when none.
+  static CudaDevice *active();
+
+private:
+  void loadKernels();
+  void uploadWeights();
+  // Copies `bytes` of host memory to a new device buffer.
+  void *upload(const void *data, size_t bytes);
+  // After an entry point returns: throws the first failure of the call.
+  void checkCall(const std::string &entry);
+  // Copies the [rows, cols] f32 result `ref` to the host and frees it.
+  std::vector<float> takeMatrix(MemRefDescriptor<float, 2> &ref,
+                                const std::string &entry, const char *what,
+                                int64_t rows, int64_t cols);
+  MemRefDescriptor<uint8_t, 1> weightsMemRef() const;
+  MemRefDescriptor<uint8_t, 1> arenaMemRef() const;
+
+  const MappedPayload &payload;
+  const ModelInfo &info;
+  const cuda::Driver &driver;
+  EntryFunctions entries;
+  cuda::CUdevice device = 0;
+  cuda::CUcontext context = nullptr;
+  cuda::CUstream stream = nullptr;
+  cuda::CUmodule module = nullptr;
+  std::vector<cuda::CUfunction> kernels; // by LowerLaunches' index
+  cuda::CUdeviceptr weights = 0;
+  cuda::CUdeviceptr arena = 0;
+  std::string arch;       // "sm_90"
+  std::string deviceName; // "NVIDIA H200"
+  std::string failure;    // the first failure of the running call
+
+  // Device memory the generated code allocates, kept for reuse by size
+  // when freed: an entry point allocates the same buffers on every call,
+  // and cuMemAlloc synchronises the GPU. Everything runs on one stream, so
+  // a buffer freed by the host may be handed out again at once: the kernels
+  // that use it next are ordered after those that used it before.
+  std::multimap<size_t, cuda::CUdeviceptr> idleBuffers;
+  std::unordered_map<cuda::CUdeviceptr, size_t> bufferSizes;
+};
+
+} // namespace gemma
+
+#endif // GEMMA_RUNTIME_CUDA_CUDADEVICE_H

@@ -1,0 +1,90 @@
+// CudaDriver.h - the CUDA driver API, loaded from libcuda.so.1 at run time.
+//
+// A generated cuda executable needs the NVIDIA driver and nothing else from
+// CUDA: the functions below are looked up with dlopen/dlsym when the
+// executable first asks for a GPU, so it builds without a CUDA toolkit and
+// starts (and says what is missing) on a machine without a driver. The
+// types restate the few the driver API (cuda.h) uses; the runtime never
+// includes CUDA headers, as it never includes MLIR's.
+
+#ifndef GEMMA_RUNTIME_CUDA_CUDADRIVER_H
+#define GEMMA_RUNTIME_CUDA_CUDADRIVER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace gemma::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = uint64_t;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
+
+// cuDeviceGetAttribute's attributes used here (cuda.h's CUdevice_attribute).
+constexpr int kAttributeMultiprocessorCount = 16;
+constexpr int kAttributeComputeCapabilityMajor = 75;
+constexpr int kAttributeComputeCapabilityMinor = 76;
+// cuModuleLoadDataEx's options (CUjit_option).
+constexpr int kJitErrorLogBuffer = 5;
+constexpr int kJitErrorLogBufferSizeBytes = 6;
+
+struct Driver {
+  // The driver, loaded once: $GEMMA_LIBCUDA when set (tests point it at a
+  // library that is not the driver), otherwise libcuda.so.1. Throws
+  // std::runtime_error with one line saying what is missing: no driver, or
+  // a driver without a function this runtime calls.
+  static const Driver &get();
+
+  // Throws std::runtime_error "WHAT: CUDA_ERROR_NAME (description)" when
+  // `result` is not CUDA_SUCCESS.
+  void check(CUresult result, const std::string &what) const;
+  // The driver's name and description of `result`.
+  std::string describe(CUresult result) const;
+
+  CUresult (*cuInit)(unsigned flags);
+  CUresult (*cuDriverGetVersion)(int *version);
+  CUresult (*cuDeviceGetCount)(int *count);
+  CUresult (*cuDeviceGet)(CUdevice *device, int ordinal);
+  CUresult (*cuDeviceGetName)(char *name, int length, CUdevice device);
+  CUresult (*cuDeviceGetAttribute)(int *value, int attribute, CUdevice device);
+  CUresult (*cuDeviceTotalMem)(size_t *bytes, CUdevice device);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *context, CUdevice device);
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice device);
+  CUresult (*cuCtxSetCurrent)(CUcontext context);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *module, const void *image,
+                                 unsigned options, int *keys, void **values);
+  CUresult (*cuModuleUnload)(CUmodule module);
+  CUresult (*cuModuleGetFunction)(CUfunction *function, CUmodule module,
+                                  const char *name);
+  CUresult (*cuLaunchKernel)(CUfunction function, unsigned gridX,
+                             unsigned gridY, unsigned gridZ, unsigned blockX,
+                             unsigned blockY, unsigned blockZ,
+                             unsigned sharedBytes, CUstream stream,
+                             void **arguments, void **extra);
+  CUresult (*cuStreamCreate)(CUstream *stream, unsigned flags);
+  CUresult (*cuStreamDestroy)(CUstream stream);
+  CUresult (*cuStreamSynchronize)(CUstream stream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *pointer, size_t bytes);
+  CUresult (*cuMemFree)(CUdeviceptr pointer);
+  CUresult (*cuMemGetInfo)(size_t *freeBytes, size_t *totalBytes);
+  CUresult (*cuMemAllocHost)(void **pointer, size_t bytes);
+  CUresult (*cuMemFreeHost)(void *pointer);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr destination, const void *source,
+                                size_t bytes, CUstream stream);
+  CUresult (*cuMemcpyDtoHAsync)(void *destination, CUdeviceptr source,
+                                size_t bytes, CUstream stream);
+  CUresult (*cuMemsetD8Async)(CUdeviceptr destination, unsigned char value,
+                              size_t bytes, CUstream stream);
+  CUresult (*cuGetErrorName)(CUresult result, const char **name);
+  CUresult (*cuGetErrorString)(CUresult result, const char **text);
+};
+
+} // namespace gemma::cuda
+
+#endif // GEMMA_RUNTIME_CUDA_CUDADRIVER_H
