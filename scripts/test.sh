@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 jobs="${GEMMA_JOBS:-$(nproc)}"
-ctest --test-dir build --output-on-failure -j "$jobs"
+# -LE gpu: the GPU tests need an NVIDIA GPU (test/gpu/make-bundle.sh).
+ctest --test-dir build --output-on-failure -j "$jobs" -LE gpu
 
 echo "test: the suite again under ASan + UBSan (build-sanitize/)"
 cmake -G Ninja -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Release \
@@ -16,7 +17,7 @@ cmake -G Ninja -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Release \
 cmake --build build-sanitize -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
   UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+  ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -LE gpu
 
 echo "test: each fuzzer for 30 s (build-fuzz/)"
 scripts/fuzz.sh --seconds 30

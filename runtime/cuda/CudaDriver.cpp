@@ -3,7 +3,9 @@
 #include "runtime/cuda/CudaDriver.h"
 
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <type_traits>
 
@@ -13,9 +15,7 @@ namespace gemma::cuda {
 namespace {
 
 // Loads the driver, or says in one line why it cannot.
-std::unique_ptr<Driver> load(std::string &error) {
-  const char *override = std::getenv("GEMMA_LIBCUDA");
-  std::string library = override && *override ? override : "libcuda.so.1";
+std::unique_ptr<Driver> load(const std::string &library, std::string &error) {
   void *handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *reason = ::dlerror();
@@ -74,11 +74,19 @@ std::unique_ptr<Driver> load(std::string &error) {
 } // namespace
 
 const Driver &Driver::get() {
-  static std::string error;
-  static std::unique_ptr<Driver> driver = load(error);
-  if (!driver)
-    throw std::runtime_error(error);
-  return *driver;
+  const char *override = std::getenv("GEMMA_LIBCUDA");
+  std::string library = override && *override ? override : "libcuda.so.1";
+  // One attempt per library (a test tries several in one process).
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<std::unique_ptr<Driver>, std::string>>
+      loaded;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto [it, inserted] = loaded.try_emplace(library);
+  if (inserted)
+    it->second.first = load(library, it->second.second);
+  if (!it->second.first)
+    throw std::runtime_error(it->second.second);
+  return *it->second.first;
 }
 
 std::string Driver::describe(CUresult result) const {

@@ -36,7 +36,8 @@ constexpr int kJitErrorLogBufferSizeBytes = 6;
 
 struct Driver {
   // The driver, loaded once: $GEMMA_LIBCUDA when set (tests point it at a
-  // library that is not the driver), otherwise libcuda.so.1. Throws
+  // library that is not the driver), otherwise libcuda.so.1. Thread-safe.
+  // Throws
   // std::runtime_error with one line saying what is missing: no driver, or
   // a driver without a function this runtime calls.
   static const Driver &get();

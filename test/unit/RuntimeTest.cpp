@@ -325,6 +325,36 @@ TEST(Payload, RoundTripsBlobAndMetadata) {
   EXPECT_EQ(std::memcmp(moved.blob(), blob.data(), blob.size()), 0);
 }
 
+// A cuda executable needs the NVIDIA driver and nothing else, loaded when
+// the device is created: without it, or with a library that is not it, the
+// device says so in one line (the executable prints it and exits 1).
+TEST(CudaDevice, WithoutTheDriverSaysSoInOneLine) {
+  std::string path = tempPath("cuda");
+  writeFile(path, "exe");
+  appendBlob(path, blobPattern(200), "{}");
+  MappedPayload payload = MappedPayload::open(path);
+  ModelInfo info = fakeInfo();
+  info.target = "cuda";
+  auto create = [&] { createDevice(payload, info, selfSymbols()); };
+
+  ::setenv("GEMMA_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
+  std::string error = errorOf(create);
+  EXPECT_EQ(error.rfind("no NVIDIA driver: cannot load "
+                        "/nonexistent/libcuda.so.1 (",
+                        0),
+            0u)
+      << error;
+  EXPECT_NE(error.find("this executable runs on an NVIDIA GPU"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+
+  ::setenv("GEMMA_LIBCUDA", "libm.so.6", 1);
+  EXPECT_EQ(errorOf(create),
+            "libm.so.6 is not a usable NVIDIA driver: it has no cuInit");
+  ::unsetenv("GEMMA_LIBCUDA");
+}
+
 TEST(Payload, AlignedExecutableGetsNoPaddingAndEmptyBlobWorks) {
   std::string path = tempPath("aligned");
   writeFile(path, std::string(gemma::kPayloadBlobPlacement, 'e'));
