@@ -1,7 +1,9 @@
 // Checkpoint.cpp - opening and validating a model directory.
 
 #include "frontend/Checkpoint.h"
+#include "frontend/RandomCheckpoint.h"
 #include "runtime/Format.h"
+#include "runtime/RandomWeights.h"
 
 #include <nlohmann/json.hpp>
 
@@ -391,9 +393,47 @@ DType Checkpoint::storageDType(const std::string &canonicalName) const {
   return it->second;
 }
 
+Checkpoint Checkpoint::random(const std::string &configPath, uint64_t seed,
+                              DType dtype) {
+  Checkpoint ckpt;
+  ckpt.directory = std::filesystem::path(configPath).parent_path().string();
+  ckpt.cfg = parseConfigFile(configPath);
+  ckpt.notes = ckpt.cfg.warnings;
+  ckpt.expectedList = expectedTensors(ckpt.cfg);
+  ckpt.embeddingDType = dtype;
+  for (const ExpectedTensor &tensor : ckpt.expectedList)
+    ckpt.roleDTypes[tensorRole(tensor.name)] = dtype;
+  ckpt.seed = seed;
+  return ckpt;
+}
+
 void Checkpoint::writeStorage(
     const std::string &canonicalName,
     const std::function<void(const uint8_t *, size_t)> &sink) const {
+  if (seed) {
+    auto expected = std::find_if(
+        expectedList.begin(), expectedList.end(),
+        [&](const ExpectedTensor &t) { return t.name == canonicalName; });
+    if (expected == expectedList.end())
+      throw Error(directory + ": no tensor '" + canonicalName +
+                  "' in this checkpoint");
+    DType dtype = storageDType(canonicalName);
+    size_t elementBytes = dtypeSize(dtype);
+    uint64_t elements = 1;
+    for (int64_t d : expected->shape)
+      elements *= static_cast<uint64_t>(d);
+    constexpr size_t kChunk = size_t{1} << 16;
+    std::vector<uint8_t> chunk(kChunk * elementBytes);
+    uint64_t key = randomTensorKey(*seed, canonicalName);
+    RandomInit init = randomInitFor(*expected);
+    for (uint64_t first = 0; first < elements; first += kChunk) {
+      size_t count =
+          static_cast<size_t>(std::min<uint64_t>(kChunk, elements - first));
+      fillRandom(init, key, dtypeName(dtype), first, count, chunk.data());
+      sink(chunk.data(), count * elementBytes);
+    }
+    return;
+  }
   const TensorView &view = tensor(canonicalName);
   DType target = storageDType(canonicalName);
   if (view.dtype == target) {

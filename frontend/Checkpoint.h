@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,6 +61,14 @@ public:
   // an lm_head.weight that is an exact copy of the embedding. Throws
   // gemma::Error naming the file and the tensor or field.
   static Checkpoint open(const std::string &dir);
+  // The checkpoint `gemmac random-checkpoint CONFIG --seed S --dtype D`
+  // writes, without writing it: the config is read from configPath, and
+  // writeStorage() generates each tensor's bytes (runtime/RandomWeights.h).
+  // Throws gemma::Error naming the config field at fault.
+  static Checkpoint random(const std::string &configPath, uint64_t seed,
+                           DType dtype);
+  // The seed of a random() checkpoint; unset for one read from files.
+  std::optional<uint64_t> randomSeed() const { return seed; }
 
   const ModelConfig &config() const { return cfg; }
   const std::string &dir() const { return directory; }
@@ -109,6 +118,7 @@ private:
   // Owns the mappings the views point into.
   std::vector<std::unique_ptr<SafetensorsFile>> files;
   std::unordered_map<std::string, TensorView> byName;
+  std::optional<uint64_t> seed; // random() checkpoints
 };
 
 } // namespace gemma

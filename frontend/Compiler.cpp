@@ -1,6 +1,7 @@
 //===- Compiler.cpp - a checkpoint into an executable ---------------------===//
 
 #include "frontend/Compiler.h"
+#include "frontend/RandomCheckpoint.h"
 
 #include "dialect/GemmaOps.h"
 #include "frontend/Checkpoint.h"
@@ -392,7 +393,14 @@ void compileModel(const CompileOptions &options) {
     llvm::sys::fs::create_directories(*options.dumpDir);
 
   auto start = std::chrono::steady_clock::now();
-  Checkpoint checkpoint = Checkpoint::open(options.modelDir);
+  if (options.externalWeights && !options.randomSeed)
+    throw UsageError("--external-weights takes --random-weights: the weights "
+                     "of a checkpoint directory are packed into the payload");
+  Checkpoint checkpoint =
+      options.randomSeed
+          ? Checkpoint::random(options.modelDir, *options.randomSeed,
+                               options.randomDType)
+          : Checkpoint::open(options.modelDir);
   for (const std::string &warning : checkpoint.warnings())
     std::cerr << "gemmac: warning: " << warning << "\n";
   const ModelConfig &config = checkpoint.config();
@@ -506,7 +514,7 @@ void compileModel(const CompileOptions &options) {
       artifact, {staged.file(), options.runtimeLibDir, options.main});
 
   std::string tokenizer =
-      findTokenizer(options.modelDir, options.tokenizer, config.text.vocabSize);
+      findTokenizer(checkpoint.dir(), options.tokenizer, config.text.vocabSize);
   ModelInfo info;
   info.modelType = config.modelType;
   info.target = target->name().str();
@@ -529,9 +537,27 @@ void compileModel(const CompileOptions &options) {
   info.bosTokenId = static_cast<int32_t>(config.text.bosTokenId);
   for (int64_t id : config.text.eosTokenIds)
     info.eosTokenIds.push_back(static_cast<int32_t>(id));
+  // External weights leave the blob to the tokenizer and the device code.
+  const int64_t packedBytes = options.externalWeights ? 0 : blobBytes;
   if (!tokenizer.empty())
-    info.tokenizer =
-        ModelInfo::ByteRange{blobBytes, static_cast<int64_t>(tokenizer.size())};
+    info.tokenizer = ModelInfo::ByteRange{
+        packedBytes, static_cast<int64_t>(tokenizer.size())};
+  if (options.externalWeights) {
+    ModelInfo::RandomWeights random;
+    random.seed = static_cast<int64_t>(*options.randomSeed);
+    for (const auto &[name, offset] : weights) {
+      auto expected = std::find_if(
+          checkpoint.expected().begin(), checkpoint.expected().end(),
+          [&](const ExpectedTensor &t) { return t.name == name; });
+      int64_t elements = 1;
+      for (int64_t d : expected->shape)
+        elements *= d;
+      RandomInit init = randomInitFor(*expected);
+      random.tensors.push_back({name, dtypeName(checkpoint.storageDType(name)),
+                                offset, elements, init.mean, init.std});
+    }
+    info.randomWeights = std::move(random);
+  }
   if (config.vision)
     info.vision =
         ModelInfo::VisionInfo{config.vision->imageSize,
@@ -544,7 +570,7 @@ void compileModel(const CompileOptions &options) {
                               static_cast<int32_t>(config.boiTokenIndex),
                               static_cast<int32_t>(config.eoiTokenIndex)};
   info.entryPoints = entryPoints;
-  int64_t payloadBytes = blobBytes + static_cast<int64_t>(tokenizer.size());
+  int64_t payloadBytes = packedBytes + static_cast<int64_t>(tokenizer.size());
   for (const Artifact::DeviceImage &image : artifact.deviceImages) {
     int64_t size = static_cast<int64_t>(image.bytes.size());
     info.deviceCode.push_back({image.format, image.arch, {payloadBytes, size}});
@@ -557,6 +583,8 @@ void compileModel(const CompileOptions &options) {
         static const char zeros[kBufferAlignment] = {};
         int64_t written = 0;
         for (const auto &[name, offset] : weights) {
+          if (options.externalWeights)
+            break;
           os.write(zeros, offset - written);
           written = offset;
           checkpoint.writeStorage(name, [&](const uint8_t *data, size_t size) {
@@ -566,7 +594,7 @@ void compileModel(const CompileOptions &options) {
             packing.advance(size);
           });
         }
-        os.write(zeros, blobBytes - written);
+        os.write(zeros, packedBytes - written);
         os.write(tokenizer.data(),
                  static_cast<std::streamsize>(tokenizer.size()));
         for (const Artifact::DeviceImage &image : artifact.deviceImages)
@@ -581,9 +609,12 @@ void compileModel(const CompileOptions &options) {
   staged.commit();
   std::cerr << "gemmac: compiled " << options.output << " ("
             << config.text.numLayers << " layers, " << blobBytes
-            << " weight bytes packed at "
-            << Progress::formatBytes(packing.rate()) << "/s) in "
-            << secondsSince(start) << " s\n";
+            << (options.externalWeights
+                    ? " weight bytes generated at start from seed " +
+                          std::to_string(*options.randomSeed)
+                    : " weight bytes packed at " +
+                          Progress::formatBytes(packing.rate()) + "/s")
+            << ") in " << secondsSince(start) << " s\n";
 }
 
 } // namespace gemma

@@ -52,6 +52,14 @@ struct CompileOptions {
   std::optional<std::string> tokenizer;
   /// Where libgemma_runtime.a and the mains are.
   std::string runtimeLibDir;
+  /// Seeded random weights (`gemmac random-checkpoint`'s, of this dtype)
+  /// for the config at `modelDir` (a config.json), generated instead of
+  /// read: no checkpoint needs to be stored.
+  std::optional<uint64_t> randomSeed;
+  DType randomDType = DType::BF16;
+  /// Leave the weights out of the payload: with randomSeed, the executable
+  /// generates them at start (ModelInfo::randomWeights).
+  bool externalWeights = false;
 };
 
 /// Compiles `options.modelDir` into `options.output`. Prints checkpoint

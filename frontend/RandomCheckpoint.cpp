@@ -21,47 +21,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 namespace gemma {
 
-namespace {
-
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
-
-// The splitmix64 output function: a strong 64-bit mix, so element i of a
-// tensor can be computed independently of every other (chunking does not
-// change the values).
-inline uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t hashName(const std::string &name) {
-  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a
-  for (unsigned char c : name)
-    h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
-// Approximately standard normal: the sum of four independent 16-bit
-// uniforms (Irwin-Hall), standardized. Bounded at ±3.46 sigma, which is all
-// random weights need, and an order of magnitude cheaper than Box-Muller.
-inline float approxNormal(uint64_t r) {
-  constexpr float kMean = 4 * 32767.5f;
-  // sqrt(4 * (65536^2 - 1) / 12)
-  constexpr float kInvStd = 1.0f / 37837.22f;
-  uint32_t s = static_cast<uint32_t>(r & 0xFFFF) +
-               static_cast<uint32_t>((r >> 16) & 0xFFFF) +
-               static_cast<uint32_t>((r >> 32) & 0xFFFF) +
-               static_cast<uint32_t>(r >> 48);
-  return (static_cast<float>(s) - kMean) * kInvStd;
-}
-
-struct Init {
-  float mean;
-  float std;
-};
-
 // See the header for why these scales.
-Init initFor(const ExpectedTensor &t) {
+RandomInit randomInitFor(const ExpectedTensor &t) {
   const std::string &n = t.name;
   auto endsWith = [&](const char *suffix) {
     size_t len = std::strlen(suffix);
@@ -87,6 +48,8 @@ Init initFor(const ExpectedTensor &t) {
   return {layerNorm ? 1.0f : 0.0f, 0.1f};
 }
 
+namespace {
+
 // The multimodal checkpoints' own names for canonical ones.
 std::string storedName(const std::string &canonical, bool multimodal) {
   if (!multimodal)
@@ -95,24 +58,6 @@ std::string storedName(const std::string &canonical, bool multimodal) {
       canonical.compare(0, 8, "lm_head.") == 0)
     return "language_model." + canonical;
   return canonical;
-}
-
-void fillTensor(const Init &init, uint64_t key, DType dtype, int64_t offset,
-                uint8_t *chunk, size_t size) {
-  size_t esize = dtypeSize(dtype);
-  uint64_t first = static_cast<uint64_t>(offset) / esize;
-  size_t count = size / esize;
-  uint64_t state = key + first * kGolden;
-  for (size_t i = 0; i < count; ++i) {
-    state += kGolden;
-    float v = init.mean + init.std * approxNormal(mix64(state));
-    if (dtype == DType::F32) {
-      std::memcpy(chunk + 4 * i, &v, 4);
-    } else {
-      uint16_t h = dtype == DType::BF16 ? floatToBF16(v) : floatToF16(v);
-      std::memcpy(chunk + 2 * i, &h, 2);
-    }
-  }
 }
 
 void writeFile(const std::string &path, const std::string &bytes) {
@@ -135,45 +80,6 @@ std::string shardName(size_t index, size_t count) {
   return buf;
 }
 
-} // namespace
-
-uint16_t floatToBF16(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) // NaN: keep it a (quiet) NaN
-    return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-uint16_t floatToF16(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-  uint32_t absBits = bits & 0x7FFFFFFFu;
-  if (absBits > 0x7F800000u)
-    return sign | 0x7E00u;
-  if (absBits >= 0x477FF000u) // rounds to at least 65520: infinity
-    return sign | 0x7C00u;
-  if (absBits < 0x38800000u) { // below 2^-14: subnormal half (or zero)
-    float a;
-    std::memcpy(&a, &absBits, 4);
-    // Scaling by 2^24 puts the subnormal unit at 1; rint is round-to-even
-    // under the default rounding mode.
-    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
-  }
-  uint32_t mant = absBits & 0x7FFFFFu;
-  uint32_t exp = (absBits >> 23) - 127 + 15;
-  uint32_t half = (exp << 10) | (mant >> 13);
-  uint32_t rest = mant & 0x1FFFu;
-  // A carry out of the mantissa correctly bumps the exponent.
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u)))
-    ++half;
-  return sign | static_cast<uint16_t>(half);
-}
-
-namespace {
-
 void writeTensors(const ModelConfig &config, const std::string &outDir,
                   uint64_t seed, DType dtype, int64_t shardBytes,
                   const std::function<void(uint64_t, uint64_t)> &onBytes) {
@@ -181,15 +87,13 @@ void writeTensors(const ModelConfig &config, const std::string &outDir,
 
   std::vector<ExpectedTensor> expected = expectedTensors(config);
   std::vector<TensorSpec> specs;
-  std::vector<Init> inits;
+  std::vector<RandomInit> inits;
   std::vector<uint64_t> keys;
   int64_t totalBytes = 0;
   for (const ExpectedTensor &e : expected) {
     specs.push_back({storedName(e.name, multimodal), dtype, e.shape});
-    inits.push_back(initFor(e));
-    // Keyed by the canonical name, so the values do not depend on the
-    // naming scheme or the sharding.
-    keys.push_back(mix64(seed ^ mix64(hashName(e.name))));
+    inits.push_back(randomInitFor(e));
+    keys.push_back(randomTensorKey(seed, e.name));
     totalBytes += specs.back().numBytes();
   }
 
@@ -223,7 +127,9 @@ void writeTensors(const ModelConfig &config, const std::string &outDir,
     TensorFill fill = [&](size_t local, int64_t offset, uint8_t *chunk,
                           size_t size) {
       size_t i = members[local];
-      fillTensor(inits[i], keys[i], dtype, offset, chunk, size);
+      size_t esize = dtypeSize(dtype);
+      fillRandom(inits[i], keys[i], dtypeName(dtype),
+                 static_cast<uint64_t>(offset) / esize, size / esize, chunk);
       if (onBytes)
         onBytes(size, static_cast<uint64_t>(totalBytes));
     };

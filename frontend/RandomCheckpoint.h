@@ -4,7 +4,9 @@
 #ifndef GEMMA_FRONTEND_RANDOMCHECKPOINT_H
 #define GEMMA_FRONTEND_RANDOMCHECKPOINT_H
 
+#include "frontend/Checkpoint.h"
 #include "frontend/ModelConfig.h"
+#include "runtime/RandomWeights.h"
 
 #include <cstdint>
 #include <functional>
@@ -33,9 +35,9 @@ void writeRandomCheckpoint(
     DType dtype, int64_t shardBytes = 0,
     const std::function<void(uint64_t, uint64_t)> &onBytes = {});
 
-// Round-to-nearest-even conversions used by the writer.
-uint16_t floatToBF16(float value);
-uint16_t floatToF16(float value);
+// The distribution of tensor `t` in a random checkpoint (the scales
+// above); its elements come from fillRandom (runtime/RandomWeights.h).
+RandomInit randomInitFor(const ExpectedTensor &t);
 
 } // namespace gemma
 

@@ -5,6 +5,8 @@
 //                  [--kv-dtype bf16|f16|f32] [--matmul-inputs bf16|f32]
 //                  [--emit STAGE] [--dump-dir DIR] [--main cli|benchmark]
 //                  [--tokenizer FILE] [--cpu host|NAME] [--gpu-arch SM]
+//                  [--external-weights]
+//   gemmac compile CONFIG.json --random-weights SEED [--dtype D] -o EXE ...
 //   gemmac compile-ir FILE.mlir -o OUT.o [--target NAME] [--cpu host|NAME]
 //                  [--gpu-arch SM]
 //   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
@@ -34,6 +36,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 
 namespace gemma {
 namespace {
@@ -61,7 +64,10 @@ constexpr bool kSanitizerBuild = false;
          "gemma|fused|linalg|llvm|llvm-ir|ptx|obj|exe]\n"
          "                 [--dump-dir DIR] [--main cli|benchmark] "
          "[--tokenizer FILE]\n"
-         "                 [--cpu host|NAME] [--gpu-arch sm_90]\n"
+         "                 [--cpu host|NAME] [--gpu-arch sm_90] "
+         "[--external-weights]\n"
+         "  gemmac compile CONFIG.json --random-weights SEED [--dtype "
+         "bf16|f16|f32] -o EXE ...\n"
          "  gemmac compile-ir FILE.mlir -o OUT.o [--target NAME] [--cpu "
          "host|NAME] [--gpu-arch sm_90]\n"
          "  gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model\n"
@@ -77,12 +83,21 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
 
-  Args(int argc, char **argv, int first,
-       const std::vector<std::string> &known) {
+  std::set<std::string> switches; // flags without a value, when given
+
+  // `known`: the flags that take a value; `knownSwitches`: those that take
+  // none.
+  Args(int argc, char **argv, int first, const std::vector<std::string> &known,
+       const std::vector<std::string> &knownSwitches = {}) {
     for (int i = first; i < argc; ++i) {
       std::string arg = argv[i];
       if (arg.rfind("-", 0) != 0) {
         positional.push_back(arg);
+        continue;
+      }
+      if (std::find(knownSwitches.begin(), knownSwitches.end(), arg) !=
+          knownSwitches.end()) {
+        switches.insert(arg);
         continue;
       }
       if (std::find(known.begin(), known.end(), arg) == known.end())
@@ -92,6 +107,7 @@ struct Args {
       flags[arg] = argv[++i];
     }
   }
+  bool has(const std::string &flag) const { return switches.count(flag) != 0; }
   std::optional<std::string> get(const std::string &flag) const {
     auto it = flags.find(flag);
     return it == flags.end() ? std::nullopt : std::optional(it->second);
@@ -191,6 +207,15 @@ int compile(const Args &args, const char *argv0) {
   options.maxContext = args.getInt("--max-context");
   options.prefillChunk = args.getInt("--prefill-chunk");
   options.kvDtype = args.getDType("--kv-dtype");
+  if (args.get("--random-weights")) {
+    options.randomSeed = args.getUnsigned("--random-weights", 0);
+    if (*options.randomSeed > static_cast<uint64_t>(INT64_MAX))
+      usage("--random-weights takes a seed below 2^63");
+    options.randomDType = args.getDType("--dtype").value_or(DType::BF16);
+  } else if (args.get("--dtype")) {
+    usage("--dtype goes with --random-weights");
+  }
+  options.externalWeights = args.has("--external-weights");
   options.matmulInputs = args.getDType("--matmul-inputs");
   if (options.matmulInputs == DType::F16)
     usage("--matmul-inputs must be bf16 or f32, got 'f16'");
@@ -271,12 +296,13 @@ int main(int argc, char **argv) {
   std::string command = argv[1];
   try {
     if (command == "compile")
-      return compile(
-          Args(argc, argv, 2,
-               {"-o", "--target", "--max-context", "--prefill-chunk",
-                "--kv-dtype", "--matmul-inputs", "--emit", "--dump-dir",
-                "--main", "--tokenizer", "--cpu", "--gpu-arch"}),
-          argv[0]);
+      return compile(Args(argc, argv, 2,
+                          {"-o", "--target", "--max-context", "--prefill-chunk",
+                           "--kv-dtype", "--matmul-inputs", "--emit",
+                           "--dump-dir", "--main", "--tokenizer", "--cpu",
+                           "--gpu-arch", "--random-weights", "--dtype"},
+                          {"--external-weights"}),
+                     argv[0]);
     if (command == "compile-ir")
       return compileIRFile(
           Args(argc, argv, 2, {"-o", "--target", "--cpu", "--gpu-arch"}));

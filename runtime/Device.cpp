@@ -128,11 +128,12 @@ void Device::setThreads(int n) {
 
 std::unique_ptr<Device> createDevice(const MappedPayload &payload,
                                      const ModelInfo &info,
-                                     const SymbolResolver &symbols) {
+                                     const SymbolResolver &symbols,
+                                     const uint8_t *weights) {
   if (info.target == "cpu")
-    return std::make_unique<CpuDevice>(payload, info, symbols);
+    return std::make_unique<CpuDevice>(payload, info, symbols, weights);
   if (info.target == "cuda")
-    return std::make_unique<CudaDevice>(payload, info, symbols);
+    return std::make_unique<CudaDevice>(payload, info, symbols, weights);
   throw std::runtime_error(payload.path() + ": was compiled for target '" +
                            info.target + "', which this runtime cannot run");
 }

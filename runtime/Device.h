@@ -71,12 +71,15 @@ public:
 
 // The device for the target that generated the executable (info.target),
 // with its entry points resolved through `symbols` and checked against the
-// calling convention. `payload` must outlive the device. Throws
+// calling convention, running on the weights at `weights`
+// (info.weightBytes: the payload's blob or a WeightBlob). `payload` and the
+// weights must outlive the device. Throws
 // std::runtime_error naming payload.path() and the entry point that is
 // missing or mistyped, or the target this runtime has no device for.
 std::unique_ptr<Device> createDevice(const MappedPayload &payload,
                                      const ModelInfo &info,
-                                     const SymbolResolver &symbols);
+                                     const SymbolResolver &symbols,
+                                     const uint8_t *weights);
 
 } // namespace gemma
 

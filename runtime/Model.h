@@ -13,6 +13,7 @@
 #include "runtime/Device.h"
 #include "runtime/ModelInfo.h"
 #include "runtime/Payload.h"
+#include "runtime/Weights.h"
 
 #include <cstdint>
 #include <memory>
@@ -101,7 +102,9 @@ private:
 
   MappedPayload weights;
   ModelInfo modelInfo;
-  std::unique_ptr<Device> device; // after weights and modelInfo: uses both
+  WeightBlob blob;                // the payload's, or generated at start
+  std::unique_ptr<Device> device; // after weights, modelInfo and blob
+
   int64_t pos = 0;
 };
 

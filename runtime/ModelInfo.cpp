@@ -63,6 +63,22 @@ struct Writer {
                       {"bytes", image.range.bytes}});
     object[key] = list;
   }
+  void random(const char *key, std::optional<ModelInfo::RandomWeights> &value,
+              int64_t) {
+    if (!value) {
+      object[key] = nullptr;
+      return;
+    }
+    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+    for (const ModelInfo::RandomTensor &t : value->tensors)
+      tensors.push_back({{"name", t.name},
+                         {"dtype", t.dtype},
+                         {"offset", t.offset},
+                         {"elements", t.elements},
+                         {"mean", t.mean},
+                         {"std", t.std}});
+    object[key] = {{"seed", value->seed}, {"tensors", tensors}};
+  }
   void entries(const char *key, std::vector<EntryPointInfo> &value) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     auto tensors = [](const std::vector<EntryTensor> &ts) {
@@ -178,6 +194,48 @@ struct Reader {
       value.push_back(std::move(parsed));
     }
   }
+  void random(const char *key, std::optional<ModelInfo::RandomWeights> &value,
+              int64_t weightBytes) {
+    known.insert(key);
+    fields.require(key);
+    if (!fields.has(key))
+      return; // null: the weights are in the payload
+    JsonFields sub = fields.sub(key);
+    sub.rejectUnknown({"seed", "tensors"});
+    ModelInfo::RandomWeights weights;
+    weights.seed = sub.requireInt("seed", 0, kInt64Max);
+    const json &list = sub.require("tensors");
+    if (!list.is_array())
+      sub.fail("tensors", "must be an array");
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string name =
+          std::string(key) + ".tensors[" + std::to_string(i) + "]";
+      if (!list[i].is_object())
+        fields.fail(name, "must be an object");
+      JsonFields t(&list[i], fields.sourceName(), name + ".",
+                   "payload metadata field");
+      t.rejectUnknown({"name", "dtype", "offset", "elements", "mean", "std"});
+      ModelInfo::RandomTensor tensor;
+      tensor.name = t.requireString("name");
+      tensor.dtype = t.requireString("dtype");
+      if (tensor.dtype != "bf16" && tensor.dtype != "f16" &&
+          tensor.dtype != "f32")
+        t.fail("dtype", "'" + tensor.dtype + "' is not one of bf16, f16, f32");
+      tensor.offset = t.requireInt("offset", 0, weightBytes);
+      int64_t elementBytes = tensor.dtype == "f32" ? 4 : 2;
+      tensor.elements = t.requireInt(
+          "elements", 1, (weightBytes - tensor.offset) / elementBytes);
+      for (auto [field, out] :
+           {std::pair{"mean", &tensor.mean}, {"std", &tensor.std}}) {
+        const json &number = t.require(field);
+        if (!number.is_number())
+          t.fail(field, "must be a number");
+        *out = number.get<float>();
+      }
+      weights.tensors.push_back(std::move(tensor));
+    }
+    value = std::move(weights);
+  }
   EntryTensor tensor(const JsonFields &at) {
     at.rejectUnknown({"name", "dtype", "shape"});
     EntryTensor t{at.requireString("name"), at.requireString("dtype"), {}};
@@ -254,6 +312,7 @@ template <typename Visitor> void visitFields(Visitor &v, ModelInfo &m) {
   v.range("tokenizer", m.tokenizer);
   v.vision("vision", m.vision, m.vocabSize);
   v.images("device_code", m.deviceCode);
+  v.random("random_weights", m.randomWeights, m.weightBytes);
   v.entries("entry_points", m.entryPoints);
 }
 

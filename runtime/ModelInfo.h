@@ -22,7 +22,8 @@ namespace gemma {
 
 // Version of the metadata layout below; bumped on every change to it.
 // 1: flat keys, optional ones; 2: this schema, with the entry-point table;
-// 3: prefill_chunk and local_cache_slots; 4: vision; 5: device_code.
+// 3: prefill_chunk and local_cache_slots; 4: vision; 5: device_code and
+// random_weights.
 constexpr int64_t kMetadataFormat = 5;
 
 // One operand or result of an entry point, as the generated code's C
@@ -107,6 +108,24 @@ struct ModelInfo {
     ByteRange range;
   };
   std::vector<DeviceImage> deviceCode;
+  // Weights the payload does not carry (gemmac compile --random-weights
+  // --external-weights): the executable generates them at start, tensor by
+  // tensor at its offset in the blob it would have carried
+  // (runtime/RandomWeights.h), bit for bit what `gemmac random-checkpoint`
+  // with the same seed writes. Unset: the weights are in the payload.
+  struct RandomTensor {
+    std::string name;   // canonical, which keys its values
+    std::string dtype;  // "bf16", "f16" or "f32"
+    int64_t offset = 0; // in the blob
+    int64_t elements = 0;
+    float mean = 0;
+    float std = 0;
+  };
+  struct RandomWeights {
+    int64_t seed = 0;
+    std::vector<RandomTensor> tensors;
+  };
+  std::optional<RandomWeights> randomWeights;
   std::vector<EntryPointInfo> entryPoints;
 
   // The entry named `name`, or null.

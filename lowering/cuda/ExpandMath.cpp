@@ -148,9 +148,8 @@ struct ExpandMathPass : impl::ExpandMathBase<ExpandMathPass> {
     // What is left would become a libdevice call or an approximate
     // instruction: refuse it rather than compute it wrongly.
     WalkResult left = getOperation()->walk([](Operation *op) {
-      if (isa<math::SinOp, math::CosOp, math::ExpOp, math::TanhOp, math::SqrtOp,
-              math::RsqrtOp, math::FloorOp, math::CeilOp, math::RoundEvenOp,
-              math::AbsFOp>(op)) {
+      // fma is the one math op NVVM takes as it is.
+      if (isa<math::MathDialect>(op->getDialect()) && !isa<math::FmaOp>(op)) {
         op->emitOpError("has no expansion for the GPU (f32 or f64; sin "
                         "and cos f32 scalars only)");
         return WalkResult::interrupt();

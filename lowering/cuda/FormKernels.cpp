@@ -148,8 +148,17 @@ private:
         serial.push_back(&op);
         continue;
       }
-      // Pure host arithmetic may sit between the ops of one serial kernel;
-      // anything else (allocation, a call) orders them.
+      // Pure arithmetic on what the kernel computes joins it; other pure
+      // host arithmetic may sit between its ops; anything else (allocation,
+      // a call) orders them.
+      if (isPure(&op) && op.getNumRegions() == 0 &&
+          llvm::any_of(op.getOperands(), [&](Value operand) {
+            Operation *def = operand.getDefiningOp();
+            return def && llvm::is_contained(serial, def);
+          })) {
+        serial.push_back(&op);
+        continue;
+      }
       if (!isPure(&op) && failed(flush(serial)))
         return failure();
     }

@@ -35,24 +35,26 @@ struct LinkKernelsPass : impl::LinkKernelsBase<LinkKernelsPass> {
       // The outliner names each kernel after its function, so kernels of one
       // function clash: they take their module's (unique) name.
       llvm::StringMap<StringAttr> renames;
-      for (Operation &op :
-           llvm::make_early_inc_range(source.getBody()->getOperations())) {
-        auto symbol = dyn_cast<SymbolOpInterface>(op);
-        if (!symbol) {
-          op.emitOpError("in a kernel module is not a symbol");
-          return signalPassFailure();
-        }
-        Operation *existing = linkedSymbols.lookup(symbol.getName());
-        if (existing &&
-            OperationEquivalence::isEquivalentTo(
-                &op, existing, OperationEquivalence::IgnoreLocations)) {
-          // The same global, copied by the outliner into two kernels.
-          op.erase();
-          continue;
-        }
-        if (existing) {
+      // Rename apart, inside the source module, every symbol that clashes
+      // with a different one already linked: globals first, then the
+      // kernels (whose bodies name the renamed globals by then); an equal
+      // one is dropped when moving.
+      for (bool kernels : {false, true}) {
+        for (Operation &op : source.getBody()->getOperations()) {
+          auto symbol = dyn_cast<SymbolOpInterface>(op);
+          if (!symbol) {
+            op.emitOpError("in a kernel module is not a symbol");
+            return signalPassFailure();
+          }
+          if (isa<gpu::GPUFuncOp>(op) != kernels)
+            continue;
+          Operation *existing = linkedSymbols.lookup(symbol.getName());
+          if (!existing ||
+              OperationEquivalence::isEquivalentTo(
+                  &op, existing, OperationEquivalence::IgnoreLocations))
+            continue;
           auto renamed = StringAttr::get(
-              ctx, isa<gpu::GPUFuncOp>(op)
+              ctx, kernels
                        ? source.getSymName().str()
                        : (symbol.getName() + "_" + source.getSymName()).str());
           if (failed(SymbolTable::replaceAllSymbolUses(&op, renamed, source))) {
@@ -61,6 +63,21 @@ struct LinkKernelsPass : impl::LinkKernelsBase<LinkKernelsPass> {
           }
           renames[symbol.getName()] = renamed;
           symbol.setName(renamed);
+        }
+      }
+      for (Operation &op :
+           llvm::make_early_inc_range(source.getBody()->getOperations())) {
+        auto symbol = cast<SymbolOpInterface>(op);
+        if (Operation *existing = linkedSymbols.lookup(symbol.getName())) {
+          // The same global (or kernel) again: keep the first.
+          if (OperationEquivalence::isEquivalentTo(
+                  &op, existing, OperationEquivalence::IgnoreLocations)) {
+            op.erase();
+            continue;
+          }
+          op.emitOpError("clashes with a different '")
+              << symbol.getName() << "' after renaming";
+          return signalPassFailure();
         }
         op.moveBefore(linked.getBody(), linked.getBody()->end());
         linkedSymbols.insert(&op);

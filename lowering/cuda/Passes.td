@@ -153,8 +153,14 @@ def ExpandMath : Pass<"gemma-cuda-expand-math"> {
       length, where an f32 reduction loses every digit), then Cephes'
       minimax polynomials on [-pi/4, pi/4] and the quadrant's sign and
       swap;
-    - everything else (sqrt, fma, ...) becomes LLVM intrinsics, which NVPTX
-      compiles to correctly rounded instructions (`sqrt.rn.f32`).
+    - sqrt, rsqrt (as 1 / sqrt), floor, ceil, roundeven and fabs (f32, f64,
+      1-D vectors) become `llvm.call_intrinsic`s, which NVPTX compiles to
+      correctly rounded instructions (`sqrt.rn.f32`); not the llvm.intr.*
+      ops, which `convert-gpu-to-nvvm` would turn into libdevice calls;
+    - `math.fma` stays for `convert-math-to-llvm`.
+
+    Any other math op (log, erf, ...) is an error naming it: there is no
+    expansion for it yet, and NVVM would need libdevice.
 
     Before:
     ```mlir

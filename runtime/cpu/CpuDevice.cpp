@@ -37,8 +37,9 @@ void CpuDevice::ArenaUnmapper::operator()(uint8_t *start) const {
 }
 
 CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
-                     const SymbolResolver &symbols)
-    : payload(payload), info(info), arena(nullptr, ArenaUnmapper{0}) {
+                     const SymbolResolver &symbols, const uint8_t *weights)
+    : payload(payload), info(info), hostWeights(weights),
+      arena(nullptr, ArenaUnmapper{0}) {
   entries = resolveEntryFunctions(payload, info, symbols);
 
   if (info.kvArenaBytes > 0) {
@@ -119,8 +120,8 @@ std::vector<float> takeMatrix(MemRefDescriptor<float, 2> &ref,
 // the ids or the pixels; the blob mapping is read-only, so a stray write
 // would fault rather than corrupt.
 MemRefDescriptor<uint8_t, 1> CpuDevice::weightsMemRef() const {
-  auto *blob = const_cast<uint8_t *>(payload.blob());
-  return {blob, blob, 0, {static_cast<int64_t>(payload.blobSize())}, {1}};
+  auto *blob = const_cast<uint8_t *>(hostWeights);
+  return {blob, blob, 0, {info.weightBytes}, {1}};
 }
 
 MemRefDescriptor<uint8_t, 1> CpuDevice::arenaMemRef() const {

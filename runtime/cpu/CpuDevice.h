@@ -19,7 +19,7 @@ namespace gemma {
 class CpuDevice final : public Device {
 public:
   CpuDevice(const MappedPayload &payload, const ModelInfo &info,
-            const SymbolResolver &symbols);
+            const SymbolResolver &symbols, const uint8_t *weights);
 
   std::string name() const override { return "cpu"; }
   bool hasEntry(const std::string &entry) const override;
@@ -41,6 +41,7 @@ private:
 
   const MappedPayload &payload;
   const ModelInfo &info;
+  const uint8_t *hostWeights; // info.weightBytes
   EntryFunctions entries;
   std::unique_ptr<uint8_t, ArenaUnmapper> arena;
   // OpenMP's omp_set_num_threads, from the libomp the executable ships

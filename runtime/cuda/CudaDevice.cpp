@@ -33,8 +33,9 @@ cuda::CUdeviceptr toAddress(const void *pointer) {
 CudaDevice *CudaDevice::active() { return activeDevice; }
 
 CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
-                       const SymbolResolver &symbols)
-    : payload(payload), info(info), driver(cuda::Driver::get()) {
+                       const SymbolResolver &symbols, const uint8_t *weights)
+    : payload(payload), info(info), hostWeights(weights),
+      driver(cuda::Driver::get()) {
   if (activeDevice)
     throw std::logic_error("a process runs one cuda device at a time");
   entries = resolveEntryFunctions(payload, info, symbols);
@@ -158,7 +159,7 @@ void CudaDevice::uploadWeights() {
   const size_t piece = size_t{256} << 20;
   for (size_t done = 0; done < bytes; done += piece) {
     size_t size = std::min(piece, bytes - done);
-    driver.check(driver.cuMemcpyHtoDAsync(weights + done, payload.blob() + done,
+    driver.check(driver.cuMemcpyHtoDAsync(weights + done, hostWeights + done,
                                           size, stream),
                  "uploading the weights");
     driver.check(driver.cuStreamSynchronize(stream), "uploading the weights");

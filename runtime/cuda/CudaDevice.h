@@ -29,7 +29,7 @@ public:
   // Throws std::runtime_error in one line when there is no driver, no GPU,
   // or the kernels do not load on this GPU.
   CudaDevice(const MappedPayload &payload, const ModelInfo &info,
-             const SymbolResolver &symbols);
+             const SymbolResolver &symbols, const uint8_t *weights);
   ~CudaDevice() override;
   CudaDevice(const CudaDevice &) = delete;
   CudaDevice &operator=(const CudaDevice &) = delete;
@@ -69,6 +69,7 @@ private:
 
   const MappedPayload &payload;
   const ModelInfo &info;
+  const uint8_t *hostWeights; // info.weightBytes
   const cuda::Driver &driver;
   EntryFunctions entries;
   cuda::CUdevice device = 0;

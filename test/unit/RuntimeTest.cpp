@@ -335,7 +335,9 @@ TEST(CudaDevice, WithoutTheDriverSaysSoInOneLine) {
   MappedPayload payload = MappedPayload::open(path);
   ModelInfo info = fakeInfo();
   info.target = "cuda";
-  auto create = [&] { createDevice(payload, info, selfSymbols()); };
+  auto create = [&] {
+    createDevice(payload, info, selfSymbols(), payload.blob());
+  };
 
   ::setenv("GEMMA_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
   std::string error = errorOf(create);

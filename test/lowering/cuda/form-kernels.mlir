@@ -43,7 +43,9 @@
 // T128-LABEL: func.func @parallel(
 // T128-DAG: %[[C128:.*]] = arith.constant 128 : index
 // T128: %[[BLOCKS:.*]] = arith.ceildivui %{{.*}}, %[[C128]] : index
-// T128: gpu.launch blocks(%[[BX:[^,]*]], {{.*}} in (%{{[^ ]*}} = %[[BLOCKS]], {{.*}} threads({{.*}}) in (%{{[^ ]*}} = %[[C128]],
+// T128-NEXT: arith.cmpi ugt
+// T128-NEXT: scf.if
+// T128-NEXT: gpu.launch blocks(%[[BX:[^,]*]], {{.*}} in (%{{[^ ]*}} = %[[BLOCKS]], {{.*}} threads({{.*}}) in (%{{[^ ]*}} = %[[C128]],
 // T128-NEXT: arith.muli %[[BX]], %[[C128]] : index
 // The constants the kernel reads are materialised inside it.
 // RAW-LABEL: func.func @parallel(
