@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowering/AttentionToKernels.h"
 #include "lowering/LoweringUtils.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -105,9 +106,9 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
 // softmax, split over the keys as flash-decoding does). An scf.parallel over
 // (query token, kv head, key split), the tokens in zig-zag order (0, T-1, 1,
 // T-2, ...) so that contiguous chunks of a causal prefill carry equal work;
-// the cached keys are cut into `splits` ranges (one per kKeysPerSplit
-// cached keys, at most kMaxSplits) so that a decode step over a long
-// context runs on every thread. For each triple, the kv head's `group`
+// the cached keys are cut into `splits` ranges (one per keys-per-split
+// cached keys, at most max-splits: the pass options) so that a decode step over
+// a long context runs on every thread. For each triple, the kv head's `group`
 // query heads walk their keys in blocks of kKeyBlock:
 //   1. scoreBlock: the block's scores for every head of the group (each key
 //      row read once for the group) into a block-sized scratch row;
@@ -122,10 +123,11 @@ struct CacheLowering : OpConversionPattern<CacheOp> {
 // parallel loop over (token, head) combines the splits: out = sum_s
 // exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s.
 class AttentionLoopNest {
+  // Cached keys per split and the most splits (the pass options).
+  int64_t keysPerSplit, maxSplits;
+
 public:
   static constexpr int64_t kKeyBlock = 64;
-  static constexpr int64_t kKeysPerSplit = 256;
-  static constexpr int64_t kMaxSplits = 8;
   // Vector accumulators a step keeps in registers: half of AVX-512's 32,
   // leaving room for the query chunks or weights and the loaded keys.
   static constexpr int64_t kAccumulators = 16;
@@ -138,9 +140,11 @@ public:
   static constexpr int64_t kPrefetchKeys = 64;
 
   AttentionLoopNest(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b,
-                    bool targetHasBf16Dot)
-      : op(op), loc(op.getLoc()), cacheType(op.getCacheType()),
-        mask(op.getMask()), scale(op.getScale().convertToFloat()) {
+                    bool targetHasBf16Dot, int64_t keysPerSplit,
+                    int64_t maxSplits)
+      : keysPerSplit(keysPerSplit), maxSplits(maxSplits), op(op),
+        loc(op.getLoc()), cacheType(op.getCacheType()), mask(op.getMask()),
+        scale(op.getScale().convertToFloat()) {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
     heads = qType.getDimSize(1);
     headDim = qType.getDimSize(2);
@@ -292,9 +296,9 @@ private:
         b, l, arith::MulIOp::create(b, l, g, idx(b, l, group)), idx(b, l, i));
   }
 
-  // How many ranges the cached keys are cut into: one per kKeysPerSplit
+  // How many ranges the cached keys are cut into: one per keysPerSplit
   // keys a query may see in the cache (pos, or the window), 1 to
-  // kMaxSplits.
+  // maxSplits.
   Value splitCount(OpBuilder &b, Location l) {
     if (!cacheType)
       return idx(b, l, 1);
@@ -303,10 +307,10 @@ private:
       span = arith::MinUIOp::create(
           b, l, pos, idx(b, l, *cacheType.getLayer().getWindow()));
     Value count =
-        arith::CeilDivUIOp::create(b, l, span, idx(b, l, kKeysPerSplit));
+        arith::CeilDivUIOp::create(b, l, span, idx(b, l, keysPerSplit));
     return arith::MaxUIOp::create(
         b, l, idx(b, l, 1),
-        arith::MinUIOp::create(b, l, count, idx(b, l, kMaxSplits)));
+        arith::MinUIOp::create(b, l, count, idx(b, l, maxSplits)));
   }
 
   void attendOneGroup(OpBuilder &b, Location l, Value t, Value g, Value split) {
@@ -1241,22 +1245,30 @@ private:
 };
 
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
-  AttentionLowering(const TypeConverter &types, MLIRContext *ctx, bool bf16Dot)
-      : OpConversionPattern(types, ctx), bf16Dot(bf16Dot) {}
+  AttentionLowering(const TypeConverter &types, MLIRContext *ctx, bool bf16Dot,
+                    int64_t keysPerSplit, int64_t maxSplits, bool gpuKernels)
+      : OpConversionPattern(types, ctx), bf16Dot(bf16Dot),
+        keysPerSplit(keysPerSplit), maxSplits(maxSplits),
+        gpuKernels(gpuKernels) {}
   LogicalResult
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Value out =
-        AttentionByContractions::applies(op)
-            ? AttentionByContractions(op, rewriter, bf16Dot)
-                  .build(rewriter, adaptor)
-            : AttentionLoopNest(op, adaptor, rewriter, bf16Dot).build(rewriter);
+    Value out = gpuKernels && attentionKernelsApply(op)
+                    ? buildAttentionKernels(op, adaptor, rewriter, keysPerSplit)
+                : AttentionByContractions::applies(op)
+                    ? AttentionByContractions(op, rewriter, bf16Dot)
+                          .build(rewriter, adaptor)
+                    : AttentionLoopNest(op, adaptor, rewriter, bf16Dot,
+                                        keysPerSplit, maxSplits)
+                          .build(rewriter);
     rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
         op, cast<RankedTensorType>(op.getQuery().getType()), out,
         /*restrict=*/true, /*writable=*/true);
     return success();
   }
   bool bf16Dot;
+  int64_t keysPerSplit, maxSplits;
+  bool gpuKernels;
 };
 struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1298,7 +1310,10 @@ struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
 // OpenMP region around a decode step's single token measured 10% slower
 // decode on gemma-3-1b (2 threads) with no gain in prefill.
 struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
-  using OpConversionPattern::OpConversionPattern;
+  AttentionPrologueLowering(const TypeConverter &types, MLIRContext *ctx,
+                            bool parallelTokens)
+      : OpConversionPattern(types, ctx), parallelTokens(parallelTokens) {}
+  bool parallelTokens;
   LogicalResult
   matchAndRewrite(AttentionPrologueOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -1382,47 +1397,58 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
           });
     };
 
-    forLoop(
-        b, loc, c0(b, loc), tokens, {},
-        [&](OpBuilder &pb, Location pl, Value t, ValueRange) {
-          Value p = arith::AddIOp::create(pb, pl, pos, t);
-          Value angleBase = arith::SIToFPOp::create(
-              pb, pl, f32Type,
-              arith::IndexCastOp::create(pb, pl, pb.getI64Type(), p));
-          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, half), {},
-                  [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
-                    Value angle = arith::MulFOp::create(
-                        b1, l1, angleBase,
-                        memref::LoadOp::create(b1, l1, freqs, ValueRange{i}));
-                    memref::StoreOp::create(b1, l1,
-                                            math::CosOp::create(b1, l1, angle),
-                                            cosTable, ValueRange{t, i});
-                    memref::StoreOp::create(b1, l1,
-                                            math::SinOp::create(b1, l1, angle),
-                                            sinTable, ValueRange{t, i});
-                    return SmallVector<Value>{};
-                  });
-          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
-                  [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
-                    normRope(b1, l1, q, qNorm, outQ, t, h);
-                    return SmallVector<Value>{};
-                  });
-          Value kept = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::uge,
-                                             t, first);
-          Value slot = cacheSlot(pb, pl, cacheType, p);
-          forLoop(pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
-                  [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
-                    normRope(b1, l1, k, kNorm, outK, t, g);
-                    scf::IfOp::create(b1, l1, kept,
-                                      [&](OpBuilder &b2, Location l2) {
-                                        storeKeyValue(b2, l2, cacheType, cache,
-                                                      outK, v, t, g, slot);
-                                        scf::YieldOp::create(b2, l2);
-                                      });
-                    return SmallVector<Value>{};
-                  });
-          return SmallVector<Value>{};
-        });
+    // Tokens touch their own rows and slots only (a ring keeps the last
+    // `capacity` of them, in distinct slots).
+    auto eachToken = [&](function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                         Value, ValueRange)>
+                             body) {
+      if (!parallelTokens) {
+        forLoop(b, loc, c0(b, loc), tokens, {}, body);
+        return;
+      }
+      scf::ParallelOp::create(b, loc, ValueRange{c0(b, loc)},
+                              ValueRange{tokens}, ValueRange{idx(b, loc, 1)},
+                              [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+                                body(pb, pl, ivs[0], {});
+                              });
+    };
+    eachToken([&](OpBuilder &pb, Location pl, Value t, ValueRange) {
+      Value p = arith::AddIOp::create(pb, pl, pos, t);
+      Value angleBase = arith::SIToFPOp::create(
+          pb, pl, f32Type,
+          arith::IndexCastOp::create(pb, pl, pb.getI64Type(), p));
+      forLoop(
+          pb, pl, c0(pb, pl), idx(pb, pl, half), {},
+          [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
+            Value angle = arith::MulFOp::create(
+                b1, l1, angleBase,
+                memref::LoadOp::create(b1, l1, freqs, ValueRange{i}));
+            memref::StoreOp::create(b1, l1, math::CosOp::create(b1, l1, angle),
+                                    cosTable, ValueRange{t, i});
+            memref::StoreOp::create(b1, l1, math::SinOp::create(b1, l1, angle),
+                                    sinTable, ValueRange{t, i});
+            return SmallVector<Value>{};
+          });
+      forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
+              [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
+                normRope(b1, l1, q, qNorm, outQ, t, h);
+                return SmallVector<Value>{};
+              });
+      Value kept =
+          arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::uge, t, first);
+      Value slot = cacheSlot(pb, pl, cacheType, p);
+      forLoop(
+          pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
+          [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
+            normRope(b1, l1, k, kNorm, outK, t, g);
+            scf::IfOp::create(b1, l1, kept, [&](OpBuilder &b2, Location l2) {
+              storeKeyValue(b2, l2, cacheType, cache, outK, v, t, g, slot);
+              scf::YieldOp::create(b2, l2);
+            });
+            return SmallVector<Value>{};
+          });
+      return SmallVector<Value>{};
+    });
     rewriter.replaceOp(op,
                        ValueRange{bufferization::ToTensorOp::create(
                                       b, loc, op.getNewQuery().getType(), outQ,
@@ -1457,9 +1483,10 @@ struct ConvertAttentionToLoopsPass
         [&](Operation *op) { return types.isLegal(op); });
 
     RewritePatternSet patterns(ctx);
-    patterns.add<CacheLowering, AttentionPrologueLowering, CacheUpdateLowering>(
-        types, ctx);
-    patterns.add<AttentionLowering>(types, ctx, bf16Dot);
+    patterns.add<CacheLowering, CacheUpdateLowering>(types, ctx);
+    patterns.add<AttentionPrologueLowering>(types, ctx, parallelTokens);
+    patterns.add<AttentionLowering>(types, ctx, bf16Dot, keysPerSplit,
+                                    maxSplits, gpuKernels);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateCallOpTypeConversionPattern(patterns, types);

@@ -129,6 +129,7 @@ def ConvertAttentionToLoops
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
@@ -138,7 +139,19 @@ def ConvertAttentionToLoops
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
            "q.k and p.v on a bf16 cache through x86vector.avx512.dot "
            "(vdpbf16ps), q and the softmax weights rounded to bf16; the "
-           "target sets it when its CPU has AVX512-BF16">
+           "target sets it when its CPU has AVX512-BF16">,
+    Option<"keysPerSplit", "keys-per-split", "int64_t", /*default=*/"256",
+           "cached keys of one split of a query's keys (one parallel "
+           "iteration: a CPU thread, a GPU thread)">,
+    Option<"maxSplits", "max-splits", "int64_t", /*default=*/"8",
+           "the most splits of a query's cached keys">,
+    Option<"parallelTokens", "parallel-tokens", "bool", /*default=*/"false",
+           "the attention prologue as a parallel loop over the tokens "
+           "(a GPU's threads) instead of a sequential one">,
+    Option<"gpuKernels", "gpu-kernels", "bool", /*default=*/"false",
+           "attention over a cache as gpu.launch kernels, a warp per "
+           "query head and split of keys-per-split keys "
+           "(AttentionToKernels.cpp)">
   ];
 }
 

@@ -49,6 +49,10 @@ void addConversionsToLinalg(OpPassManager &pm,
   pm.addPass(mlir::gemma::createConvertDenseToLinalg());
   mlir::gemma::ConvertAttentionToLoopsOptions attention;
   attention.bf16Dot = options.bf16Dot;
+  attention.keysPerSplit = options.keysPerSplit;
+  attention.maxSplits = options.maxSplits;
+  attention.parallelTokens = options.parallelTokens;
+  attention.gpuKernels = options.gpuKernels;
   pm.addPass(mlir::gemma::createConvertAttentionToLoops(attention));
 }
 } // namespace

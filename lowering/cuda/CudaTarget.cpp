@@ -96,11 +96,25 @@ public:
     mlir::gemma::cuda::registerGemmaCudaPasses();
   }
 
+  // Attention over the cache as kernels of a warp per query head and 64
+  // keys (a decode step over 4K positions runs on 64 warps a head); the
+  // prologue a thread per token.
+  LinalgLoweringOptions linalgLoweringOptions() const override {
+    LinalgLoweringOptions options;
+    options.gpuKernels = true;
+    options.keysPerSplit = 64;
+    options.maxSplits = 1024;
+    options.parallelTokens = true;
+    return options;
+  }
+
   void buildTranslationPipeline(OpPassManager &pm) const override {
     namespace cuda = mlir::gemma::cuda;
     buildBufferizationPipeline(pm, [](OpPassManager &dealloc) {
       dealloc.addNestedPass<func::FuncOp>(cuda::createLowerDeallocations());
     });
+    pm.addNestedPass<func::FuncOp>(cuda::createMapContractions());
+    pm.addNestedPass<func::FuncOp>(cuda::createMapReductions());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     pm.addNestedPass<func::FuncOp>(cuda::createFormKernels());
     pm.addPass(createGpuKernelOutliningPass());

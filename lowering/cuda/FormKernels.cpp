@@ -15,7 +15,10 @@ namespace {
 // Whether `op` or an op inside it reads or writes memory. Allocation and
 // freeing do not count: they stay on the host, which owns device memory.
 bool accessesMemory(Operation *op) {
-  WalkResult result = op->walk([](Operation *nested) {
+  WalkResult result = op->walk<WalkOrder::PreOrder>([](Operation *nested) {
+    // A launch's accesses are the device's already.
+    if (isa<gpu::LaunchOp>(nested))
+      return WalkResult::skip();
     auto effects = dyn_cast<MemoryEffectOpInterface>(nested);
     if (!effects)
       return WalkResult::advance();
@@ -29,8 +32,14 @@ bool accessesMemory(Operation *op) {
   return result.wasInterrupted();
 }
 
-bool containsCall(Operation *op) {
-  return op->walk([](CallOpInterface) { return WalkResult::interrupt(); })
+// Whether `op`'s regions hold host work: calls, or launches already formed.
+bool containsHostWork(Operation *op) {
+  return op
+      ->walk([](Operation *nested) {
+        return isa<CallOpInterface, gpu::LaunchOp>(nested)
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      })
       .wasInterrupted();
 }
 
@@ -134,8 +143,9 @@ private:
           return failure();
         continue;
       }
-      if (op.getNumRegions() > 0 && containsCall(&op)) {
-        // Host control flow around calls: form kernels inside it.
+      if (op.getNumRegions() > 0 && containsHostWork(&op)) {
+        // Host control flow around calls or launches: form kernels inside
+        // it.
         if (failed(flush(serial)))
           return failure();
         for (Region &region : op.getRegions())

@@ -52,6 +52,113 @@ def LowerDeallocations
   ];
 }
 
+def MapContractions
+    : Pass<"gemma-cuda-map-contractions", "::mlir::func::FuncOp"> {
+  let summary = "projections as kernels of one warp per output column";
+  let description = [{
+    Each bufferized projection, `linalg.matmul` C[M, N] += A[M, K] *
+    B[N, K]^T with B a static bf16 weight (K a multiple of 8), C f32 and A
+    f32 or bf16, becomes a `gpu.launch` of `warps-per-block` warps a block,
+    one warp per weight row n: its 32 lanes read the row in 16-byte
+    vectors (8 bf16, lane-interleaved so that a warp's loads are 512
+    contiguous bytes), multiply-add them into 8 f32 lanes against the same
+    slice of each activation row m, and sum across the warp with
+    `gpu.shuffle xor`; lane 0 adds the sum into C[m, n]. This is the decode
+    step's matrix-vector product at the weights' streaming speed (M = 1);
+    a prefill's M > 1 rows re-read the weight row from L1, which the
+    tensor-core kernels will replace. Other contractions are left to
+    `gemma-cuda-form-kernels`.
+
+    Before:
+    ```mlir
+    linalg.matmul indexing_maps = [#A, #Bt, #C]
+        ins(%x, %w : memref<?x1152xf32>, memref<6912x1152xbf16>)
+        outs(%y : memref<?x6912xf32>)
+    ```
+    After:
+    ```mlir
+    gpu.launch blocks(%bx, ...) in (%gx = %c864, ...)
+               threads(%tx, ...) in (%sx = %c256, ...) {
+      %n = %bx * 8 + %tx / 32
+      scf.if %n < 6912 {
+        scf.for %m = %c0 to %rows step %c1 {
+          %acc = scf.for %k = %lane8 to %c1152 step %c256 iter_args(...) {
+            %wv = vector.load %w[%n, %k] {alignment = 16} : ..., vector<8xbf16>
+            %xv = vector.load %x[%m, %k] {alignment = 16} : ..., vector<8xf32>
+            ... vector.fma
+          }
+          %s = vector.reduction <add>, %acc
+          %t = gpu.shuffle xor %s, 16, 32 ... // and 8, 4, 2, 1
+          scf.if %lane0 { C[%m, %n] += %sum }
+        }
+      }
+      gpu.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",
+           "warps (weight rows) of a block">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def MapReductions
+    : Pass<"gemma-cuda-map-reductions", "::mlir::func::FuncOp"> {
+  let summary = "row sums as kernels of one block per row";
+  let description = [{
+    A bufferized `linalg.generic` over (row, column) that sums f(inputs)
+    into out[row] (iterators parallel and reduction, a body yielding
+    `out + f(...)` with f independent of `out`: RMSNorm's and LayerNorm's
+    sums) becomes a `gpu.launch` of one block per row: each of the
+    `threads-per-block` threads folds the columns thread, thread + threads,
+    ... with the op's own body from 0, the warps sum their threads with
+    `gpu.shuffle xor`, and the first warp sums the warps' totals from
+    workgroup memory and adds them into out[row]. One thread per row (what
+    `gemma-cuda-form-kernels` would make of it) reads a decode step's
+    single row serially.
+
+    Before:
+    ```mlir
+    linalg.generic {iterator_types = ["parallel", "reduction"], ...}
+        ins(%x : memref<?x1152xf32>) outs(%sum : memref<?xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      %sq = arith.mulf %in, %in : f32
+      %s = arith.addf %out, %sq : f32
+      linalg.yield %s : f32
+    }
+    ```
+    After:
+    ```mlir
+    gpu.launch blocks(%row, ...) in (%gx = %rows, ...)
+               threads(%t, ...) in (%sx = %c256, ...)
+               workgroup(%partials : memref<8xf32, #gpu.address_space<workgroup>>) {
+      %p = scf.for %j = %t to %c1152 step %c256 iter_args(%acc = %zero) {
+        %in = memref.load %x[%row, %j]
+        %sq = arith.mulf %in, %in : f32
+        %s = arith.addf %acc, %sq : f32
+        scf.yield %s : f32
+      }
+      ... // gpu.shuffle xor within warps, workgroup memory, gpu.barrier
+      scf.if %first { %sum[%row] += %total }
+      gpu.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"threadsPerBlock", "threads-per-block", "int64_t", "256",
+           "threads of the block that sums a row">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 def FormKernels : Pass<"gemma-cuda-form-kernels", "::mlir::func::FuncOp"> {
   let summary = "puts every memory access of a host function into a gpu.launch";
   let description = [{

@@ -6,6 +6,9 @@
 #include "runtime/Progress.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -39,6 +42,8 @@ CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
   if (activeDevice)
     throw std::logic_error("a process runs one cuda device at a time");
   entries = resolveEntryFunctions(payload, info, symbols);
+  const char *profileFlag = std::getenv("GEMMA_CUDA_PROFILE");
+  profile = profileFlag && std::string(profileFlag) == "1";
   driver.check(driver.cuInit(0), "cuInit");
   int count = 0;
   driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount");
@@ -85,6 +90,8 @@ CudaDevice::~CudaDevice() {
     return;
   if (stream)
     driver.cuStreamSynchronize(stream);
+  if (profile)
+    printProfile();
   for (const auto &[address, size] : bufferSizes)
     driver.cuMemFree(address);
   bufferSizes.clear();
@@ -238,14 +245,57 @@ void CudaDevice::launch(int32_t kernel, const char *kernelName,
                 " launched with an invalid grid or block size";
       return;
     }
+  auto start = std::chrono::steady_clock::now();
   cuda::CUresult result = driver.cuLaunchKernel(
       function, static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),
       static_cast<unsigned>(grid[2]), static_cast<unsigned>(block[0]),
       static_cast<unsigned>(block[1]), static_cast<unsigned>(block[2]),
       static_cast<unsigned>(sharedBytes), stream, arguments, nullptr);
-  if (result != 0)
+  if (result != 0) {
     failure = std::string("launching kernel ") + kernelName + ": " +
               driver.describe(result);
+    return;
+  }
+  if (profile) {
+    result = driver.cuStreamSynchronize(stream);
+    if (result != 0) {
+      failure =
+          std::string("kernel ") + kernelName + ": " + driver.describe(result);
+      return;
+    }
+    if (kernelTimes.size() < kernels.size())
+      kernelTimes.resize(kernels.size());
+    KernelTime &time = kernelTimes[static_cast<size_t>(kernel)];
+    time.name = kernelName;
+    time.calls += 1;
+    time.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+  }
+}
+
+void CudaDevice::printProfile() const {
+  std::vector<KernelTime> sorted;
+  double total = 0;
+  for (const KernelTime &time : kernelTimes)
+    if (time.calls > 0) {
+      sorted.push_back(time);
+      total += time.seconds;
+    }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const KernelTime &a, const KernelTime &b) {
+              return a.seconds > b.seconds;
+            });
+  std::fprintf(stderr,
+               "[profile] kernels on %s, each launch waited for: %.3f s\n"
+               "[profile] %8s %10s %10s  %s\n",
+               deviceName.c_str(), total, "share", "calls", "us/call",
+               "kernel");
+  for (const KernelTime &time : sorted)
+    std::fprintf(stderr, "[profile] %7.1f%% %10lld %10.1f  %s\n",
+                 100 * time.seconds / total, static_cast<long long>(time.calls),
+                 1e6 * time.seconds / static_cast<double>(time.calls),
+                 time.name.c_str());
 }
 
 void *CudaDevice::upload(const void *data, size_t bytes) {

@@ -55,6 +55,7 @@ public:
 
 private:
   void loadKernels();
+  void printProfile() const;
   void uploadWeights();
   // Copies `bytes` of host memory to a new device buffer.
   void *upload(const void *data, size_t bytes);
@@ -82,6 +83,15 @@ private:
   std::string arch;       // "sm_90"
   std::string deviceName; // "NVIDIA H200"
   std::string failure;    // the first failure of the running call
+  // GEMMA_CUDA_PROFILE=1: every launch waited for and timed, by kernel; a
+  // table on stderr when the device goes (docs/cuda.md).
+  bool profile = false;
+  struct KernelTime {
+    std::string name;
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  std::vector<KernelTime> kernelTimes; // by kernel index
 
   // Device memory the generated code allocates, kept for reuse by size
   // when freed: an entry point allocates the same buffers on every call,

@@ -1,0 +1,345 @@
+//===- AttentionToKernels.cpp - cached attention as GPU kernels -----------===//
+//
+// gemma.attention over a KV cache as two gpu.launch ops, flash-decoding
+// style, for targets with thousands of threads (the loop nests of
+// AttentionToLoops.cpp are shaped for a CPU's few):
+//
+//   1. a warp per (query token, query head, key split): its lanes hold D/32
+//      elements of the query and of the split's partial output in
+//      registers; for each key of the split they load D/32 elements of the
+//      cached key row (one coalesced row a warp), sum q.k across the warp
+//      with shuffles, and take the key into the split's online softmax
+//      (FlashAttention-2), then store the partial row, max and sum;
+//   2. a warp per (query token, query head) combining the splits: out =
+//      sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s.
+//
+// The keys are read from the cache, which gemma.attention_prologue has
+// written the call's new keys and values into before attention (SPEC §4's
+// window and causal masks, and the image rule of docs/vision.md:
+// visible = (u <= t OR same image) AND inside the window).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/AttentionToKernels.h"
+#include "lowering/LoweringUtils.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <limits>
+
+namespace mlir::gemma {
+namespace {
+
+constexpr int64_t kWarp = 32;
+
+Value warpSum(OpBuilder &b, Location loc, Value value) {
+  for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
+    auto shuffle = gpu::ShuffleOp::create(b, loc, value, offset, kWarp,
+                                          gpu::ShuffleMode::XOR);
+    value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
+  }
+  return value;
+}
+
+Value f32Constant(OpBuilder &b, Location loc, float value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+class AttentionKernels {
+public:
+  AttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b,
+                   int64_t keysPerSplit)
+      : loc(op.getLoc()), cacheType(op.getCacheType()),
+        keysPerSplit(keysPerSplit) {
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    heads = qType.getDimSize(1);
+    headDim = qType.getDimSize(2);
+    group = heads / cacheType.getKvHeads();
+    perLane = headDim / kWarp;
+    scale = op.getScale().convertToFloat();
+    if (std::optional<APFloat> c = op.getSoftcap())
+      softcap = c->convertToFloat();
+    if (cacheType.isLocal())
+      window = *cacheType.getLayer().getWindow();
+    q = rowBufferOf(b, loc, adaptor.getQuery());
+    cache = adaptor.getCache();
+    pos = adaptor.getPosition();
+    if (adaptor.getImageGroups())
+      groups = bufferOf(b, loc, adaptor.getImageGroups());
+  }
+
+  // Whether the kernels can take `op`: a cache, and a head dimension the
+  // lanes of a warp share evenly.
+  static bool applies(AttentionOp op) {
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    return op.getCache() && qType.getDimSize(2) % kWarp == 0;
+  }
+
+  Value build(OpBuilder &b) {
+    auto f32 = b.getF32Type();
+    int64_t dyn = ShapedType::kDynamic;
+    tokens = memref::DimOp::create(b, loc, q, 0);
+    // The most keys a query scans: the whole call's with images (a token
+    // sees the later tokens of its image), its own prefix otherwise; a
+    // local layer's window bounds it.
+    Value span = arith::AddIOp::create(b, loc, pos, tokens);
+    if (window)
+      span = arith::MinUIOp::create(
+          b, loc, span,
+          arith::AddIOp::create(b, loc, tokens, idx(b, loc, window - 1)));
+    splits = arith::MaxUIOp::create(
+        b, loc, idx(b, loc, 1),
+        arith::CeilDivUIOp::create(b, loc, span, idx(b, loc, keysPerSplit)));
+    partial = memref::AllocOp::create(
+        b, loc, MemRefType::get({dyn, heads, dyn, headDim}, f32),
+        ValueRange{tokens, splits});
+    partialMax =
+        memref::AllocOp::create(b, loc, MemRefType::get({dyn, heads, dyn}, f32),
+                                ValueRange{tokens, splits});
+    partialSum =
+        memref::AllocOp::create(b, loc, MemRefType::get({dyn, heads, dyn}, f32),
+                                ValueRange{tokens, splits});
+    out = memref::AllocOp::create(b, loc,
+                                  MemRefType::get({dyn, heads, headDim}, f32),
+                                  ValueRange{tokens});
+    Value rows = arith::MulIOp::create(b, loc, tokens, idx(b, loc, heads));
+    Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows,
+                                      idx(b, loc, 0));
+    auto guard = scf::IfOp::create(b, loc, any, /*withElse=*/false);
+    OpBuilder g = guard.getThenBodyBuilder();
+    Value one = idx(g, loc, 1);
+    auto splitsLaunch = gpu::LaunchOp::create(g, loc, rows, splits, one,
+                                              idx(g, loc, kWarp), one, one);
+    buildSplits(splitsLaunch);
+    auto combineLaunch = gpu::LaunchOp::create(g, loc, rows, one, one,
+                                               idx(g, loc, kWarp), one, one);
+    buildCombine(combineLaunch);
+    return out;
+  }
+
+private:
+  VectorType laneType(Type element) const {
+    return VectorType::get({perLane}, element);
+  }
+
+  // The lane's elements of row `indices` of `buffer`, widened to f32.
+  Value loadLane(OpBuilder &b, Value buffer, ValueRange indices) const {
+    auto type = cast<MemRefType>(buffer.getType());
+    Value v = vector::LoadOp::create(
+        b, loc, laneType(type.getElementType()), buffer, indices,
+        /*nontemporal=*/false,
+        llvm::MaybeAlign(perLane * type.getElementTypeBitWidth() / 8));
+    if (!type.getElementType().isF32())
+      v = arith::ExtFOp::create(b, loc, laneType(b.getF32Type()), v);
+    return v;
+  }
+
+  // Kernel 1: one warp per (token, head) x split.
+  void buildSplits(gpu::LaunchOp launch) {
+    OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
+    auto f32 = b.getF32Type();
+    Value row = launch.getBlockIds().x, split = launch.getBlockIds().y;
+    Value lane = launch.getThreadIds().x;
+    Value t = arith::DivUIOp::create(b, loc, row, idx(b, loc, heads));
+    Value h = arith::RemUIOp::create(b, loc, row, idx(b, loc, heads));
+    Value kvHead = arith::DivUIOp::create(b, loc, h, idx(b, loc, group));
+    Value p = arith::AddIOp::create(b, loc, pos, t);
+    Value d0 = arith::MulIOp::create(b, loc, lane, idx(b, loc, perLane));
+    // Keys [lo, hi): from the window's start (local) or 0, to the query
+    // itself, or to the call's end when same-image tokens may follow.
+    Value lo = idx(b, loc, 0);
+    if (window) {
+      Value pNext = arith::AddIOp::create(b, loc, p, idx(b, loc, 1));
+      Value full = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                         pNext, idx(b, loc, window));
+      lo = arith::SelectOp::create(
+          b, loc, full,
+          arith::SubIOp::create(b, loc, pNext, idx(b, loc, window)), lo);
+    }
+    Value hi = groups ? arith::AddIOp::create(b, loc, pos, tokens)
+                      : arith::AddIOp::create(b, loc, p, idx(b, loc, 1));
+    Value k0 = arith::AddIOp::create(
+        b, loc, lo,
+        arith::MulIOp::create(b, loc, split, idx(b, loc, keysPerSplit)));
+    Value k1 = arith::MinUIOp::create(
+        b, loc, hi,
+        arith::AddIOp::create(b, loc, k0, idx(b, loc, keysPerSplit)));
+    Value ownGroup;
+    if (groups)
+      ownGroup = memref::LoadOp::create(b, loc, groups, ValueRange{t});
+
+    Value qv = loadLane(b, q, ValueRange{t, h, d0});
+    Value negInf = f32Constant(b, loc, -std::numeric_limits<float>::infinity());
+    Value zero = f32Constant(b, loc, 0);
+    Value zeros =
+        arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType(f32)));
+    Value keyPlane = idx(b, loc, 0), valuePlane = idx(b, loc, 1);
+    auto keys = scf::ForOp::create(
+        b, loc, k0, k1, idx(b, loc, 1), ValueRange{negInf, zero, zeros},
+        [&](OpBuilder &kb, Location, Value u, ValueRange state) {
+          Value slot = u;
+          if (cacheType.isLocal())
+            slot = arith::RemUIOp::create(
+                kb, loc, u, idx(kb, loc, cacheType.getCapacity()));
+          Value kv =
+              loadLane(kb, cache, ValueRange{keyPlane, kvHead, slot, d0});
+          Value dot = warpSum(kb, loc,
+                              vector::ReductionOp::create(
+                                  kb, loc, vector::CombiningKind::ADD,
+                                  arith::MulFOp::create(kb, loc, qv, kv)));
+          Value score =
+              arith::MulFOp::create(kb, loc, dot, f32Constant(kb, loc, scale));
+          if (softcap)
+            score = arith::MulFOp::create(
+                kb, loc, f32Constant(kb, loc, *softcap),
+                math::TanhOp::create(
+                    kb, loc,
+                    arith::DivFOp::create(kb, loc, score,
+                                          f32Constant(kb, loc, *softcap))));
+          Value visible = visibleKey(kb, t, p, u, ownGroup);
+          auto step = scf::IfOp::create(
+              kb, loc, visible,
+              [&](OpBuilder &tb, Location) {
+                Value m = arith::MaximumFOp::create(tb, loc, state[0], score);
+                Value correction = math::ExpOp::create(
+                    tb, loc, arith::SubFOp::create(tb, loc, state[0], m));
+                Value weight = math::ExpOp::create(
+                    tb, loc, arith::SubFOp::create(tb, loc, score, m));
+                Value l = arith::AddFOp::create(
+                    tb, loc,
+                    arith::MulFOp::create(tb, loc, state[1], correction),
+                    weight);
+                Value vv = loadLane(tb, cache,
+                                    ValueRange{valuePlane, kvHead, slot, d0});
+                auto vecType = laneType(tb.getF32Type());
+                Value acc = vector::FMAOp::create(
+                    tb, loc,
+                    vector::BroadcastOp::create(tb, loc, vecType, weight), vv,
+                    arith::MulFOp::create(tb, loc, state[2],
+                                          vector::BroadcastOp::create(
+                                              tb, loc, vecType, correction)));
+                scf::YieldOp::create(tb, loc, ValueRange{m, l, acc});
+              },
+              [&](OpBuilder &eb, Location) {
+                scf::YieldOp::create(eb, loc, state);
+              });
+          scf::YieldOp::create(kb, loc, step.getResults());
+        });
+    vector::StoreOp::create(b, loc, keys.getResult(2), partial,
+                            ValueRange{t, h, split, d0});
+    Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            lane, idx(b, loc, 0));
+    scf::IfOp::create(b, loc, firstLane, [&](OpBuilder &tb, Location) {
+      memref::StoreOp::create(tb, loc, keys.getResult(0), partialMax,
+                              ValueRange{t, h, split});
+      memref::StoreOp::create(tb, loc, keys.getResult(1), partialSum,
+                              ValueRange{t, h, split});
+      scf::YieldOp::create(tb, loc);
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+  // Whether query token t (position p) sees the key at position u, given
+  // that u lies inside its window: u <= p, or u a token of this call in
+  // the same image.
+  Value visibleKey(OpBuilder &b, Value t, Value p, Value u,
+                   Value ownGroup) const {
+    Value causal =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, u, p);
+    if (!groups)
+      return causal;
+    Value inCall =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, u, pos);
+    // Only read the groups of this call's tokens.
+    Value index = arith::SelectOp::create(
+        b, loc, inCall, arith::SubIOp::create(b, loc, u, pos), t);
+    Value other = memref::LoadOp::create(b, loc, groups, ValueRange{index});
+    Value sameImage = arith::AndIOp::create(
+        b, loc,
+        arith::AndIOp::create(b, loc, inCall,
+                              arith::CmpIOp::create(b, loc,
+                                                    arith::CmpIPredicate::eq,
+                                                    other, ownGroup)),
+        arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::sge, ownGroup,
+            arith::ConstantIntOp::create(b, loc, ownGroup.getType(), 0)));
+    return arith::OrIOp::create(b, loc, causal, sameImage);
+  }
+
+  // Kernel 2: one warp per (token, head) sums the splits.
+  void buildCombine(gpu::LaunchOp launch) {
+    OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
+    auto f32 = b.getF32Type();
+    Value row = launch.getBlockIds().x, lane = launch.getThreadIds().x;
+    Value t = arith::DivUIOp::create(b, loc, row, idx(b, loc, heads));
+    Value h = arith::RemUIOp::create(b, loc, row, idx(b, loc, heads));
+    Value d0 = arith::MulIOp::create(b, loc, lane, idx(b, loc, perLane));
+    Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
+    Value most =
+        scf::ForOp::create(
+            b, loc, c0, splits, c1,
+            ValueRange{
+                f32Constant(b, loc, -std::numeric_limits<float>::infinity())},
+            [&](OpBuilder &sb, Location, Value s, ValueRange m) {
+              Value ms = memref::LoadOp::create(sb, loc, partialMax,
+                                                ValueRange{t, h, s});
+              scf::YieldOp::create(
+                  sb, loc,
+                  ValueRange{arith::MaximumFOp::create(sb, loc, m[0], ms)});
+            })
+            .getResult(0);
+    Value zeros =
+        arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType(f32)));
+    auto sums = scf::ForOp::create(
+        b, loc, c0, splits, c1, ValueRange{f32Constant(b, loc, 0), zeros},
+        [&](OpBuilder &sb, Location, Value s, ValueRange state) {
+          Value ms =
+              memref::LoadOp::create(sb, loc, partialMax, ValueRange{t, h, s});
+          Value factor = math::ExpOp::create(
+              sb, loc, arith::SubFOp::create(sb, loc, ms, most));
+          Value ls =
+              memref::LoadOp::create(sb, loc, partialSum, ValueRange{t, h, s});
+          Value l = arith::AddFOp::create(
+              sb, loc, state[0], arith::MulFOp::create(sb, loc, factor, ls));
+          Value acc = loadLane(sb, partial, ValueRange{t, h, s, d0});
+          Value o = vector::FMAOp::create(
+              sb, loc,
+              vector::BroadcastOp::create(sb, loc, laneType(f32), factor), acc,
+              state[1]);
+          scf::YieldOp::create(sb, loc, ValueRange{l, o});
+        });
+    Value inverse = arith::DivFOp::create(b, loc, f32Constant(b, loc, 1),
+                                          sums.getResult(0));
+    Value result = arith::MulFOp::create(
+        b, loc, sums.getResult(1),
+        vector::BroadcastOp::create(b, loc, laneType(f32), inverse));
+    vector::StoreOp::create(b, loc, result, out, ValueRange{t, h, d0});
+    gpu::TerminatorOp::create(b, loc);
+  }
+
+  Location loc;
+  KVCacheType cacheType;
+  int64_t keysPerSplit;
+  int64_t heads = 0, headDim = 0, group = 1, perLane = 1, window = 0;
+  float scale = 1;
+  std::optional<float> softcap;
+  Value q, cache, pos, groups, tokens, splits;
+  Value partial, partialMax, partialSum, out;
+};
+
+} // namespace
+
+bool attentionKernelsApply(AttentionOp op) {
+  return AttentionKernels::applies(op);
+}
+
+Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,
+                            OpBuilder &b, int64_t keysPerSplit) {
+  return AttentionKernels(op, adaptor, b, keysPerSplit).build(b);
+}
+
+} // namespace mlir::gemma

@@ -1,0 +1,30 @@
+//===- AttentionToKernels.h - cached attention as GPU kernels ---*- C++ -*-===//
+//
+// The GPU form of gemma.attention over a KV cache (AttentionToKernels.cpp),
+// which gemma-convert-attention-to-loops{gpu-kernels} uses instead of its
+// loop nests.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GEMMA_LOWERING_ATTENTIONTOKERNELS_H
+#define GEMMA_LOWERING_ATTENTIONTOKERNELS_H
+
+#include "dialect/GemmaOps.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::gemma {
+
+/// Whether the kernels take `op`: it reads a cache, and its head dimension
+/// is a multiple of 32 (a warp's lanes share each row).
+bool attentionKernelsApply(AttentionOp op);
+
+/// Builds the two launches (a warp per query token, head and split of
+/// `keysPerSplit` keys; a warp per token and head combining the splits) and
+/// returns the [tokens, heads, head_dim] f32 buffer they write.
+Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,
+                            OpBuilder &b, int64_t keysPerSplit);
+
+} // namespace mlir::gemma
+
+#endif // GEMMA_LOWERING_ATTENTIONTOKERNELS_H
