@@ -126,13 +126,40 @@ private:
     return VectorType::get({perLane}, element);
   }
 
+  // What a lane's slice of a row of `type` is aligned to: the largest
+  // power of two dividing its offset in bytes (lane * perLane elements),
+  // at most 16, when the rows start aligned to it; else one element.
+  uint64_t laneAlignment(MemRefType type) const {
+    uint64_t elementBytes = type.getElementTypeBitWidth() / 8;
+    uint64_t slice = static_cast<uint64_t>(perLane) * elementBytes;
+    uint64_t align = std::min<uint64_t>(16, slice & (~slice + 1));
+    if (type.getLayout().isIdentity()) {
+      // Every row starts a whole number of innermost rows in.
+      int64_t inner = type.getShape().back();
+      return !ShapedType::isDynamic(inner) &&
+                     (static_cast<uint64_t>(inner) * elementBytes) % align == 0
+                 ? align
+                 : elementBytes;
+    }
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)) ||
+        ShapedType::isDynamic(offset) ||
+        (static_cast<uint64_t>(offset) * elementBytes) % align != 0)
+      return elementBytes;
+    for (size_t d = 0; d + 1 < strides.size(); ++d)
+      if (ShapedType::isDynamic(strides[d]) ||
+          (static_cast<uint64_t>(strides[d]) * elementBytes) % align != 0)
+        return elementBytes;
+    return align;
+  }
+
   // The lane's elements of row `indices` of `buffer`, widened to f32.
   Value loadLane(OpBuilder &b, Value buffer, ValueRange indices) const {
     auto type = cast<MemRefType>(buffer.getType());
     Value v = vector::LoadOp::create(
         b, loc, laneType(type.getElementType()), buffer, indices,
-        /*nontemporal=*/false,
-        llvm::MaybeAlign(perLane * type.getElementTypeBitWidth() / 8));
+        /*nontemporal=*/false, llvm::MaybeAlign(laneAlignment(type)));
     if (!type.getElementType().isF32())
       v = arith::ExtFOp::create(b, loc, laneType(b.getF32Type()), v);
     return v;
@@ -229,8 +256,10 @@ private:
               });
           scf::YieldOp::create(kb, loc, step.getResults());
         });
-    vector::StoreOp::create(b, loc, keys.getResult(2), partial,
-                            ValueRange{t, h, split, d0});
+    vector::StoreOp::create(
+        b, loc, keys.getResult(2), partial, ValueRange{t, h, split, d0},
+        /*nontemporal=*/false,
+        llvm::MaybeAlign(laneAlignment(cast<MemRefType>(partial.getType()))));
     Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                             lane, idx(b, loc, 0));
     scf::IfOp::create(b, loc, firstLane, [&](OpBuilder &tb, Location) {
@@ -317,7 +346,9 @@ private:
     Value result = arith::MulFOp::create(
         b, loc, sums.getResult(1),
         vector::BroadcastOp::create(b, loc, laneType(f32), inverse));
-    vector::StoreOp::create(b, loc, result, out, ValueRange{t, h, d0});
+    vector::StoreOp::create(
+        b, loc, result, out, ValueRange{t, h, d0}, /*nontemporal=*/false,
+        llvm::MaybeAlign(laneAlignment(cast<MemRefType>(out.getType()))));
     gpu::TerminatorOp::create(b, loc);
   }
 

@@ -1349,13 +1349,38 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     Value outK = memref::AllocOp::create(
         b, loc, MemRefType::get({dyn, kvHeads, dim}, f32Type),
         ValueRange{tokens});
-    auto tableType = MemRefType::get({dyn, half}, f32Type);
-    Value cosTable =
-        memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
-    Value sinTable =
-        memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
+    // A row of cos and sin a token, shared by its heads (sequential
+    // tokens only).
+    Value cosTable, sinTable;
+    if (!parallelTokens) {
+      auto tableType = MemRefType::get({dyn, half}, f32Type);
+      cosTable = memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
+      sinTable = memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
+    }
     Value first = firstKeptToken(b, loc, cacheType, tokens);
     auto c0 = [](OpBuilder &nb, Location l) { return idx(nb, l, 0); };
+
+    // The angle of position `p` (f32) at frequency index i: cos and sin
+    // from the token's table row, or computed in place (parallelTokens:
+    // each thread takes one head of one token, so the token's threads
+    // would share a row).
+    auto angleBaseOf = [&](OpBuilder &nb, Location l, Value t) -> Value {
+      Value p = arith::AddIOp::create(nb, l, pos, t);
+      return arith::SIToFPOp::create(
+          nb, l, f32Type,
+          arith::IndexCastOp::create(nb, l, nb.getI64Type(), p));
+    };
+    auto cosSin = [&](OpBuilder &nb, Location l, Value t,
+                      Value i) -> std::pair<Value, Value> {
+      if (!parallelTokens)
+        return {memref::LoadOp::create(nb, l, cosTable, ValueRange{t, i}),
+                memref::LoadOp::create(nb, l, sinTable, ValueRange{t, i})};
+      Value angle = arith::MulFOp::create(
+          nb, l, angleBaseOf(nb, l, t),
+          memref::LoadOp::create(nb, l, freqs, ValueRange{i}));
+      return {math::CosOp::create(nb, l, angle),
+              math::SinOp::create(nb, l, angle)};
+    };
 
     // Normalises row (t, h) of `src` by `norm` and rotates it into row
     // (t, h) of `dst`.
@@ -1379,10 +1404,7 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
                   memref::LoadOp::create(b1, l1, norm, ValueRange{d}));
             };
             Value lo = normed(i), hi = normed(j);
-            Value c =
-                memref::LoadOp::create(b1, l1, cosTable, ValueRange{t, i});
-            Value s =
-                memref::LoadOp::create(b1, l1, sinTable, ValueRange{t, i});
+            auto [c, s] = cosSin(b1, l1, t, i);
             // x cos + rotate_half(x) sin, rotate_half = [-x2, x1].
             Value newLo = arith::AddFOp::create(
                 b1, l1, arith::MulFOp::create(b1, l1, lo, c),
@@ -1397,58 +1419,78 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
           });
     };
 
-    // Tokens touch their own rows and slots only (a ring keeps the last
-    // `capacity` of them, in distinct slots).
-    auto eachToken = [&](function_ref<SmallVector<Value>(OpBuilder &, Location,
-                                                         Value, ValueRange)>
-                             body) {
-      if (!parallelTokens) {
-        forLoop(b, loc, c0(b, loc), tokens, {}, body);
-        return;
-      }
-      scf::ParallelOp::create(b, loc, ValueRange{c0(b, loc)},
-                              ValueRange{tokens}, ValueRange{idx(b, loc, 1)},
-                              [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-                                body(pb, pl, ivs[0], {});
-                              });
+    // The key and value rows of kv head g of token t into the cache, when
+    // the ring keeps the token.
+    auto storeKept = [&](OpBuilder &nb, Location l, Value t, Value g) {
+      Value kept =
+          arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, t, first);
+      Value slot =
+          cacheSlot(nb, l, cacheType, arith::AddIOp::create(nb, l, pos, t));
+      scf::IfOp::create(nb, l, kept, [&](OpBuilder &b2, Location l2) {
+        storeKeyValue(b2, l2, cacheType, cache, outK, v, t, g, slot);
+        scf::YieldOp::create(b2, l2);
+      });
     };
-    eachToken([&](OpBuilder &pb, Location pl, Value t, ValueRange) {
-      Value p = arith::AddIOp::create(pb, pl, pos, t);
-      Value angleBase = arith::SIToFPOp::create(
-          pb, pl, f32Type,
-          arith::IndexCastOp::create(pb, pl, pb.getI64Type(), p));
-      forLoop(
-          pb, pl, c0(pb, pl), idx(pb, pl, half), {},
-          [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
-            Value angle = arith::MulFOp::create(
-                b1, l1, angleBase,
-                memref::LoadOp::create(b1, l1, freqs, ValueRange{i}));
-            memref::StoreOp::create(b1, l1, math::CosOp::create(b1, l1, angle),
-                                    cosTable, ValueRange{t, i});
-            memref::StoreOp::create(b1, l1, math::SinOp::create(b1, l1, angle),
-                                    sinTable, ValueRange{t, i});
-            return SmallVector<Value>{};
+
+    if (parallelTokens) {
+      // A thread per (token, head): the query heads, then the kv heads,
+      // which also store their rows. Tokens and heads touch their own rows
+      // and slots only (a ring keeps the last `capacity` tokens, in
+      // distinct slots).
+      scf::ParallelOp::create(
+          b, loc, ValueRange{c0(b, loc), c0(b, loc)},
+          ValueRange{tokens, idx(b, loc, heads + kvHeads)},
+          ValueRange{idx(b, loc, 1), idx(b, loc, 1)},
+          [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+            Value t = ivs[0], r = ivs[1];
+            Value isQuery = arith::CmpIOp::create(
+                pb, pl, arith::CmpIPredicate::ult, r, idx(pb, pl, heads));
+            scf::IfOp::create(
+                pb, pl, isQuery,
+                [&](OpBuilder &tb, Location tl) {
+                  normRope(tb, tl, q, qNorm, outQ, t, r);
+                  scf::YieldOp::create(tb, tl);
+                },
+                [&](OpBuilder &eb, Location el) {
+                  Value g =
+                      arith::SubIOp::create(eb, el, r, idx(eb, el, heads));
+                  normRope(eb, el, k, kNorm, outK, t, g);
+                  storeKept(eb, el, t, g);
+                  scf::YieldOp::create(eb, el);
+                });
           });
-      forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
-              [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
-                normRope(b1, l1, q, qNorm, outQ, t, h);
+    } else {
+      forLoop(b, loc, c0(b, loc), tokens, {},
+              [&](OpBuilder &pb, Location pl, Value t, ValueRange) {
+                Value angleBase = angleBaseOf(pb, pl, t);
+                forLoop(
+                    pb, pl, c0(pb, pl), idx(pb, pl, half), {},
+                    [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
+                      Value angle = arith::MulFOp::create(
+                          b1, l1, angleBase,
+                          memref::LoadOp::create(b1, l1, freqs, ValueRange{i}));
+                      memref::StoreOp::create(
+                          b1, l1, math::CosOp::create(b1, l1, angle), cosTable,
+                          ValueRange{t, i});
+                      memref::StoreOp::create(
+                          b1, l1, math::SinOp::create(b1, l1, angle), sinTable,
+                          ValueRange{t, i});
+                      return SmallVector<Value>{};
+                    });
+                forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
+                        [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
+                          normRope(b1, l1, q, qNorm, outQ, t, h);
+                          return SmallVector<Value>{};
+                        });
+                forLoop(pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
+                        [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
+                          normRope(b1, l1, k, kNorm, outK, t, g);
+                          storeKept(b1, l1, t, g);
+                          return SmallVector<Value>{};
+                        });
                 return SmallVector<Value>{};
               });
-      Value kept =
-          arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::uge, t, first);
-      Value slot = cacheSlot(pb, pl, cacheType, p);
-      forLoop(
-          pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
-          [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
-            normRope(b1, l1, k, kNorm, outK, t, g);
-            scf::IfOp::create(b1, l1, kept, [&](OpBuilder &b2, Location l2) {
-              storeKeyValue(b2, l2, cacheType, cache, outK, v, t, g, slot);
-              scf::YieldOp::create(b2, l2);
-            });
-            return SmallVector<Value>{};
-          });
-      return SmallVector<Value>{};
-    });
+    }
     rewriter.replaceOp(op,
                        ValueRange{bufferization::ToTensorOp::create(
                                       b, loc, op.getNewQuery().getType(), outQ,
@@ -1466,6 +1508,10 @@ struct ConvertAttentionToLoopsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
+    if (keysPerSplit < 1 || maxSplits < 1) {
+      module.emitError("keys-per-split and max-splits must be at least 1");
+      return signalPassFailure();
+    }
 
     TypeConverter types;
     types.addConversion([](Type t) { return t; });

@@ -13,6 +13,26 @@ constexpr int64_t kWarp = 32;
 // Elements of one 16-byte load of bf16 weights.
 constexpr int64_t kVector = 8;
 
+// The alignment vector loads of 16 bytes at row starts and 16-byte steps
+// along the rows of `type` can claim: 16 when its offset and row stride are
+// known multiples of 16 bytes, else one element's.
+uint64_t rowAlignment(MemRefType type) {
+  int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+  if (type.getLayout().isIdentity())
+    return !ShapedType::isDynamic(type.getShape().back()) &&
+                   (type.getShape().back() * elementBytes) % 16 == 0
+               ? 16
+               : static_cast<uint64_t>(elementBytes);
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      ShapedType::isDynamic(offset) || ShapedType::isDynamic(strides[0]) ||
+      (offset * elementBytes) % 16 != 0 ||
+      (strides[0] * elementBytes) % 16 != 0)
+    return static_cast<uint64_t>(elementBytes);
+  return 16;
+}
+
 // C[M, N] += A[M, K] * B[N, K]^T on buffers, B a static bf16 weight, C f32,
 // A f32 or bf16, K a multiple of the vector width.
 bool isMappable(linalg::MatmulOp op) {
@@ -86,16 +106,18 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock) {
             mb, loc, laneStart, cst(mb, k), cst(mb, kVector * kWarp),
             ValueRange{zero},
             [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
-              // 16-byte loads: the weight rows and activation rows start on
-              // 16-byte boundaries (K is a multiple of 8, buffers are
-              // aligned).
+              // 16-byte loads where the layouts show the rows start on
+              // 16-byte boundaries (K is a multiple of 8; allocations and
+              // the weights are aligned).
               Value wv = vector::LoadOp::create(
                   kb, loc, VectorType::get({kVector}, wType.getElementType()),
                   w, ValueRange{row, ki}, /*nontemporal=*/false,
-                  llvm::MaybeAlign(16));
+                  llvm::MaybeAlign(rowAlignment(wType)));
               Value av = vector::LoadOp::create(
                   kb, loc, VectorType::get({kVector}, aElement), a,
-                  ValueRange{mi, ki}, false, llvm::MaybeAlign(16));
+                  ValueRange{mi, ki}, false,
+                  llvm::MaybeAlign(
+                      rowAlignment(cast<MemRefType>(a.getType()))));
               if (!aElement.isF32())
                 av = arith::ExtFOp::create(kb, loc, accType, av);
               Value wf = arith::ExtFOp::create(kb, loc, accType, wv);

@@ -30,6 +30,9 @@ bool isRowSum(linalg::GenericOp op) {
   if (outMap.getNumResults() != 1 || !outMap.getResult(0).isFunctionOfDim(0))
     return false;
   Block &body = op.getRegion().front();
+  // The loop indices have no meaning once the loops are the block's.
+  if (!body.getOps<linalg::IndexOp>().empty())
+    return false;
   BlockArgument out = body.getArguments().back();
   if (!out.getType().isF32())
     return false;

@@ -1,0 +1,314 @@
+// RUN: gemma-opt %s --split-input-file --gemma-convert-attention-to-loops="gpu-kernels=true keys-per-split=64" | FileCheck %s
+
+// With gpu-kernels (what the cuda target sets), attention over a cache
+// becomes two gpu.launch ops, flash-decoding style (AttentionToKernels.cpp):
+// a warp per (query token, query head, split of 64 keys), then a warp per
+// (query token, query head) combining the splits.
+//
+// A local layer (window 16, a ring of 24 slots, bf16, one kv head for two
+// query heads, head_dim 64: 2 elements a lane). On the host: a query scans
+// at most span = min(pos + tokens, tokens + window - 1) keys, cut into
+// splits = max(1, ceil(span / 64)); scratch is one partial row, max and sum
+// per (token, head, split), and the output [tokens, heads, head_dim]. The
+// launches run when tokens * heads > 0.
+// CHECK-LABEL: func.func @local_attention(
+// CHECK-SAME: %[[ARENA:[^:]+]]: memref<?xi8> {gemma.kv_arena}, %[[Q:[^:]+]]: tensor<?x2x64xf32>, %{{[^:]+}}: tensor<?x1x64xf32>, %[[POS:[^:]+]]: index)
+// CHECK: %[[CACHE:.*]] = memref.view %[[ARENA]][%{{.*}}][] : memref<?xi8> to memref<2x1x24x64xbf16>
+// CHECK-NEXT: %[[QB:.*]] = bufferization.to_buffer %[[Q]] read_only
+// CHECK-NEXT: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[TOKENS:.*]] = memref.dim %[[QB]], %[[C0]]
+// CHECK-NEXT: %[[PREFIX:.*]] = arith.addi %[[POS]], %[[TOKENS]] : index
+// CHECK-NEXT: %[[C15:.*]] = arith.constant 15 : index
+// CHECK-NEXT: %[[WINDOWED:.*]] = arith.addi %[[TOKENS]], %[[C15]] : index
+// CHECK-NEXT: %[[SPAN:.*]] = arith.minui %[[PREFIX]], %[[WINDOWED]] : index
+// CHECK-NEXT: %[[C64:.*]] = arith.constant 64 : index
+// CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
+// CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
+// CHECK-NEXT: %[[PARTIAL:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
+// CHECK-NEXT: %[[PMAX:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
+// CHECK-NEXT: %[[PSUM:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
+// CHECK-NEXT: %[[OUT:.*]] = memref.alloc(%[[TOKENS]]) : memref<?x2x64xf32>
+// CHECK-NEXT: %[[C2:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[ROWS:.*]] = arith.muli %[[TOKENS]], %[[C2]] : index
+// CHECK-NEXT: %[[C0B:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[ANY:.*]] = arith.cmpi ugt, %[[ROWS]], %[[C0B]] : index
+// CHECK-NEXT: scf.if %[[ANY]] {
+// CHECK-NEXT: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[C32:.*]] = arith.constant 32 : index
+// Kernel 1: grid (tokens * heads, splits), a warp a block. Row r is token
+// r / 2, head r % 2, kv head (r % 2) / 2; the query at position pos + t
+// sees keys [max(0, p + 1 - 16), p + 1), of which this split takes the
+// 64 from lo + split * 64.
+// CHECK-NEXT: gpu.launch blocks(%[[R:[^,]*]], %[[S:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[SPLITS]], %{{[^ ]*}} = %[[ONE]])
+// CHECK-SAME: threads(%[[LANE:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C32]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]]) {
+// CHECK-NEXT: %[[K2A:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[T:.*]] = arith.divui %[[R]], %[[K2A]] : index
+// CHECK-NEXT: %[[K2B:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[H:.*]] = arith.remui %[[R]], %[[K2B]] : index
+// CHECK-NEXT: %[[K2C:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[KVH:.*]] = arith.divui %[[H]], %[[K2C]] : index
+// CHECK-NEXT: %[[P:.*]] = arith.addi %[[POS]], %[[T]] : index
+// CHECK-NEXT: %[[K2D:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[D0:.*]] = arith.muli %[[LANE]], %[[K2D]] : index
+// CHECK-NEXT: %[[K0A:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[K1A:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[PNEXT:.*]] = arith.addi %[[P]], %[[K1A]] : index
+// CHECK-NEXT: %[[K16A:.*]] = arith.constant 16 : index
+// CHECK-NEXT: %[[FULL:.*]] = arith.cmpi ugt, %[[PNEXT]], %[[K16A]] : index
+// CHECK-NEXT: %[[K16B:.*]] = arith.constant 16 : index
+// CHECK-NEXT: %[[START:.*]] = arith.subi %[[PNEXT]], %[[K16B]] : index
+// CHECK-NEXT: %[[LO:.*]] = arith.select %[[FULL]], %[[START]], %[[K0A]] : index
+// CHECK-NEXT: %[[K1B:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[HI:.*]] = arith.addi %[[P]], %[[K1B]] : index
+// CHECK-NEXT: %[[K64A:.*]] = arith.constant 64 : index
+// CHECK-NEXT: %[[SKIP:.*]] = arith.muli %[[S]], %[[K64A]] : index
+// CHECK-NEXT: %[[FROM:.*]] = arith.addi %[[LO]], %[[SKIP]] : index
+// CHECK-NEXT: %[[K64B:.*]] = arith.constant 64 : index
+// CHECK-NEXT: %[[FROM64:.*]] = arith.addi %[[FROM]], %[[K64B]] : index
+// CHECK-NEXT: %[[TO:.*]] = arith.minui %[[HI]], %[[FROM64]] : index
+// The lane's 2 elements of the query row, then the split's keys with a
+// running max, sum and partial row (-inf, 0, 0). Each key's slot is its
+// position mod the ring's 24; the lane reads its 2 elements of the key row
+// (plane 0) and the warp sums q.k with five xor shuffles.
+// CHECK-NEXT: %[[QV:.*]] = vector.load %[[QB]][%[[T]], %[[H]], %[[D0]]] {alignment = 4 : i64} : memref<?x2x64xf32, strided<[?, ?, 1], offset: ?>>, vector<2xf32>
+// CHECK-NEXT: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-NEXT: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
+// CHECK-NEXT: %[[KEYS:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[VALUES:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[STEP:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[STATE:.*]]:3 = scf.for %[[U:.*]] = %[[FROM]] to %[[TO]] step %[[STEP]] iter_args(%[[M:.*]] = %[[NEGINF]], %[[L:.*]] = %[[ZERO]], %[[ACC:.*]] = %[[ZEROS]]) -> (f32, f32, vector<2xf32>) {
+// CHECK-NEXT: %[[CAP:.*]] = arith.constant 24 : index
+// CHECK-NEXT: %[[SLOT:.*]] = arith.remui %[[U]], %[[CAP]] : index
+// CHECK-NEXT: %[[KB:.*]] = vector.load %[[CACHE]][%[[KEYS]], %[[KVH]], %[[SLOT]], %[[D0]]] {alignment = 4 : i64} : memref<2x1x24x64xbf16>, vector<2xbf16>
+// CHECK-NEXT: %[[KV:.*]] = arith.extf %[[KB]] : vector<2xbf16> to vector<2xf32>
+// CHECK-NEXT: %[[QK:.*]] = arith.mulf %[[QV]], %[[KV]] : vector<2xf32>
+// CHECK-NEXT: %[[DOT0:.*]] = vector.reduction <add>, %[[QK]] : vector<2xf32> into f32
+// CHECK-NEXT: %[[X16:.*]] = arith.constant 16 : i32
+// CHECK-NEXT: %[[W1:.*]] = arith.constant 32 : i32
+// CHECK-NEXT: %[[SH1:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[DOT0]], %[[X16]], %[[W1]] : f32
+// CHECK-NEXT: %[[DOT1:.*]] = arith.addf %[[DOT0]], %[[SH1]] : f32
+// CHECK-NEXT: %[[X8:.*]] = arith.constant 8 : i32
+// CHECK-NEXT: %[[W2:.*]] = arith.constant 32 : i32
+// CHECK-NEXT: %[[SH2:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[DOT1]], %[[X8]], %[[W2]] : f32
+// CHECK-NEXT: %[[DOT2:.*]] = arith.addf %[[DOT1]], %[[SH2]] : f32
+// CHECK-NEXT: %[[X4:.*]] = arith.constant 4 : i32
+// CHECK-NEXT: %[[W3:.*]] = arith.constant 32 : i32
+// CHECK-NEXT: %[[SH3:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[DOT2]], %[[X4]], %[[W3]] : f32
+// CHECK-NEXT: %[[DOT3:.*]] = arith.addf %[[DOT2]], %[[SH3]] : f32
+// CHECK-NEXT: %[[X2:.*]] = arith.constant 2 : i32
+// CHECK-NEXT: %[[W4:.*]] = arith.constant 32 : i32
+// CHECK-NEXT: %[[SH4:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[DOT3]], %[[X2]], %[[W4]] : f32
+// CHECK-NEXT: %[[DOT4:.*]] = arith.addf %[[DOT3]], %[[SH4]] : f32
+// CHECK-NEXT: %[[X1:.*]] = arith.constant 1 : i32
+// CHECK-NEXT: %[[W5:.*]] = arith.constant 32 : i32
+// CHECK-NEXT: %[[SH5:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[DOT4]], %[[X1]], %[[W5]] : f32
+// CHECK-NEXT: %[[DOT:.*]] = arith.addf %[[DOT4]], %[[SH5]] : f32
+// The scaled score of a visible key (u <= p: the window is the loop's
+// range) enters the online softmax; its value row is plane 1 of the slot.
+// CHECK-NEXT: %[[SCALE:.*]] = arith.constant 1.250000e-01 : f32
+// CHECK-NEXT: %[[SCORE:.*]] = arith.mulf %[[DOT]], %[[SCALE]] : f32
+// CHECK-NEXT: %[[VISIBLE:.*]] = arith.cmpi ule, %[[U]], %[[P]] : index
+// CHECK-NEXT: %[[NEXT:.*]]:3 = scf.if %[[VISIBLE]] -> (f32, f32, vector<2xf32>) {
+// CHECK-NEXT: %[[MNEW:.*]] = arith.maximumf %[[M]], %[[SCORE]] : f32
+// CHECK-NEXT: %[[DM:.*]] = arith.subf %[[M]], %[[MNEW]] : f32
+// CHECK-NEXT: %[[CORR:.*]] = math.exp %[[DM]] : f32
+// CHECK-NEXT: %[[DS:.*]] = arith.subf %[[SCORE]], %[[MNEW]] : f32
+// CHECK-NEXT: %[[WEIGHT:.*]] = math.exp %[[DS]] : f32
+// CHECK-NEXT: %[[LC:.*]] = arith.mulf %[[L]], %[[CORR]] : f32
+// CHECK-NEXT: %[[LNEW:.*]] = arith.addf %[[LC]], %[[WEIGHT]] : f32
+// CHECK-NEXT: %[[VB:.*]] = vector.load %[[CACHE]][%[[VALUES]], %[[KVH]], %[[SLOT]], %[[D0]]] {alignment = 4 : i64} : memref<2x1x24x64xbf16>, vector<2xbf16>
+// CHECK-NEXT: %[[VV:.*]] = arith.extf %[[VB]] : vector<2xbf16> to vector<2xf32>
+// CHECK-NEXT: %[[CORRV:.*]] = vector.broadcast %[[CORR]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[ACCC:.*]] = arith.mulf %[[ACC]], %[[CORRV]] : vector<2xf32>
+// CHECK-NEXT: %[[WEIGHTV:.*]] = vector.broadcast %[[WEIGHT]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[ACCNEW:.*]] = vector.fma %[[WEIGHTV]], %[[VV]], %[[ACCC]] : vector<2xf32>
+// CHECK-NEXT: scf.yield %[[MNEW]], %[[LNEW]], %[[ACCNEW]] : f32, f32, vector<2xf32>
+// CHECK-NEXT: } else {
+// CHECK-NEXT: scf.yield %[[M]], %[[L]], %[[ACC]] : f32, f32, vector<2xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: scf.yield %[[NEXT]]#0, %[[NEXT]]#1, %[[NEXT]]#2 : f32, f32, vector<2xf32>
+// CHECK-NEXT: }
+// The split's partial row (every lane its 2 elements), then its max and
+// sum (lane 0).
+// CHECK-NEXT: vector.store %[[STATE]]#2, %[[PARTIAL]][%[[T]], %[[H]], %[[S]], %[[D0]]] {alignment = 8 : i64} : memref<?x2x?x64xf32>, vector<2xf32>
+// CHECK-NEXT: %[[K0B:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %[[K0B]] : index
+// CHECK-NEXT: scf.if %[[LANE0]] {
+// CHECK-NEXT: memref.store %[[STATE]]#0, %[[PMAX]][%[[T]], %[[H]], %[[S]]] : memref<?x2x?xf32>
+// CHECK-NEXT: memref.store %[[STATE]]#1, %[[PSUM]][%[[T]], %[[H]], %[[S]]] : memref<?x2x?xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+// CHECK-NEXT: }
+// Kernel 2: grid (tokens * heads), a warp a block: M = max of the splits'
+// maxima, then out = sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s.
+// CHECK-NEXT: %[[C32B:.*]] = arith.constant 32 : index
+// CHECK-NEXT: gpu.launch blocks(%[[R2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]])
+// CHECK-SAME: threads(%[[LANE2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C32B]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]]) {
+// CHECK-NEXT: %[[J2A:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[T2:.*]] = arith.divui %[[R2]], %[[J2A]] : index
+// CHECK-NEXT: %[[J2B:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[H2:.*]] = arith.remui %[[R2]], %[[J2B]] : index
+// CHECK-NEXT: %[[J2C:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[E0:.*]] = arith.muli %[[LANE2]], %[[J2C]] : index
+// CHECK-NEXT: %[[J0:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[J1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[NEGINF2:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-NEXT: %[[MOST:.*]] = scf.for %[[SP:.*]] = %[[J0]] to %[[SPLITS]] step %[[J1]] iter_args(%[[MM:.*]] = %[[NEGINF2]]) -> (f32) {
+// CHECK-NEXT: %[[MS:.*]] = memref.load %[[PMAX]][%[[T2]], %[[H2]], %[[SP]]] : memref<?x2x?xf32>
+// CHECK-NEXT: %[[MX:.*]] = arith.maximumf %[[MM]], %[[MS]] : f32
+// CHECK-NEXT: scf.yield %[[MX]] : f32
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[ZEROS2:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
+// CHECK-NEXT: %[[ZERO2:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[SUMS:.*]]:2 = scf.for %[[SQ:.*]] = %[[J0]] to %[[SPLITS]] step %[[J1]] iter_args(%[[LL:.*]] = %[[ZERO2]], %[[OO:.*]] = %[[ZEROS2]]) -> (f32, vector<2xf32>) {
+// CHECK-NEXT: %[[MS2:.*]] = memref.load %[[PMAX]][%[[T2]], %[[H2]], %[[SQ]]] : memref<?x2x?xf32>
+// CHECK-NEXT: %[[D:.*]] = arith.subf %[[MS2]], %[[MOST]] : f32
+// CHECK-NEXT: %[[F:.*]] = math.exp %[[D]] : f32
+// CHECK-NEXT: %[[LS:.*]] = memref.load %[[PSUM]][%[[T2]], %[[H2]], %[[SQ]]] : memref<?x2x?xf32>
+// CHECK-NEXT: %[[FL:.*]] = arith.mulf %[[F]], %[[LS]] : f32
+// CHECK-NEXT: %[[LL2:.*]] = arith.addf %[[LL]], %[[FL]] : f32
+// CHECK-NEXT: %[[AS:.*]] = vector.load %[[PARTIAL]][%[[T2]], %[[H2]], %[[SQ]], %[[E0]]] {alignment = 8 : i64} : memref<?x2x?x64xf32>, vector<2xf32>
+// CHECK-NEXT: %[[FV:.*]] = vector.broadcast %[[F]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[OO2:.*]] = vector.fma %[[FV]], %[[AS]], %[[OO]] : vector<2xf32>
+// CHECK-NEXT: scf.yield %[[LL2]], %[[OO2]] : f32, vector<2xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[ONEF:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT: %[[INV:.*]] = arith.divf %[[ONEF]], %[[SUMS]]#0 : f32
+// CHECK-NEXT: %[[INVV:.*]] = vector.broadcast %[[INV]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[RES:.*]] = arith.mulf %[[SUMS]]#1, %[[INVV]] : vector<2xf32>
+// CHECK-NEXT: vector.store %[[RES]], %[[OUT]][%[[T2]], %[[H2]], %[[E0]]] {alignment = 8 : i64} : memref<?x2x64xf32>, vector<2xf32>
+// CHECK-NEXT: gpu.terminator
+// CHECK-NEXT: }
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x2x64xf32> to tensor<?x2x64xf32>
+// CHECK-NEXT: return %[[RESULT]] : tensor<?x2x64xf32>
+// CHECK-NOT: scf.parallel
+gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 16, capacity = 24, kv_heads = 1, head_dim = 64, bf16>
+func.func @local_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2x64xf32>, %k: tensor<?x1x64xf32>, %pos: index) -> tensor<?x2x64xf32> {
+  %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 16, capacity = 24, kv_heads = 1, head_dim = 64, bf16>
+  %o = gemma.attention %q, %k, %k cache %c[%pos]
+      {mask = #gemma.mask<sliding_window>, scale = 0.125 : f32}
+      : tensor<?x2x64xf32>, tensor<?x1x64xf32>, tensor<?x1x64xf32>
+        cache !gemma.kv_cache<local, window = 16, capacity = 24, kv_heads = 1, head_dim = 64, bf16>
+      -> tensor<?x2x64xf32>
+  return %o : tensor<?x2x64xf32>
+}
+
+// -----
+
+// A global layer (f32, two kv heads for four query heads): a query scans
+// its whole prefix, so the span is pos + tokens with no window bound; the
+// keys start at 0 and sit at their positions (no ring, no remui); query
+// head h reads kv head h / 2.
+// CHECK-LABEL: func.func @global_attention(
+// CHECK-SAME: %[[Q:[^:]+]]: tensor<?x4x64xf32>, %{{[^:]+}}: tensor<?x2x64xf32>, %[[CACHE:[^:]+]]: memref<2x2x128x64xf32>, %[[POS:[^:]+]]: index)
+// CHECK: %[[TOKENS:.*]] = memref.dim
+// CHECK-NEXT: %[[SPAN:.*]] = arith.addi %[[POS]], %[[TOKENS]] : index
+// CHECK-NEXT: %[[C64:.*]] = arith.constant 64 : index
+// CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
+// CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
+// CHECK: %[[C4:.*]] = arith.constant 4 : index
+// CHECK-NEXT: %[[ROWS:.*]] = arith.muli %[[TOKENS]], %[[C4]] : index
+// CHECK: gpu.launch blocks(%[[R:[^,]*]], %[[S:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[SPLITS]], %{{[^ ]*}} = %{{[^)]*}})
+// CHECK-NEXT: %[[K4:.*]] = arith.constant 4 : index
+// CHECK-NEXT: %[[T:.*]] = arith.divui %[[R]], %[[K4]] : index
+// CHECK-NEXT: %[[K4B:.*]] = arith.constant 4 : index
+// CHECK-NEXT: %[[H:.*]] = arith.remui %[[R]], %[[K4B]] : index
+// CHECK-NEXT: %[[K2:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[KVH:.*]] = arith.divui %[[H]], %[[K2]] : index
+// CHECK-NEXT: %[[P:.*]] = arith.addi %[[POS]], %[[T]] : index
+// CHECK-NEXT: arith.constant 2 : index
+// CHECK-NEXT: %[[D0:.*]] = arith.muli
+// CHECK-NEXT: %[[LO:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[K1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[HI:.*]] = arith.addi %[[P]], %[[K1]] : index
+// CHECK-NEXT: %[[K64:.*]] = arith.constant 64 : index
+// CHECK-NEXT: %[[SKIP:.*]] = arith.muli %[[S]], %[[K64]] : index
+// CHECK-NEXT: %[[FROM:.*]] = arith.addi %[[LO]], %[[SKIP]] : index
+// CHECK: %[[PLANE0:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[PLANE1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: arith.constant 1 : index
+// CHECK-NEXT: scf.for %[[U:.*]] = %[[FROM]] to %{{.*}} iter_args
+// CHECK-NOT: arith.remui
+// CHECK: %[[KEY:.*]] = vector.load %[[CACHE]][%[[PLANE0]], %[[KVH]], %[[U]], %[[D0]]] {alignment = 8 : i64} : memref<2x2x128x64xf32>, vector<2xf32>
+// CHECK-NEXT: arith.mulf %{{.*}}, %[[KEY]] : vector<2xf32>
+// CHECK-NEXT: vector.reduction <add>
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: arith.cmpi ule, %[[U]], %[[P]] : index
+// CHECK: math.exp
+// CHECK: vector.load %[[CACHE]][%[[PLANE1]], %[[KVH]], %[[U]], %[[D0]]] {alignment = 8 : i64} : memref<2x2x128x64xf32>, vector<2xf32>
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+func.func @global_attention(%q: tensor<?x4x64xf32>, %k: tensor<?x2x64xf32>, %c: !gemma.kv_cache<global, capacity = 128, kv_heads = 2, head_dim = 64, f32>, %pos: index) -> tensor<?x4x64xf32> {
+  %o = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.125 : f32} : tensor<?x4x64xf32>, tensor<?x2x64xf32>, tensor<?x2x64xf32> cache !gemma.kv_cache<global, capacity = 128, kv_heads = 2, head_dim = 64, f32> -> tensor<?x4x64xf32>
+  return %o : tensor<?x4x64xf32>
+}
+
+// -----
+
+// Image tokens on a local layer (head_dim 32: one element a lane): a query
+// may see its image's later tokens, so its keys run to the call's end
+// (pos + tokens) rather than to itself, and a key u is visible when u <= p
+// or when it is a token of this call (u >= pos) of the query's own image
+// (groups[u - pos] == groups[t] >= 0).
+// CHECK-LABEL: func.func @local_image_attention(
+// CHECK-SAME: %[[POS:[^:]+]]: index, %[[G:[^:]+]]: tensor<?xi32>)
+// CHECK: %[[GROUPS:.*]] = bufferization.to_buffer %[[G]] read_only : tensor<?xi32> to memref<?xi32, strided<[?], offset: ?>>
+// CHECK: %[[TOKENS:.*]] = memref.dim
+// CHECK-NEXT: %[[PREFIX:.*]] = arith.addi %[[POS]], %[[TOKENS]] : index
+// CHECK-NEXT: %[[C7:.*]] = arith.constant 7 : index
+// CHECK-NEXT: %[[WINDOWED:.*]] = arith.addi %[[TOKENS]], %[[C7]] : index
+// CHECK-NEXT: %[[SPAN:.*]] = arith.minui %[[PREFIX]], %[[WINDOWED]] : index
+// CHECK: gpu.launch blocks(%[[R:[^,]*]],
+// CHECK-NEXT: arith.constant 2 : index
+// CHECK-NEXT: %[[T:.*]] = arith.divui %[[R]]
+// CHECK: %[[P:.*]] = arith.addi %[[POS]], %[[T]] : index
+// CHECK: %[[LO:.*]] = arith.select
+// CHECK-NEXT: %[[HI:.*]] = arith.addi %[[POS]], %[[TOKENS]] : index
+// CHECK: %[[TO:.*]] = arith.minui %[[HI]], %{{.*}} : index
+// CHECK-NEXT: %[[OWN:.*]] = memref.load %[[GROUPS]][%[[T]]] : memref<?xi32, strided<[?], offset: ?>>
+// CHECK-NEXT: vector.load %{{.*}} : memref<?x2x32xf32, strided<[?, ?, 1], offset: ?>>, vector<1xf32>
+// CHECK: scf.for %[[U:.*]] = %{{.*}} to %[[TO]] step
+// CHECK-NEXT: arith.constant 16 : index
+// CHECK-NEXT: arith.remui %[[U]]
+// CHECK-NEXT: vector.load %{{.*}} : memref<2x1x16x32xf32>, vector<1xf32>
+// CHECK: %[[EARLIER:.*]] = arith.cmpi ule, %[[U]], %[[P]] : index
+// CHECK-NEXT: %[[INCALL:.*]] = arith.cmpi uge, %[[U]], %[[POS]] : index
+// CHECK-NEXT: %[[REL:.*]] = arith.subi %[[U]], %[[POS]] : index
+// CHECK-NEXT: %[[INDEX:.*]] = arith.select %[[INCALL]], %[[REL]], %[[T]] : index
+// CHECK-NEXT: %[[OTHER:.*]] = memref.load %[[GROUPS]][%[[INDEX]]] : memref<?xi32, strided<[?], offset: ?>>
+// CHECK-NEXT: %[[ZERO:.*]] = arith.constant 0 : i32
+// CHECK-NEXT: %[[IMAGE:.*]] = arith.cmpi sge, %[[OWN]], %[[ZERO]] : i32
+// CHECK-NEXT: %[[SAME:.*]] = arith.cmpi eq, %[[OTHER]], %[[OWN]] : i32
+// CHECK-NEXT: %[[A:.*]] = arith.andi %[[INCALL]], %[[SAME]] : i1
+// CHECK-NEXT: %[[B:.*]] = arith.andi %[[A]], %[[IMAGE]] : i1
+// CHECK-NEXT: %[[VISIBLE:.*]] = arith.ori %[[EARLIER]], %[[B]] : i1
+// CHECK-NEXT: scf.if %[[VISIBLE]] -> (f32, f32, vector<1xf32>) {
+gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 8, capacity = 16, kv_heads = 1, head_dim = 32, f32>
+func.func @local_image_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2x32xf32>, %k: tensor<?x1x32xf32>, %pos: index, %groups: tensor<?xi32>) -> tensor<?x2x32xf32> {
+  %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 8, capacity = 16, kv_heads = 1, head_dim = 32, f32>
+  %o = gemma.attention %q, %k, %k cache %c[%pos] image_groups %groups
+      {mask = #gemma.mask<sliding_window, image_groups>, scale = 0.35 : f32}
+      : tensor<?x2x32xf32>, tensor<?x1x32xf32>, tensor<?x1x32xf32>
+        cache !gemma.kv_cache<local, window = 8, capacity = 16, kv_heads = 1, head_dim = 32, f32> image_groups tensor<?xi32>
+      -> tensor<?x2x32xf32>
+  return %o : tensor<?x2x32xf32>
+}
+
+// -----
+
+// A head_dim that the 32 lanes of a warp cannot share evenly (16) keeps
+// the loop nests of the CPU form.
+// CHECK-LABEL: func.func @narrow_heads(
+// CHECK: scf.parallel
+// CHECK-NOT: gpu.launch
+// CHECK: scf.parallel
+// CHECK-NOT: gpu.launch
+func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 16, f32>, %pos: index) -> tensor<?x2x16xf32> {
+  %o = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.25 : f32} : tensor<?x2x16xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32> cache !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 16, f32> -> tensor<?x2x16xf32>
+  return %o : tensor<?x2x16xf32>
+}

@@ -1,0 +1,255 @@
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions --canonicalize | FileCheck %s
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="threads-per-block=128" --canonicalize | FileCheck %s --check-prefix=T128
+
+// RMSNorm's sum of squares over a row of 64: one block of 256 threads per
+// row, launched only when there are rows, with 8 floats of workgroup
+// memory (one per warp). Thread t folds columns t, t + 256, ... with the
+// op's own body from 0; the warp sums its threads with gpu.shuffle xor
+// (16, 8, 4, 2, 1 over 32 lanes) and its lane 0 stores the warp's sum at
+// [warp]; after a barrier the first warp sums the 8 partials (lanes past
+// the 8th contribute 0) and thread 0 adds the total into out[row].
+// CHECK-LABEL: func.func @sum_of_squares(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[OUT:[^:]+]]: memref<?xf32>)
+// CHECK-DAG: %[[C1I:.*]] = arith.constant 1 : i32
+// CHECK-DAG: %[[C2I:.*]] = arith.constant 2 : i32
+// CHECK-DAG: %[[C4I:.*]] = arith.constant 4 : i32
+// CHECK-DAG: %[[C8I:.*]] = arith.constant 8 : i32
+// CHECK-DAG: %[[C16I:.*]] = arith.constant 16 : i32
+// CHECK-DAG: %[[C32I:.*]] = arith.constant 32 : i32
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : index
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[C32:.*]] = arith.constant 32 : index
+// CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
+// CHECK-DAG: %[[C256:.*]] = arith.constant 256 : index
+// CHECK: %[[ROWS:.*]] = memref.dim %[[X]], %[[C0]] : memref<?x64xf32>
+// CHECK-NEXT: %[[ANY:.*]] = arith.cmpi ugt, %[[ROWS]], %[[C0]] : index
+// CHECK-NEXT: scf.if %[[ANY]] {
+// CHECK-NEXT: gpu.launch blocks(%[[ROW:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
+// CHECK-SAME: threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C256]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
+// CHECK-SAME: workgroup(%[[SHARED:[^ ]*]] : memref<8xf32, #gpu.address_space<workgroup>>) {
+// CHECK-NEXT: %[[PARTIAL:.*]] = scf.for %[[J:.*]] = %[[TX]] to %[[C64]] step %[[C256]] iter_args(%[[ACC:.*]] = %[[ZERO]]) -> (f32) {
+// CHECK-NEXT: %[[IN:.*]] = memref.load %[[X]][%[[ROW]], %[[J]]] : memref<?x64xf32>
+// CHECK-NEXT: %[[SQ:.*]] = arith.mulf %[[IN]], %[[IN]] : f32
+// CHECK-NEXT: %[[NEXT:.*]] = arith.addf %[[ACC]], %[[SQ]] : f32
+// CHECK-NEXT: scf.yield %[[NEXT]] : f32
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[T1:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[PARTIAL]], %[[C16I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[S1:.*]] = arith.addf %[[PARTIAL]], %[[T1]] : f32
+// CHECK-NEXT: %[[T2:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[S1]], %[[C8I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[S2:.*]] = arith.addf %[[S1]], %[[T2]] : f32
+// CHECK-NEXT: %[[T3:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[S2]], %[[C4I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[S3:.*]] = arith.addf %[[S2]], %[[T3]] : f32
+// CHECK-NEXT: %[[T4:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[S3]], %[[C2I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[S4:.*]] = arith.addf %[[S3]], %[[T4]] : f32
+// CHECK-NEXT: %[[T5:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[S4]], %[[C1I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[WARPSUM:.*]] = arith.addf %[[S4]], %[[T5]] : f32
+// CHECK-NEXT: %[[WARP:.*]] = arith.divui %[[TX]], %[[C32]] : index
+// CHECK-NEXT: %[[LANE:.*]] = arith.remui %[[TX]], %[[C32]] : index
+// CHECK-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %[[C0]] : index
+// CHECK-NEXT: scf.if %[[LANE0]] {
+// CHECK-NEXT: memref.store %[[WARPSUM]], %[[SHARED]][%[[WARP]]] : memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[WARP0:.*]] = arith.cmpi eq, %[[WARP]], %[[C0]] : index
+// CHECK-NEXT: scf.if %[[WARP0]] {
+// CHECK-NEXT: %[[HAS:.*]] = arith.cmpi ult, %[[LANE]], %[[C8]] : index
+// CHECK-NEXT: %[[V:.*]] = scf.if %[[HAS]] -> (f32) {
+// CHECK-NEXT: %[[P:.*]] = memref.load %[[SHARED]][%[[LANE]]] : memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: scf.yield %[[P]] : f32
+// CHECK-NEXT: } else {
+// CHECK-NEXT: scf.yield %[[ZERO]] : f32
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[U1:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[V]], %[[C16I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[R1:.*]] = arith.addf %[[V]], %[[U1]] : f32
+// CHECK-NEXT: %[[U2:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[R1]], %[[C8I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[R2:.*]] = arith.addf %[[R1]], %[[U2]] : f32
+// CHECK-NEXT: %[[U3:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[R2]], %[[C4I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[R3:.*]] = arith.addf %[[R2]], %[[U3]] : f32
+// CHECK-NEXT: %[[U4:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[R3]], %[[C2I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[R4:.*]] = arith.addf %[[R3]], %[[U4]] : f32
+// CHECK-NEXT: %[[U5:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[R4]], %[[C1I]], %[[C32I]] : f32
+// CHECK-NEXT: %[[TOTAL:.*]] = arith.addf %[[R4]], %[[U5]] : f32
+// CHECK-NEXT: %[[FIRST:.*]] = arith.cmpi eq, %[[TX]], %[[C0]] : index
+// CHECK-NEXT: scf.if %[[FIRST]] {
+// CHECK-NEXT: %[[OLD:.*]] = memref.load %[[OUT]][%[[ROW]]] : memref<?xf32>
+// CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]], %[[TOTAL]] : f32
+// CHECK-NEXT: memref.store %[[NEW]], %[[OUT]][%[[ROW]]] : memref<?xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+// CHECK-NEXT: }
+// CHECK-NEXT: }
+// CHECK-NEXT: return
+// CHECK-NOT: linalg.generic
+// 128 threads a block: 4 warps, so 4 floats of workgroup memory, columns
+// t, t + 128, ..., and the first warp's lanes below 4 read the partials.
+// T128-LABEL: func.func @sum_of_squares(
+// T128-DAG: %[[C4:.*]] = arith.constant 4 : index
+// T128-DAG: %[[C128:.*]] = arith.constant 128 : index
+// T128: gpu.launch blocks({{.*}}) threads(%[[TX:[^,]*]], {{.*}}) in (%{{[^ ]*}} = %[[C128]],
+// T128-SAME: workgroup(%[[SHARED:[^ ]*]] : memref<4xf32, #gpu.address_space<workgroup>>) {
+// T128-NEXT: scf.for %{{.*}} = %[[TX]] to %{{.*}} step %[[C128]] iter_args
+// T128: memref.store %{{.*}}, %[[SHARED]][%{{.*}}] : memref<4xf32, #gpu.address_space<workgroup>>
+// T128: %[[LANE:.*]] = arith.remui %[[TX]]
+// T128: arith.cmpi ult, %[[LANE]], %[[C4]] : index
+// T128: memref.load %[[SHARED]][%[[LANE]]] : memref<4xf32, #gpu.address_space<workgroup>>
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+func.func @sum_of_squares(%x: memref<?x64xf32>, %sum: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#row, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// An input indexed by the column alone (a weight vector, here bf16) is
+// loaded at the column; the body, `out` on the right of the add, is the
+// op's own.
+// CHECK-LABEL: func.func @weighted_sum(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[W:[^:]+]]: memref<64xbf16>, %{{[^:]+}}: memref<?xf32>)
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
+// CHECK-NEXT: scf.for %[[J:.*]] = %[[TX]] to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (f32) {
+// CHECK-NEXT: %[[IN:.*]] = memref.load %[[X]][%[[ROW]], %[[J]]] : memref<?x64xf32>
+// CHECK-NEXT: %[[G:.*]] = memref.load %[[W]][%[[J]]] : memref<64xbf16>
+// CHECK-NEXT: %[[GF:.*]] = arith.extf %[[G]] : bf16 to f32
+// CHECK-NEXT: %[[P:.*]] = arith.mulf %[[IN]], %[[GF]] : f32
+// CHECK-NEXT: %[[NEXT:.*]] = arith.addf %[[P]], %[[ACC]] : f32
+// CHECK-NEXT: scf.yield %[[NEXT]] : f32
+// CHECK-NOT: linalg.generic
+func.func @weighted_sum(%x: memref<?x64xf32>, %w: memref<64xbf16>, %sum: memref<?xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<64xbf16>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %g: bf16, %acc: f32):
+    %gf = arith.extf %g : bf16 to f32
+    %p = arith.mulf %in, %gf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A transposed input: the row is its second index, the column its first;
+// the rows are the output's (the second dimension of the input).
+// CHECK-LABEL: func.func @column_sums(
+// CHECK-SAME: %[[X:[^:]+]]: memref<64x?xf32>, %{{[^:]+}}: memref<?xf32>)
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : index
+// CHECK: %[[ROWS:.*]] = memref.dim %[[X]], %[[C1]] : memref<64x?xf32>
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]],
+// CHECK-NEXT: scf.for %[[J:.*]] = %{{.*}} iter_args
+// CHECK-NEXT: memref.load %[[X]][%[[J]], %[[ROW]]] : memref<64x?xf32>
+func.func @column_sums(%x: memref<64x?xf32>, %sum: memref<?xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x?xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// What is not a sum of f(inputs) over (row, column) is left to
+// gemma-cuda-form-kernels: a max (its identity is not the 0 that each
+// thread starts from)...
+// CHECK-LABEL: func.func @row_max(
+// CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+func.func @row_max(%x: memref<?x64xf32>, %m: memref<?xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%m : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %r = arith.maximumf %acc, %in : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// ...a body that reads `out` other than in the final add (out + out * x
+// is not a sum of terms independent of it)...
+// CHECK-LABEL: func.func @out_used_twice(
+// CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+func.func @out_used_twice(%x: memref<?x64xf32>, %m: memref<?xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%m : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %p = arith.mulf %acc, %in : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// ...three loops...
+// CHECK-LABEL: func.func @three_loops(
+// CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+func.func @three_loops(%x: memref<?x4x64xf32>, %m: memref<?x4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x4x64xf32>) outs(%m : memref<?x4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// ...and no reduction at all.
+// CHECK-LABEL: func.func @all_parallel(
+// CHECK: linalg.generic
+// CHECK-NOT: gpu.launch
+func.func @all_parallel(%x: memref<?x64xf32>, %y: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<?x64xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A body that reads the loop indices (linalg.index) is left alone: its
+// loops are not the kernel's.
+// CHECK-LABEL: func.func @reads_index(
+// CHECK: linalg.generic
+// CHECK: linalg.index 1
+// CHECK-NOT: gpu.launch
+func.func @reads_index(%x: memref<?x64xf32>, %s: memref<?xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %j = linalg.index 1 : index
+    %ji = arith.index_cast %j : index to i32
+    %jf = arith.sitofp %ji : i32 to f32
+    %t = arith.mulf %in, %jf : f32
+    %r = arith.addf %acc, %t : f32
+    linalg.yield %r : f32
+  }
+  return
+}
