@@ -51,6 +51,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 
 namespace gemma {
@@ -113,7 +115,9 @@ public:
     buildBufferizationPipeline(pm, [](OpPassManager &dealloc) {
       dealloc.addNestedPass<func::FuncOp>(cuda::createLowerDeallocations());
     });
-    pm.addNestedPass<func::FuncOp>(cuda::createMapContractions());
+    cuda::MapContractionsOptions contractions;
+    contractions.tensorCores = architecture() >= 80;
+    pm.addNestedPass<func::FuncOp>(cuda::createMapContractions(contractions));
     pm.addNestedPass<func::FuncOp>(cuda::createMapReductions());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     pm.addNestedPass<func::FuncOp>(cuda::createFormKernels());
@@ -196,6 +200,9 @@ public:
   }
 
 private:
+  // The architecture's number: 90 for sm_90 (gemmac checks the form).
+  int architecture() const { return std::atoi(gpuArch.c_str() + 3); }
+
   // The PTX gpu-module-to-binary made of the kernel module.
   static LogicalResult kernelAssembly(ModuleOp module, std::string &ptx) {
     auto binary = module.lookupSymbol<gpu::BinaryOp>(

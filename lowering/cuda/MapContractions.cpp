@@ -3,6 +3,8 @@
 #include "lowering/LoweringUtils.h"
 #include "lowering/cuda/Passes.h"
 
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_MAPCONTRACTIONS
 #include "lowering/cuda/Passes.h.inc"
@@ -59,8 +61,8 @@ Value warpSum(OpBuilder &b, Location loc, Value value) {
   return value;
 }
 
-void map(linalg::MatmulOp op, int64_t warpsPerBlock) {
-  OpBuilder b(op);
+// The warp-per-row kernel for all M rows of `op` (the decode step's M = 1).
+void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock) {
   Location loc = op.getLoc();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
@@ -135,6 +137,183 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock) {
         });
         scf::YieldOp::create(mb, loc);
       });
+}
+
+// The tile of the tensor-core kernel: a warp's rows and columns (16 x 32,
+// four m16n8k16 products a step of 16 along K) and its block's warps.
+constexpr int64_t kTileRows = 16, kTileColumns = 32, kMmaColumns = 8;
+constexpr int64_t kMmaDepth = 16, kBlockWarps = 4;
+
+// Whether the tensor-core kernel takes `op`: bf16 activations (the mma
+// multiplies bf16 exactly as the f32 FMAs do after rounding to bf16) and K
+// a multiple of the mma's depth.
+bool takesTensorCores(linalg::MatmulOp op) {
+  auto a = cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto b = cast<MemRefType>(op.getDpsInputs()[1].getType());
+  return a.getElementType().isBF16() && b.getDimSize(1) % kMmaDepth == 0;
+}
+
+// C += A * W^T on the tensor cores: a warp per 16 x 32 tile of C, its
+// lanes loading the m16n8k16 fragments straight from A's and W's rows (two
+// adjacent bf16 a register, as the PTX ISA lays the fragments out: lane l
+// holds rows l / 4 and l / 4 + 8 and columns 2 (l % 4) + {0, 1} and + 8),
+// nvvm.mma.sync with f32 accumulators (nvgpu.mma.sync has no bf16
+// lowering in MLIR 22), and adding the tile into C. Rows
+// past M and columns past N read the last row or column and are not
+// stored.
+void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m) {
+  Location loc = op.getLoc();
+  Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+  Value c = op.getDpsInits()[0];
+  auto wType = cast<MemRefType>(w.getType());
+  const int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
+  auto cst = [&](OpBuilder &at, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(at, loc, v);
+  };
+  Value one = cst(b, 1);
+  Value columnBlocks = cst(b, (n + kTileColumns * kBlockWarps - 1) /
+                                  (kTileColumns * kBlockWarps));
+  Value rowBlocks = arith::CeilDivUIOp::create(b, loc, m, cst(b, kTileRows));
+  auto launch = gpu::LaunchOp::create(b, loc, columnBlocks, rowBlocks, one,
+                                      cst(b, kBlockWarps * kWarp), one, one);
+  OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
+  Value thread = launch.getThreadIds().x;
+  Value warp = arith::DivUIOp::create(kb, loc, thread, cst(kb, kWarp));
+  Value lane = arith::RemUIOp::create(kb, loc, thread, cst(kb, kWarp));
+  Value group = arith::DivUIOp::create(kb, loc, lane, cst(kb, 4));
+  Value pair = arith::MulIOp::create(
+      kb, loc, arith::RemUIOp::create(kb, loc, lane, cst(kb, 4)), cst(kb, 2));
+  Value row0 = arith::AddIOp::create(
+      kb, loc,
+      arith::MulIOp::create(kb, loc, launch.getBlockIds().y,
+                            cst(kb, kTileRows)),
+      group);
+  Value row1 = arith::AddIOp::create(kb, loc, row0, cst(kb, 8));
+  Value column0 = arith::MulIOp::create(
+      kb, loc,
+      arith::AddIOp::create(kb, loc,
+                            arith::MulIOp::create(kb, loc,
+                                                  launch.getBlockIds().x,
+                                                  cst(kb, kBlockWarps)),
+                            warp),
+      cst(kb, kTileColumns));
+  Value lastRow = arith::SubIOp::create(kb, loc, m, cst(kb, 1));
+  auto clampRow = [&](Value r) {
+    return arith::MinUIOp::create(kb, loc, r, lastRow);
+  };
+  Value readRow0 = clampRow(row0), readRow1 = clampRow(row1);
+  // Lane l's column of each product's B fragment, a row of W: n0 + l / 4.
+  SmallVector<Value> weightRows;
+  for (int64_t j = 0; j < kTileColumns / kMmaColumns; ++j)
+    weightRows.push_back(arith::MinUIOp::create(
+        kb, loc,
+        arith::AddIOp::create(
+            kb, loc, column0,
+            arith::AddIOp::create(kb, loc, group, cst(kb, j * kMmaColumns))),
+        cst(kb, n - 1)));
+
+  auto bf16 = kb.getBF16Type();
+  auto f32 = kb.getF32Type();
+  auto i32 = kb.getI32Type();
+  constexpr int64_t kProducts = kTileColumns / kMmaColumns;
+  // Two adjacent bf16 of `buffer` as the 32-bit register a fragment takes.
+  auto loadPair = [&](OpBuilder &at, Value buffer, Value r, Value col) {
+    Value pair = vector::LoadOp::create(
+        at, loc, VectorType::get({2}, bf16), buffer, ValueRange{r, col},
+        /*nontemporal=*/false, llvm::MaybeAlign(4));
+    Value word =
+        vector::BitCastOp::create(at, loc, VectorType::get({1}, i32), pair);
+    return vector::ExtractOp::create(at, loc, word, ArrayRef<int64_t>{0});
+  };
+  Value zero = arith::ConstantOp::create(kb, loc, kb.getF32FloatAttr(0));
+  // Four f32 accumulators a product: rows g and g + 8, two columns each.
+  SmallVector<Value> inits(kProducts * 4, zero);
+  auto resultType =
+      LLVM::LLVMStructType::getLiteral(kb.getContext(), {f32, f32, f32, f32});
+  auto steps = scf::ForOp::create(
+      kb, loc, cst(kb, 0), cst(kb, k), cst(kb, kMmaDepth), inits,
+      [&](OpBuilder &sb, Location, Value k0, ValueRange acc) {
+        Value col = arith::AddIOp::create(sb, loc, k0, pair);
+        Value colHigh = arith::AddIOp::create(sb, loc, col, cst(sb, 8));
+        // A's fragment: rows (g, g + 8) x columns (col, col + 8).
+        SmallVector<Value> aWords = {loadPair(sb, a, readRow0, col),
+                                     loadPair(sb, a, readRow1, col),
+                                     loadPair(sb, a, readRow0, colHigh),
+                                     loadPair(sb, a, readRow1, colHigh)};
+        SmallVector<Value> next;
+        for (auto [j, weightRow] : llvm::enumerate(weightRows)) {
+          SmallVector<Value> bWords = {loadPair(sb, w, weightRow, col),
+                                       loadPair(sb, w, weightRow, colHigh)};
+          auto mma = NVVM::MmaOp::create(
+              sb, loc, resultType, aWords, bWords, acc.slice(4 * j, 4),
+              ArrayRef<int64_t>{kTileRows, kMmaColumns, kMmaDepth},
+              std::nullopt, std::nullopt,
+              std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
+                                            NVVM::MMATypes::bf16},
+              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                             NVVM::MMALayout::col});
+          for (int64_t e = 0; e < 4; ++e)
+            next.push_back(LLVM::ExtractValueOp::create(
+                sb, loc, mma.getResult(), ArrayRef<int64_t>{e}));
+        }
+        scf::YieldOp::create(sb, loc, next);
+      });
+
+  // C's fragment: rows (g, g + 8) x columns 2 (l % 4) + {0, 1} of each of
+  // the four 8-column products.
+  Value nBound = cst(kb, n);
+  for (int64_t j = 0; j < kProducts; ++j) {
+    Value base =
+        arith::AddIOp::create(kb, loc, column0, cst(kb, j * kMmaColumns));
+    for (int64_t half = 0; half < 2; ++half) {
+      Value r = half ? row1 : row0;
+      Value rowInside =
+          arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, r, m);
+      for (int64_t e = 0; e < 2; ++e) {
+        Value col = arith::AddIOp::create(
+            kb, loc, base, arith::AddIOp::create(kb, loc, pair, cst(kb, e)));
+        Value inside = arith::AndIOp::create(
+            kb, loc, rowInside,
+            arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, col,
+                                  nBound));
+        Value value = steps.getResult(4 * j + 2 * half + e);
+        scf::IfOp::create(kb, loc, inside, [&](OpBuilder &tb, Location) {
+          Value old = memref::LoadOp::create(tb, loc, c, ValueRange{r, col});
+          memref::StoreOp::create(tb, loc,
+                                  arith::AddFOp::create(tb, loc, old, value), c,
+                                  ValueRange{r, col});
+          scf::YieldOp::create(tb, loc);
+        });
+      }
+    }
+  }
+  gpu::TerminatorOp::create(kb, loc);
+}
+
+// The row kernel, or, with tensor cores and at least 16 rows (a prefill),
+// the tensor-core kernel: M is known only when the code runs.
+void map(linalg::MatmulOp op, int64_t warpsPerBlock, bool tensorCores) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  if (!tensorCores || !takesTensorCores(op)) {
+    buildRowKernel(b, op, warpsPerBlock);
+    op.erase();
+    return;
+  }
+  Value m = memref::DimOp::create(b, loc, op.getDpsInputs()[0], 0);
+  Value many =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, m,
+                            arith::ConstantIndexOp::create(b, loc, kTileRows));
+  scf::IfOp::create(
+      b, loc, many,
+      [&](OpBuilder &tb, Location) {
+        buildTensorCoreKernel(tb, op, m);
+        scf::YieldOp::create(tb, loc);
+      },
+      [&](OpBuilder &eb, Location) {
+        buildRowKernel(eb, op, warpsPerBlock);
+        scf::YieldOp::create(eb, loc);
+      });
   op.erase();
 }
 
@@ -151,7 +330,7 @@ struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
         ops.push_back(op);
     });
     for (linalg::MatmulOp op : ops)
-      map(op, warpsPerBlock);
+      map(op, warpsPerBlock, tensorCores);
   }
 };
 

@@ -65,8 +65,14 @@ def MapContractions
     slice of each activation row m, and sum across the warp with
     `gpu.shuffle xor`; lane 0 adds the sum into C[m, n]. This is the decode
     step's matrix-vector product at the weights' streaming speed (M = 1);
-    a prefill's M > 1 rows re-read the weight row from L1, which the
-    tensor-core kernels will replace. Other contractions are left to
+    a prefill's M > 1 rows re-read the weight row from L1.
+
+    With `tensor-cores`, bf16 activations and K a multiple of 16, the host
+    picks by M: at least 16 rows (a prefill) go to a tensor-core kernel, a
+    warp per 16 x 32 tile of C loading the m16n8k16 fragments straight from
+    the rows of A and W (two adjacent bf16 a 32-bit register, in the PTX
+    ISA's fragment layout) into `nvvm.mma.sync` with f32 accumulators;
+    fewer rows to the warp-per-row kernel. Other contractions are left to
     `gemma-cuda-form-kernels`.
 
     Before:
@@ -99,11 +105,15 @@ def MapContractions
   let options = [
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",
            "warps (weight rows) of a block">,
+    Option<"tensorCores", "tensor-cores", "bool", "false",
+           "with bf16 activations and K a multiple of 16, calls of at least "
+           "16 rows (prefill) run on the tensor cores (nvvm.mma.sync "
+           "m16n8k16, sm_80 and newer)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
 }
 

@@ -1,5 +1,6 @@
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions --canonicalize | FileCheck %s
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="warps-per-block=4" --canonicalize | FileCheck %s --check-prefix=W4
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="tensor-cores=true" --canonicalize | FileCheck %s --check-prefix=TC
 
 #A = affine_map<(m, n, k) -> (m, k)>
 #Bt = affine_map<(m, n, k) -> (n, k)>
@@ -223,5 +224,45 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%a, %b : memref<?x64xf32, strided<[64, 1], offset: 3>>, memref<12x64xbf16, strided<[65, 1]>>)
       outs(%c : memref<?x12xf32>)
+  return
+}
+
+// -----
+
+// With tensor-cores, bf16 activations and K a multiple of 16, the host picks
+// by M: 16 rows or more (a prefill) run a warp per 16 x 32 tile of C on
+// nvvm.mma.sync m16n8k16 (four products a step of 16 along K, fragments
+// loaded as 32-bit pairs of bf16), fewer the warp-per-row kernel.
+// TC-LABEL: func.func @prefill_tiles(
+// TC: %[[M:.*]] = memref.dim %{{.*}}, %c0 : memref<?x64xbf16>
+// TC: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16 : index
+// TC: scf.if %[[MANY]] {
+// TC: %[[ROWBLOCKS:.*]] = arith.ceildivui %[[M]], %c16 : index
+// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128
+// TC: scf.for %{{.*}} = %c0{{.*}} to %c64 step %c16
+// TC: vector.load %{{.*}} {alignment = 4 : i64} : memref<?x64xbf16>, vector<2xbf16>
+// TC: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// TC-COUNT-4: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// TC: } else {
+// TC: gpu.launch
+// TC: vector.fma
+// TC-NOT: nvvm.mma.sync
+// TC: return
+func.func @prefill_tiles(%a: memref<?x64xbf16>, %w: memref<40x64xbf16>, %c: memref<?x40xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %w : memref<?x64xbf16>, memref<40x64xbf16>) outs(%c : memref<?x40xf32>)
+  return
+}
+
+// -----
+
+// f32 activations keep the row kernel (the f32 products of
+// --matmul-inputs f32 are exact; the mma would round them to bf16).
+// TC-LABEL: func.func @f32_rows(
+// TC-NOT: nvvm.mma.sync
+// TC: vector.fma
+func.func @f32_rows(%a: memref<?x64xf32>, %w: memref<40x64xbf16>, %c: memref<?x40xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %w : memref<?x64xf32>, memref<40x64xbf16>) outs(%c : memref<?x40xf32>)
   return
 }
