@@ -36,15 +36,6 @@ namespace {
 
 constexpr int64_t kWarp = 32;
 
-Value warpSum(OpBuilder &b, Location loc, Value value) {
-  for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
-    auto shuffle = gpu::ShuffleOp::create(b, loc, value, offset, kWarp,
-                                          gpu::ShuffleMode::XOR);
-    value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
-  }
-  return value;
-}
-
 Value f32Constant(OpBuilder &b, Location loc, float value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }

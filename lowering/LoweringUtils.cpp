@@ -2,6 +2,8 @@
 
 #include "lowering/LoweringUtils.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <cmath>
@@ -298,6 +300,16 @@ Value forLoop(
         scf::YieldOp::create(nb, nl, body(nb, nl, iv, iterArgs));
       });
   return loop.getNumResults() ? loop.getResult(resultIndex) : Value();
+}
+
+Value warpSum(OpBuilder &b, Location loc, Value value) {
+  constexpr int32_t kWarp = 32;
+  for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
+    auto shuffle = gpu::ShuffleOp::create(b, loc, value, offset, kWarp,
+                                          gpu::ShuffleMode::XOR);
+    value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
+  }
+  return value;
 }
 
 } // namespace mlir::gemma

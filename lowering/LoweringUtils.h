@@ -99,6 +99,11 @@ Value forLoop(
         body,
     unsigned resultIndex = 0);
 
+/// The sum of the f32 `value` over the 32 lanes of a GPU warp, in every
+/// lane: five gpu.shuffle xor steps (16, 8, 4, 2, 1). For kernels inside a
+/// gpu.launch whose threads run in whole warps.
+Value warpSum(OpBuilder &b, Location loc, Value value);
+
 } // namespace mlir::gemma
 
 #endif // GEMMA_LOWERING_LOWERINGUTILS_H

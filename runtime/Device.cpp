@@ -120,6 +120,20 @@ EntryFunctions resolveEntryFunctions(
   return functions;
 }
 
+TokenEntryFn EntryFunctions::token(const std::string &entry) const {
+  auto found = tokens.find(entry);
+  if (found == tokens.end())
+    throw std::logic_error("no entry point '" + entry + "'");
+  return found->second;
+}
+
+ImageTokenEntryFn EntryFunctions::imageToken(const std::string &entry) const {
+  auto found = imageTokens.find(entry);
+  if (found == imageTokens.end())
+    throw std::logic_error("no entry point '" + entry + "' that takes images");
+  return found->second;
+}
+
 void Device::setThreads(int n) {
   if (n < 1)
     throw std::invalid_argument("the thread count must be at least 1, got " +

@@ -114,6 +114,10 @@ struct EntryFunctions {
     return tokens.count(entry) != 0 || imageTokens.count(entry) != 0 ||
            (entry == "encode_image" && encodeImage);
   }
+  // The token entry `entry`, or its image variant; std::logic_error when
+  // the executable has none (the caller checked hasEntry).
+  TokenEntryFn token(const std::string &entry) const;
+  ImageTokenEntryFn imageToken(const std::string &entry) const;
 };
 
 // Resolves the table's entries through `symbols`: the token entries

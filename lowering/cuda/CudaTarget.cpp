@@ -230,7 +230,7 @@ private:
     if (llvm::sys::fs::createTemporaryFile("gemma-kernels", "ptx", input) ||
         llvm::sys::fs::createTemporaryFile("gemma-kernels", "cubin", output))
       return module.emitError("cuda target: cannot create temporary files");
-    auto cleanup = llvm::make_scope_exit([&] {
+    llvm::scope_exit cleanup([&] {
       llvm::sys::fs::remove(input);
       llvm::sys::fs::remove(output);
     });

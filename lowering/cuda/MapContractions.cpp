@@ -51,16 +51,6 @@ bool isMappable(linalg::MatmulOp op) {
          a.isLastDimUnitStride() && b.isLastDimUnitStride();
 }
 
-// The sum of `value` over the 32 lanes of a warp, in every lane.
-Value warpSum(OpBuilder &b, Location loc, Value value) {
-  for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
-    auto shuffle = gpu::ShuffleOp::create(b, loc, value, offset, kWarp,
-                                          gpu::ShuffleMode::XOR);
-    value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
-  }
-  return value;
-}
-
 // The warp-per-row kernel for all M rows of `op` (the decode step's M = 1).
 void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock) {
   Location loc = op.getLoc();

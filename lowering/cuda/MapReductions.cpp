@@ -1,5 +1,6 @@
 //===- MapReductions.cpp - row sums as block-per-row kernels --------------===//
 
+#include "lowering/LoweringUtils.h"
 #include "lowering/cuda/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -45,15 +46,6 @@ bool isRowSum(linalg::GenericOp op) {
     return false;
   // `out` feeds nothing but the final add.
   return out.hasOneUse();
-}
-
-Value warpSum(OpBuilder &b, Location loc, Value value) {
-  for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
-    auto shuffle = gpu::ShuffleOp::create(b, loc, value, offset, kWarp,
-                                          gpu::ShuffleMode::XOR);
-    value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
-  }
-  return value;
 }
 
 void map(linalg::GenericOp op, int64_t threads) {

@@ -147,12 +147,6 @@ std::vector<float> CpuDevice::runTokens(const std::string &entry,
                                         const int32_t *ids, int64_t n,
                                         int64_t position, int64_t rows,
                                         const ImageTokens *images) {
-  auto fn = entries.tokens.find(entry);
-  auto imageFn = entries.imageTokens.find(entry);
-  if (images ? imageFn == entries.imageTokens.end()
-             : fn == entries.tokens.end())
-    throw std::logic_error("no entry point '" + entry + "'" +
-                           (images ? " that takes images" : ""));
   MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
   MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
   auto *idData = const_cast<int32_t *>(ids);
@@ -166,10 +160,10 @@ std::vector<float> CpuDevice::runTokens(const std::string &entry,
         features, features, 0, {images->featureRows, hidden}, {hidden, 1}};
     auto *groups = const_cast<int32_t *>(images->groups);
     MemRefDescriptor<int32_t, 1> groupsRef{groups, groups, 0, {n}, {1}};
-    imageFn->second(&logitsRef, &weightsRef, &arenaRef, &idsRef, position,
-                    &featuresRef, &groupsRef);
+    entries.imageToken(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef,
+                              position, &featuresRef, &groupsRef);
   } else {
-    fn->second(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
+    entries.token(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
   }
   return takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
 }
