@@ -142,31 +142,7 @@ bool isLeftoverBuffer(const std::string &name) {
 }
 
 float halfToFloat(uint16_t h, DType dtype) {
-  uint32_t bits;
-  if (dtype == DType::BF16) {
-    bits = static_cast<uint32_t>(h) << 16;
-  } else { // IEEE binary16
-    uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-    uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-    if (exponent == 0x1f) {
-      bits = sign | 0x7f800000 | (mantissa << 13);
-    } else if (exponent != 0) {
-      bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-      bits = sign;
-    } else { // subnormal: normalise
-      int shift = 0;
-      while (!(mantissa & 0x400)) {
-        mantissa <<= 1;
-        ++shift;
-      }
-      bits = sign | (static_cast<uint32_t>(113 - shift) << 23) |
-             ((mantissa & 0x3ff) << 13);
-    }
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return dtype == DType::BF16 ? bf16ToFloat(h) : f16ToFloat(h);
 }
 
 // The element at `index` of a floating-point tensor, as f32 (exact).

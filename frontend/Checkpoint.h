@@ -90,6 +90,11 @@ public:
   // Canonical names and shapes, in expectedTensors() order.
   const std::vector<ExpectedTensor> &expected() const { return expectedList; }
 
+  // The safetensors files the tensors are read from (none for random()).
+  const std::vector<std::unique_ptr<SafetensorsFile>> &storage() const {
+    return files;
+  }
+
   bool hasTensor(const std::string &canonicalName) const;
   // The view's `name` is the canonical name; `file` is where it is stored.
   // Throws gemma::Error naming the tensor when there is none.

@@ -13,6 +13,7 @@
 #include "runtime/ModelInfo.h"
 #include "runtime/Payload.h"
 #include "runtime/Progress.h"
+#include "runtime/Weights.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -25,10 +26,12 @@
 #include <sentencepiece_processor.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <limits>
+#include <map>
 
 #include <unistd.h>
 
@@ -393,9 +396,6 @@ void compileModel(const CompileOptions &options) {
     llvm::sys::fs::create_directories(*options.dumpDir);
 
   auto start = std::chrono::steady_clock::now();
-  if (options.externalWeights && !options.randomSeed)
-    throw UsageError("--external-weights takes --random-weights: the weights "
-                     "of a checkpoint directory are packed into the payload");
   Checkpoint checkpoint =
       options.randomSeed
           ? Checkpoint::random(options.modelDir, *options.randomSeed,
@@ -542,7 +542,30 @@ void compileModel(const CompileOptions &options) {
   if (!tokenizer.empty())
     info.tokenizer = ModelInfo::ByteRange{
         packedBytes, static_cast<int64_t>(tokenizer.size())};
-  if (options.externalWeights) {
+  if (options.externalWeights && !options.randomSeed) {
+    // The checkpoint's files as they are now: where each tensor lies in
+    // which file, and what each file must still be at run time.
+    ModelInfo::ExternalWeights external;
+    external.dir = std::filesystem::absolute(checkpoint.dir()).string();
+    std::map<std::string, int64_t> fileIndex;
+    for (const auto &file : checkpoint.storage()) {
+      fileIndex[file->path()] = static_cast<int64_t>(external.files.size());
+      external.files.push_back(
+          {std::filesystem::path(file->path()).filename().string(),
+           static_cast<int64_t>(file->size()),
+           safetensorsHeaderHash(file->bytes(), file->size())});
+    }
+    for (const auto &[name, offset] : weights) {
+      const TensorView &view = checkpoint.tensor(name);
+      int64_t index = fileIndex.at(view.file);
+      const SafetensorsFile &file = *checkpoint.storage()[index];
+      external.tensors.push_back(
+          {name, index, static_cast<int64_t>(view.data - file.bytes()),
+           static_cast<int64_t>(view.bytes), dtypeName(view.dtype),
+           dtypeName(checkpoint.storageDType(name)), offset});
+    }
+    info.externalWeights = std::move(external);
+  } else if (options.externalWeights) {
     ModelInfo::RandomWeights random;
     random.seed = static_cast<int64_t>(*options.randomSeed);
     for (const auto &[name, offset] : weights) {
@@ -609,11 +632,14 @@ void compileModel(const CompileOptions &options) {
   staged.commit();
   std::cerr << "gemmac: compiled " << options.output << " ("
             << config.text.numLayers << " layers, " << blobBytes
-            << (options.externalWeights
+            << (!options.externalWeights
+                    ? " weight bytes packed at " +
+                          Progress::formatBytes(packing.rate()) + "/s"
+                : options.randomSeed
                     ? " weight bytes generated at start from seed " +
                           std::to_string(*options.randomSeed)
-                    : " weight bytes packed at " +
-                          Progress::formatBytes(packing.rate()) + "/s")
+                    : " weight bytes read at start from " +
+                          info.externalWeights->dir)
             << ") in " << secondsSince(start) << " s\n";
 }
 

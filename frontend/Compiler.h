@@ -57,8 +57,10 @@ struct CompileOptions {
   /// read: no checkpoint needs to be stored.
   std::optional<uint64_t> randomSeed;
   DType randomDType = DType::BF16;
-  /// Leave the weights out of the payload: with randomSeed, the executable
-  /// generates them at start (ModelInfo::randomWeights).
+  /// Leave the weights out of the payload: the executable reads them from
+  /// the checkpoint's safetensors files at start (ModelInfo::
+  /// externalWeights), or, with randomSeed, generates them
+  /// (ModelInfo::randomWeights).
   bool externalWeights = false;
 };
 

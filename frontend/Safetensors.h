@@ -62,6 +62,9 @@ public:
   const TensorView *find(const std::string &name) const;
   const std::map<std::string, std::string> &metadata() const { return meta; }
   const std::string &path() const { return filePath; }
+  // The whole file, as mapped (header included).
+  const uint8_t *bytes() const { return static_cast<const uint8_t *>(mapping); }
+  size_t size() const { return mappedBytes; }
 
   SafetensorsFile(const SafetensorsFile &) = delete;
   SafetensorsFile &operator=(const SafetensorsFile &) = delete;

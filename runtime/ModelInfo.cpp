@@ -79,6 +79,28 @@ struct Writer {
                          {"std", t.std}});
     object[key] = {{"seed", value->seed}, {"tensors", tensors}};
   }
+  void external(const char *key,
+                std::optional<ModelInfo::ExternalWeights> &value, int64_t) {
+    if (!value) {
+      object[key] = nullptr;
+      return;
+    }
+    nlohmann::ordered_json files = nlohmann::ordered_json::array();
+    for (const ModelInfo::ExternalFile &f : value->files)
+      files.push_back({{"name", f.name},
+                       {"bytes", f.bytes},
+                       {"header_hash", f.headerHash}});
+    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+    for (const ModelInfo::ExternalTensor &t : value->tensors)
+      tensors.push_back({{"name", t.name},
+                         {"file", t.file},
+                         {"data_offset", t.dataOffset},
+                         {"bytes", t.bytes},
+                         {"stored_dtype", t.storedDtype},
+                         {"dtype", t.dtype},
+                         {"offset", t.offset}});
+    object[key] = {{"dir", value->dir}, {"files", files}, {"tensors", tensors}};
+  }
   void entries(const char *key, std::vector<EntryPointInfo> &value) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     auto tensors = [](const std::vector<EntryTensor> &ts) {
@@ -236,6 +258,71 @@ struct Reader {
     }
     value = std::move(weights);
   }
+  void external(const char *key,
+                std::optional<ModelInfo::ExternalWeights> &value,
+                int64_t weightBytes) {
+    known.insert(key);
+    fields.require(key);
+    if (!fields.has(key))
+      return; // null: not external
+    JsonFields sub = fields.sub(key);
+    sub.rejectUnknown({"dir", "files", "tensors"});
+    ModelInfo::ExternalWeights weights;
+    weights.dir = sub.requireString("dir");
+    auto items = [&](const char *field) -> const json & {
+      const json &list = sub.require(field);
+      if (!list.is_array())
+        sub.fail(field, "must be an array");
+      return list;
+    };
+    auto item = [&](const json &list, const char *field, size_t i) {
+      std::string name =
+          std::string(key) + "." + field + "[" + std::to_string(i) + "]";
+      if (!list[i].is_object())
+        fields.fail(name, "must be an object");
+      return JsonFields(&list[i], fields.sourceName(), name + ".",
+                        "payload metadata field");
+    };
+    const json &files = items("files");
+    for (size_t i = 0; i < files.size(); ++i) {
+      JsonFields f = item(files, "files", i);
+      f.rejectUnknown({"name", "bytes", "header_hash"});
+      weights.files.push_back({f.requireString("name"),
+                               f.requireInt("bytes", 1, kInt64Max),
+                               f.requireString("header_hash")});
+    }
+    const json &tensors = items("tensors");
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      JsonFields t = item(tensors, "tensors", i);
+      t.rejectUnknown({"name", "file", "data_offset", "bytes", "stored_dtype",
+                       "dtype", "offset"});
+      ModelInfo::ExternalTensor tensor;
+      tensor.name = t.requireString("name");
+      tensor.file = t.requireInt(
+          "file", 0, static_cast<int64_t>(weights.files.size()) - 1);
+      const ModelInfo::ExternalFile &file =
+          weights.files[static_cast<size_t>(tensor.file)];
+      tensor.dataOffset = t.requireInt("data_offset", 0, file.bytes);
+      tensor.bytes = t.requireInt("bytes", 1, file.bytes - tensor.dataOffset);
+      for (auto [field, out] : {std::pair{"stored_dtype", &tensor.storedDtype},
+                                {"dtype", &tensor.dtype}}) {
+        *out = t.requireString(field);
+        if (*out != "bf16" && *out != "f16" && *out != "f32")
+          t.fail(field, "'" + *out + "' is not one of bf16, f16, f32");
+      }
+      if (tensor.dtype != tensor.storedDtype && tensor.dtype != "f32")
+        t.fail("dtype", "a tensor is only widened, to f32");
+      int64_t stored = tensor.storedDtype == "f32" ? 4 : 2;
+      int64_t widened = tensor.dtype == "f32" ? 4 : 2;
+      if (tensor.bytes % stored != 0)
+        t.fail("bytes", "is not a whole number of elements");
+      tensor.offset = t.requireInt("offset", 0, weightBytes);
+      if (tensor.bytes / stored * widened > weightBytes - tensor.offset)
+        t.fail("offset", "puts the tensor past weight_bytes");
+      weights.tensors.push_back(std::move(tensor));
+    }
+    value = std::move(weights);
+  }
   EntryTensor tensor(const JsonFields &at) {
     at.rejectUnknown({"name", "dtype", "shape"});
     EntryTensor t{at.requireString("name"), at.requireString("dtype"), {}};
@@ -313,6 +400,7 @@ template <typename Visitor> void visitFields(Visitor &v, ModelInfo &m) {
   v.vision("vision", m.vision, m.vocabSize);
   v.images("device_code", m.deviceCode);
   v.random("random_weights", m.randomWeights, m.weightBytes);
+  v.external("external_weights", m.externalWeights, m.weightBytes);
   v.entries("entry_points", m.entryPoints);
 }
 
@@ -366,6 +454,9 @@ ModelInfo parseModelInfo(const std::string &text, const std::string &source) {
   if (info.kvBytesLocal > info.kvArenaBytes - info.kvBytesGlobal)
     fields.fail("kv_bytes_local",
                 "kv_bytes_local + kv_bytes_global exceeds kv_arena_bytes");
+  if (info.randomWeights && info.externalWeights)
+    fields.fail("external_weights",
+                "random_weights and external_weights exclude each other");
   if (info.numLocalLayers + info.numGlobalLayers != info.numLayers)
     fields.fail("num_global_layers",
                 "num_local_layers + num_global_layers is not num_layers");

@@ -22,8 +22,8 @@ namespace gemma {
 
 // Version of the metadata layout below; bumped on every change to it.
 // 1: flat keys, optional ones; 2: this schema, with the entry-point table;
-// 3: prefill_chunk and local_cache_slots; 4: vision; 5: device_code and
-// random_weights.
+// 3: prefill_chunk and local_cache_slots; 4: vision; 5: device_code,
+// random_weights and external_weights.
 constexpr int64_t kMetadataFormat = 5;
 
 // One operand or result of an entry point, as the generated code's C
@@ -126,6 +126,31 @@ struct ModelInfo {
     std::vector<RandomTensor> tensors;
   };
   std::optional<RandomWeights> randomWeights;
+  // Weights read at start from the checkpoint's own safetensors files
+  // (gemmac compile --external-weights): each tensor's bytes at its offset
+  // in the blob, widened where the blob stores a wider dtype. The files
+  // are checked first: their size and a hash of their header must be what
+  // the compiler saw.
+  struct ExternalFile {
+    std::string name;       // in `dir`
+    int64_t bytes = 0;      // the file's size
+    std::string headerHash; // safetensorsHeaderHash(), 16 hex digits
+  };
+  struct ExternalTensor {
+    std::string name;
+    int64_t file = 0;        // index into files
+    int64_t dataOffset = 0;  // in the file
+    int64_t bytes = 0;       // in the file
+    std::string storedDtype; // "bf16", "f16", "f32": in the file
+    std::string dtype;       // in the blob (the same, or f32)
+    int64_t offset = 0;      // in the blob
+  };
+  struct ExternalWeights {
+    std::string dir; // absolute, as compiled ($GEMMA_WEIGHTS_DIR overrides)
+    std::vector<ExternalFile> files;
+    std::vector<ExternalTensor> tensors;
+  };
+  std::optional<ExternalWeights> externalWeights;
   std::vector<EntryPointInfo> entryPoints;
 
   // The entry named `name`, or null.

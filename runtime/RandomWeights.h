@@ -1,5 +1,6 @@
 // RandomWeights.h - the seeded random weights of `gemmac random-checkpoint`,
-// element by element.
+// element by element, and the 16-bit float conversions they and the
+// checkpoint readers share.
 //
 // Element i of a tensor depends only on the seed, the tensor's canonical
 // name and i (splitmix64 of a per-tensor key), so any chunk of any tensor
@@ -36,9 +37,11 @@ void fillRandom(const RandomInit &init, uint64_t key, const std::string &dtype,
                 uint64_t first, size_t count, uint8_t *out);
 
 // Round-to-nearest-even conversions from f32 (NaN stays NaN, overflow to
-// infinity; f16 subnormals rounded exactly).
+// infinity; f16 subnormals rounded exactly), and the exact ones back.
 uint16_t floatToBF16(float value);
 uint16_t floatToF16(float value);
+float bf16ToFloat(uint16_t value);
+float f16ToFloat(uint16_t value);
 
 } // namespace gemma
 

@@ -10,6 +10,8 @@ VARIANT:
                  and the rotary inv_freq buffers old exporters saved
   f32-norms      norms in F32 beside the BF16 matrices, in one file
   mixed-shards   two shards: BF16 matrices in one, F32 norms in the other
+  one-f32-layer  layer 0's norms in F32, every other tensor BF16 (a role
+                 stored in two dtypes, packed widened to F32)
   null-metadata  a header with "__metadata__": null
   attn-softcap   config.json sets attn_logit_softcapping (a Gemma 2 field)
   t5-names       a multimodal checkpoint as transformers 5 saves it:
@@ -76,6 +78,11 @@ if variant == "tied-lm-head":
     write(single, tensors)
 elif variant == "f32-norms":
     widen_norms(tensors)
+    write(single, tensors)
+elif variant == "one-f32-layer":
+    first = {n: t for n, t in tensors.items() if ".layers.0." in n}
+    widen_norms(first)
+    tensors.update(first)
     write(single, tensors)
 elif variant == "mixed-shards":
     matrices = {n: t for n, t in tensors.items() if len(t[1]) > 1}
