@@ -572,6 +572,9 @@ void compileModel(const CompileOptions &options) {
       auto expected = std::find_if(
           checkpoint.expected().begin(), checkpoint.expected().end(),
           [&](const ExpectedTensor &t) { return t.name == name; });
+      if (expected == checkpoint.expected().end())
+        throw Error(checkpoint.dir() + ": no tensor '" + name +
+                    "' in this checkpoint");
       int64_t elements = 1;
       for (int64_t d : expected->shape)
         elements *= d;

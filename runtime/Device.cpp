@@ -140,6 +140,11 @@ void Device::setThreads(int n) {
                                 std::to_string(n));
 }
 
+void checkDeviceAvailable(const ModelInfo &info) {
+  if (info.target == "cuda")
+    CudaDevice::checkAvailable();
+}
+
 std::unique_ptr<Device> createDevice(const MappedPayload &payload,
                                      const ModelInfo &info,
                                      const SymbolResolver &symbols,

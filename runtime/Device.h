@@ -69,6 +69,11 @@ public:
   virtual void setThreads(int n);
 };
 
+// Checks, cheaply and before anything large is read or generated, that this
+// machine can run info.target's code: for `cuda`, that the NVIDIA driver
+// loads and finds a GPU. Throws std::runtime_error in one line otherwise.
+void checkDeviceAvailable(const ModelInfo &info);
+
 // The device for the target that generated the executable (info.target),
 // with its entry points resolved through `symbols` and checked against the
 // calling convention, running on the weights at `weights`

@@ -11,15 +11,16 @@ namespace gemma {
 
 Model::Model(MappedPayload payloadIn, const SymbolResolver &symbols)
     : weights(std::move(payloadIn)),
-      modelInfo(parseModelInfo(weights.metadata(), weights.path())),
-      blob(weights, modelInfo) {
-  if (!blob.generated() &&
+      modelInfo(parseModelInfo(weights.metadata(), weights.path())) {
+  checkDeviceAvailable(modelInfo);
+  blob = std::make_unique<WeightBlob>(weights, modelInfo);
+  if (!blob->generated() &&
       weights.blobSize() < static_cast<uint64_t>(modelInfo.weightBytes))
     throw std::runtime_error(weights.path() + ": the weight blob has " +
                              std::to_string(weights.blobSize()) +
                              " bytes but the model reads " +
                              std::to_string(modelInfo.weightBytes));
-  device = createDevice(weights, modelInfo, symbols, blob.data());
+  device = createDevice(weights, modelInfo, symbols, blob->data());
 }
 
 std::vector<float> Model::prefill(const int32_t *ids, int64_t n,

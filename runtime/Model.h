@@ -102,7 +102,9 @@ private:
 
   MappedPayload weights;
   ModelInfo modelInfo;
-  WeightBlob blob;                // the payload's, or generated at start
+  // The payload's, or assembled at start, once the device is known to be
+  // there.
+  std::unique_ptr<WeightBlob> blob;
   std::unique_ptr<Device> device; // after weights, modelInfo and blob
 
   int64_t pos = 0;

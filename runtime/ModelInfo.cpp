@@ -5,6 +5,7 @@
 
 #include "runtime/JsonFields.h"
 
+#include <cmath>
 #include <limits>
 #include <set>
 
@@ -250,9 +251,10 @@ struct Reader {
       for (auto [field, out] :
            {std::pair{"mean", &tensor.mean}, {"std", &tensor.std}}) {
         const json &number = t.require(field);
-        if (!number.is_number())
-          t.fail(field, "must be a number");
-        *out = number.get<float>();
+        double value = number.is_number() ? number.get<double>() : NAN;
+        if (!std::isfinite(value) || std::fabs(value) > 3.0e38)
+          t.fail(field, "must be a finite f32");
+        *out = static_cast<float>(value);
       }
       weights.tensors.push_back(std::move(tensor));
     }
@@ -298,6 +300,8 @@ struct Reader {
                        "dtype", "offset"});
       ModelInfo::ExternalTensor tensor;
       tensor.name = t.requireString("name");
+      if (weights.files.empty())
+        sub.fail("files", "is empty, but tensors name a file");
       tensor.file = t.requireInt(
           "file", 0, static_cast<int64_t>(weights.files.size()) - 1);
       const ModelInfo::ExternalFile &file =
@@ -384,7 +388,7 @@ template <typename Visitor> void visitFields(Visitor &v, ModelInfo &m) {
   v.integer("num_layers", m.numLayers, 1, kInt64Max);
   v.integer("num_local_layers", m.numLocalLayers, 0, m.numLayers);
   v.integer("num_global_layers", m.numGlobalLayers, 0, m.numLayers);
-  v.integer("sliding_window", m.slidingWindow, 1, kInt64Max);
+  v.integer("sliding_window", m.slidingWindow, 1, kInt32Max);
   v.integer("max_context", m.maxContext, 1, kInt32Max);
   v.integer("prefill_chunk", m.prefillChunk, 1, m.maxContext);
   v.integer("local_cache_slots", m.localCacheSlots, 0, m.maxContext);

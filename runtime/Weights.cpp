@@ -11,9 +11,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -33,19 +35,36 @@ int usableCpus() {
   return std::max(1, CPU_COUNT(&allowed));
 }
 
-// Runs `work(i)` for i in [0, count) on every usable CPU.
+// Runs `work(i)` for i in [0, count) on every usable CPU (fewer when
+// threads cannot be had); the first exception a call throws is rethrown
+// once every thread has stopped.
 void parallelFor(size_t count, const std::function<void(size_t)> &work) {
   std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex errorMutex;
   auto worker = [&] {
-    for (size_t i = next++; i < count; i = next++)
-      work(i);
+    try {
+      for (size_t i = next++; i < count; i = next++)
+        work(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(errorMutex);
+      if (!error)
+        error = std::current_exception();
+      next = count; // the others stop at their next item
+    }
   };
   std::vector<std::thread> threads;
-  for (int i = 1; i < usableCpus(); ++i)
-    threads.emplace_back(worker);
+  try {
+    for (int i = 1; i < usableCpus(); ++i)
+      threads.emplace_back(worker);
+  } catch (const std::system_error &) {
+    // No more threads: those started and this one do the work.
+  }
   worker();
   for (std::thread &thread : threads)
     thread.join();
+  if (error)
+    std::rethrow_exception(error);
 }
 
 // Fills `blob` with the random tensors, in pieces of 16 MiB handed out to
@@ -105,8 +124,10 @@ void copyExternal(const ModelInfo::ExternalWeights &external, uint8_t *blob,
     std::string path = dir + "/" + expected.name;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      std::string reason = fd < 0 ? std::strerror(errno) : "not a regular file";
+    bool opened = fd >= 0, stated = opened && ::fstat(fd, &st) == 0;
+    if (!stated || !S_ISREG(st.st_mode)) {
+      std::string reason =
+          !stated ? std::strerror(errno) : std::string("not a regular file");
       if (fd >= 0)
         ::close(fd);
       throw std::runtime_error(
@@ -189,8 +210,10 @@ WeightBlob::WeightBlob(const MappedPayload &payload, const ModelInfo &info) {
     return;
   }
   mappingBytes = std::max<size_t>(static_cast<size_t>(info.weightBytes), 1);
+  // Without MAP_NORESERVE: every page will be written, so a blob larger
+  // than memory should be refused here rather than killed half way.
   mapping = ::mmap(nullptr, mappingBytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapping == MAP_FAILED) {
     mapping = nullptr;
     throw std::runtime_error(
@@ -212,7 +235,8 @@ WeightBlob::WeightBlob(const MappedPayload &payload, const ModelInfo &info) {
     throw;
   }
   // The generated code never writes its weights: a stray write faults.
-  ::mprotect(mapping, mappingBytes, PROT_READ);
+  // (Best effort: the weights are right either way.)
+  (void)::mprotect(mapping, mappingBytes, PROT_READ);
   bytes = static_cast<const uint8_t *>(mapping);
 }
 

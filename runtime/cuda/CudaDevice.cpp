@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 
 namespace gemma {
@@ -24,6 +26,11 @@ size_t roundedSize(size_t bytes) {
   return (std::max<size_t>(bytes, 1) + step - 1) / step * step;
 }
 
+// 90 for "sm_90", 120 for "sm_120".
+int archNumber(const std::string &arch) {
+  return arch.size() > 3 ? std::atoi(arch.c_str() + 3) : 0;
+}
+
 void *toPointer(cuda::CUdeviceptr address) {
   return reinterpret_cast<void *>(static_cast<uintptr_t>(address));
 }
@@ -35,6 +42,15 @@ cuda::CUdeviceptr toAddress(const void *pointer) {
 
 CudaDevice *CudaDevice::active() { return activeDevice; }
 
+void CudaDevice::checkAvailable() {
+  const cuda::Driver &driver = cuda::Driver::get();
+  driver.check(driver.cuInit(0), "cuInit");
+  int count = 0;
+  driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount");
+  if (count == 0)
+    throw std::runtime_error("no NVIDIA GPU: the driver finds none");
+}
+
 CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
                        const SymbolResolver &symbols, const uint8_t *weights)
     : payload(payload), info(info), hostWeights(weights),
@@ -44,11 +60,7 @@ CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
   entries = resolveEntryFunctions(payload, info, symbols);
   const char *profileFlag = std::getenv("GEMMA_CUDA_PROFILE");
   profile = profileFlag && std::string(profileFlag) == "1";
-  driver.check(driver.cuInit(0), "cuInit");
-  int count = 0;
-  driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount");
-  if (count == 0)
-    throw std::runtime_error("no NVIDIA GPU: the driver finds none");
+  checkAvailable();
   driver.check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
   char nameBuffer[256] = {};
   driver.check(driver.cuDeviceGetName(nameBuffer, sizeof nameBuffer, device),
@@ -64,9 +76,9 @@ CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
   arch = "sm_" + std::to_string(major * 10 + minor);
   driver.check(driver.cuDevicePrimaryCtxRetain(&context, device),
                "cuDevicePrimaryCtxRetain");
-  driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
   activeDevice = this;
   try {
+    driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
     driver.check(driver.cuStreamCreate(&stream, 0), "cuStreamCreate");
     loadKernels();
     uploadWeights();
@@ -80,21 +92,23 @@ CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
     }
     driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
   } catch (...) {
-    this->~CudaDevice();
+    shutdown();
     throw;
   }
 }
 
-CudaDevice::~CudaDevice() {
+CudaDevice::~CudaDevice() { shutdown(); }
+
+void CudaDevice::shutdown() noexcept {
   if (activeDevice != this)
     return;
   if (stream)
     driver.cuStreamSynchronize(stream);
   if (profile)
     printProfile();
-  for (const auto &[address, size] : bufferSizes)
+  for (const auto &[address, buffer] : buffers)
     driver.cuMemFree(address);
-  bufferSizes.clear();
+  buffers.clear();
   idleBuffers.clear();
   if (arena)
     driver.cuMemFree(arena);
@@ -105,6 +119,9 @@ CudaDevice::~CudaDevice() {
   if (stream)
     driver.cuStreamDestroy(stream);
   driver.cuDevicePrimaryCtxRelease(device);
+  arena = weights = 0;
+  module = nullptr;
+  stream = nullptr;
   activeDevice = nullptr;
 }
 
@@ -145,12 +162,14 @@ void CudaDevice::loadKernels() {
   cuda::CUresult result =
       driver.cuModuleLoadDataEx(&module, text.c_str(), 2, keys, values);
   if (result != 0)
-    throw std::runtime_error(
-        payload.path() + ": the kernels, PTX for " + ptx->arch +
-        ", do not load on " + deviceName + " (" + arch +
-        "): " + driver.describe(result) + (log[0] ? std::string(": ") : "") +
-        std::string(log, strnlen(log, sizeof log)) +
-        (ptx->arch > arch ? "; recompile with --gpu-arch " + arch : ""));
+    throw std::runtime_error(payload.path() + ": the kernels, PTX for " +
+                             ptx->arch + ", do not load on " + deviceName +
+                             " (" + arch + "): " + driver.describe(result) +
+                             (log[0] ? std::string(": ") : "") +
+                             std::string(log, strnlen(log, sizeof log)) +
+                             (archNumber(ptx->arch) > archNumber(arch)
+                                  ? "; recompile with --gpu-arch " + arch
+                                  : ""));
 }
 
 void CudaDevice::uploadWeights() {
@@ -175,52 +194,79 @@ void CudaDevice::uploadWeights() {
   progress.finish();
 }
 
-void *CudaDevice::allocate(size_t bytes) {
-  if (!failure.empty())
-    return nullptr;
-  size_t size = roundedSize(bytes);
-  auto idle = idleBuffers.lower_bound(size);
-  if (idle != idleBuffers.end() && idle->first <= 2 * size) {
-    cuda::CUdeviceptr address = idle->second;
-    idleBuffers.erase(idle);
-    return toPointer(address);
-  }
-  cuda::CUdeviceptr address = 0;
-  cuda::CUresult result = driver.cuMemAlloc(&address, size);
-  if (result != 0 && !idleBuffers.empty()) {
-    // Out of memory with buffers cached: give them back and try again.
-    driver.cuStreamSynchronize(stream);
-    for (const auto &[idleSize, idleAddress] : idleBuffers) {
-      driver.cuMemFree(idleAddress);
-      bufferSizes.erase(idleAddress);
+void *CudaDevice::allocate(size_t bytes) noexcept {
+  try {
+    if (!failure.empty())
+      return nullptr;
+    size_t size = roundedSize(bytes);
+    auto idle = idleBuffers.lower_bound(size);
+    if (idle != idleBuffers.end() && idle->first <= 2 * size) {
+      cuda::CUdeviceptr address = idle->second;
+      idleBuffers.erase(idle);
+      buffers[address].idle = false;
+      return toPointer(address);
     }
-    idleBuffers.clear();
-    result = driver.cuMemAlloc(&address, size);
-  }
-  if (result != 0) {
-    failure = "allocating " + std::to_string(bytes) + " bytes on " +
-              deviceName + ": " + driver.describe(result);
+    cuda::CUdeviceptr address = 0;
+    cuda::CUresult result = driver.cuMemAlloc(&address, size);
+    if (result != 0 && !idleBuffers.empty()) {
+      // Out of memory with buffers cached: give them back and try again.
+      driver.cuStreamSynchronize(stream);
+      for (const auto &[idleSize, idleAddress] : idleBuffers) {
+        driver.cuMemFree(idleAddress);
+        buffers.erase(idleAddress);
+      }
+      idleBuffers.clear();
+      result = driver.cuMemAlloc(&address, size);
+    }
+    if (result != 0) {
+      failure = "allocating " + std::to_string(bytes) + " bytes on " +
+                deviceName + ": " + driver.describe(result);
+      return nullptr;
+    }
+    buffers[address] = {size, false};
+    return toPointer(address);
+  } catch (const std::exception &e) {
+    if (failure.empty())
+      failure = std::string("allocating device memory: ") + e.what();
     return nullptr;
   }
-  bufferSizes[address] = size;
-  return toPointer(address);
 }
 
-void CudaDevice::release(void *pointer) {
+void CudaDevice::release(void *pointer) noexcept {
   if (!pointer)
     return;
-  auto known = bufferSizes.find(toAddress(pointer));
-  if (known == bufferSizes.end()) {
+  try {
+    auto known = buffers.find(toAddress(pointer));
+    if (known == buffers.end() || known->second.idle) {
+      if (failure.empty())
+        failure = known == buffers.end()
+                      ? "the generated code freed device memory it did not "
+                        "allocate"
+                      : "the generated code freed a device buffer twice";
+      return;
+    }
+    known->second.idle = true;
+    idleBuffers.emplace(known->second.size, known->first);
+  } catch (const std::exception &e) {
     if (failure.empty())
-      failure = "the generated code freed device memory it did not allocate";
-    return;
+      failure = std::string("freeing device memory: ") + e.what();
   }
-  idleBuffers.emplace(known->second, known->first);
 }
 
 void CudaDevice::launch(int32_t kernel, const char *kernelName,
                         const int64_t grid[3], const int64_t block[3],
-                        int32_t sharedBytes, void **arguments) {
+                        int32_t sharedBytes, void **arguments) noexcept {
+  try {
+    launchOrFail(kernel, kernelName, grid, block, sharedBytes, arguments);
+  } catch (const std::exception &e) {
+    if (failure.empty())
+      failure = std::string("launching kernel ") + kernelName + ": " + e.what();
+  }
+}
+
+void CudaDevice::launchOrFail(int32_t kernel, const char *kernelName,
+                              const int64_t grid[3], const int64_t block[3],
+                              int32_t sharedBytes, void **arguments) {
   if (!failure.empty())
     return;
   if (kernel < 0) {
@@ -302,9 +348,21 @@ void *CudaDevice::upload(const void *data, size_t bytes) {
   void *buffer = allocate(bytes);
   if (!buffer)
     checkCall("copying an operand to the GPU");
-  driver.check(driver.cuMemcpyHtoDAsync(toAddress(buffer), data, bytes, stream),
-               "copying an operand to the GPU");
+  cuda::CUresult result =
+      driver.cuMemcpyHtoDAsync(toAddress(buffer), data, bytes, stream);
+  if (result != 0) {
+    release(buffer);
+    driver.check(result, "copying an operand to the GPU");
+  }
   return buffer;
+}
+
+void CudaDevice::fail(const std::string &message) noexcept {
+  try {
+    if (failure.empty())
+      failure = message;
+  } catch (...) {
+  }
 }
 
 void CudaDevice::checkCall(const std::string &entry) {
@@ -333,12 +391,10 @@ std::vector<float> CudaDevice::takeMatrix(MemRefDescriptor<float, 2> &ref,
                                           const std::string &entry,
                                           const char *what, int64_t rows,
                                           int64_t cols) {
+  // Back to the pool on every path, the failing ones included.
+  std::unique_ptr<void, std::function<void(void *)>> result(
+      ref.allocated, [this](void *pointer) { release(pointer); });
   checkCall(entry);
-  struct Release {
-    CudaDevice *device;
-    void *pointer;
-    ~Release() { device->release(pointer); }
-  } release{this, ref.allocated};
   if (!ref.aligned || ref.sizes[0] != rows || ref.sizes[1] != cols)
     throw std::runtime_error(entry + ": the generated code returned " + what +
                              " of shape [" + std::to_string(ref.sizes[0]) +
@@ -365,6 +421,8 @@ std::vector<float> CudaDevice::takeMatrix(MemRefDescriptor<float, 2> &ref,
                              std::to_string(ref.strides[1]));
   }
   driver.check(driver.cuStreamSynchronize(stream), entry + " on " + deviceName);
+  result.reset();
+  checkCall(entry); // the release's own complaint, now rather than later
   return out;
 }
 
@@ -374,13 +432,14 @@ std::vector<float> CudaDevice::encodeImage(const float *pixels) {
   const int64_t size = info.vision->imageSize;
   MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
   MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
-  auto *data = static_cast<float *>(
+  DeviceBuffer pixelBuffer(
+      *this,
       upload(pixels, static_cast<size_t>(3 * size * size) * sizeof(float)));
+  auto *data = static_cast<float *>(pixelBuffer.get());
   MemRefDescriptor<float, 3> pixelsRef{
       data, data, 0, {3, size, size}, {size * size, size, 1}};
   MemRefDescriptor<float, 2> featuresRef{};
   entries.encodeImage(&featuresRef, &weightsRef, &arenaRef, &pixelsRef);
-  release(data);
   return takeMatrix(featuresRef, "encode_image", "image features",
                     info.vision->mmTokensPerImage, info.hiddenSize);
 }
@@ -391,28 +450,28 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
                                          const ImageTokens *images) {
   MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
   MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
-  auto *idData =
-      static_cast<int32_t *>(upload(ids, static_cast<size_t>(n) * 4));
+  DeviceBuffer idBuffer(*this, upload(ids, static_cast<size_t>(n) * 4));
+  auto *idData = static_cast<int32_t *>(idBuffer.get());
   MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {n}, {1}};
   MemRefDescriptor<float, 2> logitsRef{};
   if (images) {
+    ImageTokenEntryFn fn = entries.imageToken(entry);
     const int64_t hidden = info.hiddenSize;
-    auto *features = static_cast<float *>(
-        upload(images->features,
-               static_cast<size_t>(images->featureRows * hidden) * 4));
+    DeviceBuffer featureBuffer(
+        *this, upload(images->features,
+                      static_cast<size_t>(images->featureRows * hidden) * 4));
+    DeviceBuffer groupBuffer(
+        *this, upload(images->groups, static_cast<size_t>(n) * 4));
+    auto *features = static_cast<float *>(featureBuffer.get());
+    auto *groups = static_cast<int32_t *>(groupBuffer.get());
     MemRefDescriptor<float, 2> featuresRef{
         features, features, 0, {images->featureRows, hidden}, {hidden, 1}};
-    auto *groups = static_cast<int32_t *>(
-        upload(images->groups, static_cast<size_t>(n) * 4));
     MemRefDescriptor<int32_t, 1> groupsRef{groups, groups, 0, {n}, {1}};
-    entries.imageToken(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef,
-                              position, &featuresRef, &groupsRef);
-    release(features);
-    release(groups);
+    fn(&logitsRef, &weightsRef, &arenaRef, &idsRef, position, &featuresRef,
+       &groupsRef);
   } else {
     entries.token(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
   }
-  release(idData);
   return takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
 }
 
@@ -422,6 +481,15 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
 // LowerLaunches.cpp for the launches; MLIR's memref-to-llvm with generic
 // allocation functions for the buffers, which are device memory on this
 // target). They run inside an entry point called by CudaDevice.
+namespace {
+// The generated code runs only inside a CudaDevice's entry call: anything
+// else is a programming error, which must not pass silently.
+[[noreturn]] void noDevice(const char *function) {
+  std::fprintf(stderr, "%s called with no cuda device active\n", function);
+  std::abort();
+}
+} // namespace
+
 extern "C" {
 
 void gemma_cuda_launch(int32_t kernel, const char *name, int64_t gridX,
@@ -430,19 +498,30 @@ void gemma_cuda_launch(int32_t kernel, const char *name, int64_t gridX,
                        void **arguments) {
   const int64_t grid[3] = {gridX, gridY, gridZ};
   const int64_t block[3] = {blockX, blockY, blockZ};
-  if (gemma::CudaDevice *device = gemma::CudaDevice::active())
-    device->launch(kernel, name, grid, block, sharedBytes, arguments);
+  gemma::CudaDevice *device = gemma::CudaDevice::active();
+  if (!device)
+    noDevice("gemma_cuda_launch");
+  device->launch(kernel, name, grid, block, sharedBytes, arguments);
 }
 
 void *_mlir_memref_to_llvm_alloc(size_t bytes) {
   gemma::CudaDevice *device = gemma::CudaDevice::active();
-  return device ? device->allocate(bytes) : nullptr;
+  if (!device)
+    noDevice("_mlir_memref_to_llvm_alloc");
+  return device->allocate(bytes);
 }
 
 void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t bytes) {
   // Device allocations are aligned to at least 256 bytes.
   gemma::CudaDevice *device = gemma::CudaDevice::active();
-  return device && alignment <= 256 ? device->allocate(bytes) : nullptr;
+  if (!device)
+    noDevice("_mlir_memref_to_llvm_aligned_alloc");
+  if (alignment > 256) {
+    device->fail("an allocation asked for " + std::to_string(alignment) +
+                 "-byte alignment; device memory has 256");
+    return nullptr;
+  }
+  return device->allocate(bytes);
 }
 
 void _mlir_memref_to_llvm_free(void *pointer) {

@@ -46,14 +46,39 @@ public:
   // generated frames: the first failure is kept, later launches are
   // skipped, and the entry point's caller throws it when the call returns.
   void launch(int32_t kernel, const char *kernelName, const int64_t grid[3],
-              const int64_t block[3], int32_t sharedBytes, void **arguments);
-  void *allocate(size_t bytes);
-  void release(void *pointer);
+              const int64_t block[3], int32_t sharedBytes,
+              void **arguments) noexcept;
+  void *allocate(size_t bytes) noexcept;
+  void release(void *pointer) noexcept;
+  // Records `message` as the running call's failure, unless one is there.
+  void fail(const std::string &message) noexcept;
 
   // The device that the generated code's calls go to; null when none.
   static CudaDevice *active();
+  // Throws, as the constructor would, when there is no driver or no GPU.
+  static void checkAvailable();
 
 private:
+  // Frees everything the device holds: the destructor, and the
+  // constructor when it fails part way.
+  void shutdown() noexcept;
+  void launchOrFail(int32_t kernel, const char *kernelName,
+                    const int64_t grid[3], const int64_t block[3],
+                    int32_t sharedBytes, void **arguments);
+  // A buffer of the pool, given back when the scope ends.
+  class DeviceBuffer {
+  public:
+    DeviceBuffer(CudaDevice &device, void *pointer)
+        : device(device), pointer(pointer) {}
+    ~DeviceBuffer() { device.release(pointer); }
+    DeviceBuffer(const DeviceBuffer &) = delete;
+    DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+    void *get() const { return pointer; }
+
+  private:
+    CudaDevice &device;
+    void *pointer;
+  };
   void loadKernels();
   void printProfile() const;
   void uploadWeights();
@@ -98,8 +123,12 @@ private:
   // and cuMemAlloc synchronises the GPU. Everything runs on one stream, so
   // a buffer freed by the host may be handed out again at once: the kernels
   // that use it next are ordered after those that used it before.
+  struct Buffer {
+    size_t size = 0;
+    bool idle = false;
+  };
   std::multimap<size_t, cuda::CUdeviceptr> idleBuffers;
-  std::unordered_map<cuda::CUdeviceptr, size_t> bufferSizes;
+  std::unordered_map<cuda::CUdeviceptr, Buffer> buffers; // every one held
 };
 
 } // namespace gemma
