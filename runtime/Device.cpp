@@ -7,13 +7,22 @@
 #include "runtime/cpu/CpuDevice.h"
 #include "runtime/cuda/CudaDevice.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <dlfcn.h>
+#include <sched.h>
 
 namespace gemma {
 
 Device::~Device() = default;
+
+int usableCpus() {
+  cpu_set_t allowed;
+  if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+    return 1;
+  return std::max(1, CPU_COUNT(&allowed));
+}
 
 SymbolResolver selfSymbols() {
   return [](const std::string &symbol) -> void * {

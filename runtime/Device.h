@@ -24,6 +24,11 @@ namespace gemma {
 // Finds a generated function by its symbol; null when there is none.
 using SymbolResolver = std::function<void *(const std::string &symbol)>;
 
+// How many CPUs this process may run on (its affinity mask), at least 1:
+// the CPU device's default thread count, and the threads that assemble a
+// weight blob.
+int usableCpus();
+
 // The symbols of the running executable (dlsym): generated executables
 // export their entry points' symbols for this.
 SymbolResolver selfSymbols();

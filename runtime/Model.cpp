@@ -14,7 +14,7 @@ Model::Model(MappedPayload payloadIn, const SymbolResolver &symbols)
       modelInfo(parseModelInfo(weights.metadata(), weights.path())) {
   checkDeviceAvailable(modelInfo);
   blob = std::make_unique<WeightBlob>(weights, modelInfo);
-  if (!blob->generated() &&
+  if (!blob->assembled() &&
       weights.blobSize() < static_cast<uint64_t>(modelInfo.weightBytes))
     throw std::runtime_error(weights.path() + ": the weight blob has " +
                              std::to_string(weights.blobSize()) +

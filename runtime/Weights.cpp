@@ -2,6 +2,7 @@
 
 #include "runtime/Weights.h"
 
+#include "runtime/Device.h"
 #include "runtime/Progress.h"
 #include "runtime/RandomWeights.h"
 
@@ -20,20 +21,12 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace gemma {
 namespace {
-
-int usableCpus() {
-  cpu_set_t allowed;
-  if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
-    return 1;
-  return std::max(1, CPU_COUNT(&allowed));
-}
 
 // Runs `work(i)` for i in [0, count) on every usable CPU (fewer when
 // threads cannot be had); the first exception a call throws is rethrown

@@ -29,9 +29,9 @@ public:
   WeightBlob &operator=(const WeightBlob &) = delete;
 
   const uint8_t *data() const { return bytes; }
-  // Whether the weights were generated here rather than read from the
-  // payload.
-  bool generated() const { return mapping != nullptr; }
+  // Whether the blob was assembled here (generated, or read from the
+  // checkpoint's files) rather than mapped from the payload.
+  bool assembled() const { return mapping != nullptr; }
 
 private:
   const uint8_t *bytes = nullptr;

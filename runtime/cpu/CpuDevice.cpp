@@ -8,7 +8,6 @@
 #include <stdexcept>
 
 #include <malloc.h>
-#include <sched.h>
 #include <sys/mman.h>
 
 namespace gemma {
@@ -73,11 +72,7 @@ CpuDevice::CpuDevice(const MappedPayload &payload, const ModelInfo &info,
 
   setOmpThreads =
       reinterpret_cast<void (*)(int)>(symbols("omp_set_num_threads"));
-  cpu_set_t allowed;
-  int cores = ::sched_getaffinity(0, sizeof(allowed), &allowed) == 0
-                  ? CPU_COUNT(&allowed)
-                  : 1;
-  setThreads(cores > 0 ? cores : 1);
+  setThreads(usableCpus());
 }
 
 bool CpuDevice::hasEntry(const std::string &entry) const {
