@@ -6,10 +6,11 @@
 //
 //   1. a warp per (query token, query head, key split): its lanes hold D/32
 //      elements of the query and of the split's partial output in
-//      registers; for each key of the split they load D/32 elements of the
-//      cached key row (one coalesced row a warp), sum q.k across the warp
-//      with shuffles, and take the key into the split's online softmax
-//      (FlashAttention-2), then store the partial row, max and sum;
+//      registers; for each group of four keys of the split they load D/32
+//      elements of the cached key and value rows (one coalesced row a
+//      warp), sum q.k across the warp with shuffles, and take the keys into
+//      the split's online softmax (FlashAttention-2), then store the
+//      partial row, max and sum;
 //   2. a warp per (query token, query head) combining the splits: out =
 //      sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s.
 //
@@ -35,6 +36,10 @@ namespace mlir::gemma {
 namespace {
 
 constexpr int64_t kWarp = 32;
+// Keys a split's warp takes at once: their loads overlap, and so do their
+// dot products' shuffles (one key at a time, a step waited for the key's
+// row, then its value row: 40 us of a gemma-3-1b decode step's layer).
+constexpr int64_t kKeysAtOnce = 4;
 
 Value f32Constant(OpBuilder &b, Location loc, float value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
@@ -196,56 +201,80 @@ private:
     Value zeros =
         arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType(f32)));
     Value keyPlane = idx(b, loc, 0), valuePlane = idx(b, loc, 1);
+    Value lastKey = arith::SubIOp::create(b, loc, k1, idx(b, loc, 1));
     auto keys = scf::ForOp::create(
-        b, loc, k0, k1, idx(b, loc, 1), ValueRange{negInf, zero, zeros},
-        [&](OpBuilder &kb, Location, Value u, ValueRange state) {
-          Value slot = u;
-          if (cacheType.isLocal())
-            slot = arith::RemUIOp::create(
-                kb, loc, u, idx(kb, loc, cacheType.getCapacity()));
-          Value kv =
-              loadLane(kb, cache, ValueRange{keyPlane, kvHead, slot, d0});
-          Value dot = warpSum(kb, loc,
-                              vector::ReductionOp::create(
-                                  kb, loc, vector::CombiningKind::ADD,
-                                  arith::MulFOp::create(kb, loc, qv, kv)));
-          Value score =
-              arith::MulFOp::create(kb, loc, dot, f32Constant(kb, loc, scale));
-          if (softcap)
-            score = arith::MulFOp::create(
-                kb, loc, f32Constant(kb, loc, *softcap),
-                math::TanhOp::create(
-                    kb, loc,
-                    arith::DivFOp::create(kb, loc, score,
-                                          f32Constant(kb, loc, *softcap))));
-          Value visible = visibleKey(kb, t, p, u, ownGroup);
-          auto step = scf::IfOp::create(
-              kb, loc, visible,
-              [&](OpBuilder &tb, Location) {
-                Value m = arith::MaximumFOp::create(tb, loc, state[0], score);
-                Value correction = math::ExpOp::create(
-                    tb, loc, arith::SubFOp::create(tb, loc, state[0], m));
-                Value weight = math::ExpOp::create(
-                    tb, loc, arith::SubFOp::create(tb, loc, score, m));
-                Value l = arith::AddFOp::create(
-                    tb, loc,
-                    arith::MulFOp::create(tb, loc, state[1], correction),
-                    weight);
-                Value vv = loadLane(tb, cache,
-                                    ValueRange{valuePlane, kvHead, slot, d0});
-                auto vecType = laneType(tb.getF32Type());
-                Value acc = vector::FMAOp::create(
-                    tb, loc,
-                    vector::BroadcastOp::create(tb, loc, vecType, weight), vv,
-                    arith::MulFOp::create(tb, loc, state[2],
-                                          vector::BroadcastOp::create(
-                                              tb, loc, vecType, correction)));
-                scf::YieldOp::create(tb, loc, ValueRange{m, l, acc});
-              },
-              [&](OpBuilder &eb, Location) {
-                scf::YieldOp::create(eb, loc, state);
-              });
-          scf::YieldOp::create(kb, loc, step.getResults());
+        b, loc, k0, k1, idx(b, loc, kKeysAtOnce),
+        ValueRange{negInf, zero, zeros},
+        [&](OpBuilder &kb, Location, Value u0, ValueRange state) {
+          // The group's key and value rows first, all loads in flight at
+          // once (a key past the split reads the split's last again).
+          SmallVector<Value> us, inside, keyRows, valueRows;
+          for (int64_t j = 0; j < kKeysAtOnce; ++j) {
+            Value u = arith::AddIOp::create(kb, loc, u0, idx(kb, loc, j));
+            Value in = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
+                                             u, k1);
+            Value slot = arith::SelectOp::create(kb, loc, in, u, lastKey);
+            if (cacheType.isLocal())
+              slot = arith::RemUIOp::create(
+                  kb, loc, slot, idx(kb, loc, cacheType.getCapacity()));
+            us.push_back(u);
+            inside.push_back(in);
+            keyRows.push_back(
+                loadLane(kb, cache, ValueRange{keyPlane, kvHead, slot, d0}));
+            valueRows.push_back(
+                loadLane(kb, cache, ValueRange{valuePlane, kvHead, slot, d0}));
+          }
+          // Their scores, -inf where the query does not see the key.
+          SmallVector<Value> scores, visible;
+          Value m = state[0];
+          for (int64_t j = 0; j < kKeysAtOnce; ++j) {
+            Value dot =
+                warpSum(kb, loc,
+                        vector::ReductionOp::create(
+                            kb, loc, vector::CombiningKind::ADD,
+                            arith::MulFOp::create(kb, loc, qv, keyRows[j])));
+            Value score = arith::MulFOp::create(kb, loc, dot,
+                                                f32Constant(kb, loc, scale));
+            if (softcap)
+              score = arith::MulFOp::create(
+                  kb, loc, f32Constant(kb, loc, *softcap),
+                  math::TanhOp::create(
+                      kb, loc,
+                      arith::DivFOp::create(kb, loc, score,
+                                            f32Constant(kb, loc, *softcap))));
+            Value seen = arith::AndIOp::create(
+                kb, loc, inside[j], visibleKey(kb, t, p, us[j], ownGroup));
+            scores.push_back(score);
+            visible.push_back(seen);
+            m = arith::MaximumFOp::create(
+                kb, loc, m,
+                arith::SelectOp::create(kb, loc, seen, score, negInf));
+          }
+          // The online softmax over the group (FlashAttention-2); while no
+          // key has been seen the state stays as it is.
+          Value none = arith::CmpFOp::create(kb, loc, arith::CmpFPredicate::OEQ,
+                                             m, negInf);
+          Value correction = arith::SelectOp::create(
+              kb, loc, none, f32Constant(kb, loc, 1),
+              math::ExpOp::create(kb, loc,
+                                  arith::SubFOp::create(kb, loc, state[0], m)));
+          auto vecType = laneType(kb.getF32Type());
+          Value l = arith::MulFOp::create(kb, loc, state[1], correction);
+          Value acc = arith::MulFOp::create(
+              kb, loc, state[2],
+              vector::BroadcastOp::create(kb, loc, vecType, correction));
+          for (int64_t j = 0; j < kKeysAtOnce; ++j) {
+            Value weight = arith::SelectOp::create(
+                kb, loc, visible[j],
+                math::ExpOp::create(
+                    kb, loc, arith::SubFOp::create(kb, loc, scores[j], m)),
+                zero);
+            l = arith::AddFOp::create(kb, loc, l, weight);
+            acc = vector::FMAOp::create(
+                kb, loc, vector::BroadcastOp::create(kb, loc, vecType, weight),
+                valueRows[j], acc);
+          }
+          scf::YieldOp::create(kb, loc, ValueRange{m, l, acc});
         });
     vector::StoreOp::create(
         b, loc, keys.getResult(2), partial, ValueRange{t, h, split, d0},

@@ -1300,20 +1300,31 @@ struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
   }
 };
 
-// q/k-norm, RoPE and the cache write of the new tokens (see the op): a
-// loop over the tokens; each token first fills its row of the cos and sin
-// tables (D/2 angles, shared by every head), then, per head, sums
+// q/k-norm, RoPE and the cache write of the new tokens (see the op).
+//
+// CPU: a loop over the tokens; each token first fills its row of the cos
+// and sin tables (D/2 angles, shared by every head), then, per head, sums
 // the squares of its q or k row, and writes the normed, rotated pairs
 // (d, d + D/2) to the result and, for k, to the cache; v goes to the cache
-// as is. A local ring keeps only the last `capacity` tokens of a call, as
-// gemma.cache_update does. Sequential: a few microseconds a token, and an
-// OpenMP region around a decode step's single token measured 10% slower
-// decode on gemma-3-1b (2 threads) with no gain in prefill.
+// as is. Sequential: a few microseconds a token, and an OpenMP region
+// around a decode step's single token measured 10% slower decode on
+// gemma-3-1b (2 threads) with no gain in prefill.
+//
+// GPU (gpu-kernels): one gpu.launch, a warp per (token, head), query heads
+// then kv heads; lane l takes the elements l, l + 32, ... of the row's sum
+// of squares (summed across the warp) and the pairs l, l + 32, ... of its
+// rotation, computing its angles' cos and sin itself, and a kv head's
+// lanes then store its key and value rows into the cache. A thread per
+// (token, head) walking the row alone took 54 us of a gemma-3-1b decode
+// step's ~220 us a layer on an H200.
+//
+// A local ring keeps only the last `capacity` tokens of a call, as
+// gemma.cache_update does.
 struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
   AttentionPrologueLowering(const TypeConverter &types, MLIRContext *ctx,
-                            bool parallelTokens)
-      : OpConversionPattern(types, ctx), parallelTokens(parallelTokens) {}
-  bool parallelTokens;
+                            bool gpuKernels)
+      : OpConversionPattern(types, ctx), gpuKernels(gpuKernels) {}
+  bool gpuKernels;
   LogicalResult
   matchAndRewrite(AttentionPrologueOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -1349,10 +1360,9 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     Value outK = memref::AllocOp::create(
         b, loc, MemRefType::get({dyn, kvHeads, dim}, f32Type),
         ValueRange{tokens});
-    // A row of cos and sin a token, shared by its heads (sequential
-    // tokens only).
+    // A row of cos and sin a token, shared by its heads (CPU only).
     Value cosTable, sinTable;
-    if (!parallelTokens) {
+    if (!gpuKernels) {
       auto tableType = MemRefType::get({dyn, half}, f32Type);
       cosTable = memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
       sinTable = memref::AllocOp::create(b, loc, tableType, ValueRange{tokens});
@@ -1361,9 +1371,8 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     auto c0 = [](OpBuilder &nb, Location l) { return idx(nb, l, 0); };
 
     // The angle of position `p` (f32) at frequency index i: cos and sin
-    // from the token's table row, or computed in place (parallelTokens:
-    // each thread takes one head of one token, so the token's threads
-    // would share a row).
+    // from the token's table row, or computed in place (GPU: the heads of
+    // a token are different warps).
     auto angleBaseOf = [&](OpBuilder &nb, Location l, Value t) -> Value {
       Value p = arith::AddIOp::create(nb, l, pos, t);
       return arith::SIToFPOp::create(
@@ -1372,7 +1381,7 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     };
     auto cosSin = [&](OpBuilder &nb, Location l, Value t,
                       Value i) -> std::pair<Value, Value> {
-      if (!parallelTokens)
+      if (!gpuKernels)
         return {memref::LoadOp::create(nb, l, cosTable, ValueRange{t, i}),
                 memref::LoadOp::create(nb, l, sinTable, ValueRange{t, i})};
       Value angle = arith::MulFOp::create(
@@ -1383,18 +1392,25 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     };
 
     // Normalises row (t, h) of `src` by `norm` and rotates it into row
-    // (t, h) of `dst`.
+    // (t, h) of `dst`: the elements and pairs start, start + step, ...,
+    // the sum of squares completed by `total` (a warp's lanes sum theirs);
+    // `pairDone` sees each rotated pair (i, j = i + D/2) as it is stored.
+    using PairFn =
+        function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)>;
     auto normRope = [&](OpBuilder &nb, Location l, Value src, Value norm,
-                        Value dst, Value t, Value h) {
+                        Value dst, Value t, Value h, Value start, int64_t step,
+                        function_ref<Value(OpBuilder &, Location, Value)> total,
+                        PairFn pairDone = nullptr) {
       Value sumSq = forLoop(
-          nb, l, c0(nb, l), idx(nb, l, dim), ValueRange{f32(nb, l, 0.0)},
+          nb, l, start, idx(nb, l, dim), idx(nb, l, step),
+          ValueRange{f32(nb, l, 0.0)},
           [&](OpBuilder &b1, Location l1, Value d, ValueRange acc) {
             Value x = memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d});
             return SmallVector<Value>{add(b1, l1, acc[0], mul(b1, l1, x, x))};
           });
-      Value inv = inverseRmsOf(nb, l, sumSq, dim, eps);
+      Value inv = inverseRmsOf(nb, l, total(nb, l, sumSq), dim, eps);
       forLoop(
-          nb, l, c0(nb, l), idx(nb, l, half), {},
+          nb, l, start, idx(nb, l, half), idx(nb, l, step), {},
           [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
             Value j = arith::AddIOp::create(b1, l1, i, idx(b1, l1, half));
             auto normed = [&](Value d) {
@@ -1415,12 +1431,15 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
                 arith::MulFOp::create(b1, l1, lo, s));
             memref::StoreOp::create(b1, l1, newLo, dst, ValueRange{t, h, i});
             memref::StoreOp::create(b1, l1, newHi, dst, ValueRange{t, h, j});
+            if (pairDone)
+              pairDone(b1, l1, i, j, newLo, newHi);
             return SmallVector<Value>{};
           });
     };
+    auto serial = [](OpBuilder &, Location, Value sum) { return sum; };
 
     // The key and value rows of kv head g of token t into the cache, when
-    // the ring keeps the token.
+    // the ring keeps the token (CPU).
     auto storeKept = [&](OpBuilder &nb, Location l, Value t, Value g) {
       Value kept =
           arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, t, first);
@@ -1432,33 +1451,74 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
       });
     };
 
-    if (parallelTokens) {
-      // A thread per (token, head): the query heads, then the kv heads,
-      // which also store their rows. Tokens and heads touch their own rows
-      // and slots only (a ring keeps the last `capacity` tokens, in
-      // distinct slots).
-      scf::ParallelOp::create(
-          b, loc, ValueRange{c0(b, loc), c0(b, loc)},
-          ValueRange{tokens, idx(b, loc, heads + kvHeads)},
-          ValueRange{idx(b, loc, 1), idx(b, loc, 1)},
-          [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-            Value t = ivs[0], r = ivs[1];
-            Value isQuery = arith::CmpIOp::create(
-                pb, pl, arith::CmpIPredicate::ult, r, idx(pb, pl, heads));
-            scf::IfOp::create(
-                pb, pl, isQuery,
-                [&](OpBuilder &tb, Location tl) {
-                  normRope(tb, tl, q, qNorm, outQ, t, r);
-                  scf::YieldOp::create(tb, tl);
-                },
-                [&](OpBuilder &eb, Location el) {
-                  Value g =
-                      arith::SubIOp::create(eb, el, r, idx(eb, el, heads));
-                  normRope(eb, el, k, kNorm, outK, t, g);
-                  storeKept(eb, el, t, g);
-                  scf::YieldOp::create(eb, el);
-                });
+    if (gpuKernels) {
+      // Tokens and heads touch their own rows and slots only (a ring keeps
+      // the last `capacity` tokens, in distinct slots).
+      constexpr int64_t kWarp = 32;
+      Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
+                                        tokens, c0(b, loc));
+      auto guard = scf::IfOp::create(b, loc, any, /*withElse=*/false);
+      OpBuilder g = guard.getThenBodyBuilder();
+      Value one = idx(g, loc, 1);
+      auto launch =
+          gpu::LaunchOp::create(g, loc, tokens, idx(g, loc, heads + kvHeads),
+                                one, idx(g, loc, kWarp), one, one);
+      OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
+      Value t = launch.getBlockIds().x, r = launch.getBlockIds().y;
+      Value lane = launch.getThreadIds().x;
+      auto acrossWarp = [](OpBuilder &nb, Location l, Value sum) {
+        return warpSum(nb, l, sum);
+      };
+      Value isQuery = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
+                                            r, idx(kb, loc, heads));
+      scf::IfOp::create(
+          kb, loc, isQuery,
+          [&](OpBuilder &tb, Location tl) {
+            normRope(tb, tl, q, qNorm, outQ, t, r, lane, kWarp, acrossWarp);
+            scf::YieldOp::create(tb, tl);
+          },
+          [&](OpBuilder &eb, Location el) {
+            // A kv head: its lanes store their value elements and rotated
+            // key pairs into the cache slot themselves (a barrier, which
+            // buffer deallocation cannot see through, is not needed).
+            Value kvHead = arith::SubIOp::create(eb, el, r, idx(eb, el, heads));
+            Value kept = arith::CmpIOp::create(
+                eb, el, arith::CmpIPredicate::uge, t, first);
+            Value slot = cacheSlot(eb, el, cacheType,
+                                   arith::AddIOp::create(eb, el, pos, t));
+            Type element = cacheType.getElementType();
+            auto toCache = [&](OpBuilder &sb, Location sl, Value x,
+                               int64_t plane, Value d) {
+              if (!element.isF32())
+                x = arith::TruncFOp::create(sb, sl, element, x);
+              memref::StoreOp::create(
+                  sb, sl, x, cache,
+                  ValueRange{idx(sb, sl, plane), kvHead, slot, d});
+            };
+            normRope(eb, el, k, kNorm, outK, t, kvHead, lane, kWarp, acrossWarp,
+                     [&](OpBuilder &pb, Location pl, Value i, Value j, Value lo,
+                         Value hi) {
+                       scf::IfOp::create(pb, pl, kept,
+                                         [&](OpBuilder &sb, Location sl) {
+                                           toCache(sb, sl, lo, 0, i);
+                                           toCache(sb, sl, hi, 0, j);
+                                           scf::YieldOp::create(sb, sl);
+                                         });
+                     });
+            scf::IfOp::create(eb, el, kept, [&](OpBuilder &sb, Location sl) {
+              forLoop(sb, sl, lane, idx(sb, sl, dim), idx(sb, sl, kWarp), {},
+                      [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
+                        toCache(vb, vl,
+                                memref::LoadOp::create(
+                                    vb, vl, v, ValueRange{t, kvHead, d}),
+                                1, d);
+                        return SmallVector<Value>{};
+                      });
+              scf::YieldOp::create(sb, sl);
+            });
+            scf::YieldOp::create(eb, el);
           });
+      gpu::TerminatorOp::create(kb, loc);
     } else {
       forLoop(b, loc, c0(b, loc), tokens, {},
               [&](OpBuilder &pb, Location pl, Value t, ValueRange) {
@@ -1479,12 +1539,14 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
                     });
                 forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
                         [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
-                          normRope(b1, l1, q, qNorm, outQ, t, h);
+                          normRope(b1, l1, q, qNorm, outQ, t, h, c0(b1, l1), 1,
+                                   serial);
                           return SmallVector<Value>{};
                         });
                 forLoop(pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
                         [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
-                          normRope(b1, l1, k, kNorm, outK, t, g);
+                          normRope(b1, l1, k, kNorm, outK, t, g, c0(b1, l1), 1,
+                                   serial);
                           storeKept(b1, l1, t, g);
                           return SmallVector<Value>{};
                         });
@@ -1530,7 +1592,7 @@ struct ConvertAttentionToLoopsPass
 
     RewritePatternSet patterns(ctx);
     patterns.add<CacheLowering, CacheUpdateLowering>(types, ctx);
-    patterns.add<AttentionPrologueLowering>(types, ctx, parallelTokens);
+    patterns.add<AttentionPrologueLowering>(types, ctx, gpuKernels);
     patterns.add<AttentionLowering>(types, ctx, bf16Dot, keysPerSplit,
                                     maxSplits, gpuKernels);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,

@@ -145,13 +145,11 @@ def ConvertAttentionToLoops
            "iteration: a CPU thread, a GPU thread)">,
     Option<"maxSplits", "max-splits", "int64_t", /*default=*/"8",
            "the most splits of a query's cached keys">,
-    Option<"parallelTokens", "parallel-tokens", "bool", /*default=*/"false",
-           "the attention prologue as a parallel loop over the tokens "
-           "(a GPU's threads) instead of a sequential one">,
     Option<"gpuKernels", "gpu-kernels", "bool", /*default=*/"false",
            "attention over a cache as gpu.launch kernels, a warp per "
            "query head and split of keys-per-split keys "
-           "(AttentionToKernels.cpp)">
+           "(AttentionToKernels.cpp), and the attention prologue as one, "
+           "a warp per token and head">
   ];
 }
 

@@ -51,7 +51,6 @@ void addConversionsToLinalg(OpPassManager &pm,
   attention.bf16Dot = options.bf16Dot;
   attention.keysPerSplit = options.keysPerSplit;
   attention.maxSplits = options.maxSplits;
-  attention.parallelTokens = options.parallelTokens;
   attention.gpuKernels = options.gpuKernels;
   pm.addPass(mlir::gemma::createConvertAttentionToLoops(attention));
 }

@@ -30,14 +30,13 @@ struct LinalgLoweringOptions {
   /// vdpbf16ps for attention's dot products on a bf16 KV cache
   /// (gemma-convert-attention-to-loops{bf16-dot}).
   bool bf16Dot = false;
-  /// How a query's cached keys are split over parallel iterations, and
-  /// whether the attention prologue is parallel over the tokens
-  /// (gemma-convert-attention-to-loops{keys-per-split max-splits
-  /// parallel-tokens}): a CPU has a few threads, a GPU thousands.
+  /// How a query's cached keys are split over parallel iterations
+  /// (gemma-convert-attention-to-loops{keys-per-split max-splits}): a CPU
+  /// has a few threads, a GPU thousands.
   int64_t keysPerSplit = 256;
   int64_t maxSplits = 8;
-  bool parallelTokens = false;
-  /// Attention over a cache as GPU kernels (AttentionToKernels.cpp).
+  /// Attention over a cache, and its prologue, as GPU kernels
+  /// (AttentionToKernels.cpp, AttentionToLoops.cpp).
   bool gpuKernels = false;
 };
 

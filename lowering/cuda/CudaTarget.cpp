@@ -100,13 +100,12 @@ public:
 
   // Attention over the cache as kernels of a warp per query head and 64
   // keys (a decode step over 4K positions runs on 64 warps a head); the
-  // prologue a thread per token.
+  // prologue a warp per token and head.
   LinalgLoweringOptions linalgLoweringOptions() const override {
     LinalgLoweringOptions options;
     options.gpuKernels = true;
     options.keysPerSplit = 64;
     options.maxSplits = 1024;
-    options.parallelTokens = true;
     return options;
   }
 
@@ -118,7 +117,11 @@ public:
     cuda::MapContractionsOptions contractions;
     contractions.tensorCores = architecture() >= 80;
     pm.addNestedPass<func::FuncOp>(cuda::createMapContractions(contractions));
-    pm.addNestedPass<func::FuncOp>(cuda::createMapReductions());
+    // A decode step's norms are one row each: a block of 1024 threads
+    // takes a row of up to 1024 elements in one load a thread per phase.
+    cuda::MapReductionsOptions reductions;
+    reductions.threadsPerBlock = 1024;
+    pm.addNestedPass<func::FuncOp>(cuda::createMapReductions(reductions));
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     pm.addNestedPass<func::FuncOp>(cuda::createFormKernels());
     pm.addPass(createGpuKernelOutliningPass());

@@ -114,6 +114,8 @@ public:
     for (Block &block : fn.getBody())
       if (failed(formInBlock(block)))
         return failure();
+    // The kernels built before this pass (attention's) too.
+    fn.walk([](gpu::LaunchOp launch) { cloneConstantsInto(launch); });
     // What stays on the host must not touch memory.
     WalkResult check = fn.walk<WalkOrder::PreOrder>([](Operation *op) {
       if (isa<gpu::LaunchOp>(op))

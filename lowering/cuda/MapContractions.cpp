@@ -1,6 +1,7 @@
 //===- MapContractions.cpp - projections as warp-per-row kernels ----------===//
 
 #include "lowering/LoweringUtils.h"
+#include "lowering/cuda/Accumulators.h"
 #include "lowering/cuda/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -14,6 +15,8 @@ namespace {
 constexpr int64_t kWarp = 32;
 // Elements of one 16-byte load of bf16 weights.
 constexpr int64_t kVector = 8;
+// Warp-wide steps along K a lane takes at once in the row kernel.
+constexpr int64_t kUnroll = 4;
 
 // The alignment vector loads of 16 bytes at row starts and 16-byte steps
 // along the rows of `type` can claim: 16 when its offset and row stride are
@@ -51,40 +54,103 @@ bool isMappable(linalg::MatmulOp op) {
          a.isLastDimUnitStride() && b.isLastDimUnitStride();
 }
 
-// The warp-per-row kernel for all M rows of `op` (the decode step's M = 1).
-void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock) {
+// C[r, col] = init + sum, or C[r, col] += sum without a known init.
+void storeSum(OpBuilder &b, Location loc, Value c, Value r, Value col,
+              Value init, Value sum) {
+  Value start =
+      init ? init : memref::LoadOp::create(b, loc, c, ValueRange{r, col});
+  Value value = init && isZeroInit(init)
+                    ? sum
+                    : arith::AddFOp::create(b, loc, start, sum);
+  memref::StoreOp::create(b, loc, value, c, ValueRange{r, col});
+}
+
+// Columns a warp that shares its row takes at least: two warp-wide
+// steps. Shorter slices measured slower on an H200 (gemma-3-1b's
+// qkv_proj, K = 1152, in four slices: 7.4 us against 4.9 us whole).
+constexpr int64_t kMinimumSlice = 2 * kVector * kWarp;
+
+// How many warps share a weight row: enough that the kernel has about
+// `targetWarps` warps (a power of two, at most a block's), each taking an
+// equal slice of whole 8-element vectors of the row, at least
+// kMinimumSlice long. 1 when targetWarps is 0 or the rows already make
+// that many.
+int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t warpsPerBlock,
+                       int64_t targetWarps) {
+  int64_t perRow = 1;
+  while (perRow * 2 <= warpsPerBlock && n * perRow * 2 <= targetWarps &&
+         (k / kVector) % (perRow * 2) == 0 &&
+         warpsPerBlock % (perRow * 2) == 0 && k / (perRow * 2) >= kMinimumSlice)
+    perRow *= 2;
+  return perRow;
+}
+
+// The row kernel for all M rows of `op` (the decode step's M = 1): a
+// weight row to `perRow` warps of a block, each the dot product of its
+// slice of the row; `init` as storeSum takes it.
+void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
+                    int64_t targetWarps, Value init) {
   Location loc = op.getLoc();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
   auto wType = cast<MemRefType>(w.getType());
   const int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
+  const int64_t perRow = warpsPerRowFor(n, k, warpsPerBlock, targetWarps);
+  const int64_t rowsPerBlock = warpsPerBlock / perRow;
+  const int64_t slice = k / perRow;
   Type aElement = cast<MemRefType>(a.getType()).getElementType();
   auto cst = [&](OpBuilder &at, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(at, loc, v);
   };
 
   Value m = memref::DimOp::create(b, loc, a, 0);
-  Value blocks = cst(b, (n + warpsPerBlock - 1) / warpsPerBlock);
+  Value blocks = cst(b, (n + rowsPerBlock - 1) / rowsPerBlock);
   Value one = cst(b, 1);
-  auto launch = gpu::LaunchOp::create(b, loc, blocks, one, one,
-                                      cst(b, warpsPerBlock * kWarp), one, one);
+  SmallVector<Type> shared;
+  if (perRow > 1)
+    shared.push_back(MemRefType::get(
+        {warpsPerBlock}, b.getF32Type(), AffineMap(),
+        gpu::AddressSpaceAttr::get(
+            b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace())));
+  auto launch = gpu::LaunchOp::create(
+      b, loc, blocks, one, one, cst(b, warpsPerBlock * kWarp), one, one,
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      ValueRange{}, shared);
   OpBuilder body = OpBuilder::atBlockEnd(&launch.getBody().front());
   Value thread = launch.getThreadIds().x;
   Value warp = arith::DivUIOp::create(body, loc, thread, cst(body, kWarp));
   Value lane = arith::RemUIOp::create(body, loc, thread, cst(body, kWarp));
+  Value rowInBlock =
+      perRow > 1 ? arith::DivUIOp::create(body, loc, warp, cst(body, perRow))
+                 : warp;
   Value row = arith::AddIOp::create(
       body, loc,
       arith::MulIOp::create(body, loc, launch.getBlockIds().x,
-                            cst(body, warpsPerBlock)),
-      warp);
+                            cst(body, rowsPerBlock)),
+      rowInBlock);
   Value inside = arith::CmpIOp::create(body, loc, arith::CmpIPredicate::ult,
                                        row, cst(body, n));
-  auto ifRow = scf::IfOp::create(body, loc, inside, /*withElse=*/false);
   gpu::TerminatorOp::create(body, loc);
+  body.setInsertionPoint(launch.getBody().front().getTerminator());
 
-  OpBuilder rowBody = ifRow.getThenBodyBuilder();
-  Value laneStart =
-      arith::MulIOp::create(rowBody, loc, lane, cst(rowBody, kVector));
+  // A warp alone on its row skips the rows past N; warps that share rows
+  // meet at barriers, so every warp runs and those past N read row N - 1.
+  OpBuilder rowBody = body;
+  Value readRow = row;
+  if (perRow == 1) {
+    auto ifRow = scf::IfOp::create(body, loc, inside, /*withElse=*/false);
+    rowBody = ifRow.getThenBodyBuilder();
+  } else {
+    readRow = arith::MinUIOp::create(body, loc, row, cst(body, n - 1));
+  }
+  Value part = perRow > 1 ? arith::RemUIOp::create(rowBody, loc, warp,
+                                                   cst(rowBody, perRow))
+                          : cst(rowBody, 0);
+  Value sliceStart =
+      arith::MulIOp::create(rowBody, loc, part, cst(rowBody, slice));
+  Value laneStart = arith::AddIOp::create(
+      rowBody, loc, sliceStart,
+      arith::MulIOp::create(rowBody, loc, lane, cst(rowBody, kVector)));
   auto f32 = rowBody.getF32Type();
   auto accType = VectorType::get({kVector}, f32);
   Value zero =
@@ -94,37 +160,94 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock) {
   scf::ForOp::create(
       rowBody, loc, cst(rowBody, 0), m, cst(rowBody, 1), ValueRange{},
       [&](OpBuilder &mb, Location, Value mi, ValueRange) {
-        auto dot = scf::ForOp::create(
-            mb, loc, laneStart, cst(mb, k), cst(mb, kVector * kWarp),
-            ValueRange{zero},
-            [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
-              // 16-byte loads where the layouts show the rows start on
-              // 16-byte boundaries (K is a multiple of 8; allocations and
-              // the weights are aligned).
-              Value wv = vector::LoadOp::create(
-                  kb, loc, VectorType::get({kVector}, wType.getElementType()),
-                  w, ValueRange{row, ki}, /*nontemporal=*/false,
-                  llvm::MaybeAlign(rowAlignment(wType)));
-              Value av = vector::LoadOp::create(
-                  kb, loc, VectorType::get({kVector}, aElement), a,
-                  ValueRange{mi, ki}, false,
-                  llvm::MaybeAlign(
-                      rowAlignment(cast<MemRefType>(a.getType()))));
-              if (!aElement.isF32())
-                av = arith::ExtFOp::create(kb, loc, accType, av);
-              Value wf = arith::ExtFOp::create(kb, loc, accType, wv);
-              Value next = vector::FMAOp::create(kb, loc, av, wf, acc[0]);
+        // acc += the lane's 8 products at column ki.
+        auto step = [&](OpBuilder &kb, Value ki, Value acc) -> Value {
+          // 16-byte loads where the layouts show the rows start on
+          // 16-byte boundaries (K is a multiple of 8; allocations and
+          // the weights are aligned).
+          Value wv = vector::LoadOp::create(
+              kb, loc, VectorType::get({kVector}, wType.getElementType()), w,
+              ValueRange{readRow, ki}, /*nontemporal=*/false,
+              llvm::MaybeAlign(rowAlignment(wType)));
+          Value av = vector::LoadOp::create(
+              kb, loc, VectorType::get({kVector}, aElement), a,
+              ValueRange{mi, ki}, false,
+              llvm::MaybeAlign(rowAlignment(cast<MemRefType>(a.getType()))));
+          if (!aElement.isF32())
+            av = arith::ExtFOp::create(kb, loc, accType, av);
+          Value wf = arith::ExtFOp::create(kb, loc, accType, wv);
+          return vector::FMAOp::create(kb, loc, av, wf, acc);
+        };
+        // kUnroll warp-wide steps at a time into as many accumulators, so
+        // that a lane has that many loads in flight (a 6912-long row took
+        // 27 dependent round trips to memory), then the steps left.
+        constexpr int64_t kWarpStep = kVector * kWarp;
+        const int64_t unrolledLength =
+            slice / (kWarpStep * kUnroll) * kWarpStep * kUnroll;
+        Value unrolledEnd =
+            arith::AddIOp::create(mb, loc, laneStart, cst(mb, unrolledLength));
+        SmallVector<Value> inits(kUnroll, zero);
+        auto unrolled = scf::ForOp::create(
+            mb, loc, laneStart, unrolledEnd, cst(mb, kWarpStep * kUnroll),
+            inits, [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
+              SmallVector<Value> next;
+              for (int64_t j = 0; j < kUnroll; ++j)
+                next.push_back(step(
+                    kb,
+                    arith::AddIOp::create(kb, loc, ki, cst(kb, j * kWarpStep)),
+                    acc[j]));
               scf::YieldOp::create(kb, loc, next);
+            });
+        Value total = unrolled.getResult(0);
+        for (int64_t j = 1; j < kUnroll; ++j)
+          total = arith::AddFOp::create(mb, loc, total, unrolled.getResult(j));
+        Value sliceEnd = perRow > 1 ? arith::AddIOp::create(mb, loc, sliceStart,
+                                                            cst(mb, slice))
+                                    : cst(mb, k);
+        auto dot = scf::ForOp::create(
+            mb, loc, unrolledEnd, sliceEnd, cst(mb, kWarpStep),
+            ValueRange{total},
+            [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
+              scf::YieldOp::create(kb, loc, step(kb, ki, acc[0]));
             });
         Value partial = vector::ReductionOp::create(
             mb, loc, vector::CombiningKind::ADD, dot.getResult(0));
         Value sum = warpSum(mb, loc, partial);
+        if (perRow == 1) {
+          scf::IfOp::create(mb, loc, isFirstLane, [&](OpBuilder &tb, Location) {
+            storeSum(tb, loc, c, mi, row, init, sum);
+            scf::YieldOp::create(tb, loc);
+          });
+          scf::YieldOp::create(mb, loc);
+          return;
+        }
+        // The row's warps meet in workgroup memory; its first warp's lane 0
+        // adds their sums in order and stores the row's.
+        Value sums = launch.getWorkgroupAttributions()[0];
         scf::IfOp::create(mb, loc, isFirstLane, [&](OpBuilder &tb, Location) {
-          Value old = memref::LoadOp::create(tb, loc, c, ValueRange{mi, row});
-          Value updated = arith::AddFOp::create(tb, loc, old, sum);
-          memref::StoreOp::create(tb, loc, updated, c, ValueRange{mi, row});
+          memref::StoreOp::create(tb, loc, sum, sums, ValueRange{warp});
           scf::YieldOp::create(tb, loc);
         });
+        gpu::BarrierOp::create(mb, loc);
+        Value firstPart = arith::CmpIOp::create(
+            mb, loc, arith::CmpIPredicate::eq, part, cst(mb, 0));
+        Value stores = arith::AndIOp::create(
+            mb, loc, arith::AndIOp::create(mb, loc, isFirstLane, firstPart),
+            inside);
+        scf::IfOp::create(mb, loc, stores, [&](OpBuilder &tb, Location) {
+          Value rowSum =
+              memref::LoadOp::create(tb, loc, sums, ValueRange{warp});
+          for (int64_t j = 1; j < perRow; ++j)
+            rowSum = arith::AddFOp::create(
+                tb, loc, rowSum,
+                memref::LoadOp::create(tb, loc, sums,
+                                       ValueRange{arith::AddIOp::create(
+                                           tb, loc, warp, cst(tb, j))}));
+          storeSum(tb, loc, c, mi, row, init, rowSum);
+          scf::YieldOp::create(tb, loc);
+        });
+        // The sums are read before the next row of A overwrites them.
+        gpu::BarrierOp::create(mb, loc);
         scf::YieldOp::create(mb, loc);
       });
 }
@@ -151,7 +274,8 @@ bool takesTensorCores(linalg::MatmulOp op) {
 // lowering in MLIR 22), and adding the tile into C. Rows
 // past M and columns past N read the last row or column and are not
 // stored.
-void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m) {
+void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
+                           Value init) {
   Location loc = op.getLoc();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
@@ -268,10 +392,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m) {
                                   nBound));
         Value value = steps.getResult(4 * j + 2 * half + e);
         scf::IfOp::create(kb, loc, inside, [&](OpBuilder &tb, Location) {
-          Value old = memref::LoadOp::create(tb, loc, c, ValueRange{r, col});
-          memref::StoreOp::create(tb, loc,
-                                  arith::AddFOp::create(tb, loc, old, value), c,
-                                  ValueRange{r, col});
+          storeSum(tb, loc, c, r, col, init, value);
           scf::YieldOp::create(tb, loc);
         });
       }
@@ -282,11 +403,13 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m) {
 
 // The row kernel, or, with tensor cores and at least 16 rows (a prefill),
 // the tensor-core kernel: M is known only when the code runs.
-void map(linalg::MatmulOp op, int64_t warpsPerBlock, bool tensorCores) {
+void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
+         bool tensorCores) {
   OpBuilder b(op);
   Location loc = op.getLoc();
+  Value init = takeAccumulatorInit(op, op.getDpsInits()[0]);
   if (!tensorCores || !takesTensorCores(op)) {
-    buildRowKernel(b, op, warpsPerBlock);
+    buildRowKernel(b, op, warpsPerBlock, targetWarps, init);
     op.erase();
     return;
   }
@@ -297,11 +420,11 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, bool tensorCores) {
   scf::IfOp::create(
       b, loc, many,
       [&](OpBuilder &tb, Location) {
-        buildTensorCoreKernel(tb, op, m);
+        buildTensorCoreKernel(tb, op, m, init);
         scf::YieldOp::create(tb, loc);
       },
       [&](OpBuilder &eb, Location) {
-        buildRowKernel(eb, op, warpsPerBlock);
+        buildRowKernel(eb, op, warpsPerBlock, targetWarps, init);
         scf::YieldOp::create(eb, loc);
       });
   op.erase();
@@ -320,7 +443,7 @@ struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
         ops.push_back(op);
     });
     for (linalg::MatmulOp op : ops)
-      map(op, warpsPerBlock, tensorCores);
+      map(op, warpsPerBlock, targetWarps, tensorCores);
   }
 };
 

@@ -1,10 +1,21 @@
-//===- MapReductions.cpp - row sums as block-per-row kernels --------------===//
+//===- MapReductions.cpp - row sums and their row-wise consumers ----------===//
+//
+// A row sum becomes a kernel of one block per row, and the row-wise ops
+// right after it that consume it (RMSNorm's 1 / sqrt, the scaling of the
+// row, a residual add, the next norm's sum) run in the same block: an
+// RMSNorm is one kernel instead of four. Passes.td says what is fused and
+// why it is safe.
+//
+//===----------------------------------------------------------------------===//
 
 #include "lowering/LoweringUtils.h"
+#include "lowering/cuda/Accumulators.h"
 #include "lowering/cuda/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_MAPREDUCTIONS
@@ -13,6 +24,10 @@ namespace mlir::gemma::cuda {
 namespace {
 
 constexpr int64_t kWarp = 32;
+
+bool readsLoopIndices(linalg::GenericOp op) {
+  return !op.getRegion().front().getOps<linalg::IndexOp>().empty();
+}
 
 // out[i] += sum_j f(ins[.., i, j, ..]) on buffers: two loops (parallel,
 // reduction), the output indexed by the row alone, the body yielding
@@ -30,10 +45,10 @@ bool isRowSum(linalg::GenericOp op) {
   AffineMap outMap = op.getIndexingMapsArray().back();
   if (outMap.getNumResults() != 1 || !outMap.getResult(0).isFunctionOfDim(0))
     return false;
-  Block &body = op.getRegion().front();
   // The loop indices have no meaning once the loops are the block's.
-  if (!body.getOps<linalg::IndexOp>().empty())
+  if (readsLoopIndices(op))
     return false;
+  Block &body = op.getRegion().front();
   BlockArgument out = body.getArguments().back();
   if (!out.getType().isF32())
     return false;
@@ -48,23 +63,326 @@ bool isRowSum(linalg::GenericOp op) {
   return out.hasOneUse();
 }
 
-void map(linalg::GenericOp op, int64_t threads) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
+// An op a row's block can run after the row sum: all loops parallel, the
+// first the rows (with the columns, when there are two), every output
+// written at its own element.
+bool isRowWise(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() < 1 ||
+      op.getNumLoops() > 2 || op.getNumLoops() != op.getNumParallelLoops() ||
+      readsLoopIndices(op))
+    return false;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    if (!op.getMatchingIndexingMap(&init).isPermutation())
+      return false;
+  return llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
+    return map.isProjectedPermutation();
+  });
+}
+
+// The size of dimension `dim` of `buffer`, as something to compare: a
+// number when static, else the SSA value it comes from, seen through
+// allocations and memref.dim.
+struct Extent {
+  int64_t size = ShapedType::kDynamic;
+  Value value;
+  int64_t dim = -1;
+  bool operator==(const Extent &o) const {
+    return size == o.size && value == o.value && dim == o.dim;
+  }
+  bool operator!=(const Extent &o) const { return !(*this == o); }
+};
+
+Extent extentOf(Value buffer, int64_t dim);
+
+// The extent an index value names: a dimension's size when it is one.
+Extent extentOfIndex(Value size) {
+  if (std::optional<int64_t> constant = getConstantIntValue(size))
+    return {*constant, nullptr, -1};
+  if (auto dimOp = size.getDefiningOp<memref::DimOp>())
+    if (std::optional<int64_t> index = dimOp.getConstantIndex())
+      return extentOf(dimOp.getSource(), *index);
+  return {ShapedType::kDynamic, size, -1};
+}
+
+Extent extentOf(Value buffer, int64_t dim) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (!type.isDynamicDim(dim))
+    return {type.getDimSize(dim), nullptr, -1};
+  Operation *def = buffer.getDefiningOp();
+  if (auto alloc = dyn_cast_or_null<memref::AllocOp>(def))
+    return extentOfIndex(alloc.getDynamicSizes()[type.getDynamicDimIndex(dim)]);
+  if (auto subview = dyn_cast_or_null<memref::SubViewOp>(def))
+    if (subview.getSourceType().getRank() == type.getRank())
+      if (auto size = dyn_cast<Value>(subview.getMixedSizes()[dim]))
+        return extentOfIndex(size);
+  // Reshapes keep a dimension that is a group of its own.
+  if (auto collapse = dyn_cast_or_null<memref::CollapseShapeOp>(def)) {
+    ReassociationIndices group = collapse.getReassociationIndices()[dim];
+    if (group.size() == 1)
+      return extentOf(collapse.getSrc(), group[0]);
+  }
+  if (auto expand = dyn_cast_or_null<memref::ExpandShapeOp>(def))
+    for (auto [source, group] :
+         llvm::enumerate(expand.getReassociationIndices()))
+      if (group.size() == 1 && group[0] == dim)
+        return extentOf(expand.getSrc(), static_cast<int64_t>(source));
+  return {ShapedType::kDynamic, buffer, dim};
+}
+
+// The extent of `op`'s first loop (the rows), from the first operand that
+// it indexes.
+std::optional<Extent> rowExtent(linalg::GenericOp op) {
+  for (OpOperand &operand : op->getOpOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    for (unsigned i = 0; i < map.getNumResults(); ++i)
+      if (map.getResult(i).isFunctionOfDim(0))
+        return extentOf(operand.get(), i);
+  }
+  return std::nullopt;
+}
+
+// The allocation or argument a buffer views.
+Value rootOf(Value buffer) {
+  while (auto view = buffer.getDefiningOp<ViewLikeOpInterface>())
+    buffer = view.getViewSource();
+  return buffer;
+}
+
+// How an access indexes its buffer: which loop (0 the row, 1 the column)
+// each index is.
+SmallVector<int64_t> accessPattern(AffineMap map) {
+  SmallVector<int64_t> pattern;
+  for (AffineExpr e : map.getResults())
+    pattern.push_back(cast<AffineDimExpr>(e).getPosition());
+  return pattern;
+}
+
+// Whether the blocks of one kernel can run `chain` row by row: a buffer
+// that a member writes is reached by every member through the same value
+// at the row's own elements (the same pattern of indices, the row among
+// them), so that no block reads what another block writes.
+bool rowsAreIndependent(ArrayRef<linalg::GenericOp> chain) {
+  DenseSet<Value> written;
+  for (linalg::GenericOp op : chain)
+    for (Value init : op.getDpsInits())
+      written.insert(rootOf(init));
+  DenseMap<Value, std::pair<Value, SmallVector<int64_t>>> access;
+  for (linalg::GenericOp op : chain)
+    for (OpOperand &operand : op->getOpOperands()) {
+      Value root = rootOf(operand.get());
+      if (!written.contains(root))
+        continue;
+      SmallVector<int64_t> pattern =
+          accessPattern(op.getMatchingIndexingMap(&operand));
+      if (!llvm::is_contained(pattern, 0))
+        return false;
+      auto [it, inserted] =
+          access.try_emplace(root, operand.get(), std::move(pattern));
+      if (!inserted && (it->second.first != operand.get() ||
+                        it->second.second !=
+                            accessPattern(op.getMatchingIndexingMap(&operand))))
+        return false;
+    }
+  return true;
+}
+
+// The row-wise ops that follow `sum` in its block and read what the chain
+// so far wrote, over the same rows, with nothing between them but ops that
+// touch no memory (constants, index arithmetic) and allocations: the
+// kernel runs where the last of them was.
+SmallVector<linalg::GenericOp> chainFrom(linalg::GenericOp sum) {
+  SmallVector<linalg::GenericOp> chain{sum};
+  std::optional<Extent> rows = rowExtent(sum);
+  DenseSet<Value> written{rootOf(sum.getDpsInits()[0])};
+  for (Operation *next = sum->getNextNode(); next; next = next->getNextNode()) {
+    if (isa<memref::AllocOp>(next) ||
+        (next->getNumRegions() == 0 && isMemoryEffectFree(next)))
+      continue;
+    auto op = dyn_cast<linalg::GenericOp>(next);
+    if (!op || !(isRowWise(op) || isRowSum(op)) || rowExtent(op) != rows ||
+        llvm::none_of(op.getDpsInputs(), [&](Value input) {
+          return written.contains(rootOf(input));
+        }))
+      break;
+    chain.push_back(op);
+    if (!rowsAreIndependent(chain)) {
+      chain.pop_back();
+      break;
+    }
+    for (Value init : op.getDpsInits())
+      written.insert(rootOf(init));
+  }
+  return chain;
+}
+
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &k, Location loc, Value row, Value thread,
+                Value shared, int64_t threads)
+      : k(k), loc(loc), row(row), thread(thread), shared(shared),
+        threads(threads) {}
+
+  // Thread t folds columns t, t + threads, ... of the row with the op's
+  // body from 0; the block sums its threads, and thread 0 stores `init`
+  // (or what out[row] held) plus the total.
+  void rowSum(linalg::GenericOp op, Value columns, Value init) {
+    Value zero = arith::ConstantOp::create(k, loc, k.getF32FloatAttr(0));
+    auto partial = scf::ForOp::create(
+        k, loc, thread, columns, cst(threads), ValueRange{zero},
+        [&](OpBuilder &fb, Location, Value column, ValueRange acc) {
+          Value result =
+              inlineBody(fb, op, column, acc[0], /*withInits=*/false)[0];
+          scf::YieldOp::create(fb, loc, result);
+        });
+    Value total = blockSum(partial.getResult(0));
+    onFirstThread([&](OpBuilder &tb) {
+      Value out = op.getDpsInits()[0];
+      Value start =
+          init ? init : memref::LoadOp::create(tb, loc, out, ValueRange{row});
+      Value sum = init && isZeroInit(init)
+                      ? total
+                      : arith::AddFOp::create(tb, loc, start, total);
+      memref::StoreOp::create(tb, loc, sum, out, ValueRange{row});
+    });
+  }
+
+  // A row-wise op: one thread for the row alone, the columns spread over
+  // the threads for row and column.
+  void rowWise(linalg::GenericOp op, Value columns) {
+    if (op.getNumLoops() == 1) {
+      onFirstThread([&](OpBuilder &tb) {
+        store(tb, op, inlineBody(tb, op, nullptr, nullptr, true), nullptr);
+      });
+      return;
+    }
+    scf::ForOp::create(
+        k, loc, thread, columns, cst(threads), ValueRange{},
+        [&](OpBuilder &fb, Location, Value column, ValueRange) {
+          store(fb, op, inlineBody(fb, op, column, nullptr, true), column);
+          scf::YieldOp::create(fb, loc);
+        });
+  }
+
+  void barrier() { gpu::BarrierOp::create(k, loc); }
+
+private:
+  Value cst(int64_t v) { return arith::ConstantIndexOp::create(k, loc, v); }
+
+  SmallVector<Value> indices(AffineMap map, Value column) {
+    SmallVector<Value> result;
+    for (AffineExpr e : map.getResults())
+      result.push_back(cast<AffineDimExpr>(e).getPosition() == 0 ? row
+                                                                 : column);
+    return result;
+  }
+
+  // The op's body on the elements at (row, column), its inputs (and, with
+  // `withInits`, the outputs it reads) loaded; `acc` stands for the one
+  // output of a row sum.
+  SmallVector<Value> inlineBody(OpBuilder &b, linalg::GenericOp op,
+                                Value column, Value acc, bool withInits) {
+    Block &body = op.getRegion().front();
+    IRMapping mapping;
+    for (OpOperand &operand : op->getOpOperands()) {
+      BlockArgument arg = op.getMatchingBlockArgument(&operand);
+      bool isInit = op.isDpsInit(&operand);
+      if (isInit && !withInits) {
+        mapping.map(arg, acc);
+        continue;
+      }
+      if (isInit && arg.use_empty())
+        continue;
+      mapping.map(arg,
+                  memref::LoadOp::create(
+                      b, loc, operand.get(),
+                      indices(op.getMatchingIndexingMap(&operand), column)));
+    }
+    for (Operation &inner : body.without_terminator())
+      b.clone(inner, mapping);
+    SmallVector<Value> results;
+    for (Value v : cast<linalg::YieldOp>(body.getTerminator()).getOperands())
+      results.push_back(mapping.lookupOrDefault(v));
+    return results;
+  }
+
+  void store(OpBuilder &b, linalg::GenericOp op, ArrayRef<Value> results,
+             Value column) {
+    for (auto [init, value] : llvm::zip(op.getDpsInitsMutable(), results))
+      memref::StoreOp::create(
+          b, loc, value, init.get(),
+          indices(op.getMatchingIndexingMap(&init), column));
+  }
+
+  void onFirstThread(function_ref<void(OpBuilder &)> build) {
+    Value first =
+        arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq, thread, cst(0));
+    scf::IfOp::create(k, loc, first, [&](OpBuilder &tb, Location) {
+      build(tb);
+      scf::YieldOp::create(tb, loc);
+    });
+  }
+
+  // Every thread's `partial` summed, in every thread: the warps' sums
+  // through workgroup memory.
+  Value blockSum(Value partial) {
+    const int64_t warps = threads / kWarp;
+    Value warpTotal = warpSum(k, loc, partial);
+    Value warp = arith::DivUIOp::create(k, loc, thread, cst(kWarp));
+    Value lane = arith::RemUIOp::create(k, loc, thread, cst(kWarp));
+    Value firstLane =
+        arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq, lane, cst(0));
+    scf::IfOp::create(k, loc, firstLane, [&](OpBuilder &tb, Location) {
+      memref::StoreOp::create(tb, loc, warpTotal, shared, ValueRange{warp});
+      scf::YieldOp::create(tb, loc);
+    });
+    barrier();
+    Value hasValue = arith::CmpIOp::create(k, loc, arith::CmpIPredicate::ult,
+                                           lane, cst(warps));
+    auto value = scf::IfOp::create(
+        k, loc, hasValue,
+        [&](OpBuilder &tb, Location) {
+          Value v = memref::LoadOp::create(tb, loc, shared, ValueRange{lane});
+          scf::YieldOp::create(tb, loc, v);
+        },
+        [&](OpBuilder &eb, Location) {
+          Value zero =
+              arith::ConstantOp::create(eb, loc, eb.getF32FloatAttr(0));
+          scf::YieldOp::create(eb, loc, zero);
+        });
+    return warpSum(k, loc, value.getResult(0));
+  }
+
+  OpBuilder &k;
+  Location loc;
+  Value row, thread, shared;
+  int64_t threads;
+};
+
+// One kernel for `chain` (a row sum and what follows it), launched where
+// its last op was, a block per row; `inits` holds where each row sum
+// starts (null: from what its output holds).
+void map(ArrayRef<linalg::GenericOp> chain,
+         const DenseMap<Operation *, Value> &inits, int64_t threads) {
+  linalg::GenericOp sum = chain.front();
+  OpBuilder b(chain.back());
+  Location loc = sum.getLoc();
   auto cst = [&](OpBuilder &at, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(at, loc, v);
   };
-  SmallVector<Range> ranges =
-      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-  auto size = [&](OpBuilder &at, const Range &range) {
-    return getValueOrCreateConstantIndexOp(at, loc, range.size);
-  };
-  Value rows = size(b, ranges[0]);
-  Value columns = size(b, ranges[1]);
-  const int64_t warps = threads / kWarp;
-  auto f32 = b.getF32Type();
+  // The loops' sizes, on the host before the launch.
+  Value rows;
+  SmallVector<Value> columns;
+  for (linalg::GenericOp op : chain) {
+    SmallVector<Range> ranges =
+        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+    if (!rows)
+      rows = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
+    columns.push_back(ranges.size() > 1 ? getValueOrCreateConstantIndexOp(
+                                              b, loc, ranges[1].size)
+                                        : Value());
+  }
   auto sharedType = MemRefType::get(
-      {warps}, f32, AffineMap(),
+      {threads / kWarp}, b.getF32Type(), AffineMap(),
       gpu::AddressSpaceAttr::get(b.getContext(),
                                  gpu::GPUDialect::getWorkgroupAddressSpace()));
   Value nonEmpty =
@@ -76,75 +394,21 @@ void map(linalg::GenericOp op, int64_t threads) {
                                       one, one, /*dynamicSharedMemorySize=*/
                                       nullptr, /*asyncTokenType=*/nullptr,
                                       ValueRange{}, TypeRange{sharedType});
-  Block &block = launch.getBody().front();
-  Value shared = launch.getWorkgroupAttributions()[0];
-  OpBuilder k = OpBuilder::atBlockEnd(&block);
-  Value row = launch.getBlockIds().x;
-  Value thread = launch.getThreadIds().x;
-  Value zero = arith::ConstantOp::create(k, loc, k.getF32FloatAttr(0));
-
-  // Each thread folds the row's columns thread, thread + threads, ... with
-  // the op's own body, starting from 0.
-  Block &genericBody = op.getRegion().front();
-  auto partial = scf::ForOp::create(
-      k, loc, thread, columns, cst(k, threads), ValueRange{zero},
-      [&](OpBuilder &fb, Location, Value column, ValueRange acc) {
-        IRMapping mapping;
-        for (auto [operand, map, arg] :
-             llvm::zip(op.getDpsInputs(), op.getIndexingMapsArray(),
-                       genericBody.getArguments())) {
-          SmallVector<Value> indices;
-          for (AffineExpr e : map.getResults())
-            indices.push_back(
-                cast<AffineDimExpr>(e).getPosition() == 0 ? row : column);
-          mapping.map(arg, memref::LoadOp::create(fb, loc, operand, indices));
-        }
-        mapping.map(genericBody.getArguments().back(), acc[0]);
-        for (Operation &inner : genericBody.without_terminator())
-          fb.clone(inner, mapping);
-        Value result = mapping.lookup(
-            cast<linalg::YieldOp>(genericBody.getTerminator()).getOperand(0));
-        scf::YieldOp::create(fb, loc, result);
-      });
-
-  // Warp sums into shared memory, then the first warp sums those.
-  Value warpTotal = warpSum(k, loc, partial.getResult(0));
-  Value warp = arith::DivUIOp::create(k, loc, thread, cst(k, kWarp));
-  Value lane = arith::RemUIOp::create(k, loc, thread, cst(k, kWarp));
-  Value firstLane =
-      arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq, lane, cst(k, 0));
-  scf::IfOp::create(k, loc, firstLane, [&](OpBuilder &tb, Location) {
-    memref::StoreOp::create(tb, loc, warpTotal, shared, ValueRange{warp});
-    scf::YieldOp::create(tb, loc);
-  });
-  gpu::BarrierOp::create(k, loc);
-  Value firstWarp =
-      arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq, warp, cst(k, 0));
-  scf::IfOp::create(k, loc, firstWarp, [&](OpBuilder &wb, Location) {
-    Value hasValue = arith::CmpIOp::create(wb, loc, arith::CmpIPredicate::ult,
-                                           lane, cst(wb, warps));
-    auto value = scf::IfOp::create(
-        wb, loc, hasValue,
-        [&](OpBuilder &tb, Location) {
-          Value v = memref::LoadOp::create(tb, loc, shared, ValueRange{lane});
-          scf::YieldOp::create(tb, loc, v);
-        },
-        [&](OpBuilder &eb, Location) { scf::YieldOp::create(eb, loc, zero); });
-    Value total = warpSum(wb, loc, value.getResult(0));
-    Value isFirst = arith::CmpIOp::create(wb, loc, arith::CmpIPredicate::eq,
-                                          thread, cst(wb, 0));
-    scf::IfOp::create(wb, loc, isFirst, [&](OpBuilder &tb, Location) {
-      Value out = op.getDpsInits()[0];
-      Value old = memref::LoadOp::create(tb, loc, out, ValueRange{row});
-      memref::StoreOp::create(tb, loc,
-                              arith::AddFOp::create(tb, loc, old, total), out,
-                              ValueRange{row});
-      scf::YieldOp::create(tb, loc);
-    });
-    scf::YieldOp::create(wb, loc);
-  });
+  OpBuilder k = OpBuilder::atBlockEnd(&launch.getBody().front());
+  KernelBuilder kernel(k, loc, launch.getBlockIds().x, launch.getThreadIds().x,
+                       launch.getWorkgroupAttributions()[0], threads);
+  for (auto [i, op] : llvm::enumerate(chain)) {
+    // What thread 0 or another thread stored is read by all after this.
+    if (i > 0)
+      kernel.barrier();
+    if (isRowSum(op))
+      kernel.rowSum(op, columns[i], inits.lookup(op));
+    else
+      kernel.rowWise(op, columns[i]);
+  }
   gpu::TerminatorOp::create(k, loc);
-  op.erase();
+  for (linalg::GenericOp op : llvm::reverse(chain))
+    op.erase();
 }
 
 struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
@@ -156,13 +420,26 @@ struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
           "threads-per-block must be a multiple of 32 in [32, 1024]");
       return signalPassFailure();
     }
-    SmallVector<linalg::GenericOp> ops;
+    // Where each sum starts, first: the fills and copies that set the
+    // sums' outputs go, and with them what would end a chain.
+    DenseMap<Operation *, Value> inits;
     getOperation().walk([&](linalg::GenericOp op) {
       if (isRowSum(op))
-        ops.push_back(op);
+        inits[op] = takeAccumulatorInit(op, op.getDpsInits()[0]);
     });
-    for (linalg::GenericOp op : ops)
-      map(op, threadsPerBlock);
+    SmallVector<SmallVector<linalg::GenericOp>> chains;
+    DenseSet<Operation *> taken;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (taken.contains(op) || !isRowSum(op))
+        return;
+      SmallVector<linalg::GenericOp> chain =
+          fuseConsumers ? chainFrom(op) : SmallVector<linalg::GenericOp>{op};
+      for (linalg::GenericOp member : chain)
+        taken.insert(member);
+      chains.push_back(std::move(chain));
+    });
+    for (ArrayRef<linalg::GenericOp> chain : chains)
+      map(chain, inits, threadsPerBlock);
   }
 };
 

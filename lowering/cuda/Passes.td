@@ -61,11 +61,21 @@ def MapContractions
     f32 or bf16, becomes a `gpu.launch` of `warps-per-block` warps a block,
     one warp per weight row n: its 32 lanes read the row in 16-byte
     vectors (8 bf16, lane-interleaved so that a warp's loads are 512
-    contiguous bytes), multiply-add them into 8 f32 lanes against the same
-    slice of each activation row m, and sum across the warp with
+    contiguous bytes), four such steps at a time into four accumulators
+    (four loads in flight), multiply-add them into 8 f32 lanes against the
+    same slice of each activation row m, and sum across the warp with
     `gpu.shuffle xor`; lane 0 adds the sum into C[m, n]. This is the decode
     step's matrix-vector product at the weights' streaming speed (M = 1);
-    a prefill's M > 1 rows re-read the weight row from L1.
+    a prefill's M > 1 rows re-read the weight row from L1. When the rows
+    make fewer than `target-warps` warps (a projection of 1152 rows of
+    6912), up to a block's warps share a row, each a slice of K of at least
+    512 columns, and the row's first warp adds their sums from workgroup
+    memory.
+
+    When a `linalg.fill` (or a copy of a buffer a fill set, what CSE and
+    bufferization make of several zero inits) sets C just before, the
+    kernel starts from the fill's value and stores its sums; the fill is
+    not a kernel of its own (Accumulators.h).
 
     With `tensor-cores`, bf16 activations and K a multiple of 16, the host
     picks by M: at least 16 rows (a prefill) go to a tensor-core kernel, a
@@ -104,7 +114,11 @@ def MapContractions
   }];
   let options = [
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",
-           "warps (weight rows) of a block">,
+           "warps of a block">,
+    Option<"targetWarps", "target-warps", "int64_t", "8192",
+           "when the weight rows make fewer warps than this, up to a "
+           "block's warps share each row, a slice of K each (0: a warp "
+           "per row always)">,
     Option<"tensorCores", "tensor-cores", "bool", "false",
            "with bf16 activations and K a multiple of 16, calls of at least "
            "16 rows (prefill) run on the tensor cores (nvvm.mma.sync "
@@ -119,7 +133,7 @@ def MapContractions
 
 def MapReductions
     : Pass<"gemma-cuda-map-reductions", "::mlir::func::FuncOp"> {
-  let summary = "row sums as kernels of one block per row";
+  let summary = "row sums, and the row-wise ops that consume them, as kernels of one block per row";
   let description = [{
     A bufferized `linalg.generic` over (row, column) that sums f(inputs)
     into out[row] (iterators parallel and reduction, a body yielding
@@ -127,13 +141,27 @@ def MapReductions
     sums) becomes a `gpu.launch` of one block per row: each of the
     `threads-per-block` threads folds the columns thread, thread + threads,
     ... with the op's own body from 0, the warps sum their threads with
-    `gpu.shuffle xor`, and the first warp sums the warps' totals from
-    workgroup memory and adds them into out[row]. One thread per row (what
-    `gemma-cuda-form-kernels` would make of it) reads a decode step's
-    single row serially.
+    `gpu.shuffle xor`, every warp sums the warps' totals from workgroup
+    memory, and thread 0 adds the total into out[row] (or stores it plus
+    the value a fill set out to just before; the fill goes, Accumulators.h).
+    One thread per row (what `gemma-cuda-form-kernels` would make of it)
+    reads a decode step's single row serially.
+
+    With `fuse-consumers`, the ops that follow the sum in its block and
+    read what the kernel wrote so far join it, in order, each after a
+    `gpu.barrier`: all-parallel `linalg.generic` ops over the same rows
+    (one loop: thread 0 computes the row's element; two: the block's
+    threads take the columns), and further row sums. RMSNorm (sum, 1 /
+    sqrt, scaling) is then one kernel, and so is a layer's post-attention
+    norm, residual add and pre-feedforward norm. Only ops touching nothing
+    in between but index arithmetic and allocations are taken, and only
+    when every buffer a member writes is reached by every member at the
+    row's own elements through the same value, so that no block reads what
+    another writes. The kernel launches where the last member was.
 
     Before:
     ```mlir
+    linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
     linalg.generic {iterator_types = ["parallel", "reduction"], ...}
         ins(%x : memref<?x1152xf32>) outs(%sum : memref<?xf32>) {
     ^bb0(%in: f32, %out: f32):
@@ -141,20 +169,26 @@ def MapReductions
       %s = arith.addf %out, %sq : f32
       linalg.yield %s : f32
     }
+    linalg.generic {iterator_types = ["parallel"]}
+        ins(%sum : memref<?xf32>) outs(%inv : memref<?xf32>) { 1 / sqrt }
+    linalg.generic {iterator_types = ["parallel", "parallel"]}
+        ins(%x, %inv, %w) outs(%y : memref<?x1152xbf16>) { x * inv * w }
     ```
     After:
     ```mlir
     gpu.launch blocks(%row, ...) in (%gx = %rows, ...)
-               threads(%t, ...) in (%sx = %c256, ...)
-               workgroup(%partials : memref<8xf32, #gpu.address_space<workgroup>>) {
-      %p = scf.for %j = %t to %c1152 step %c256 iter_args(%acc = %zero) {
+               threads(%t, ...) in (%sx = %c1024, ...)
+               workgroup(%partials : memref<32xf32, #gpu.address_space<workgroup>>) {
+      %p = scf.for %j = %t to %c1152 step %c1024 iter_args(%acc = %zero) {
         %in = memref.load %x[%row, %j]
-        %sq = arith.mulf %in, %in : f32
-        %s = arith.addf %acc, %sq : f32
-        scf.yield %s : f32
+        ... // the sum's body
       }
       ... // gpu.shuffle xor within warps, workgroup memory, gpu.barrier
-      scf.if %first { %sum[%row] += %total }
+      scf.if %first { memref.store %total, %sum[%row] }
+      gpu.barrier
+      scf.if %first { %inv[%row] = 1 / sqrt(%sum[%row]) }
+      gpu.barrier
+      scf.for %j = %t to %c1152 step %c1024 { %y[%row, %j] = ... }
       gpu.terminator
     }
     ```
@@ -162,6 +196,9 @@ def MapReductions
   let options = [
     Option<"threadsPerBlock", "threads-per-block", "int64_t", "256",
            "threads of the block that sums a row">,
+    Option<"fuseConsumers", "fuse-consumers", "bool", "true",
+           "run the row-wise ops that follow a row sum and read it in the "
+           "same kernel">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
@@ -186,6 +223,12 @@ def FormKernels : Pass<"gemma-cuda-form-kernels", "::mlir::func::FuncOp"> {
     - any other op that reads or writes memory (an `scf.for` over a cache,
       a `memref.store`) joins the ops around it that do too, and they run
       in order on one thread of one block.
+
+    Constants and `memref.get_global` values a kernel reads, its own and
+    those of the launches built before this pass (attention's), are
+    materialised inside it: a host global's address means nothing on the
+    device, and the outliner copies a global a kernel refers to into the
+    kernel's module.
 
     A host function's `memref.alloc` is device memory on this target
     (docs/cuda.md). The pass fails, naming the op, when an op that stays

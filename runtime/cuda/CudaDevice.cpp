@@ -60,6 +60,10 @@ CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
   entries = resolveEntryFunctions(payload, info, symbols);
   const char *profileFlag = std::getenv("GEMMA_CUDA_PROFILE");
   profile = profileFlag && std::string(profileFlag) == "1";
+  const char *graphsFlag = std::getenv("GEMMA_CUDA_GRAPHS");
+  useGraphs = !profile && graphsFlag && std::string(graphsFlag) == "1";
+  const char *timingFlag = std::getenv("GEMMA_CUDA_TIMING");
+  timing = timingFlag && std::string(timingFlag) == "1";
   checkAvailable();
   driver.check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
   char nameBuffer[256] = {};
@@ -106,6 +110,11 @@ void CudaDevice::shutdown() noexcept {
     driver.cuStreamSynchronize(stream);
   if (profile)
     printProfile();
+  if (timing)
+    printTiming();
+  if (decodeGraph)
+    driver.cuGraphExecDestroy(decodeGraph);
+  decodeGraph = nullptr;
   for (const auto &[address, buffer] : buffers)
     driver.cuMemFree(address);
   buffers.clear();
@@ -344,6 +353,56 @@ void CudaDevice::printProfile() const {
                  time.name.c_str());
 }
 
+void CudaDevice::callEntry(bool asGraph, const std::function<void()> &call) {
+  if (!asGraph) {
+    call();
+    return;
+  }
+  auto start = std::chrono::steady_clock::now();
+  driver.check(
+      driver.cuStreamBeginCapture(stream, cuda::kStreamCaptureModeRelaxed),
+      "capturing a decode step as a CUDA graph");
+  call();
+  cuda::CUgraph graph = nullptr;
+  cuda::CUresult ended = driver.cuStreamEndCapture(stream, &graph);
+  lastCaptureSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  // Nothing ran while the launches were captured: a failure leaves the KV
+  // cache as it was.
+  std::unique_ptr<cuda::CUgraph_st, cuda::CUresult (*)(cuda::CUgraph)> owned(
+      graph, driver.cuGraphDestroy);
+  if (!failure.empty())
+    return;
+  const std::string what = "the decode step as a CUDA graph (without "
+                           "GEMMA_CUDA_GRAPHS=1 its kernels are launched one "
+                           "by one)";
+  if (ended != 0) {
+    fail("capturing " + what + ": " + driver.describe(ended));
+    return;
+  }
+  cuda::CUgraphExecUpdateResultInfo update{};
+  if (decodeGraph &&
+      driver.cuGraphExecUpdate(decodeGraph, graph, &update) == 0) {
+    ++graphsUpdated;
+  } else {
+    if (decodeGraph)
+      driver.cuGraphExecDestroy(decodeGraph);
+    decodeGraph = nullptr;
+    cuda::CUresult made =
+        driver.cuGraphInstantiateWithFlags(&decodeGraph, graph, 0);
+    if (made != 0) {
+      decodeGraph = nullptr;
+      fail("instantiating " + what + ": " + driver.describe(made));
+      return;
+    }
+    ++graphsInstantiated;
+  }
+  cuda::CUresult launched = driver.cuGraphLaunch(decodeGraph, stream);
+  if (launched != 0)
+    fail("launching " + what + ": " + driver.describe(launched));
+}
+
 void *CudaDevice::upload(const void *data, size_t bytes) {
   void *buffer = allocate(bytes);
   if (!buffer)
@@ -470,9 +529,43 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
     fn(&logitsRef, &weightsRef, &arenaRef, &idsRef, position, &featuresRef,
        &groupsRef);
   } else {
-    entries.token(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
+    TokenEntryFn fn = entries.token(entry);
+    lastCaptureSeconds = 0;
+    auto start = std::chrono::steady_clock::now();
+    callEntry(useGraphs && n == 1, [&] {
+      fn(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
+    });
+    auto submitted = std::chrono::steady_clock::now();
+    std::vector<float> logits =
+        takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
+    if (timing) {
+      using Seconds = std::chrono::duration<double>;
+      EntryTime &time = entryTimes[entry];
+      time.calls += 1;
+      time.submitSeconds += Seconds(submitted - start).count();
+      time.captureSeconds += lastCaptureSeconds;
+      time.totalSeconds +=
+          Seconds(std::chrono::steady_clock::now() - start).count();
+    }
+    return logits;
   }
   return takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
+}
+
+void CudaDevice::printTiming() const {
+  std::fprintf(stderr,
+               "[timing] %-14s %8s %12s %12s %12s  (us a call; decode as "
+               "graphs: %lld made, %lld updated)\n",
+               "entry", "calls", "host", "capture", "total",
+               static_cast<long long>(graphsInstantiated),
+               static_cast<long long>(graphsUpdated));
+  for (const auto &[entry, time] : entryTimes) {
+    double calls = static_cast<double>(time.calls);
+    std::fprintf(
+        stderr, "[timing] %-14s %8lld %12.1f %12.1f %12.1f\n", entry.c_str(),
+        static_cast<long long>(time.calls), 1e6 * time.submitSeconds / calls,
+        1e6 * time.captureSeconds / calls, 1e6 * time.totalSeconds / calls);
+  }
 }
 
 } // namespace gemma

@@ -7,6 +7,7 @@
 #include "runtime/EntryPoints.h"
 #include "runtime/cuda/CudaDriver.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -81,6 +82,9 @@ private:
   };
   void loadKernels();
   void printProfile() const;
+  // Runs `call` (an entry point) with its launches captured into a CUDA
+  // graph and launched as one, when `asGraph`; directly otherwise.
+  void callEntry(bool asGraph, const std::function<void()> &call);
   void uploadWeights();
   // Copies `bytes` of host memory to a new device buffer.
   void *upload(const void *data, size_t bytes);
@@ -117,6 +121,32 @@ private:
     double seconds = 0;
   };
   std::vector<KernelTime> kernelTimes; // by kernel index
+
+  // GEMMA_CUDA_GRAPHS=1: a decode step (~300 small kernels) is captured
+  // into a CUDA graph each step (its position and buffers change the
+  // kernels' arguments), the graph of the step before updated to it
+  // (cuGraphExecUpdate, as llama.cpp does) and launched as one. Off by
+  // default: on an H200 it was 7% slower than launching the kernels one by
+  // one, the capture and update on the host not overlapping the GPU's work
+  // (docs/cuda.md). GEMMA_CUDA_PROFILE=1, which waits for each kernel,
+  // turns it off.
+  bool useGraphs = false;
+  cuda::CUgraphExec decodeGraph = nullptr;
+  int64_t graphsInstantiated = 0;
+  int64_t graphsUpdated = 0;
+
+  // GEMMA_CUDA_TIMING=1: where the time of each entry point's calls goes,
+  // a table on stderr when the device goes: the host's work until the
+  // entry returns (launches, or capture and update), and the whole call
+  // until its result is on the host.
+  bool timing = false;
+  struct EntryTime {
+    int64_t calls = 0;
+    double submitSeconds = 0, captureSeconds = 0, totalSeconds = 0;
+  };
+  std::map<std::string, EntryTime> entryTimes;
+  double lastCaptureSeconds = 0;
+  void printTiming() const;
 
   // Device memory the generated code allocates, kept for reuse by size
   // when freed: an entry point allocates the same buffers on every call,

@@ -60,6 +60,13 @@ std::unique_ptr<Driver> load(const std::string &library, std::string &error) {
   resolve(driver->cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
   resolve(driver->cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
   resolve(driver->cuMemsetD8Async, "cuMemsetD8Async");
+  resolve(driver->cuStreamBeginCapture, "cuStreamBeginCapture_v2");
+  resolve(driver->cuStreamEndCapture, "cuStreamEndCapture");
+  resolve(driver->cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
+  resolve(driver->cuGraphExecUpdate, "cuGraphExecUpdate_v2");
+  resolve(driver->cuGraphLaunch, "cuGraphLaunch");
+  resolve(driver->cuGraphDestroy, "cuGraphDestroy");
+  resolve(driver->cuGraphExecDestroy, "cuGraphExecDestroy");
   resolve(driver->cuGetErrorName, "cuGetErrorName");
   resolve(driver->cuGetErrorString, "cuGetErrorString");
   if (!complete) {

@@ -25,11 +25,22 @@ using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUgraph = struct CUgraph_st *;
 using CUgraphExec = struct CUgraphExec_st *;
+using CUgraphNode = struct CUgraphNode_st *;
+
+// cuGraphExecUpdate's report (cuda.h's CUgraphExecUpdateResultInfo).
+struct CUgraphExecUpdateResultInfo {
+  int result;
+  CUgraphNode errorNode;
+  CUgraphNode errorFromNode;
+};
 
 // cuDeviceGetAttribute's attributes used here (cuda.h's CUdevice_attribute).
 constexpr int kAttributeMultiprocessorCount = 16;
 constexpr int kAttributeComputeCapabilityMajor = 75;
 constexpr int kAttributeComputeCapabilityMinor = 76;
+// CU_STREAM_CAPTURE_MODE_RELAXED: the generated code may allocate device
+// memory (cuMemAlloc) while its launches are captured.
+constexpr int kStreamCaptureModeRelaxed = 2;
 // cuModuleLoadDataEx's options (CUjit_option).
 constexpr int kJitErrorLogBuffer = 5;
 constexpr int kJitErrorLogBufferSizeBytes = 6;
@@ -82,6 +93,15 @@ struct Driver {
                                 size_t bytes, CUstream stream);
   CUresult (*cuMemsetD8Async)(CUdeviceptr destination, unsigned char value,
                               size_t bytes, CUstream stream);
+  CUresult (*cuStreamBeginCapture)(CUstream stream, int mode);
+  CUresult (*cuStreamEndCapture)(CUstream stream, CUgraph *graph);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *exec, CUgraph graph,
+                                          unsigned long long flags);
+  CUresult (*cuGraphExecUpdate)(CUgraphExec exec, CUgraph graph,
+                                CUgraphExecUpdateResultInfo *info);
+  CUresult (*cuGraphLaunch)(CUgraphExec exec, CUstream stream);
+  CUresult (*cuGraphDestroy)(CUgraph graph);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec exec);
   CUresult (*cuGetErrorName)(CUresult result, const char **name);
   CUresult (*cuGetErrorString)(CUresult result, const char **text);
 };

@@ -4,7 +4,8 @@
 # the CPU tests do (test/e2e/text-fixtures-*.test, mm-tiny.test):
 #
 # - f32 KV: logits within 2e-3 with one prefill, half prefill + decode, and
-#   token-by-token decode, and with calls of 8 and 5 tokens; mm-tiny's
+#   token-by-token decode (once more with the decode steps as CUDA graphs),
+#   and with calls of 8 and 5 tokens; mm-tiny's
 #   image features within 2e-3 and its logits at every split that keeps
 #   the image whole;
 # - bf16 KV and bf16 matmul inputs (the checkpoints' dtype): logits within
@@ -61,6 +62,13 @@ for fixture in text-tiny-1b-like text-tiny-27b-like text-tiny-f32; do
   text "$fixture.bf16.exe" "$fixture" --max-abs 0.1
 done
 text text-tiny-1b-like.chunk8.exe text-tiny-1b-like --max-abs 2e-3
+# Token by token with each decode step captured into a CUDA graph and the
+# step before's graph updated to it.
+GEMMA_CUDA_GRAPHS=1 run "text-tiny-1b-like.f32.exe graphs prefill=1" \
+  text-tiny-1b-like.f32.exe \
+  --input-ids "$bundle/fixtures/text-tiny-1b-like/input_ids.npy" \
+  --dump-logits "$work/logits.npy" --prefill 1 -- \
+  "$work/logits.npy" "$bundle/fixtures/text-tiny-1b-like/logits.npy" --max-abs 2e-3
 text text-tiny-27b-like.chunk5.exe text-tiny-27b-like --max-abs 2e-3
 
 mm="$bundle/fixtures/mm-tiny"

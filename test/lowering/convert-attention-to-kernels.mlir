@@ -67,23 +67,47 @@
 // CHECK-NEXT: %[[K64B:.*]] = arith.constant 64 : index
 // CHECK-NEXT: %[[FROM64:.*]] = arith.addi %[[FROM]], %[[K64B]] : index
 // CHECK-NEXT: %[[TO:.*]] = arith.minui %[[HI]], %[[FROM64]] : index
-// The lane's 2 elements of the query row, then the split's keys with a
-// running max, sum and partial row (-inf, 0, 0). Each key's slot is its
-// position mod the ring's 24; the lane reads its 2 elements of the key row
-// (plane 0) and the warp sums q.k with five xor shuffles.
+// The lane's 2 elements of the query row, then the split's keys four at a
+// time with a running max, sum and partial row (-inf, 0, 0). First the
+// four keys' slots (their positions mod the ring's 24; a key past the
+// split reads the split's last again) and the lane's 2 elements of each
+// key row (plane 0) and value row (plane 1), all loads before any use.
 // CHECK-NEXT: %[[QV:.*]] = vector.load %[[QB]][%[[T]], %[[H]], %[[D0]]] {alignment = 4 : i64} : memref<?x2x64xf32, strided<[?, ?, 1], offset: ?>>, vector<2xf32>
 // CHECK-NEXT: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-NEXT: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT: %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
 // CHECK-NEXT: %[[KEYS:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[VALUES:.*]] = arith.constant 1 : index
-// CHECK-NEXT: %[[STEP:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[K1C:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[LAST:.*]] = arith.subi %[[TO]], %[[K1C]] : index
+// CHECK-NEXT: %[[STEP:.*]] = arith.constant 4 : index
 // CHECK-NEXT: %[[STATE:.*]]:3 = scf.for %[[U:.*]] = %[[FROM]] to %[[TO]] step %[[STEP]] iter_args(%[[M:.*]] = %[[NEGINF]], %[[L:.*]] = %[[ZERO]], %[[ACC:.*]] = %[[ZEROS]]) -> (f32, f32, vector<2xf32>) {
+// CHECK-NEXT: %[[J0:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[U0:.*]] = arith.addi %[[U]], %[[J0]] : index
+// CHECK-NEXT: %[[IN0:.*]] = arith.cmpi ult, %[[U0]], %[[TO]] : index
+// CHECK-NEXT: %[[R0:.*]] = arith.select %[[IN0]], %[[U0]], %[[LAST]] : index
 // CHECK-NEXT: %[[CAP:.*]] = arith.constant 24 : index
-// CHECK-NEXT: %[[SLOT:.*]] = arith.remui %[[U]], %[[CAP]] : index
-// CHECK-NEXT: %[[KB:.*]] = vector.load %[[CACHE]][%[[KEYS]], %[[KVH]], %[[SLOT]], %[[D0]]] {alignment = 4 : i64} : memref<2x1x24x64xbf16>, vector<2xbf16>
-// CHECK-NEXT: %[[KV:.*]] = arith.extf %[[KB]] : vector<2xbf16> to vector<2xf32>
-// CHECK-NEXT: %[[QK:.*]] = arith.mulf %[[QV]], %[[KV]] : vector<2xf32>
+// CHECK-NEXT: %[[SLOT0:.*]] = arith.remui %[[R0]], %[[CAP]] : index
+// CHECK-NEXT: %[[KB0:.*]] = vector.load %[[CACHE]][%[[KEYS]], %[[KVH]], %[[SLOT0]], %[[D0]]] {alignment = 4 : i64} : memref<2x1x24x64xbf16>, vector<2xbf16>
+// CHECK-NEXT: %[[KV0:.*]] = arith.extf %[[KB0]] : vector<2xbf16> to vector<2xf32>
+// CHECK-NEXT: %[[VB0:.*]] = vector.load %[[CACHE]][%[[VALUES]], %[[KVH]], %[[SLOT0]], %[[D0]]] {alignment = 4 : i64} : memref<2x1x24x64xbf16>, vector<2xbf16>
+// CHECK-NEXT: %[[VV0:.*]] = arith.extf %[[VB0]] : vector<2xbf16> to vector<2xf32>
+// CHECK: %[[U1:.*]] = arith.addi %[[U]], %{{.*}} : index
+// CHECK-NEXT: %[[IN1:.*]] = arith.cmpi ult, %[[U1]], %[[TO]] : index
+// CHECK: vector.load %[[CACHE]][%[[VALUES]]
+// CHECK-NEXT: %[[VV1:.*]] = arith.extf
+// CHECK: %[[U2:.*]] = arith.addi %[[U]], %{{.*}} : index
+// CHECK-NEXT: %[[IN2:.*]] = arith.cmpi ult, %[[U2]], %[[TO]] : index
+// CHECK: vector.load %[[CACHE]][%[[VALUES]]
+// CHECK-NEXT: %[[VV2:.*]] = arith.extf
+// CHECK: %[[U3:.*]] = arith.addi %[[U]], %{{.*}} : index
+// CHECK-NEXT: %[[IN3:.*]] = arith.cmpi ult, %[[U3]], %[[TO]] : index
+// CHECK: vector.load %[[CACHE]][%[[VALUES]]
+// CHECK-NEXT: %[[VV3:.*]] = arith.extf
+// Then each key's q.k (the warp's sum by five xor shuffles), scaled, -inf
+// unless the key is in the split and visible (u <= p: the window is the
+// loop's range), into the group's max.
+// CHECK-NEXT: %[[QK:.*]] = arith.mulf %[[QV]], %[[KV0]] : vector<2xf32>
 // CHECK-NEXT: %[[DOT0:.*]] = vector.reduction <add>, %[[QK]] : vector<2xf32> into f32
 // CHECK-NEXT: %[[X16:.*]] = arith.constant 16 : i32
 // CHECK-NEXT: %[[W1:.*]] = arith.constant 32 : i32
@@ -105,30 +129,42 @@
 // CHECK-NEXT: %[[W5:.*]] = arith.constant 32 : i32
 // CHECK-NEXT: %[[SH5:[^,]*]], %{{[^ ]*}} = gpu.shuffle xor %[[DOT4]], %[[X1]], %[[W5]] : f32
 // CHECK-NEXT: %[[DOT:.*]] = arith.addf %[[DOT4]], %[[SH5]] : f32
-// The scaled score of a visible key (u <= p: the window is the loop's
-// range) enters the online softmax; its value row is plane 1 of the slot.
 // CHECK-NEXT: %[[SCALE:.*]] = arith.constant 1.250000e-01 : f32
-// CHECK-NEXT: %[[SCORE:.*]] = arith.mulf %[[DOT]], %[[SCALE]] : f32
-// CHECK-NEXT: %[[VISIBLE:.*]] = arith.cmpi ule, %[[U]], %[[P]] : index
-// CHECK-NEXT: %[[NEXT:.*]]:3 = scf.if %[[VISIBLE]] -> (f32, f32, vector<2xf32>) {
-// CHECK-NEXT: %[[MNEW:.*]] = arith.maximumf %[[M]], %[[SCORE]] : f32
+// CHECK-NEXT: %[[SCORE0:.*]] = arith.mulf %[[DOT]], %[[SCALE]] : f32
+// CHECK-NEXT: %[[CAUSAL0:.*]] = arith.cmpi ule, %[[U0]], %[[P]] : index
+// CHECK-NEXT: %[[SEEN0:.*]] = arith.andi %[[IN0]], %[[CAUSAL0]] : i1
+// CHECK-NEXT: %[[MASKED0:.*]] = arith.select %[[SEEN0]], %[[SCORE0]], %[[NEGINF]] : f32
+// CHECK-NEXT: %[[MAX0:.*]] = arith.maximumf %[[M]], %[[MASKED0]] : f32
+// CHECK-COUNT-3: gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: %[[SEEN1:.*]] = arith.andi %[[IN1]], %{{.*}} : i1
+// CHECK: %[[SEEN2:.*]] = arith.andi %[[IN2]], %{{.*}} : i1
+// CHECK: %[[SEEN3:.*]] = arith.andi %[[IN3]], %{{.*}} : i1
+// CHECK-NEXT: %[[MASKED3:.*]] = arith.select %[[SEEN3]], %{{.*}}, %[[NEGINF]] : f32
+// CHECK-NEXT: %[[MNEW:.*]] = arith.maximumf %{{.*}}, %[[MASKED3]] : f32
+// The online softmax over the group: the old state scaled by exp(m -
+// m_new) (1 while no key has been seen: m_new is still -inf), then each
+// seen key's weight exp(s - m_new) added to the sum and, times its value
+// row, to the partial row.
+// CHECK-NEXT: %[[NONE:.*]] = arith.cmpf oeq, %[[MNEW]], %[[NEGINF]] : f32
 // CHECK-NEXT: %[[DM:.*]] = arith.subf %[[M]], %[[MNEW]] : f32
-// CHECK-NEXT: %[[CORR:.*]] = math.exp %[[DM]] : f32
-// CHECK-NEXT: %[[DS:.*]] = arith.subf %[[SCORE]], %[[MNEW]] : f32
-// CHECK-NEXT: %[[WEIGHT:.*]] = math.exp %[[DS]] : f32
+// CHECK-NEXT: %[[EDM:.*]] = math.exp %[[DM]] : f32
+// CHECK-NEXT: %[[ONEF:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT: %[[CORR:.*]] = arith.select %[[NONE]], %[[ONEF]], %[[EDM]] : f32
 // CHECK-NEXT: %[[LC:.*]] = arith.mulf %[[L]], %[[CORR]] : f32
-// CHECK-NEXT: %[[LNEW:.*]] = arith.addf %[[LC]], %[[WEIGHT]] : f32
-// CHECK-NEXT: %[[VB:.*]] = vector.load %[[CACHE]][%[[VALUES]], %[[KVH]], %[[SLOT]], %[[D0]]] {alignment = 4 : i64} : memref<2x1x24x64xbf16>, vector<2xbf16>
-// CHECK-NEXT: %[[VV:.*]] = arith.extf %[[VB]] : vector<2xbf16> to vector<2xf32>
 // CHECK-NEXT: %[[CORRV:.*]] = vector.broadcast %[[CORR]] : f32 to vector<2xf32>
 // CHECK-NEXT: %[[ACCC:.*]] = arith.mulf %[[ACC]], %[[CORRV]] : vector<2xf32>
-// CHECK-NEXT: %[[WEIGHTV:.*]] = vector.broadcast %[[WEIGHT]] : f32 to vector<2xf32>
-// CHECK-NEXT: %[[ACCNEW:.*]] = vector.fma %[[WEIGHTV]], %[[VV]], %[[ACCC]] : vector<2xf32>
+// CHECK-NEXT: %[[DS0:.*]] = arith.subf %[[SCORE0]], %[[MNEW]] : f32
+// CHECK-NEXT: %[[E0:.*]] = math.exp %[[DS0]] : f32
+// CHECK-NEXT: %[[WEIGHT0:.*]] = arith.select %[[SEEN0]], %[[E0]], %[[ZERO]] : f32
+// CHECK-NEXT: %[[L0:.*]] = arith.addf %[[LC]], %[[WEIGHT0]] : f32
+// CHECK-NEXT: %[[WV0:.*]] = vector.broadcast %[[WEIGHT0]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[A0:.*]] = vector.fma %[[WV0]], %[[VV0]], %[[ACCC]] : vector<2xf32>
+// CHECK: vector.fma %{{.*}}, %[[VV1]], %{{.*}} : vector<2xf32>
+// CHECK: vector.fma %{{.*}}, %[[VV2]], %{{.*}} : vector<2xf32>
+// CHECK: %[[LNEW:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT: vector.broadcast
+// CHECK-NEXT: %[[ACCNEW:.*]] = vector.fma %{{.*}}, %[[VV3]], %{{.*}} : vector<2xf32>
 // CHECK-NEXT: scf.yield %[[MNEW]], %[[LNEW]], %[[ACCNEW]] : f32, f32, vector<2xf32>
-// CHECK-NEXT: } else {
-// CHECK-NEXT: scf.yield %[[M]], %[[L]], %[[ACC]] : f32, f32, vector<2xf32>
-// CHECK-NEXT: }
-// CHECK-NEXT: scf.yield %[[NEXT]]#0, %[[NEXT]]#1, %[[NEXT]]#2 : f32, f32, vector<2xf32>
 // CHECK-NEXT: }
 // The split's partial row (every lane its 2 elements), then its max and
 // sum (lane 0).
@@ -230,16 +266,18 @@ func.func @local_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2
 // CHECK-NEXT: %[[FROM:.*]] = arith.addi %[[LO]], %[[SKIP]] : index
 // CHECK: %[[PLANE0:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[PLANE1:.*]] = arith.constant 1 : index
-// CHECK-NEXT: arith.constant 1 : index
-// CHECK-NEXT: scf.for %[[U:.*]] = %[[FROM]] to %{{.*}} iter_args
+// CHECK: scf.for %[[U:.*]] = %[[FROM]] to %{{.*}} iter_args
 // CHECK-NOT: arith.remui
-// CHECK: %[[KEY:.*]] = vector.load %[[CACHE]][%[[PLANE0]], %[[KVH]], %[[U]], %[[D0]]] {alignment = 8 : i64} : memref<2x2x128x64xf32>, vector<2xf32>
-// CHECK-NEXT: arith.mulf %{{.*}}, %[[KEY]] : vector<2xf32>
+// CHECK: %[[U0:.*]] = arith.addi %[[U]], %{{.*}} : index
+// CHECK-NEXT: %[[IN0:.*]] = arith.cmpi ult, %[[U0]]
+// CHECK-NEXT: %[[SLOT:.*]] = arith.select %[[IN0]], %[[U0]]
+// CHECK-NEXT: %[[KEY:.*]] = vector.load %[[CACHE]][%[[PLANE0]], %[[KVH]], %[[SLOT]], %[[D0]]] {alignment = 8 : i64} : memref<2x2x128x64xf32>, vector<2xf32>
+// CHECK-NEXT: vector.load %[[CACHE]][%[[PLANE1]], %[[KVH]], %[[SLOT]], %[[D0]]] {alignment = 8 : i64} : memref<2x2x128x64xf32>, vector<2xf32>
+// CHECK: arith.mulf %{{.*}}, %[[KEY]] : vector<2xf32>
 // CHECK-NEXT: vector.reduction <add>
 // CHECK-COUNT-5: gpu.shuffle xor
-// CHECK: arith.cmpi ule, %[[U]], %[[P]] : index
+// CHECK: arith.cmpi ule, %[[U0]], %[[P]] : index
 // CHECK: math.exp
-// CHECK: vector.load %[[CACHE]][%[[PLANE1]], %[[KVH]], %[[U]], %[[D0]]] {alignment = 8 : i64} : memref<2x2x128x64xf32>, vector<2xf32>
 // CHECK: gpu.terminator
 // CHECK: gpu.launch
 // CHECK: gpu.terminator
@@ -273,12 +311,16 @@ func.func @global_attention(%q: tensor<?x4x64xf32>, %k: tensor<?x2x64xf32>, %c: 
 // CHECK-NEXT: %[[OWN:.*]] = memref.load %[[GROUPS]][%[[T]]] : memref<?xi32, strided<[?], offset: ?>>
 // CHECK-NEXT: vector.load %{{.*}} : memref<?x2x32xf32, strided<[?, ?, 1], offset: ?>>, vector<1xf32>
 // CHECK: scf.for %[[U:.*]] = %{{.*}} to %[[TO]] step
+// CHECK-NEXT: arith.constant 0 : index
+// CHECK-NEXT: %[[U0:.*]] = arith.addi %[[U]]
+// CHECK-NEXT: %[[IN0:.*]] = arith.cmpi ult, %[[U0]], %[[TO]] : index
+// CHECK-NEXT: %[[R0:.*]] = arith.select %[[IN0]], %[[U0]]
 // CHECK-NEXT: arith.constant 16 : index
-// CHECK-NEXT: arith.remui %[[U]]
+// CHECK-NEXT: arith.remui %[[R0]]
 // CHECK-NEXT: vector.load %{{.*}} : memref<2x1x16x32xf32>, vector<1xf32>
-// CHECK: %[[EARLIER:.*]] = arith.cmpi ule, %[[U]], %[[P]] : index
-// CHECK-NEXT: %[[INCALL:.*]] = arith.cmpi uge, %[[U]], %[[POS]] : index
-// CHECK-NEXT: %[[REL:.*]] = arith.subi %[[U]], %[[POS]] : index
+// CHECK: %[[EARLIER:.*]] = arith.cmpi ule, %[[U0]], %[[P]] : index
+// CHECK-NEXT: %[[INCALL:.*]] = arith.cmpi uge, %[[U0]], %[[POS]] : index
+// CHECK-NEXT: %[[REL:.*]] = arith.subi %[[U0]], %[[POS]] : index
 // CHECK-NEXT: %[[INDEX:.*]] = arith.select %[[INCALL]], %[[REL]], %[[T]] : index
 // CHECK-NEXT: %[[OTHER:.*]] = memref.load %[[GROUPS]][%[[INDEX]]] : memref<?xi32, strided<[?], offset: ?>>
 // CHECK-NEXT: %[[ZERO:.*]] = arith.constant 0 : i32
@@ -287,7 +329,7 @@ func.func @global_attention(%q: tensor<?x4x64xf32>, %k: tensor<?x2x64xf32>, %c: 
 // CHECK-NEXT: %[[A:.*]] = arith.andi %[[INCALL]], %[[SAME]] : i1
 // CHECK-NEXT: %[[B:.*]] = arith.andi %[[A]], %[[IMAGE]] : i1
 // CHECK-NEXT: %[[VISIBLE:.*]] = arith.ori %[[EARLIER]], %[[B]] : i1
-// CHECK-NEXT: scf.if %[[VISIBLE]] -> (f32, f32, vector<1xf32>) {
+// CHECK-NEXT: arith.andi %[[IN0]], %[[VISIBLE]] : i1
 gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 8, capacity = 16, kv_heads = 1, head_dim = 32, f32>
 func.func @local_image_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2x32xf32>, %k: tensor<?x1x32xf32>, %pos: index, %groups: tensor<?xi32>) -> tensor<?x2x32xf32> {
   %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 8, capacity = 16, kv_heads = 1, head_dim = 32, f32>
@@ -311,4 +353,70 @@ func.func @local_image_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tens
 func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 16, f32>, %pos: index) -> tensor<?x2x16xf32> {
   %o = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.25 : f32} : tensor<?x2x16xf32>, tensor<?x1x16xf32>, tensor<?x1x16xf32> cache !gemma.kv_cache<global, capacity = 16, kv_heads = 1, head_dim = 16, f32> -> tensor<?x2x16xf32>
   return %o : tensor<?x2x16xf32>
+}
+
+// -----
+
+// The attention prologue with gpu-kernels: one launch, a warp per (token,
+// head), the query heads (2) then the kv heads (1); guarded by tokens > 0.
+// Lane l sums the squares of elements l, l + 32 of its row, the warp adds
+// them up with five xor shuffles (every lane has the row's sum), and the
+// lane rotates the pairs (l, l + 32) (head_dim 64), computing cos and sin
+// of its own angles. A kv head's lanes also store their rotated key pairs
+// (bf16) at the token's slot of the ring (position mod 12) when the ring
+// keeps the token, then their value elements l, l + 32 (plane 1): no
+// barrier, every lane writes what it computed.
+// CHECK-LABEL: func.func @attention_prologue(
+// CHECK: %[[CACHE:.*]] = memref.view
+// CHECK: %[[TOKENS:.*]] = memref.dim
+// CHECK: %[[FIRST:.*]] = arith.select
+// CHECK: scf.if
+// CHECK-NEXT: arith.constant 1 : index
+// CHECK-NEXT: %[[WARP:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[ROWS:.*]] = arith.constant 3 : index
+// CHECK-NEXT: gpu.launch blocks(%[[T:[^,]*]], %[[R:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[TOKENS]], %{{[^ ]*}} = %[[ROWS]], %{{[^)]*}}) threads(%[[LANE:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[WARP]],
+// CHECK: %[[QUERY:.*]] = arith.cmpi ult, %[[R]]
+// CHECK-NEXT: scf.if %[[QUERY]] {
+// CHECK: scf.for %{{.*}} = %[[LANE]] to %{{.*}} step %{{.*}} iter_args
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: math.sqrt
+// CHECK: scf.for %[[I:.*]] = %[[LANE]] to
+// CHECK: math.cos
+// CHECK-NEXT: math.sin
+// CHECK: memref.store %{{.*}}, %{{.*}}[%[[T]], %[[R]], %[[I]]] : memref<?x2x64xf32>
+// CHECK: } else {
+// CHECK-NEXT: arith.constant 2 : index
+// CHECK-NEXT: %[[G:.*]] = arith.subi %[[R]]
+// CHECK-NEXT: %[[KEPT:.*]] = arith.cmpi uge, %[[T]], %[[FIRST]] : index
+// CHECK-NEXT: %[[P:.*]] = arith.addi %{{.*}}, %[[T]] : index
+// CHECK-NEXT: arith.constant 12 : index
+// CHECK-NEXT: %[[SLOT:.*]] = arith.remui %[[P]]
+// CHECK: scf.for %{{.*}} = %[[LANE]] to %{{.*}} step %{{.*}} iter_args
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: scf.for %[[J:.*]] = %[[LANE]] to
+// CHECK: %[[J2:.*]] = arith.addi %[[J]]
+// CHECK: memref.store %[[LO:.*]], %{{.*}}[%[[T]], %[[G]], %[[J]]] : memref<?x1x64xf32>
+// CHECK-NEXT: memref.store %[[HI:.*]], %{{.*}}[%[[T]], %[[G]], %[[J2]]] : memref<?x1x64xf32>
+// CHECK-NEXT: scf.if %[[KEPT]] {
+// CHECK-NEXT: %[[LOB:.*]] = arith.truncf %[[LO]] : f32 to bf16
+// CHECK-NEXT: %[[K0:.*]] = arith.constant 0 : index
+// CHECK-NEXT: memref.store %[[LOB]], %[[CACHE]][%[[K0]], %[[G]], %[[SLOT]], %[[J]]] : memref<2x1x12x64xbf16>
+// CHECK-NEXT: %[[HIB:.*]] = arith.truncf %[[HI]] : f32 to bf16
+// CHECK-NEXT: %[[K0B:.*]] = arith.constant 0 : index
+// CHECK-NEXT: memref.store %[[HIB]], %[[CACHE]][%[[K0B]], %[[G]], %[[SLOT]], %[[J2]]] : memref<2x1x12x64xbf16>
+// CHECK: scf.if %[[KEPT]] {
+// CHECK: scf.for %[[D:.*]] = %[[LANE]] to
+// CHECK: %[[VB:.*]] = arith.truncf
+// CHECK-NEXT: %[[K1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: memref.store %[[VB]], %[[CACHE]][%[[K1]], %[[G]], %[[SLOT]], %[[D]]] : memref<2x1x12x64xbf16>
+// CHECK-NOT: gpu.barrier
+// CHECK: gpu.terminator
+// CHECK-NOT: gemma.attention_prologue
+module attributes {gemma.max_context = 64 : i64, gemma.prefill_chunk = 8 : i64} {
+gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 64, bf16>
+func.func @attention_prologue(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2x64xf32>, %k: tensor<?x1x64xf32>, %v: tensor<?x1x64xf32>, %wq: tensor<64xbf16>, %wk: tensor<64xbf16>, %pos: index) -> (tensor<?x2x64xf32>, tensor<?x1x64xf32>) {
+  %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 64, bf16>
+  %q2, %k2 = gemma.attention_prologue %q, %k, %v, %wq, %wk cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x64xf32>, tensor<?x1x64xf32>, tensor<?x1x64xf32>, tensor<64xbf16>, tensor<64xbf16> cache !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 64, bf16>
+  return %q2, %k2 : tensor<?x2x64xf32>, tensor<?x1x64xf32>
+}
 }

@@ -172,6 +172,28 @@ func.func @global(%out: memref<8xf32>) {
 
 // -----
 
+// So is a global read by a launch that was there before the pass (the
+// attention prologue's table of RoPE frequencies).
+// CHECK-LABEL: func.func @global_in_launch(
+// CHECK: gpu.launch
+// CHECK-NEXT: %[[T:.*]] = memref.get_global @table : memref<8xf32>
+// CHECK: memref.load %[[T]]
+memref.global "private" constant @table : memref<8xf32> = dense<1.0>
+func.func @global_in_launch(%out: memref<8xf32>) {
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %t = memref.get_global @table : memref<8xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c8, %sy = %c1, %sz = %c1) {
+    %x = memref.load %t[%tx] : memref<8xf32>
+    memref.store %x, %out[%tx] : memref<8xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
 // Control flow around a call stays on the host; the memory accesses in it
 // are kernels, formed inside the regions.
 // CHECK-LABEL: func.func @host_loop(

@@ -1,5 +1,6 @@
-// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions --canonicalize | FileCheck %s
-// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="warps-per-block=4" --canonicalize | FileCheck %s --check-prefix=W4
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="target-warps=0" --canonicalize | FileCheck %s
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="warps-per-block=4 target-warps=0" --canonicalize | FileCheck %s --check-prefix=W4
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions --canonicalize | FileCheck %s --check-prefix=SPLIT
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="tensor-cores=true" --canonicalize | FileCheck %s --check-prefix=TC
 
 #A = affine_map<(m, n, k) -> (m, k)>
@@ -7,16 +8,17 @@
 #C = affine_map<(m, n, k) -> (m, n)>
 
 // A projection C[M, N] += A[M, K] * B[N, K]^T, B a static bf16 weight of
-// N = 20 rows of K = 512: one warp per weight row n, 8 warps a block, so
+// N = 20 rows of K = 1280: one warp per weight row n, 8 warps a block, so
 // ceil(20 / 8) = 3 blocks of 256 threads; warp = tid / 32, lane = tid % 32,
 // n = bid * 8 + warp, and the warps past the last row (n >= 20) do
 // nothing. For each of the M activation rows, lane l walks the row from
 // l * 8 in steps of 32 lanes * 8 elements, 16-byte loads of 8 bf16 weights
-// and 8 f32 activations multiplied-added into 8 f32 lanes; the lanes'
-// sums then go across the warp (xor 16, 8, 4, 2, 1 over 32 lanes) and lane
-// 0 adds the row's sum into C[m, n].
+// and 8 f32 activations multiplied-added into 8 f32 lanes: four such steps
+// at a time into four accumulators while four fit (columns < 1024), then
+// one at a time; the lanes' sums then go across the warp (xor 16, 8, 4, 2,
+// 1 over 32 lanes) and lane 0 adds the row's sum into C[m, n].
 // CHECK-LABEL: func.func @projection(
-// CHECK-SAME: %[[X:[^:]+]]: memref<?x512xf32>, %[[W:[^:]+]]: memref<20x512xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x1280xf32>, %[[W:[^:]+]]: memref<20x1280xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
 // CHECK-DAG: %[[C1I:.*]] = arith.constant 1 : i32
 // CHECK-DAG: %[[C2I:.*]] = arith.constant 2 : i32
 // CHECK-DAG: %[[C4I:.*]] = arith.constant 4 : i32
@@ -32,7 +34,10 @@
 // CHECK-DAG: %[[C32:.*]] = arith.constant 32 : index
 // CHECK-DAG: %[[C256:.*]] = arith.constant 256 : index
 // CHECK-DAG: %[[C512:.*]] = arith.constant 512 : index
-// CHECK: %[[M:.*]] = memref.dim %[[X]], %[[C0]] : memref<?x512xf32>
+// CHECK-DAG: %[[C768:.*]] = arith.constant 768 : index
+// CHECK-DAG: %[[C1024:.*]] = arith.constant 1024 : index
+// CHECK-DAG: %[[C1280:.*]] = arith.constant 1280 : index
+// CHECK: %[[M:.*]] = memref.dim %[[X]], %[[C0]] : memref<?x1280xf32>
 // CHECK-NEXT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C3]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
 // CHECK-SAME: threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C256]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
 // CHECK-NEXT: %[[WARP:.*]] = arith.divui %[[TX]], %[[C32]] : index
@@ -44,9 +49,35 @@
 // CHECK-NEXT: %[[START:.*]] = arith.muli %[[LANE]], %[[C8]] : index
 // CHECK-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %[[C0]] : index
 // CHECK-NEXT: scf.for %[[MI:.*]] = %[[C0]] to %[[M]] step %[[C1]] {
-// CHECK-NEXT: %[[DOT:.*]] = scf.for %[[K:.*]] = %[[START]] to %[[C512]] step %[[C256]] iter_args(%[[ACC:.*]] = %[[ZERO]]) -> (vector<8xf32>) {
-// CHECK-NEXT: %[[WV:.*]] = vector.load %[[W]][%[[N]], %[[K]]] {alignment = 16 : i64} : memref<20x512xbf16>, vector<8xbf16>
-// CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][%[[MI]], %[[K]]] {alignment = 16 : i64} : memref<?x512xf32>, vector<8xf32>
+// CHECK-NEXT: %[[UNROLLED:.*]] = arith.addi %[[START]], %[[C1024]] : index
+// CHECK-NEXT: %[[QUAD:.*]]:4 = scf.for %[[K:.*]] = %[[START]] to %[[UNROLLED]] step %[[C1024]] iter_args(%[[A0:.*]] = %[[ZERO]], %[[A1:.*]] = %[[ZERO]], %[[A2:.*]] = %[[ZERO]], %[[A3:.*]] = %[[ZERO]])
+// CHECK-NEXT: %[[WV0:.*]] = vector.load %[[W]][%[[N]], %[[K]]] {alignment = 16 : i64} : memref<20x1280xbf16>, vector<8xbf16>
+// CHECK-NEXT: %[[XV0:.*]] = vector.load %[[X]][%[[MI]], %[[K]]] {alignment = 16 : i64} : memref<?x1280xf32>, vector<8xf32>
+// CHECK-NEXT: %[[WF0:.*]] = arith.extf %[[WV0]] : vector<8xbf16> to vector<8xf32>
+// CHECK-NEXT: %[[N0:.*]] = vector.fma %[[XV0]], %[[WF0]], %[[A0]] : vector<8xf32>
+// CHECK-NEXT: %[[K1:.*]] = arith.addi %[[K]], %[[C256]] : index
+// CHECK-NEXT: vector.load %[[W]][%[[N]], %[[K1]]]
+// CHECK-NEXT: vector.load %[[X]][%[[MI]], %[[K1]]]
+// CHECK-NEXT: arith.extf
+// CHECK-NEXT: %[[N1:.*]] = vector.fma %{{.*}}, %{{.*}}, %[[A1]] : vector<8xf32>
+// CHECK-NEXT: %[[K2:.*]] = arith.addi %[[K]], %[[C512]] : index
+// CHECK-NEXT: vector.load %[[W]][%[[N]], %[[K2]]]
+// CHECK-NEXT: vector.load %[[X]][%[[MI]], %[[K2]]]
+// CHECK-NEXT: arith.extf
+// CHECK-NEXT: %[[N2:.*]] = vector.fma %{{.*}}, %{{.*}}, %[[A2]] : vector<8xf32>
+// CHECK-NEXT: %[[K3:.*]] = arith.addi %[[K]], %[[C768]] : index
+// CHECK-NEXT: vector.load %[[W]][%[[N]], %[[K3]]]
+// CHECK-NEXT: vector.load %[[X]][%[[MI]], %[[K3]]]
+// CHECK-NEXT: arith.extf
+// CHECK-NEXT: %[[N3:.*]] = vector.fma %{{.*}}, %{{.*}}, %[[A3]] : vector<8xf32>
+// CHECK-NEXT: scf.yield %[[N0]], %[[N1]], %[[N2]], %[[N3]]
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[P01:.*]] = arith.addf %[[QUAD]]#0, %[[QUAD]]#1 : vector<8xf32>
+// CHECK-NEXT: %[[P012:.*]] = arith.addf %[[P01]], %[[QUAD]]#2 : vector<8xf32>
+// CHECK-NEXT: %[[P0123:.*]] = arith.addf %[[P012]], %[[QUAD]]#3 : vector<8xf32>
+// CHECK-NEXT: %[[DOT:.*]] = scf.for %[[KR:.*]] = %[[UNROLLED]] to %[[C1280]] step %[[C256]] iter_args(%[[ACC:.*]] = %[[P0123]]) -> (vector<8xf32>) {
+// CHECK-NEXT: %[[WV:.*]] = vector.load %[[W]][%[[N]], %[[KR]]] {alignment = 16 : i64} : memref<20x1280xbf16>, vector<8xbf16>
+// CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][%[[MI]], %[[KR]]] {alignment = 16 : i64} : memref<?x1280xf32>, vector<8xf32>
 // CHECK-NEXT: %[[WF:.*]] = arith.extf %[[WV]] : vector<8xbf16> to vector<8xf32>
 // CHECK-NEXT: %[[NEXT:.*]] = vector.fma %[[XV]], %[[WF]], %[[ACC]] : vector<8xf32>
 // CHECK-NEXT: scf.yield %[[NEXT]] : vector<8xf32>
@@ -88,9 +119,56 @@
 // W4-NEXT: arith.addi %[[FIRST]], %[[WARP]] : index
 // W4: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[C256]] iter_args
 // W4-NOT: linalg.matmul
-func.func @projection(%x: memref<?x512xf32>, %w: memref<20x512xbf16>, %y: memref<?x20xf32>) {
+// With few rows for the GPU (the default target of 8192 warps), warps
+// share a row, as many as keep a slice of at least 512 columns: two warps
+// a row here, so 4 rows a block and 5 blocks, row = bid * 4 + warp / 2,
+// and warp w takes the columns [640 (w % 2), 640 (w % 2) + 640) (too
+// short for the four-step loop). The warps past the last row read row 19
+// and store nothing. Their sums meet in 8 floats of workgroup memory;
+// after a barrier the row's first warp adds the two in order and its lane
+// 0 adds the row's sum into C; a second barrier keeps the sums until they
+// are read.
+// SPLIT-LABEL: func.func @projection(
+// SPLIT-SAME: %[[X:[^:]+]]: memref<?x1280xf32>, %[[W:[^:]+]]: memref<20x1280xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
+// SPLIT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %c5,
+// SPLIT-SAME: workgroup(%[[SUMS:[^ ]*]] : memref<8xf32, #gpu.address_space<workgroup>>) {
+// SPLIT-NEXT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32 : index
+// SPLIT-NEXT: %[[LANE:.*]] = arith.remui %{{.*}}, %c32 : index
+// SPLIT-NEXT: %[[RIB:.*]] = arith.divui %[[WARP]], %c2 : index
+// SPLIT-NEXT: %[[FIRSTROW:.*]] = arith.muli %[[BX]], %c4 : index
+// SPLIT-NEXT: %[[ROW:.*]] = arith.addi %[[FIRSTROW]], %[[RIB]] : index
+// SPLIT-NEXT: %[[INSIDE:.*]] = arith.cmpi ult, %[[ROW]], %c20 : index
+// SPLIT-NEXT: %[[READ:.*]] = arith.minui %[[ROW]], %c19 : index
+// SPLIT-NEXT: %[[PART:.*]] = arith.remui %[[WARP]], %c2 : index
+// SPLIT-NEXT: %[[SLICE:.*]] = arith.muli %[[PART]], %c640 : index
+// SPLIT-NEXT: %[[L8:.*]] = arith.muli %[[LANE]], %c8 : index
+// SPLIT-NEXT: %[[START:.*]] = arith.addi %[[SLICE]], %[[L8]] : index
+// SPLIT-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %c0 : index
+// SPLIT-NEXT: scf.for %[[MI:.*]] = %c0 to %{{.*}} step %c1 {
+// SPLIT-NEXT: %[[END:.*]] = arith.addi %[[SLICE]], %c640 : index
+// SPLIT-NEXT: scf.for %[[K:.*]] = %[[START]] to %[[END]] step %c256
+// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[K]]]
+// SPLIT: scf.if %[[LANE0]] {
+// SPLIT-NEXT: memref.store %{{.*}}, %[[SUMS]][%[[WARP]]]
+// SPLIT-NEXT: }
+// SPLIT-NEXT: gpu.barrier
+// SPLIT-NEXT: %[[FIRSTPART:.*]] = arith.cmpi eq, %[[PART]], %c0 : index
+// SPLIT-NEXT: %[[A:.*]] = arith.andi %[[LANE0]], %[[FIRSTPART]] : i1
+// SPLIT-NEXT: %[[STORES:.*]] = arith.andi %[[A]], %[[INSIDE]] : i1
+// SPLIT-NEXT: scf.if %[[STORES]] {
+// SPLIT-NEXT: memref.load %[[SUMS]][%[[WARP]]]
+// SPLIT-NEXT: %[[NEXTWARP:.*]] = arith.addi %[[WARP]], %c1 : index
+// SPLIT-NEXT: memref.load %[[SUMS]][%[[NEXTWARP]]]
+// SPLIT: %[[OLD:.*]] = memref.load %[[Y]][%[[MI]], %[[ROW]]] : memref<?x20xf32>
+// SPLIT-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
+// SPLIT-NEXT: memref.store %[[NEW]], %[[Y]][%[[MI]], %[[ROW]]] : memref<?x20xf32>
+// SPLIT-NEXT: }
+// SPLIT-NEXT: gpu.barrier
+// SPLIT-NEXT: }
+// SPLIT-NEXT: gpu.terminator
+func.func @projection(%x: memref<?x1280xf32>, %w: memref<20x1280xbf16>, %y: memref<?x20xf32>) {
   linalg.matmul indexing_maps = [#A, #Bt, #C]
-      ins(%x, %w : memref<?x512xf32>, memref<20x512xbf16>)
+      ins(%x, %w : memref<?x1280xf32>, memref<20x1280xbf16>)
       outs(%y : memref<?x20xf32>)
   return
 }
@@ -265,4 +343,92 @@ func.func @f32_rows(%a: memref<?x64xf32>, %w: memref<40x64xbf16>, %c: memref<?x4
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%a, %w : memref<?x64xf32>, memref<40x64xbf16>) outs(%c : memref<?x40xf32>)
   return
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+
+// The output a fill set just before (a fresh buffer): the kernels start
+// from the fill's value instead, and the fill goes. From 0 lane 0 stores
+// the row's sum as it is (no load of C); the tensor-core kernel stores its
+// tile's sums likewise.
+// CHECK-LABEL: func.func @filled_output(
+// CHECK-NOT: linalg.fill
+// CHECK: %[[Y:.*]] = memref.alloc
+// CHECK: gpu.launch
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
+// CHECK-NEXT: %[[SUM:.*]] = arith.addf
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: memref.store %[[SUM]], %[[Y]][%{{.*}}, %{{.*}}] : memref<?x16xf32>
+// CHECK-NEXT: }
+// CHECK-NOT: memref.load %[[Y]]
+// CHECK: return
+// TC-LABEL: func.func @filled_output(
+// TC-NOT: linalg.fill
+// TC-NOT: memref.load %{{.*}} : memref<?x16xf32>
+// TC: return
+func.func @filled_output(%x: memref<?x64xbf16>, %w: memref<16x64xbf16>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %y = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x16xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%x, %w : memref<?x64xbf16>, memref<16x64xbf16>) outs(%y : memref<?x16xf32>)
+  return %y : memref<?x16xf32>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+
+// From another value the sum is added to it.
+// CHECK-LABEL: func.func @filled_with_one(
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
+// CHECK-NEXT: %[[SUM:.*]] = arith.addf
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: %[[V:.*]] = arith.addf %[[SUM]], %[[ONE]] : f32
+// CHECK-NEXT: memref.store %[[V]]
+func.func @filled_with_one(%x: memref<?x64xf32>, %w: memref<16x64xbf16>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %one = arith.constant 1.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xf32>
+  %y = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%one : f32) outs(%y : memref<?x16xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%x, %w : memref<?x64xf32>, memref<16x64xbf16>) outs(%y : memref<?x16xf32>)
+  return %y : memref<?x16xf32>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+
+// A read of the filled output (through a view) before the projection keeps
+// the fill, and the kernel adds to what C holds.
+// CHECK-LABEL: func.func @filled_then_read(
+// CHECK: linalg.fill
+// CHECK: memref.copy
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}} : memref<?x16xf32>
+func.func @filled_then_read(%x: memref<?x64xf32>, %w: memref<16x64xbf16>, %z: memref<?x8xf32>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xf32>
+  %y = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x16xf32>)
+  %v = memref.subview %y[0, 0] [%m, 8] [1, 1] : memref<?x16xf32> to memref<?x8xf32, strided<[16, 1]>>
+  memref.copy %v, %z : memref<?x8xf32, strided<[16, 1]>> to memref<?x8xf32>
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%x, %w : memref<?x64xf32>, memref<16x64xbf16>) outs(%y : memref<?x16xf32>)
+  return %y : memref<?x16xf32>
 }

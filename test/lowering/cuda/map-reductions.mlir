@@ -1,4 +1,5 @@
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions --canonicalize | FileCheck %s
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="fuse-consumers=false" --canonicalize | FileCheck %s --check-prefix=NOFUSE
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="threads-per-block=128" --canonicalize | FileCheck %s --check-prefix=T128
 
 // RMSNorm's sum of squares over a row of 64: one block of 256 threads per
@@ -6,8 +7,9 @@
 // memory (one per warp). Thread t folds columns t, t + 256, ... with the
 // op's own body from 0; the warp sums its threads with gpu.shuffle xor
 // (16, 8, 4, 2, 1 over 32 lanes) and its lane 0 stores the warp's sum at
-// [warp]; after a barrier the first warp sums the 8 partials (lanes past
-// the 8th contribute 0) and thread 0 adds the total into out[row].
+// [warp]; after a barrier every warp sums the 8 partials (lanes past the
+// 8th contribute 0), so that every thread has the total, and thread 0 adds
+// it into out[row] (what the output held: nothing here says it was 0).
 // CHECK-LABEL: func.func @sum_of_squares(
 // CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[OUT:[^:]+]]: memref<?xf32>)
 // CHECK-DAG: %[[C1I:.*]] = arith.constant 1 : i32
@@ -52,8 +54,6 @@
 // CHECK-NEXT: memref.store %[[WARPSUM]], %[[SHARED]][%[[WARP]]] : memref<8xf32, #gpu.address_space<workgroup>>
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.barrier
-// CHECK-NEXT: %[[WARP0:.*]] = arith.cmpi eq, %[[WARP]], %[[C0]] : index
-// CHECK-NEXT: scf.if %[[WARP0]] {
 // CHECK-NEXT: %[[HAS:.*]] = arith.cmpi ult, %[[LANE]], %[[C8]] : index
 // CHECK-NEXT: %[[V:.*]] = scf.if %[[HAS]] -> (f32) {
 // CHECK-NEXT: %[[P:.*]] = memref.load %[[SHARED]][%[[LANE]]] : memref<8xf32, #gpu.address_space<workgroup>>
@@ -76,7 +76,6 @@
 // CHECK-NEXT: %[[OLD:.*]] = memref.load %[[OUT]][%[[ROW]]] : memref<?xf32>
 // CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]], %[[TOTAL]] : f32
 // CHECK-NEXT: memref.store %[[NEW]], %[[OUT]][%[[ROW]]] : memref<?xf32>
-// CHECK-NEXT: }
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
 // CHECK-NEXT: }
@@ -250,6 +249,198 @@ func.func @reads_index(%x: memref<?x64xf32>, %s: memref<?xf32>) {
     %t = arith.mulf %in, %jf : f32
     %r = arith.addf %acc, %t : f32
     linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// RMSNorm as bufferization leaves it: a fill of 0, the row sum of squares,
+// 1 / sqrt per row, and the scaling of the row, all in one kernel of a
+// block per row. The sum starts from the fill's 0 (the fill goes, and
+// thread 0 stores the total without loading); after a barrier thread 0
+// takes the row's inverse RMS, and after another the block's threads scale
+// the row's columns t, t + 256, ... Nothing of the linalg ops is left.
+// CHECK-LABEL: func.func @rms_norm(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[W:[^:]+]]: memref<64xbf16>, %[[Y:[^:]+]]: memref<?x64xbf16>)
+// CHECK-NOT: linalg.fill
+// CHECK: %[[SUM:.*]] = memref.alloc
+// CHECK: %[[INV:.*]] = memref.alloc
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
+// CHECK: gpu.barrier
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK-NEXT: %[[TOTAL:.*]] = arith.addf
+// CHECK-NEXT: %[[FIRST:.*]] = arith.cmpi eq, %[[TX]]
+// CHECK-NEXT: scf.if %[[FIRST]] {
+// CHECK-NEXT: memref.store %[[TOTAL]], %[[SUM]][%[[ROW]]] : memref<?xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[FIRST2:.*]] = arith.cmpi eq, %[[TX]]
+// CHECK-NEXT: scf.if %[[FIRST2]] {
+// CHECK-NEXT: %[[S:.*]] = memref.load %[[SUM]][%[[ROW]]] : memref<?xf32>
+// CHECK-NEXT: %[[R:.*]] = math.rsqrt %[[S]] : f32
+// CHECK-NEXT: memref.store %[[R]], %[[INV]][%[[ROW]]] : memref<?xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: scf.for %[[J:.*]] = %[[TX]] to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: %[[XV:.*]] = memref.load %[[X]][%[[ROW]], %[[J]]] : memref<?x64xf32>
+// CHECK-NEXT: %[[IV:.*]] = memref.load %[[INV]][%[[ROW]]] : memref<?xf32>
+// CHECK-NEXT: %[[WV:.*]] = memref.load %[[W]][%[[J]]] : memref<64xbf16>
+// CHECK: memref.store %{{.*}}, %[[Y]][%[[ROW]], %[[J]]] : memref<?x64xbf16>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+// CHECK-NOT: linalg.
+// NOFUSE-LABEL: func.func @rms_norm(
+// NOFUSE: gpu.launch
+// NOFUSE: gpu.terminator
+// NOFUSE: linalg.generic {{.*}}["parallel"]
+// NOFUSE: linalg.generic {{.*}}["parallel", "parallel"]
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @rms_norm(%x: memref<?x64xf32>, %w: memref<64xbf16>, %y: memref<?x64xbf16>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  %inv = memref.alloc(%n) : memref<?xf32>
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%sum : memref<?xf32>) outs(%inv : memref<?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %r = math.rsqrt %s : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #col, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %inv, %w : memref<?x64xf32>, memref<?xf32>, memref<64xbf16>) outs(%y : memref<?x64xbf16>) {
+  ^bb0(%a: f32, %i: f32, %g: bf16, %o: bf16):
+    %gf = arith.extf %g : bf16 to f32
+    %p = arith.mulf %a, %i : f32
+    %q = arith.mulf %p, %gf : f32
+    %t = arith.truncf %q : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  return
+}
+
+// -----
+
+// One fill shared through copies (what CSE of the fills and bufferization
+// make of two norms' zero inits): each sum starts from the fill's value,
+// so the copies go, and then the fill, which nothing reads any more. The
+// second sum, over the first's rows (its input a fresh [n, 64] buffer of
+// the same n), reads the residual the elementwise op between them wrote:
+// all four ops are one kernel.
+// CHECK-LABEL: func.func @two_sums(
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: memref.copy
+// CHECK: gpu.launch
+// CHECK-COUNT-4: gpu.barrier
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: linalg.
+// CHECK: return
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @two_sums(%x: memref<?x64xf32>, %d: memref<?x64xf32>, %out: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %zeros = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%zeros : memref<?xf32>)
+  %s1 = memref.alloc(%n) : memref<?xf32>
+  memref.copy %zeros, %s1 : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%s1 : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  %h = memref.alloc(%n) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#row, #rowonly, #row, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %s1, %d : memref<?x64xf32>, memref<?xf32>, memref<?x64xf32>) outs(%h : memref<?x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %e: f32, %o: f32):
+    %p = arith.mulf %a, %s : f32
+    %q = arith.addf %p, %e : f32
+    linalg.yield %q : f32
+  }
+  %s2 = memref.alloc(%n) : memref<?xf32>
+  memref.copy %zeros, %s2 : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%h : memref<?x64xf32>) outs(%s2 : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%s2 : memref<?xf32>) outs(%out : memref<?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Not fused: a consumer that reads the sums across rows (the sum of row j
+// for column j) would read what other blocks write...
+// CHECK-LABEL: func.func @reads_other_rows(
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+// CHECK: linalg.generic
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @reads_other_rows(%x: memref<64x64xf32>, %sum: memref<64xf32>, %y: memref<64x64xf32>) {
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x64xf32>) outs(%sum : memref<64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#col, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%sum : memref<64xf32>) outs(%y : memref<64x64xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// ...and one over rows that are not known to be the sum's.
+// CHECK-LABEL: func.func @other_rows(
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+// CHECK: linalg.generic
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @other_rows(%x: memref<?x64xf32>, %sum: memref<?xf32>, %z: memref<?x64xf32>, %y: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%z, %sum : memref<?x64xf32>, memref<?xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %p = arith.mulf %a, %s : f32
+    linalg.yield %p : f32
   }
   return
 }

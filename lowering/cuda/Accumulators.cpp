@@ -1,0 +1,124 @@
+//===- Accumulators.cpp - where a kernel's accumulators start -------------===//
+
+#include "lowering/cuda/Accumulators.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace mlir::gemma::cuda {
+namespace {
+
+// The uses of `buffer`, and of the views of it, by ops of `op`'s block
+// that run before `op` (or inside ops that do); false when a use is
+// outside that block.
+bool usesBefore(Value buffer, Operation *op,
+                SmallVectorImpl<Operation *> &before) {
+  Block *block = op->getBlock();
+  for (Operation *user : buffer.getUsers()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user))
+      if (view.getViewSource() == buffer) {
+        for (Value result : user->getResults())
+          if (!usesBefore(result, op, before))
+            return false;
+        continue;
+      }
+    Operation *ancestor = block->findAncestorOpInBlock(*user);
+    if (!ancestor)
+      return false;
+    if (ancestor != op && ancestor->isBeforeInBlock(op))
+      before.push_back(user);
+  }
+  return true;
+}
+
+// A use that neither reads nor writes the buffer's elements: its
+// deallocation, or its pointer taken for one.
+bool isBookkeeping(Operation *user) {
+  if (isa<memref::DeallocOp, memref::ExtractAlignedPointerAsIndexOp>(user))
+    return true;
+  auto metadata = dyn_cast<memref::ExtractStridedMetadataOp>(user);
+  return metadata &&
+         llvm::all_of(metadata.getBaseBuffer().getUsers(), [](Operation *u) {
+           return isa<memref::DeallocOp,
+                      memref::ExtractAlignedPointerAsIndexOp>(u);
+         });
+}
+
+// The fill that set the fresh allocation `buffer` when `reader` runs:
+// the one use before it that writes, the others copies out of it and
+// bookkeeping.
+linalg::FillOp fillBefore(Value buffer, Operation *reader) {
+  if (!buffer.getDefiningOp<memref::AllocOp>())
+    return nullptr;
+  SmallVector<Operation *> before;
+  if (!usesBefore(buffer, reader, before))
+    return nullptr;
+  linalg::FillOp fill;
+  for (Operation *user : before) {
+    if (auto f = dyn_cast<linalg::FillOp>(user)) {
+      if (fill || f.getOutputs()[0] != buffer ||
+          f->getBlock() != reader->getBlock())
+        return nullptr;
+      fill = f;
+      continue;
+    }
+    auto copy = dyn_cast<memref::CopyOp>(user);
+    if ((copy && copy.getSource() == buffer && copy.getTarget() != buffer) ||
+        isBookkeeping(user))
+      continue;
+    return nullptr;
+  }
+  return fill;
+}
+
+// Whether nothing but `fill` touches the elements of `buffer`.
+bool onlyFilled(Value buffer, linalg::FillOp fill) {
+  return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+    return user == fill.getOperation() || isBookkeeping(user);
+  });
+}
+
+} // namespace
+
+Value takeAccumulatorInit(Operation *accumulator, Value out) {
+  if (!out.getDefiningOp<memref::AllocOp>())
+    return nullptr;
+  SmallVector<Operation *> before;
+  if (!usesBefore(out, accumulator, before))
+    return nullptr;
+  llvm::erase_if(before, isBookkeeping);
+  // The last of them sets every element; what came before it is gone.
+  Block *block = accumulator->getBlock();
+  auto last = llvm::max_element(before, [&](Operation *a, Operation *b) {
+    return block->findAncestorOpInBlock(*a)->isBeforeInBlock(
+        block->findAncestorOpInBlock(*b));
+  });
+  if (last == before.end() || (*last)->getBlock() != block)
+    return nullptr;
+  Operation *setter = *last;
+  if (auto fill = dyn_cast<linalg::FillOp>(setter)) {
+    if (fill.getOutputs()[0] != out)
+      return nullptr;
+    Value init = fill.getInputs()[0];
+    fill.erase();
+    return init;
+  }
+  auto copy = dyn_cast<memref::CopyOp>(setter);
+  if (!copy || copy.getTarget() != out)
+    return nullptr;
+  Value source = copy.getSource();
+  linalg::FillOp fill = fillBefore(source, copy);
+  if (!fill)
+    return nullptr;
+  Value init = fill.getInputs()[0];
+  copy.erase();
+  if (onlyFilled(source, fill))
+    fill.erase();
+  return init;
+}
+
+bool isZeroInit(Value value) { return matchPattern(value, m_AnyZeroFloat()); }
+
+} // namespace mlir::gemma::cuda
