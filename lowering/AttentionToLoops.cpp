@@ -1397,20 +1397,49 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     // `pairDone` sees each rotated pair (i, j = i + D/2) as it is stored.
     using PairFn =
         function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)>;
+    using BodyFn = function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
+                                                   ValueRange)>;
+    // Indices start, start + step, ... below `end`; with a step (a warp's
+    // lanes) as a loop of ceil(end / step) iterations, a count LLVM
+    // unrolls, so that a lane's loads are all in flight at once.
+    auto strided = [&](OpBuilder &nb, Location l, Value start, int64_t end,
+                       int64_t step, ValueRange init, BodyFn body) -> Value {
+      if (step == 1)
+        return forLoop(nb, l, start, idx(nb, l, end), init, body);
+      return forLoop(
+          nb, l, c0(nb, l), idx(nb, l, (end + step - 1) / step), init,
+          [&](OpBuilder &b1, Location l1, Value it, ValueRange acc) {
+            Value d = arith::AddIOp::create(
+                b1, l1, start,
+                arith::MulIOp::create(b1, l1, it, idx(b1, l1, step)));
+            if (end % step == 0)
+              return body(b1, l1, d, acc);
+            Value in = arith::CmpIOp::create(b1, l1, arith::CmpIPredicate::ult,
+                                             d, idx(b1, l1, end));
+            auto guarded = scf::IfOp::create(
+                b1, l1, in,
+                [&](OpBuilder &tb, Location tl) {
+                  scf::YieldOp::create(tb, tl, body(tb, tl, d, acc));
+                },
+                [&](OpBuilder &eb, Location el) {
+                  scf::YieldOp::create(eb, el, acc);
+                });
+            return SmallVector<Value>(guarded.getResults());
+          });
+    };
     auto normRope = [&](OpBuilder &nb, Location l, Value src, Value norm,
                         Value dst, Value t, Value h, Value start, int64_t step,
                         function_ref<Value(OpBuilder &, Location, Value)> total,
                         PairFn pairDone = nullptr) {
-      Value sumSq = forLoop(
-          nb, l, start, idx(nb, l, dim), idx(nb, l, step),
-          ValueRange{f32(nb, l, 0.0)},
+      Value sumSq = strided(
+          nb, l, start, dim, step, ValueRange{f32(nb, l, 0.0)},
           [&](OpBuilder &b1, Location l1, Value d, ValueRange acc) {
             Value x = memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d});
             return SmallVector<Value>{add(b1, l1, acc[0], mul(b1, l1, x, x))};
           });
       Value inv = inverseRmsOf(nb, l, total(nb, l, sumSq), dim, eps);
-      forLoop(
-          nb, l, start, idx(nb, l, half), idx(nb, l, step), {},
+      strided(
+          nb, l, start, half, step, {},
           [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
             Value j = arith::AddIOp::create(b1, l1, i, idx(b1, l1, half));
             auto normed = [&](Value d) {
@@ -1506,7 +1535,7 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
                                          });
                      });
             scf::IfOp::create(eb, el, kept, [&](OpBuilder &sb, Location sl) {
-              forLoop(sb, sl, lane, idx(sb, sl, dim), idx(sb, sl, kWarp), {},
+              strided(sb, sl, lane, dim, kWarp, {},
                       [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
                         toCache(vb, vl,
                                 memref::LoadOp::create(

@@ -15,8 +15,12 @@ namespace {
 constexpr int64_t kWarp = 32;
 // Elements of one 16-byte load of bf16 weights.
 constexpr int64_t kVector = 8;
-// Warp-wide steps along K a lane takes at once in the row kernel.
+// Warp-wide steps along K a lane takes at once in the row kernel's loop.
 constexpr int64_t kUnroll = 4;
+// Slices of up to this many warp-wide steps have no loop: all their loads
+// are issued at once (gate_up_proj's 1152 columns, 5 steps, were two round
+// trips to memory in the loop, its remainder the second).
+constexpr int64_t kMaxStraightSteps = 16;
 
 // The alignment vector loads of 16 bytes at row starts and 16-byte steps
 // along the rows of `type` can claim: 16 when its offset and row stride are
@@ -178,40 +182,69 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
           Value wf = arith::ExtFOp::create(kb, loc, accType, wv);
           return vector::FMAOp::create(kb, loc, av, wf, acc);
         };
-        // kUnroll warp-wide steps at a time into as many accumulators, so
-        // that a lane has that many loads in flight (a 6912-long row took
-        // 27 dependent round trips to memory), then the steps left.
         constexpr int64_t kWarpStep = kVector * kWarp;
-        const int64_t unrolledLength =
-            slice / (kWarpStep * kUnroll) * kWarpStep * kUnroll;
-        Value unrolledEnd =
-            arith::AddIOp::create(mb, loc, laneStart, cst(mb, unrolledLength));
-        SmallVector<Value> inits(kUnroll, zero);
-        auto unrolled = scf::ForOp::create(
-            mb, loc, laneStart, unrolledEnd, cst(mb, kWarpStep * kUnroll),
-            inits, [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
-              SmallVector<Value> next;
-              for (int64_t j = 0; j < kUnroll; ++j)
-                next.push_back(step(
-                    kb,
-                    arith::AddIOp::create(kb, loc, ki, cst(kb, j * kWarpStep)),
-                    acc[j]));
-              scf::YieldOp::create(kb, loc, next);
-            });
-        Value total = unrolled.getResult(0);
-        for (int64_t j = 1; j < kUnroll; ++j)
-          total = arith::AddFOp::create(mb, loc, total, unrolled.getResult(j));
         Value sliceEnd = perRow > 1 ? arith::AddIOp::create(mb, loc, sliceStart,
                                                             cst(mb, slice))
                                     : cst(mb, k);
-        auto dot = scf::ForOp::create(
-            mb, loc, unrolledEnd, sliceEnd, cst(mb, kWarpStep),
-            ValueRange{total},
-            [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
-              scf::YieldOp::create(kb, loc, step(kb, ki, acc[0]));
-            });
+        Value dot;
+        const int64_t steps = (slice + kWarpStep - 1) / kWarpStep;
+        if (steps <= kMaxStraightSteps) {
+          // A short slice, all its loads issued at once: the steps
+          // straight, round robin into kUnroll accumulators; in the last,
+          // partial step a lane past the slice reads its start again and
+          // keeps its accumulator.
+          SmallVector<Value> acc(std::min(steps, kUnroll), zero);
+          for (int64_t i = 0; i < steps; ++i) {
+            Value ki = arith::AddIOp::create(mb, loc, laneStart,
+                                             cst(mb, i * kWarpStep));
+            Value &into = acc[i % kUnroll];
+            if ((i + 1) * kWarpStep <= slice) {
+              into = step(mb, ki, into);
+              continue;
+            }
+            Value in = arith::CmpIOp::create(mb, loc, arith::CmpIPredicate::ult,
+                                             ki, sliceEnd);
+            Value safe = arith::SelectOp::create(mb, loc, in, ki, sliceStart);
+            into = arith::SelectOp::create(mb, loc, in, step(mb, safe, into),
+                                           into);
+          }
+          dot = acc[0];
+          for (size_t j = 1; j < acc.size(); ++j)
+            dot = arith::AddFOp::create(mb, loc, dot, acc[j]);
+        } else {
+          // kUnroll warp-wide steps at a time into as many accumulators,
+          // so that a lane has that many loads in flight (a 6912-long row
+          // took 27 dependent round trips to memory), then the steps left.
+          const int64_t unrolledLength =
+              slice / (kWarpStep * kUnroll) * kWarpStep * kUnroll;
+          Value unrolledEnd = arith::AddIOp::create(mb, loc, laneStart,
+                                                    cst(mb, unrolledLength));
+          SmallVector<Value> inits(kUnroll, zero);
+          auto unrolled = scf::ForOp::create(
+              mb, loc, laneStart, unrolledEnd, cst(mb, kWarpStep * kUnroll),
+              inits, [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
+                SmallVector<Value> next;
+                for (int64_t j = 0; j < kUnroll; ++j)
+                  next.push_back(step(kb,
+                                      arith::AddIOp::create(
+                                          kb, loc, ki, cst(kb, j * kWarpStep)),
+                                      acc[j]));
+                scf::YieldOp::create(kb, loc, next);
+              });
+          Value total = unrolled.getResult(0);
+          for (int64_t j = 1; j < kUnroll; ++j)
+            total =
+                arith::AddFOp::create(mb, loc, total, unrolled.getResult(j));
+          dot = scf::ForOp::create(
+                    mb, loc, unrolledEnd, sliceEnd, cst(mb, kWarpStep),
+                    ValueRange{total},
+                    [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
+                      scf::YieldOp::create(kb, loc, step(kb, ki, acc[0]));
+                    })
+                    .getResult(0);
+        }
         Value partial = vector::ReductionOp::create(
-            mb, loc, vector::CombiningKind::ADD, dot.getResult(0));
+            mb, loc, vector::CombiningKind::ADD, dot);
         Value sum = warpSum(mb, loc, partial);
         if (perRow == 1) {
           scf::IfOp::create(mb, loc, isFirstLane, [&](OpBuilder &tb, Location) {

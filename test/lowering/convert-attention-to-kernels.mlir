@@ -359,12 +359,13 @@ func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gem
 
 // The attention prologue with gpu-kernels: one launch, a warp per (token,
 // head), the query heads (2) then the kv heads (1); guarded by tokens > 0.
-// Lane l sums the squares of elements l, l + 32 of its row, the warp adds
-// them up with five xor shuffles (every lane has the row's sum), and the
-// lane rotates the pairs (l, l + 32) (head_dim 64), computing cos and sin
-// of its own angles. A kv head's lanes also store their rotated key pairs
-// (bf16) at the token's slot of the ring (position mod 12) when the ring
-// keeps the token, then their value elements l, l + 32 (plane 1): no
+// Lane l sums the squares of elements l, l + 32 of its row (a loop of 2
+// iterations, l + 32 i, which LLVM unrolls: both loads in flight), the warp
+// adds them up with five xor shuffles (every lane has the row's sum), and
+// the lane rotates the pair (l, l + 32) (head_dim 64), computing cos and
+// sin of its own angle. A kv head's lanes also store their rotated key
+// pairs (bf16) at the token's slot of the ring (position mod 12) when the
+// ring keeps the token, then their value elements l, l + 32 (plane 1): no
 // barrier, every lane writes what it computed.
 // CHECK-LABEL: func.func @attention_prologue(
 // CHECK: %[[CACHE:.*]] = memref.view
@@ -377,10 +378,17 @@ func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gem
 // CHECK-NEXT: gpu.launch blocks(%[[T:[^,]*]], %[[R:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[TOKENS]], %{{[^ ]*}} = %[[ROWS]], %{{[^)]*}}) threads(%[[LANE:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[WARP]],
 // CHECK: %[[QUERY:.*]] = arith.cmpi ult, %[[R]]
 // CHECK-NEXT: scf.if %[[QUERY]] {
-// CHECK: scf.for %{{.*}} = %[[LANE]] to %{{.*}} step %{{.*}} iter_args
+// CHECK: %[[TWO:.*]] = arith.constant 2 : index
+// CHECK: scf.for %[[IT:.*]] = %{{.*}} to %[[TWO]] step %{{.*}} iter_args
+// CHECK-NEXT: arith.constant 32 : index
+// CHECK-NEXT: %[[STRIDE:.*]] = arith.muli %[[IT]]
+// CHECK-NEXT: %[[D:.*]] = arith.addi %[[LANE]], %[[STRIDE]] : index
+// CHECK-NEXT: memref.load %{{.*}}[%[[T]], %[[R]], %[[D]]]
 // CHECK-COUNT-5: gpu.shuffle xor
 // CHECK: math.sqrt
-// CHECK: scf.for %[[I:.*]] = %[[LANE]] to
+// CHECK: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK: scf.for %[[IT2:.*]] = %{{.*}} to %[[ONE]] step
+// CHECK: %[[I:.*]] = arith.addi %[[LANE]]
 // CHECK: math.cos
 // CHECK-NEXT: math.sin
 // CHECK: memref.store %{{.*}}, %{{.*}}[%[[T]], %[[R]], %[[I]]] : memref<?x2x64xf32>
@@ -391,9 +399,10 @@ func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gem
 // CHECK-NEXT: %[[P:.*]] = arith.addi %{{.*}}, %[[T]] : index
 // CHECK-NEXT: arith.constant 12 : index
 // CHECK-NEXT: %[[SLOT:.*]] = arith.remui %[[P]]
-// CHECK: scf.for %{{.*}} = %[[LANE]] to %{{.*}} step %{{.*}} iter_args
+// CHECK: scf.for {{.*}} iter_args
 // CHECK-COUNT-5: gpu.shuffle xor
-// CHECK: scf.for %[[J:.*]] = %[[LANE]] to
+// CHECK: scf.for
+// CHECK: %[[J:.*]] = arith.addi %[[LANE]]
 // CHECK: %[[J2:.*]] = arith.addi %[[J]]
 // CHECK: memref.store %[[LO:.*]], %{{.*}}[%[[T]], %[[G]], %[[J]]] : memref<?x1x64xf32>
 // CHECK-NEXT: memref.store %[[HI:.*]], %{{.*}}[%[[T]], %[[G]], %[[J2]]] : memref<?x1x64xf32>
@@ -405,10 +414,11 @@ func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gem
 // CHECK-NEXT: %[[K0B:.*]] = arith.constant 0 : index
 // CHECK-NEXT: memref.store %[[HIB]], %[[CACHE]][%[[K0B]], %[[G]], %[[SLOT]], %[[J2]]] : memref<2x1x12x64xbf16>
 // CHECK: scf.if %[[KEPT]] {
-// CHECK: scf.for %[[D:.*]] = %[[LANE]] to
+// CHECK: scf.for
+// CHECK: %[[D2:.*]] = arith.addi %[[LANE]]
 // CHECK: %[[VB:.*]] = arith.truncf
 // CHECK-NEXT: %[[K1:.*]] = arith.constant 1 : index
-// CHECK-NEXT: memref.store %[[VB]], %[[CACHE]][%[[K1]], %[[G]], %[[SLOT]], %[[D]]] : memref<2x1x12x64xbf16>
+// CHECK-NEXT: memref.store %[[VB]], %[[CACHE]][%[[K1]], %[[G]], %[[SLOT]], %[[D2]]] : memref<2x1x12x64xbf16>
 // CHECK-NOT: gpu.barrier
 // CHECK: gpu.terminator
 // CHECK-NOT: gemma.attention_prologue

@@ -8,17 +8,18 @@
 #C = affine_map<(m, n, k) -> (m, n)>
 
 // A projection C[M, N] += A[M, K] * B[N, K]^T, B a static bf16 weight of
-// N = 20 rows of K = 1280: one warp per weight row n, 8 warps a block, so
+// N = 20 rows of K = 4352: one warp per weight row n, 8 warps a block, so
 // ceil(20 / 8) = 3 blocks of 256 threads; warp = tid / 32, lane = tid % 32,
 // n = bid * 8 + warp, and the warps past the last row (n >= 20) do
 // nothing. For each of the M activation rows, lane l walks the row from
 // l * 8 in steps of 32 lanes * 8 elements, 16-byte loads of 8 bf16 weights
 // and 8 f32 activations multiplied-added into 8 f32 lanes: four such steps
-// at a time into four accumulators while four fit (columns < 1024), then
-// one at a time; the lanes' sums then go across the warp (xor 16, 8, 4, 2,
+// at a time into four accumulators while four fit (columns < 4096), then
+// one at a time (a row of more than 16 steps: shorter ones have no loop,
+// see below); the lanes' sums then go across the warp (xor 16, 8, 4, 2,
 // 1 over 32 lanes) and lane 0 adds the row's sum into C[m, n].
 // CHECK-LABEL: func.func @projection(
-// CHECK-SAME: %[[X:[^:]+]]: memref<?x1280xf32>, %[[W:[^:]+]]: memref<20x1280xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x4352xf32>, %[[W:[^:]+]]: memref<20x4352xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
 // CHECK-DAG: %[[C1I:.*]] = arith.constant 1 : i32
 // CHECK-DAG: %[[C2I:.*]] = arith.constant 2 : i32
 // CHECK-DAG: %[[C4I:.*]] = arith.constant 4 : i32
@@ -36,8 +37,9 @@
 // CHECK-DAG: %[[C512:.*]] = arith.constant 512 : index
 // CHECK-DAG: %[[C768:.*]] = arith.constant 768 : index
 // CHECK-DAG: %[[C1024:.*]] = arith.constant 1024 : index
-// CHECK-DAG: %[[C1280:.*]] = arith.constant 1280 : index
-// CHECK: %[[M:.*]] = memref.dim %[[X]], %[[C0]] : memref<?x1280xf32>
+// CHECK-DAG: %[[C4096:.*]] = arith.constant 4096 : index
+// CHECK-DAG: %[[C4352:.*]] = arith.constant 4352 : index
+// CHECK: %[[M:.*]] = memref.dim %[[X]], %[[C0]] : memref<?x4352xf32>
 // CHECK-NEXT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C3]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
 // CHECK-SAME: threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C256]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
 // CHECK-NEXT: %[[WARP:.*]] = arith.divui %[[TX]], %[[C32]] : index
@@ -49,10 +51,10 @@
 // CHECK-NEXT: %[[START:.*]] = arith.muli %[[LANE]], %[[C8]] : index
 // CHECK-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %[[C0]] : index
 // CHECK-NEXT: scf.for %[[MI:.*]] = %[[C0]] to %[[M]] step %[[C1]] {
-// CHECK-NEXT: %[[UNROLLED:.*]] = arith.addi %[[START]], %[[C1024]] : index
+// CHECK-NEXT: %[[UNROLLED:.*]] = arith.addi %[[START]], %[[C4096]] : index
 // CHECK-NEXT: %[[QUAD:.*]]:4 = scf.for %[[K:.*]] = %[[START]] to %[[UNROLLED]] step %[[C1024]] iter_args(%[[A0:.*]] = %[[ZERO]], %[[A1:.*]] = %[[ZERO]], %[[A2:.*]] = %[[ZERO]], %[[A3:.*]] = %[[ZERO]])
-// CHECK-NEXT: %[[WV0:.*]] = vector.load %[[W]][%[[N]], %[[K]]] {alignment = 16 : i64} : memref<20x1280xbf16>, vector<8xbf16>
-// CHECK-NEXT: %[[XV0:.*]] = vector.load %[[X]][%[[MI]], %[[K]]] {alignment = 16 : i64} : memref<?x1280xf32>, vector<8xf32>
+// CHECK-NEXT: %[[WV0:.*]] = vector.load %[[W]][%[[N]], %[[K]]] {alignment = 16 : i64} : memref<20x4352xbf16>, vector<8xbf16>
+// CHECK-NEXT: %[[XV0:.*]] = vector.load %[[X]][%[[MI]], %[[K]]] {alignment = 16 : i64} : memref<?x4352xf32>, vector<8xf32>
 // CHECK-NEXT: %[[WF0:.*]] = arith.extf %[[WV0]] : vector<8xbf16> to vector<8xf32>
 // CHECK-NEXT: %[[N0:.*]] = vector.fma %[[XV0]], %[[WF0]], %[[A0]] : vector<8xf32>
 // CHECK-NEXT: %[[K1:.*]] = arith.addi %[[K]], %[[C256]] : index
@@ -75,9 +77,9 @@
 // CHECK-NEXT: %[[P01:.*]] = arith.addf %[[QUAD]]#0, %[[QUAD]]#1 : vector<8xf32>
 // CHECK-NEXT: %[[P012:.*]] = arith.addf %[[P01]], %[[QUAD]]#2 : vector<8xf32>
 // CHECK-NEXT: %[[P0123:.*]] = arith.addf %[[P012]], %[[QUAD]]#3 : vector<8xf32>
-// CHECK-NEXT: %[[DOT:.*]] = scf.for %[[KR:.*]] = %[[UNROLLED]] to %[[C1280]] step %[[C256]] iter_args(%[[ACC:.*]] = %[[P0123]]) -> (vector<8xf32>) {
-// CHECK-NEXT: %[[WV:.*]] = vector.load %[[W]][%[[N]], %[[KR]]] {alignment = 16 : i64} : memref<20x1280xbf16>, vector<8xbf16>
-// CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][%[[MI]], %[[KR]]] {alignment = 16 : i64} : memref<?x1280xf32>, vector<8xf32>
+// CHECK-NEXT: %[[DOT:.*]] = scf.for %[[KR:.*]] = %[[UNROLLED]] to %[[C4352]] step %[[C256]] iter_args(%[[ACC:.*]] = %[[P0123]]) -> (vector<8xf32>) {
+// CHECK-NEXT: %[[WV:.*]] = vector.load %[[W]][%[[N]], %[[KR]]] {alignment = 16 : i64} : memref<20x4352xbf16>, vector<8xbf16>
+// CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][%[[MI]], %[[KR]]] {alignment = 16 : i64} : memref<?x4352xf32>, vector<8xf32>
 // CHECK-NEXT: %[[WF:.*]] = arith.extf %[[WV]] : vector<8xbf16> to vector<8xf32>
 // CHECK-NEXT: %[[NEXT:.*]] = vector.fma %[[XV]], %[[WF]], %[[ACC]] : vector<8xf32>
 // CHECK-NEXT: scf.yield %[[NEXT]] : vector<8xf32>
@@ -120,34 +122,51 @@
 // W4: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[C256]] iter_args
 // W4-NOT: linalg.matmul
 // With few rows for the GPU (the default target of 8192 warps), warps
-// share a row, as many as keep a slice of at least 512 columns: two warps
-// a row here, so 4 rows a block and 5 blocks, row = bid * 4 + warp / 2,
-// and warp w takes the columns [640 (w % 2), 640 (w % 2) + 640) (too
-// short for the four-step loop). The warps past the last row read row 19
-// and store nothing. Their sums meet in 8 floats of workgroup memory;
-// after a barrier the row's first warp adds the two in order and its lane
-// 0 adds the row's sum into C; a second barrier keeps the sums until they
-// are read.
+// share a row, as many as keep a slice of at least 512 columns: all 8 of a
+// block here, so 20 blocks, row = bid + warp / 8, and warp w takes the
+// columns [544 (w % 8), 544 (w % 8) + 544). A slice of at most 16 warp
+// steps has no loop: its 3 steps' loads are issued at once, the last step
+// partial (lanes past the slice's 544 columns read its start and keep
+// their accumulator). The warps past the last row read row 19 and store
+// nothing. Their sums meet in 8 floats of workgroup memory; after a
+// barrier the row's first warp adds them in order and its lane 0 adds the
+// row's sum into C; a second barrier keeps the sums until they are read.
 // SPLIT-LABEL: func.func @projection(
-// SPLIT-SAME: %[[X:[^:]+]]: memref<?x1280xf32>, %[[W:[^:]+]]: memref<20x1280xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
-// SPLIT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %c5,
+// SPLIT-SAME: %[[X:[^:]+]]: memref<?x4352xf32>, %[[W:[^:]+]]: memref<20x4352xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
+// SPLIT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %c20,
 // SPLIT-SAME: workgroup(%[[SUMS:[^ ]*]] : memref<8xf32, #gpu.address_space<workgroup>>) {
 // SPLIT-NEXT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32 : index
 // SPLIT-NEXT: %[[LANE:.*]] = arith.remui %{{.*}}, %c32 : index
-// SPLIT-NEXT: %[[RIB:.*]] = arith.divui %[[WARP]], %c2 : index
-// SPLIT-NEXT: %[[FIRSTROW:.*]] = arith.muli %[[BX]], %c4 : index
-// SPLIT-NEXT: %[[ROW:.*]] = arith.addi %[[FIRSTROW]], %[[RIB]] : index
+// SPLIT-NEXT: %[[RIB:.*]] = arith.divui %[[WARP]], %c8 : index
+// SPLIT-NEXT: %[[ROW:.*]] = arith.addi %[[BX]], %[[RIB]] : index
 // SPLIT-NEXT: %[[INSIDE:.*]] = arith.cmpi ult, %[[ROW]], %c20 : index
 // SPLIT-NEXT: %[[READ:.*]] = arith.minui %[[ROW]], %c19 : index
-// SPLIT-NEXT: %[[PART:.*]] = arith.remui %[[WARP]], %c2 : index
-// SPLIT-NEXT: %[[SLICE:.*]] = arith.muli %[[PART]], %c640 : index
+// SPLIT-NEXT: %[[PART:.*]] = arith.remui %[[WARP]], %c8 : index
+// SPLIT-NEXT: %[[SLICE:.*]] = arith.muli %[[PART]], %c544 : index
 // SPLIT-NEXT: %[[L8:.*]] = arith.muli %[[LANE]], %c8 : index
 // SPLIT-NEXT: %[[START:.*]] = arith.addi %[[SLICE]], %[[L8]] : index
 // SPLIT-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %c0 : index
 // SPLIT-NEXT: scf.for %[[MI:.*]] = %c0 to %{{.*}} step %c1 {
-// SPLIT-NEXT: %[[END:.*]] = arith.addi %[[SLICE]], %c640 : index
-// SPLIT-NEXT: scf.for %[[K:.*]] = %[[START]] to %[[END]] step %c256
-// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[K]]]
+// SPLIT-NEXT: %[[END:.*]] = arith.addi %[[SLICE]], %c544 : index
+// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[START]]]
+// SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[START]]]
+// SPLIT-NEXT: arith.extf
+// SPLIT-NEXT: %[[S0:.*]] = vector.fma
+// SPLIT-NEXT: %[[K1:.*]] = arith.addi %[[START]], %c256 : index
+// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[K1]]]
+// SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[K1]]]
+// SPLIT-NEXT: arith.extf
+// SPLIT-NEXT: %[[S1:.*]] = vector.fma
+// SPLIT-NEXT: %[[K2:.*]] = arith.addi %[[START]], %c512 : index
+// SPLIT-NEXT: %[[IN2:.*]] = arith.cmpi ult, %[[K2]], %[[END]] : index
+// SPLIT-NEXT: %[[SAFE:.*]] = arith.select %[[IN2]], %[[K2]], %[[SLICE]] : index
+// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[SAFE]]]
+// SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[SAFE]]]
+// SPLIT-NEXT: arith.extf
+// SPLIT-NEXT: %[[P2:.*]] = vector.fma
+// SPLIT-NEXT: %[[S2:.*]] = arith.select %[[IN2]], %[[P2]], %{{.*}} : vector<8xf32>
+// SPLIT-NEXT: %[[S01:.*]] = arith.addf %[[S0]], %[[S1]] : vector<8xf32>
+// SPLIT-NEXT: arith.addf %[[S01]], %[[S2]] : vector<8xf32>
 // SPLIT: scf.if %[[LANE0]] {
 // SPLIT-NEXT: memref.store %{{.*}}, %[[SUMS]][%[[WARP]]]
 // SPLIT-NEXT: }
@@ -157,8 +176,7 @@
 // SPLIT-NEXT: %[[STORES:.*]] = arith.andi %[[A]], %[[INSIDE]] : i1
 // SPLIT-NEXT: scf.if %[[STORES]] {
 // SPLIT-NEXT: memref.load %[[SUMS]][%[[WARP]]]
-// SPLIT-NEXT: %[[NEXTWARP:.*]] = arith.addi %[[WARP]], %c1 : index
-// SPLIT-NEXT: memref.load %[[SUMS]][%[[NEXTWARP]]]
+// SPLIT-COUNT-7: memref.load %[[SUMS]]
 // SPLIT: %[[OLD:.*]] = memref.load %[[Y]][%[[MI]], %[[ROW]]] : memref<?x20xf32>
 // SPLIT-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
 // SPLIT-NEXT: memref.store %[[NEW]], %[[Y]][%[[MI]], %[[ROW]]] : memref<?x20xf32>
@@ -166,9 +184,9 @@
 // SPLIT-NEXT: gpu.barrier
 // SPLIT-NEXT: }
 // SPLIT-NEXT: gpu.terminator
-func.func @projection(%x: memref<?x1280xf32>, %w: memref<20x1280xbf16>, %y: memref<?x20xf32>) {
+func.func @projection(%x: memref<?x4352xf32>, %w: memref<20x4352xbf16>, %y: memref<?x20xf32>) {
   linalg.matmul indexing_maps = [#A, #Bt, #C]
-      ins(%x, %w : memref<?x1280xf32>, memref<20x1280xbf16>)
+      ins(%x, %w : memref<?x4352xf32>, memref<20x4352xbf16>)
       outs(%y : memref<?x20xf32>)
   return
 }
@@ -188,8 +206,9 @@ func.func @projection(%x: memref<?x1280xf32>, %w: memref<20x1280xbf16>, %y: memr
 // CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
 // CHECK: gpu.launch blocks({{.*}}) in (%{{[^ ]*}} = %[[C2]],
 // CHECK: arith.cmpi ult, %{{.*}}, %[[C12]] : index
-// CHECK: scf.for %{{.*}} to %[[C64]] step
-// CHECK-NEXT: %[[WV:.*]] = vector.load %[[W]][{{.*}}] {alignment = 16 : i64} : memref<12x64xbf16>, vector<8xbf16>
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[C64]] : index
+// CHECK-NEXT: %[[K:.*]] = arith.select %[[IN]]
+// CHECK-NEXT: %[[WV:.*]] = vector.load %[[W]][{{.*}}, %[[K]]] {alignment = 16 : i64} : memref<12x64xbf16>, vector<8xbf16>
 // CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<?x64xbf16>, vector<8xbf16>
 // CHECK-NEXT: %[[XF:.*]] = arith.extf %[[XV]] : vector<8xbf16> to vector<8xf32>
 // CHECK-NEXT: %[[WF:.*]] = arith.extf %[[WV]] : vector<8xbf16> to vector<8xf32>
