@@ -21,6 +21,10 @@ config.excludes = [
 
 config.substitutions.append(("%gemma_src", config.gemma_src_root))
 config.substitutions.append(("%shared", config.shared_dir))
+# A libcuda.so.1 that runs nothing (fake-cuda/FakeCudaDriver.cpp).
+config.substitutions.append(
+    ("%fake_cuda", config.gemma_obj_root + "/lib/libgemma_fake_cuda.so")
+)
 # MLIR's runner utilities (vector.print) for tests that execute IR.
 config.substitutions.append(
     ("%mlir_c_runner_utils", config.llvm_lib_dir + "/libmlir_c_runner_utils.so")

@@ -61,7 +61,7 @@ CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
   const char *profileFlag = std::getenv("GEMMA_CUDA_PROFILE");
   profile = profileFlag && std::string(profileFlag) == "1";
   const char *graphsFlag = std::getenv("GEMMA_CUDA_GRAPHS");
-  useGraphs = !profile && graphsFlag && std::string(graphsFlag) == "1";
+  useGraphs = !profile && !(graphsFlag && std::string(graphsFlag) == "0");
   const char *timingFlag = std::getenv("GEMMA_CUDA_TIMING");
   timing = timingFlag && std::string(timingFlag) == "1";
   checkAvailable();
@@ -112,9 +112,12 @@ void CudaDevice::shutdown() noexcept {
     printProfile();
   if (timing)
     printTiming();
-  if (decodeGraph)
-    driver.cuGraphExecDestroy(decodeGraph);
-  decodeGraph = nullptr;
+  dropPrepared();
+  for (cuda::CUgraphExec &graph : graphs) {
+    if (graph)
+      driver.cuGraphExecDestroy(graph);
+    graph = nullptr;
+  }
   for (const auto &[address, buffer] : buffers)
     driver.cuMemFree(address);
   buffers.clear();
@@ -353,54 +356,130 @@ void CudaDevice::printProfile() const {
                  time.name.c_str());
 }
 
-void CudaDevice::callEntry(bool asGraph, const std::function<void()> &call) {
-  if (!asGraph) {
-    call();
-    return;
+namespace {
+const char *const kGraphWhat =
+    "the decode step as a CUDA graph (GEMMA_CUDA_GRAPHS=0 launches its "
+    "kernels one by one)";
+} // namespace
+
+bool CudaDevice::captureGraph(int slot, const std::function<void()> &call) {
+  cuda::CUresult began =
+      driver.cuStreamBeginCapture(stream, cuda::kStreamCaptureModeRelaxed);
+  if (began != 0) {
+    fail(std::string("capturing ") + kGraphWhat + ": " +
+         driver.describe(began));
+    return false;
   }
-  auto start = std::chrono::steady_clock::now();
-  driver.check(
-      driver.cuStreamBeginCapture(stream, cuda::kStreamCaptureModeRelaxed),
-      "capturing a decode step as a CUDA graph");
   call();
   cuda::CUgraph graph = nullptr;
   cuda::CUresult ended = driver.cuStreamEndCapture(stream, &graph);
-  lastCaptureSeconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  // Nothing ran while the launches were captured: a failure leaves the KV
+  // Nothing runs while the launches are captured: a failure leaves the KV
   // cache as it was.
   std::unique_ptr<cuda::CUgraph_st, cuda::CUresult (*)(cuda::CUgraph)> owned(
       graph, driver.cuGraphDestroy);
   if (!failure.empty())
-    return;
-  const std::string what = "the decode step as a CUDA graph (without "
-                           "GEMMA_CUDA_GRAPHS=1 its kernels are launched one "
-                           "by one)";
+    return false;
   if (ended != 0) {
-    fail("capturing " + what + ": " + driver.describe(ended));
-    return;
+    fail(std::string("capturing ") + kGraphWhat + ": " +
+         driver.describe(ended));
+    return false;
   }
+  cuda::CUgraphExec &exec = graphs[slot];
   cuda::CUgraphExecUpdateResultInfo update{};
-  if (decodeGraph &&
-      driver.cuGraphExecUpdate(decodeGraph, graph, &update) == 0) {
+  if (exec && driver.cuGraphExecUpdate(exec, graph, &update) == 0) {
     ++graphsUpdated;
-  } else {
-    if (decodeGraph)
-      driver.cuGraphExecDestroy(decodeGraph);
-    decodeGraph = nullptr;
-    cuda::CUresult made =
-        driver.cuGraphInstantiateWithFlags(&decodeGraph, graph, 0);
-    if (made != 0) {
-      decodeGraph = nullptr;
-      fail("instantiating " + what + ": " + driver.describe(made));
-      return;
-    }
-    ++graphsInstantiated;
+    return true;
   }
-  cuda::CUresult launched = driver.cuGraphLaunch(decodeGraph, stream);
-  if (launched != 0)
-    fail("launching " + what + ": " + driver.describe(launched));
+  if (exec)
+    driver.cuGraphExecDestroy(exec);
+  exec = nullptr;
+  cuda::CUresult made = driver.cuGraphInstantiateWithFlags(&exec, graph, 0);
+  if (made != 0) {
+    exec = nullptr;
+    fail(std::string("instantiating ") + kGraphWhat + ": " +
+         driver.describe(made));
+    return false;
+  }
+  ++graphsInstantiated;
+  return true;
+}
+
+void CudaDevice::dropPrepared() noexcept {
+  if (prepared.ids)
+    release(prepared.ids);
+  if (prepared.logits.allocated)
+    release(prepared.logits.allocated);
+  prepared = PreparedStep();
+}
+
+std::vector<float>
+CudaDevice::decodeAsGraph(TokenEntryFn fn, const int32_t *ids, int64_t position,
+                          int64_t rows, double &captureSeconds,
+                          std::chrono::steady_clock::time_point &submitted) {
+  using Clock = std::chrono::steady_clock;
+  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+  auto run = [&](MemRefDescriptor<float, 2> &logits, void *idsOnDevice,
+                 int64_t at) {
+    auto *data = static_cast<int32_t *>(idsOnDevice);
+    MemRefDescriptor<int32_t, 1> idsRef{data, data, 0, {1}, {1}};
+    fn(&logits, &weightsRef, &arenaRef, &idsRef, at);
+  };
+
+  // This step: the graph captured during the step before, its token copied
+  // in, or captured now.
+  MemRefDescriptor<float, 2> logitsRef{};
+  void *stepIds = nullptr;
+  int slot = 0;
+  if (prepared.ids && prepared.position == position) {
+    slot = prepared.slot;
+    stepIds = prepared.ids;
+    logitsRef = prepared.logits;
+    prepared = PreparedStep();
+    driver.check(driver.cuMemcpyHtoDAsync(toAddress(stepIds), ids,
+                                          sizeof(int32_t), stream),
+                 "copying the token to the GPU");
+  } else {
+    dropPrepared();
+    stepIds = upload(ids, sizeof(int32_t));
+    auto start = Clock::now();
+    captureGraph(slot, [&] { run(logitsRef, stepIds, position); });
+    captureSeconds +=
+        std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  DeviceBuffer stepIdsHeld(*this, stepIds);
+  if (failure.empty()) {
+    cuda::CUresult launched = driver.cuGraphLaunch(graphs[slot], stream);
+    if (launched != 0)
+      fail(std::string("launching ") + kGraphWhat + ": " +
+           driver.describe(launched));
+  }
+  submitted = Clock::now();
+
+  // The next step while this one runs. It is a guess (the next call may
+  // be another prefill): what it allocated goes back when it is not used,
+  // and a failure here is the next call's to report.
+  if (failure.empty() && position + 1 < info.maxContext) {
+    auto start = Clock::now();
+    void *nextIds = allocate(sizeof(int32_t));
+    MemRefDescriptor<float, 2> nextLogits{};
+    int nextSlot = 1 - slot;
+    if (nextIds && captureGraph(nextSlot, [&] {
+          run(nextLogits, nextIds, position + 1);
+        })) {
+      prepared = {position + 1, nextSlot, nextIds, nextLogits};
+      ++stepsPrepared;
+    } else {
+      failure.clear();
+      if (nextIds)
+        release(nextIds);
+      if (nextLogits.allocated)
+        release(nextLogits.allocated);
+    }
+    captureSeconds +=
+        std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  return takeMatrix(logitsRef, "decode", "logits", rows, info.vocabSize);
 }
 
 void *CudaDevice::upload(const void *data, size_t bytes) {
@@ -507,58 +586,64 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
                                          const int32_t *ids, int64_t n,
                                          int64_t position, int64_t rows,
                                          const ImageTokens *images) {
-  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
-  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
-  DeviceBuffer idBuffer(*this, upload(ids, static_cast<size_t>(n) * 4));
-  auto *idData = static_cast<int32_t *>(idBuffer.get());
-  MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {n}, {1}};
-  MemRefDescriptor<float, 2> logitsRef{};
-  if (images) {
-    ImageTokenEntryFn fn = entries.imageToken(entry);
-    const int64_t hidden = info.hiddenSize;
-    DeviceBuffer featureBuffer(
-        *this, upload(images->features,
-                      static_cast<size_t>(images->featureRows * hidden) * 4));
-    DeviceBuffer groupBuffer(
-        *this, upload(images->groups, static_cast<size_t>(n) * 4));
-    auto *features = static_cast<float *>(featureBuffer.get());
-    auto *groups = static_cast<int32_t *>(groupBuffer.get());
-    MemRefDescriptor<float, 2> featuresRef{
-        features, features, 0, {images->featureRows, hidden}, {hidden, 1}};
-    MemRefDescriptor<int32_t, 1> groupsRef{groups, groups, 0, {n}, {1}};
-    fn(&logitsRef, &weightsRef, &arenaRef, &idsRef, position, &featuresRef,
-       &groupsRef);
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto submitted = start;
+  double captureSeconds = 0;
+  std::vector<float> logits;
+  if (useGraphs && entry == "decode" && n == 1 && !images) {
+    logits = decodeAsGraph(entries.token(entry), ids, position, rows,
+                           captureSeconds, submitted);
   } else {
-    TokenEntryFn fn = entries.token(entry);
-    lastCaptureSeconds = 0;
-    auto start = std::chrono::steady_clock::now();
-    callEntry(useGraphs && n == 1, [&] {
-      fn(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
-    });
-    auto submitted = std::chrono::steady_clock::now();
-    std::vector<float> logits =
-        takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
-    if (timing) {
-      using Seconds = std::chrono::duration<double>;
-      EntryTime &time = entryTimes[entry];
-      time.calls += 1;
-      time.submitSeconds += Seconds(submitted - start).count();
-      time.captureSeconds += lastCaptureSeconds;
-      time.totalSeconds +=
-          Seconds(std::chrono::steady_clock::now() - start).count();
+    dropPrepared(); // the next decode step is not the prepared one
+    MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+    MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+    DeviceBuffer idBuffer(*this, upload(ids, static_cast<size_t>(n) * 4));
+    auto *idData = static_cast<int32_t *>(idBuffer.get());
+    MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {n}, {1}};
+    MemRefDescriptor<float, 2> logitsRef{};
+    if (images) {
+      ImageTokenEntryFn fn = entries.imageToken(entry);
+      const int64_t hidden = info.hiddenSize;
+      DeviceBuffer featureBuffer(
+          *this, upload(images->features,
+                        static_cast<size_t>(images->featureRows * hidden) * 4));
+      DeviceBuffer groupBuffer(
+          *this, upload(images->groups, static_cast<size_t>(n) * 4));
+      auto *features = static_cast<float *>(featureBuffer.get());
+      auto *groups = static_cast<int32_t *>(groupBuffer.get());
+      MemRefDescriptor<float, 2> featuresRef{
+          features, features, 0, {images->featureRows, hidden}, {hidden, 1}};
+      MemRefDescriptor<int32_t, 1> groupsRef{groups, groups, 0, {n}, {1}};
+      fn(&logitsRef, &weightsRef, &arenaRef, &idsRef, position, &featuresRef,
+         &groupsRef);
+    } else {
+      entries.token(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef,
+                           position);
     }
-    return logits;
+    submitted = Clock::now();
+    logits = takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
   }
-  return takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
+  if (timing) {
+    using Seconds = std::chrono::duration<double>;
+    EntryTime &time = entryTimes[entry];
+    time.calls += 1;
+    time.submitSeconds += Seconds(submitted - start).count();
+    time.captureSeconds += captureSeconds;
+    time.totalSeconds += Seconds(Clock::now() - start).count();
+  }
+  return logits;
 }
 
 void CudaDevice::printTiming() const {
   std::fprintf(stderr,
                "[timing] %-14s %8s %12s %12s %12s  (us a call; decode as "
-               "graphs: %lld made, %lld updated)\n",
+               "graphs: %lld made, %lld updated, %lld steps prepared "
+               "ahead)\n",
                "entry", "calls", "host", "capture", "total",
                static_cast<long long>(graphsInstantiated),
-               static_cast<long long>(graphsUpdated));
+               static_cast<long long>(graphsUpdated),
+               static_cast<long long>(stepsPrepared));
   for (const auto &[entry, time] : entryTimes) {
     double calls = static_cast<double>(time.calls);
     std::fprintf(

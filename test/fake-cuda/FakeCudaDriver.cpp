@@ -1,0 +1,128 @@
+// FakeCudaDriver.cpp - a libcuda.so.1 stand-in that runs nothing.
+//
+// A cuda executable loads the driver from $GEMMA_LIBCUDA when set
+// (runtime/cuda/CudaDriver.cpp). Pointed at this library, it runs its host
+// half on a machine without a GPU: every call succeeds, device memory is
+// addresses that are never touched, kernels and copies do nothing, and
+// copies back to the host read zeros. The tests use it to check the
+// runtime's bookkeeping (the pool, launches, decode steps as CUDA graphs)
+// in CI; docs/cuda.md uses it to time the host's share of a step.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+using CUresult = int;
+constexpr CUresult kSuccess = 0;
+// Addresses handed out, 4 KiB apart, far from any host allocation.
+uint64_t nextAddress = uint64_t{1} << 44;
+int dummy = 0; // what handles point at
+} // namespace
+
+extern "C" {
+CUresult cuInit(unsigned) { return kSuccess; }
+CUresult cuDriverGetVersion(int *version) {
+  *version = 13000;
+  return kSuccess;
+}
+CUresult cuDeviceGetCount(int *count) {
+  *count = 1;
+  return kSuccess;
+}
+CUresult cuDeviceGet(int *device, int) {
+  *device = 0;
+  return kSuccess;
+}
+CUresult cuDeviceGetName(char *name, int length, int) {
+  std::strncpy(name, "Fake GPU", static_cast<size_t>(length));
+  return kSuccess;
+}
+// Compute capability 9.0, 132 multiprocessors.
+CUresult cuDeviceGetAttribute(int *value, int attribute, int) {
+  *value = attribute == 75 ? 9 : attribute == 76 ? 0 : 132;
+  return kSuccess;
+}
+CUresult cuDeviceTotalMem_v2(size_t *bytes, int) {
+  *bytes = size_t{1} << 40;
+  return kSuccess;
+}
+CUresult cuDevicePrimaryCtxRetain(void **context, int) {
+  *context = &dummy;
+  return kSuccess;
+}
+CUresult cuDevicePrimaryCtxRelease_v2(int) { return kSuccess; }
+CUresult cuCtxSetCurrent(void *) { return kSuccess; }
+CUresult cuModuleLoadDataEx(void **module, const void *, unsigned, int *,
+                            void **) {
+  *module = &dummy;
+  return kSuccess;
+}
+CUresult cuModuleUnload(void *) { return kSuccess; }
+CUresult cuModuleGetFunction(void **function, void *, const char *name) {
+  *function = const_cast<char *>(name);
+  return kSuccess;
+}
+CUresult cuLaunchKernel(void *, unsigned, unsigned, unsigned, unsigned,
+                        unsigned, unsigned, unsigned, void *, void **,
+                        void **) {
+  return kSuccess;
+}
+CUresult cuStreamCreate(void **stream, unsigned) {
+  *stream = &dummy;
+  return kSuccess;
+}
+CUresult cuStreamDestroy_v2(void *) { return kSuccess; }
+CUresult cuStreamSynchronize(void *) { return kSuccess; }
+CUresult cuMemAlloc_v2(uint64_t *pointer, size_t bytes) {
+  *pointer = nextAddress;
+  nextAddress += (bytes + 4095) / 4096 * 4096;
+  return kSuccess;
+}
+CUresult cuMemFree_v2(uint64_t) { return kSuccess; }
+CUresult cuMemGetInfo_v2(size_t *freeBytes, size_t *totalBytes) {
+  *freeBytes = *totalBytes = size_t{1} << 40;
+  return kSuccess;
+}
+CUresult cuMemAllocHost_v2(void **pointer, size_t bytes) {
+  *pointer = std::malloc(bytes);
+  return *pointer ? kSuccess : 2; // CUDA_ERROR_OUT_OF_MEMORY
+}
+CUresult cuMemFreeHost(void *pointer) {
+  std::free(pointer);
+  return kSuccess;
+}
+CUresult cuMemcpyHtoDAsync_v2(uint64_t, const void *, size_t, void *) {
+  return kSuccess;
+}
+CUresult cuMemcpyDtoHAsync_v2(void *destination, uint64_t, size_t bytes,
+                              void *) {
+  std::memset(destination, 0, bytes);
+  return kSuccess;
+}
+CUresult cuMemsetD8Async(uint64_t, unsigned char, size_t, void *) {
+  return kSuccess;
+}
+CUresult cuStreamBeginCapture_v2(void *, int) { return kSuccess; }
+CUresult cuStreamEndCapture(void *, void **graph) {
+  *graph = &dummy;
+  return kSuccess;
+}
+CUresult cuGraphInstantiateWithFlags(void **exec, void *, unsigned long long) {
+  *exec = &dummy;
+  return kSuccess;
+}
+CUresult cuGraphExecUpdate_v2(void *, void *, void *) { return kSuccess; }
+CUresult cuGraphLaunch(void *, void *) { return kSuccess; }
+CUresult cuGraphDestroy(void *) { return kSuccess; }
+CUresult cuGraphExecDestroy(void *) { return kSuccess; }
+CUresult cuGetErrorName(CUresult, const char **name) {
+  *name = "CUDA_ERROR_FAKE";
+  return kSuccess;
+}
+CUresult cuGetErrorString(CUresult, const char **text) {
+  *text = "the fake driver fails nothing";
+  return kSuccess;
+}
+} // extern "C"
