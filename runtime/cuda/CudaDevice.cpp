@@ -436,9 +436,11 @@ CudaDevice::decodeAsGraph(TokenEntryFn fn, const int32_t *ids, int64_t position,
     stepIds = prepared.ids;
     logitsRef = prepared.logits;
     prepared = PreparedStep();
-    driver.check(driver.cuMemcpyHtoDAsync(toAddress(stepIds), ids,
-                                          sizeof(int32_t), stream),
-                 "copying the token to the GPU");
+    // A failure is reported by takeMatrix, which gives the logits back.
+    cuda::CUresult copied = driver.cuMemcpyHtoDAsync(toAddress(stepIds), ids,
+                                                     sizeof(int32_t), stream);
+    if (copied != 0)
+      fail("copying the token to the GPU: " + driver.describe(copied));
   } else {
     dropPrepared();
     stepIds = upload(ids, sizeof(int32_t));
