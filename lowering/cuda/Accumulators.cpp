@@ -2,6 +2,7 @@
 
 #include "lowering/cuda/Accumulators.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Matchers.h"
@@ -119,6 +120,15 @@ Value takeAccumulatorInit(Operation *accumulator, Value out) {
   return init;
 }
 
-bool isZeroInit(Value value) { return matchPattern(value, m_AnyZeroFloat()); }
+void storeAccumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
+                      Value init, Value sum) {
+  Value value = sum;
+  if (!init)
+    value = arith::AddFOp::create(
+        b, loc, memref::LoadOp::create(b, loc, out, indices), sum);
+  else if (!matchPattern(init, m_AnyZeroFloat()))
+    value = arith::AddFOp::create(b, loc, init, sum);
+  memref::StoreOp::create(b, loc, value, out, indices);
+}
 
 } // namespace mlir::gemma::cuda

@@ -12,6 +12,7 @@
 #ifndef GEMMA_LOWERING_CUDA_ACCUMULATORS_H
 #define GEMMA_LOWERING_CUDA_ACCUMULATORS_H
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
 
@@ -21,17 +22,20 @@ namespace mlir::gemma::cuda {
 /// accumulates into `out`) runs, taken from the op that set it, which is
 /// erased; null when that is not known, and then nothing changes.
 ///
-/// Known when `out` is a fresh `memref.alloc` of the same block whose only
-/// use before `accumulator` is either `linalg.fill ins(%v) outs(out)` or
-/// `memref.copy %src, out` with `%src` a fresh allocation that a
-/// `linalg.fill` set and nothing else writes. A fill left with no reader
-/// (every copy of it taken) is erased too. Any other use of `out` before
-/// `accumulator` (a view, a read, a second writer) keeps everything.
+/// Known when `out` is a fresh `memref.alloc` and its last use before
+/// `accumulator`, in the same block, is either `linalg.fill ins(%v)
+/// outs(out)` or `memref.copy %src, out` with `%src` a fresh allocation
+/// that one `linalg.fill` set before (and nothing but copies out of it
+/// used in between). A fill left with nothing reading it is erased too.
+/// Otherwise (a view of `out` last, a read, another writer) nothing
+/// changes.
 Value takeAccumulatorInit(Operation *accumulator, Value out);
 
-/// Whether `value` is a constant +0.0 or -0.0, which a sum can start from
-/// by being stored as it is.
-bool isZeroInit(Value value);
+/// Stores `sum` into out[indices], started from `init` as
+/// takeAccumulatorInit found it: init + sum (sum alone for an init of
+/// +-0.0), or, with no init, what out[indices] held plus sum.
+void storeAccumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
+                      Value init, Value sum);
 
 } // namespace mlir::gemma::cuda
 

@@ -114,7 +114,7 @@ public:
     for (Block &block : fn.getBody())
       if (failed(formInBlock(block)))
         return failure();
-    // The kernels built before this pass (attention's) too.
+    // Every kernel, those built before this pass (attention's) too.
     fn.walk([](gpu::LaunchOp launch) { cloneConstantsInto(launch); });
     // What stays on the host must not touch memory.
     WalkResult check = fn.walk<WalkOrder::PreOrder>([](Operation *op) {
@@ -201,7 +201,6 @@ private:
     auto [launch, terminator] = createLaunch(b, loc, one, one);
     for (Operation *op : serial)
       op->moveBefore(terminator);
-    cloneConstantsInto(launch);
     serial.clear();
     return success();
   }
@@ -256,7 +255,6 @@ private:
     for (Operation &op : loop.getBody()->without_terminator())
       b.clone(op, mapping);
     loop.erase();
-    cloneConstantsInto(launch);
     return success();
   }
 

@@ -176,11 +176,9 @@ bool rowsAreIndependent(ArrayRef<linalg::GenericOp> chain) {
           accessPattern(op.getMatchingIndexingMap(&operand));
       if (!llvm::is_contained(pattern, 0))
         return false;
-      auto [it, inserted] =
-          access.try_emplace(root, operand.get(), std::move(pattern));
-      if (!inserted && (it->second.first != operand.get() ||
-                        it->second.second !=
-                            accessPattern(op.getMatchingIndexingMap(&operand))))
+      auto [it, inserted] = access.try_emplace(root, operand.get(), pattern);
+      if (!inserted &&
+          (it->second.first != operand.get() || it->second.second != pattern))
         return false;
     }
   return true;
@@ -236,13 +234,8 @@ public:
         });
     Value total = blockSum(partial.getResult(0));
     onFirstThread([&](OpBuilder &tb) {
-      Value out = op.getDpsInits()[0];
-      Value start =
-          init ? init : memref::LoadOp::create(tb, loc, out, ValueRange{row});
-      Value sum = init && isZeroInit(init)
-                      ? total
-                      : arith::AddFOp::create(tb, loc, start, total);
-      memref::StoreOp::create(tb, loc, sum, out, ValueRange{row});
+      storeAccumulated(tb, loc, op.getDpsInits()[0], ValueRange{row}, init,
+                       total);
     });
   }
 

@@ -19,6 +19,12 @@ namespace {
 
 CudaDevice *activeDevice = nullptr;
 
+// Whether the environment variable `name` is set to `value`.
+bool environmentIs(const char *name, const char *value) {
+  const char *set = std::getenv(name);
+  return set && std::strcmp(set, value) == 0;
+}
+
 // Device memory is handed out in these steps, so that the buffers of
 // consecutive calls (a token more of context, say) fit each other's.
 size_t roundedSize(size_t bytes) {
@@ -58,12 +64,9 @@ CudaDevice::CudaDevice(const MappedPayload &payload, const ModelInfo &info,
   if (activeDevice)
     throw std::logic_error("a process runs one cuda device at a time");
   entries = resolveEntryFunctions(payload, info, symbols);
-  const char *profileFlag = std::getenv("GEMMA_CUDA_PROFILE");
-  profile = profileFlag && std::string(profileFlag) == "1";
-  const char *graphsFlag = std::getenv("GEMMA_CUDA_GRAPHS");
-  useGraphs = !profile && !(graphsFlag && std::string(graphsFlag) == "0");
-  const char *timingFlag = std::getenv("GEMMA_CUDA_TIMING");
-  timing = timingFlag && std::string(timingFlag) == "1";
+  profile = environmentIs("GEMMA_CUDA_PROFILE", "1");
+  useGraphs = !profile && !environmentIs("GEMMA_CUDA_GRAPHS", "0");
+  timing = environmentIs("GEMMA_CUDA_TIMING", "1");
   checkAvailable();
   driver.check(driver.cuDeviceGet(&device, 0), "cuDeviceGet");
   char nameBuffer[256] = {};
