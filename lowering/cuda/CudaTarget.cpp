@@ -27,6 +27,7 @@
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
 #include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
@@ -37,6 +38,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -75,7 +77,7 @@ public:
 
   void registerDialects(DialectRegistry &registry) const override {
     registry.insert<gpu::GPUDialect, LLVM::LLVMDialect, NVVM::NVVMDialect,
-                    vector::VectorDialect>();
+                    nvgpu::NVGPUDialect, vector::VectorDialect>();
     NVVM::registerNVVMTargetInterfaceExternalModels(registry);
     // convert-gpu-to-nvvm lowers the kernels' arith, cf, math, memref and
     // vector ops through these interfaces.
@@ -135,6 +137,9 @@ public:
     kernels.addPass(createParallelForToNestedForsPass());
     kernels.addPass(memref::createExpandStridedMetadataPass());
     kernels.addPass(createLowerAffinePass());
+    // After the views are gone: cp.async and ldmatrix address their
+    // memrefs' elements through the LLVM descriptors.
+    kernels.addPass(createConvertNVGPUToNVVMPass());
     kernels.addPass(cuda::createExpandMath());
     kernels.addPass(createConvertMathToLLVMPass());
     kernels.addPass(createSCFToControlFlowPass());

@@ -2,6 +2,8 @@
 
 #include "lowering/cuda/Passes.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -10,6 +12,8 @@ namespace mlir::gemma::cuda {
 #include "lowering/cuda/Passes.h.inc"
 
 namespace {
+
+constexpr int64_t kWorkgroupAlignment = 16;
 
 struct LinkKernelsPass : impl::LinkKernelsBase<LinkKernelsPass> {
   void runOnOperation() override {
@@ -95,6 +99,18 @@ struct LinkKernelsPass : impl::LinkKernelsBase<LinkKernelsPass> {
       });
       source.erase();
     }
+    // Workgroup buffers start on 16-byte boundaries, as the 16-byte copies
+    // into them (cp.async) and the ldmatrix rows out of them need; the
+    // LLVM global of one would otherwise take its element's alignment.
+    if (!linked)
+      return;
+    auto align =
+        IntegerAttr::get(IntegerType::get(ctx, 64), kWorkgroupAlignment);
+    linked.walk([&](gpu::GPUFuncOp kernel) {
+      for (unsigned i = 0; i < kernel.getNumWorkgroupAttributions(); ++i)
+        kernel.setWorkgroupAttributionAttr(
+            i, LLVM::LLVMDialect::getAlignAttrName(), align);
+    });
   }
 };
 

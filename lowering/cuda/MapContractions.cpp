@@ -5,6 +5,7 @@
 #include "lowering/cuda/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_MAPCONTRACTIONS
@@ -274,159 +275,360 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
       });
 }
 
-// The tile of the tensor-core kernel: a warp's rows and columns (16 x 32,
-// four m16n8k16 products a step of 16 along K) and its block's warps.
-constexpr int64_t kTileRows = 16, kTileColumns = 32, kMmaColumns = 8;
-constexpr int64_t kMmaDepth = 16, kBlockWarps = 4;
+// The tensor-core kernel's tiles: a block of 8 warps per 128 x 128 tile of
+// C, the warps 2 x 4 tiles of 64 x 32 (four m16 by four n8 mma products
+// each); K in steps of 32, two steps in workgroup memory at a time (one
+// used while the next arrives).
+constexpr int64_t kBlockRows = 128, kBlockColumns = 128, kDepthStep = 32;
+constexpr int64_t kWarpRows = 64, kWarpColumns = 32, kStages = 2;
+constexpr int64_t kBlockWarps =
+    (kBlockRows / kWarpRows) * (kBlockColumns / kWarpColumns);
+constexpr int64_t kMmaRows = 16, kMmaColumns = 8, kMmaDepth = 16;
+constexpr int64_t kWarpTilesM = kWarpRows / kMmaRows;       // 4
+constexpr int64_t kWarpTilesN = kWarpColumns / kMmaColumns; // 4
+// A tile row in workgroup memory: 32 bf16 and 8 of padding, so that the
+// eight 16-byte rows an ldmatrix phase reads, 80 bytes apart, fall in eight
+// different bank groups (5 r mod 8 differs for r < 8).
+constexpr int64_t kTileStride = kDepthStep + 8;
+// Steps of K a split of K takes at least (256 columns).
+constexpr int64_t kMinimumSplitSteps = 8;
 
 // Whether the tensor-core kernel takes `op`: bf16 activations (the mma
-// multiplies bf16 exactly as the f32 FMAs do after rounding to bf16) and K
-// a multiple of the mma's depth.
+// multiplies bf16 exactly as the f32 FMAs do after rounding to bf16) whose
+// rows, like the weight's, start on 16-byte boundaries (the asynchronous
+// copies move 16 bytes).
 bool takesTensorCores(linalg::MatmulOp op) {
   auto a = cast<MemRefType>(op.getDpsInputs()[0].getType());
-  auto b = cast<MemRefType>(op.getDpsInputs()[1].getType());
-  return a.getElementType().isBF16() && b.getDimSize(1) % kMmaDepth == 0;
+  auto w = cast<MemRefType>(op.getDpsInputs()[1].getType());
+  return a.getElementType().isBF16() && rowAlignment(a) == 16 &&
+         rowAlignment(w) == 16;
 }
 
-// C += A * W^T on the tensor cores: a warp per 16 x 32 tile of C, its
-// lanes loading the m16n8k16 fragments straight from A's and W's rows (two
-// adjacent bf16 a register, as the PTX ISA lays the fragments out: lane l
-// holds rows l / 4 and l / 4 + 8 and columns 2 (l % 4) + {0, 1} and + 8),
-// nvvm.mma.sync with f32 accumulators (nvgpu.mma.sync has no bf16
-// lowering in MLIR 22), and adding the tile into C. Rows
-// past M and columns past N read the last row or column and are not
-// stored.
+// C += A * W^T on the tensor cores (sm_80+), the shape of CUTLASS's and
+// Triton's Ampere matmuls: a block per 128 x 128 tile of C; each step of
+// 32 along K, its threads copy the A and W tiles into workgroup memory
+// with 16-byte `cp.async` (nvgpu.device_async_copy) while the warps
+// multiply the previous step's tiles: `ldmatrix` loads the m16n8k16
+// fragments (nvgpu.ldmatrix, x4: four 8 x 8 matrices a lane's four
+// registers), `nvvm.mma.sync` adds the products into f32 accumulators
+// (nvgpu.mma.sync has no bf16 lowering in MLIR 22). Rows past M and
+// columns past N read the last row or column and are not stored; a last
+// step past K (K % 32 != 0) copies zeros.
 void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
-                           Value init) {
+                           Value init, int64_t targetBlocks) {
   Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
   auto wType = cast<MemRefType>(w.getType());
   const int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
+  const int64_t depthSteps = (k + kDepthStep - 1) / kDepthStep;
   auto cst = [&](OpBuilder &at, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(at, loc, v);
   };
+  auto bf16 = b.getBF16Type();
+  auto tileType =
+      MemRefType::get({kStages, kBlockRows, kTileStride}, bf16, AffineMap(),
+                      gpu::AddressSpaceAttr::get(
+                          ctx, gpu::GPUDialect::getWorkgroupAddressSpace()));
   Value one = cst(b, 1);
-  Value columnBlocks = cst(b, (n + kTileColumns * kBlockWarps - 1) /
-                                  (kTileColumns * kBlockWarps));
-  Value rowBlocks = arith::CeilDivUIOp::create(b, loc, m, cst(b, kTileRows));
-  auto launch = gpu::LaunchOp::create(b, loc, columnBlocks, rowBlocks, one,
-                                      cst(b, kBlockWarps * kWarp), one, one);
-  OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
-  Value thread = launch.getThreadIds().x;
-  Value warp = arith::DivUIOp::create(kb, loc, thread, cst(kb, kWarp));
-  Value lane = arith::RemUIOp::create(kb, loc, thread, cst(kb, kWarp));
-  Value group = arith::DivUIOp::create(kb, loc, lane, cst(kb, 4));
-  Value pair = arith::MulIOp::create(
-      kb, loc, arith::RemUIOp::create(kb, loc, lane, cst(kb, 4)), cst(kb, 2));
-  Value row0 = arith::AddIOp::create(
-      kb, loc,
-      arith::MulIOp::create(kb, loc, launch.getBlockIds().y,
-                            cst(kb, kTileRows)),
-      group);
-  Value row1 = arith::AddIOp::create(kb, loc, row0, cst(kb, 8));
-  Value column0 = arith::MulIOp::create(
-      kb, loc,
-      arith::AddIOp::create(kb, loc,
-                            arith::MulIOp::create(kb, loc,
-                                                  launch.getBlockIds().x,
-                                                  cst(kb, kBlockWarps)),
-                            warp),
-      cst(kb, kTileColumns));
-  Value lastRow = arith::SubIOp::create(kb, loc, m, cst(kb, 1));
-  auto clampRow = [&](Value r) {
-    return arith::MinUIOp::create(kb, loc, r, lastRow);
-  };
-  Value readRow0 = clampRow(row0), readRow1 = clampRow(row1);
-  // Lane l's column of each product's B fragment, a row of W: n0 + l / 4.
-  SmallVector<Value> weightRows;
-  for (int64_t j = 0; j < kTileColumns / kMmaColumns; ++j)
-    weightRows.push_back(arith::MinUIOp::create(
-        kb, loc,
-        arith::AddIOp::create(
-            kb, loc, column0,
-            arith::AddIOp::create(kb, loc, group, cst(kb, j * kMmaColumns))),
-        cst(kb, n - 1)));
+  const int64_t columnTiles = (n + kBlockColumns - 1) / kBlockColumns;
+  Value columnBlocks = cst(b, columnTiles);
+  Value rowBlocks = arith::CeilDivUIOp::create(b, loc, m, cst(b, kBlockRows));
 
-  auto bf16 = kb.getBF16Type();
-  auto f32 = kb.getF32Type();
-  auto i32 = kb.getI32Type();
-  constexpr int64_t kProducts = kTileColumns / kMmaColumns;
-  // Two adjacent bf16 of `buffer` as the 32-bit register a fragment takes.
-  auto loadPair = [&](OpBuilder &at, Value buffer, Value r, Value col) {
-    Value pair = vector::LoadOp::create(
-        at, loc, VectorType::get({2}, bf16), buffer, ValueRange{r, col},
-        /*nontemporal=*/false, llvm::MaybeAlign(4));
-    Value word =
-        vector::BitCastOp::create(at, loc, VectorType::get({1}, i32), pair);
-    return vector::ExtractOp::create(at, loc, word, ArrayRef<int64_t>{0});
+  // Split K when the tiles alone make fewer than targetBlocks blocks (a
+  // 512-row call of down_proj, N = 1152, is 36 tiles for 132
+  // multiprocessors): `splits` blocks a tile, each at least
+  // kMinimumSplitSteps steps, their sums added by a second kernel in a
+  // fixed order (the result does not depend on the timing).
+  const int64_t maxSplits =
+      targetBlocks > 0 ? std::max<int64_t>(1, depthSteps / kMinimumSplitSteps)
+                       : 1;
+  Value splits = one, stepsPerSplit = cst(b, depthSteps), partials, anySplit;
+  if (maxSplits > 1) {
+    Value tiles = arith::MulIOp::create(b, loc, rowBlocks, cst(b, columnTiles));
+    Value wanted = arith::MinUIOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, cst(b, targetBlocks), tiles),
+        cst(b, maxSplits));
+    stepsPerSplit =
+        arith::CeilDivUIOp::create(b, loc, cst(b, depthSteps), wanted);
+    // No split left empty by the rounding.
+    splits =
+        arith::CeilDivUIOp::create(b, loc, cst(b, depthSteps), stepsPerSplit);
+    anySplit =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, splits, one);
+    Value partialSets =
+        arith::SelectOp::create(b, loc, anySplit, splits, cst(b, 0));
+    partials = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, n},
+                        b.getF32Type()),
+        ValueRange{partialSets, m});
+  }
+  auto launch = gpu::LaunchOp::create(
+      b, loc, columnBlocks, rowBlocks, splits, cst(b, kBlockWarps * kWarp), one,
+      one, /*dynamicSharedMemorySize=*/nullptr,
+      /*asyncTokenType=*/nullptr, ValueRange{}, TypeRange{tileType, tileType});
+  Value aTiles = launch.getWorkgroupAttributions()[0];
+  Value wTiles = launch.getWorkgroupAttributions()[1];
+  OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
+  auto add = [&](OpBuilder &at, Value x, Value y) -> Value {
+    return arith::AddIOp::create(at, loc, x, y);
   };
-  Value zero = arith::ConstantOp::create(kb, loc, kb.getF32FloatAttr(0));
-  // Four f32 accumulators a product: rows g and g + 8, two columns each.
-  SmallVector<Value> inits(kProducts * 4, zero);
-  auto resultType =
-      LLVM::LLVMStructType::getLiteral(kb.getContext(), {f32, f32, f32, f32});
-  auto steps = scf::ForOp::create(
-      kb, loc, cst(kb, 0), cst(kb, k), cst(kb, kMmaDepth), inits,
-      [&](OpBuilder &sb, Location, Value k0, ValueRange acc) {
-        Value col = arith::AddIOp::create(sb, loc, k0, pair);
-        Value colHigh = arith::AddIOp::create(sb, loc, col, cst(sb, 8));
-        // A's fragment: rows (g, g + 8) x columns (col, col + 8).
-        SmallVector<Value> aWords = {loadPair(sb, a, readRow0, col),
-                                     loadPair(sb, a, readRow1, col),
-                                     loadPair(sb, a, readRow0, colHigh),
-                                     loadPair(sb, a, readRow1, colHigh)};
-        SmallVector<Value> next;
-        for (auto [j, weightRow] : llvm::enumerate(weightRows)) {
-          SmallVector<Value> bWords = {loadPair(sb, w, weightRow, col),
-                                       loadPair(sb, w, weightRow, colHigh)};
+  auto mul = [&](OpBuilder &at, Value x, int64_t y) -> Value {
+    return arith::MulIOp::create(at, loc, x, cst(at, y));
+  };
+  auto div = [&](OpBuilder &at, Value x, int64_t y) -> Value {
+    return arith::DivUIOp::create(at, loc, x, cst(at, y));
+  };
+  auto rem = [&](OpBuilder &at, Value x, int64_t y) -> Value {
+    return arith::RemUIOp::create(at, loc, x, cst(at, y));
+  };
+  Value thread = launch.getThreadIds().x;
+  Value warp = div(kb, thread, kWarp), lane = rem(kb, thread, kWarp);
+  Value rowStart = mul(kb, launch.getBlockIds().y, kBlockRows);
+  Value columnStart = mul(kb, launch.getBlockIds().x, kBlockColumns);
+  constexpr int64_t kWarpsAcross = kBlockColumns / kWarpColumns;
+  Value warpRow = mul(kb, div(kb, warp, kWarpsAcross), kWarpRows);
+  Value warpColumn = mul(kb, rem(kb, warp, kWarpsAcross), kWarpColumns);
+
+  // The copies: a tile is 128 rows of four 16-byte chunks, two chunks of
+  // each operand a thread; the chunk's row clamped to the operand's last.
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
+  constexpr int64_t kChunksPerRow = kDepthStep / kVector;
+  constexpr int64_t kThreads = kBlockWarps * kWarp;
+  Value chunkColumn = mul(kb, rem(kb, thread, kChunksPerRow), kVector);
+  Value lastRow = arith::SubIOp::create(kb, loc, m, one);
+  auto copyStep = [&](OpBuilder &at, Value k0, Value stage) {
+    SmallVector<Value> tokens;
+    Value column = add(at, k0, chunkColumn);
+    Value sourceElements;
+    if (k % kDepthStep != 0) {
+      // Past K: nothing read (the address kept inside), zeros written.
+      Value inside = arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult,
+                                           column, cst(at, k));
+      sourceElements = arith::SelectOp::create(at, loc, inside,
+                                               cst(at, kVector), cst(at, 0));
+      column = arith::MinUIOp::create(at, loc, column, cst(at, k - kVector));
+    }
+    for (auto [source, tiles, start, last] :
+         {std::tuple{a, aTiles, rowStart, lastRow},
+          std::tuple{w, wTiles, columnStart, cst(at, n - 1)}}) {
+      for (int64_t i = 0; i < kBlockRows * kChunksPerRow / kThreads; ++i) {
+        Value row = add(at, div(at, thread, kChunksPerRow),
+                        cst(at, i * kThreads / kChunksPerRow));
+        Value sourceRow =
+            arith::MinUIOp::create(at, loc, add(at, start, row), last);
+        tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+            at, loc, tokenType, tiles, ValueRange{stage, row, chunkColumn},
+            source, ValueRange{sourceRow, column}, at.getIndexAttr(kVector),
+            sourceElements, at.getUnitAttr()));
+      }
+    }
+    return nvgpu::DeviceAsyncCreateGroupOp::create(at, loc, tokenType, tokens)
+        .getResult();
+  };
+  // Waits until at most `pending` copy groups are in flight, then for the
+  // whole block.
+  auto await = [&](OpBuilder &at, Value group, int64_t pending) {
+    nvgpu::DeviceAsyncWaitOp::create(at, loc, group,
+                                     at.getI32IntegerAttr(pending));
+    gpu::BarrierOp::create(at, loc);
+  };
+
+  // The lanes' ldmatrix rows: for A, lanes 0-15 address rows 0-15 at
+  // column 0 and lanes 16-31 the same rows at column 8 (registers a0-a3 of
+  // the m16n8k16 A fragment); for W, two n8 products' B fragments: rows
+  // (l % 8) + 8 (l / 16), column 8 ((l / 8) % 2).
+  Value aLaneRow = add(kb, warpRow, rem(kb, lane, 16));
+  Value aLaneColumn = mul(kb, div(kb, lane, 16), 8);
+  Value wLaneRow = add(
+      kb, warpColumn, add(kb, rem(kb, lane, 8), mul(kb, div(kb, lane, 16), 8)));
+  Value wLaneColumn = mul(kb, rem(kb, div(kb, lane, 8), 2), 8);
+  auto i32 = kb.getI32Type();
+  auto f32 = kb.getF32Type();
+  auto fragmentType = VectorType::get({4, 2}, bf16);
+  // The four 32-bit registers of an ldmatrix x4 at tiles[stage, row, col].
+  auto loadMatrices = [&](OpBuilder &at, Value tiles, Value stage, Value row,
+                          Value col) {
+    Value fragment = nvgpu::LdMatrixOp::create(
+        at, loc, fragmentType, tiles, ValueRange{stage, row, col},
+        at.getBoolAttr(false), at.getI32IntegerAttr(4));
+    SmallVector<Value> registers;
+    for (int64_t r = 0; r < 4; ++r) {
+      Value pair =
+          vector::ExtractOp::create(at, loc, fragment, ArrayRef<int64_t>{r});
+      Value word =
+          vector::BitCastOp::create(at, loc, VectorType::get({1}, i32), pair);
+      registers.push_back(
+          vector::ExtractOp::create(at, loc, word, ArrayRef<int64_t>{0}));
+    }
+    return registers;
+  };
+  auto resultType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  // The products of one staged step: two depths of 16.
+  auto multiplyStep = [&](OpBuilder &at, Value stage, ValueRange acc) {
+    SmallVector<Value> next(acc.begin(), acc.end());
+    for (int64_t depth = 0; depth < kDepthStep; depth += kMmaDepth) {
+      SmallVector<SmallVector<Value>> aRegisters, wRegisters;
+      for (int64_t i = 0; i < kWarpTilesM; ++i)
+        aRegisters.push_back(loadMatrices(
+            at, aTiles, stage, add(at, aLaneRow, cst(at, i * kMmaRows)),
+            add(at, aLaneColumn, cst(at, depth))));
+      for (int64_t p = 0; p < kWarpTilesN / 2; ++p)
+        wRegisters.push_back(loadMatrices(
+            at, wTiles, stage, add(at, wLaneRow, cst(at, p * 2 * kMmaColumns)),
+            add(at, wLaneColumn, cst(at, depth))));
+      for (int64_t i = 0; i < kWarpTilesM; ++i) {
+        for (int64_t j = 0; j < kWarpTilesN; ++j) {
+          ArrayRef<Value> pair =
+              ArrayRef<Value>(wRegisters[j / 2]).slice(2 * (j % 2), 2);
+          int64_t first = 4 * (i * kWarpTilesN + j);
           auto mma = NVVM::MmaOp::create(
-              sb, loc, resultType, aWords, bWords, acc.slice(4 * j, 4),
-              ArrayRef<int64_t>{kTileRows, kMmaColumns, kMmaDepth},
-              std::nullopt, std::nullopt,
+              at, loc, resultType, aRegisters[i], pair,
+              ArrayRef<Value>(next).slice(first, 4),
+              ArrayRef<int64_t>{kMmaRows, kMmaColumns, kMmaDepth}, std::nullopt,
+              std::nullopt,
               std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
                                             NVVM::MMATypes::bf16},
               std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                              NVVM::MMALayout::col});
           for (int64_t e = 0; e < 4; ++e)
-            next.push_back(LLVM::ExtractValueOp::create(
-                sb, loc, mma.getResult(), ArrayRef<int64_t>{e}));
+            next[first + e] = LLVM::ExtractValueOp::create(
+                at, loc, mma.getResult(), ArrayRef<int64_t>{e});
         }
-        scf::YieldOp::create(sb, loc, next);
-      });
+      }
+    }
+    return next;
+  };
 
-  // C's fragment: rows (g, g + 8) x columns 2 (l % 4) + {0, 1} of each of
-  // the four 8-column products.
+  Value zero = arith::ConstantOp::create(kb, loc, kb.getF32FloatAttr(0));
+  SmallVector<Value> inits(kWarpTilesM * kWarpTilesN * 4, zero);
+  // This block's steps of K: [firstStep, endStep).
+  Value splitIndex = launch.getBlockIds().z;
+  Value firstStep = arith::MulIOp::create(kb, loc, splitIndex, stepsPerSplit);
+  Value endStep = arith::MinUIOp::create(
+      kb, loc, add(kb, firstStep, stepsPerSplit), cst(kb, depthSteps));
+  Value lastStep = arith::SubIOp::create(kb, loc, endStep, one);
+  auto stageOf = [&](OpBuilder &at, Value step) {
+    return rem(at, arith::SubIOp::create(at, loc, step, firstStep), kStages);
+  };
+  Value first = copyStep(kb, mul(kb, firstStep, kDepthStep), cst(kb, 0));
+  // Step s's tiles are multiplied while step s + 1's arrive; the last
+  // step, with nothing more to copy, after the loop.
+  auto steps = scf::ForOp::create(
+      kb, loc, firstStep, lastStep, one, inits,
+      [&](OpBuilder &sb, Location, Value s, ValueRange acc) {
+        Value next = add(sb, s, one);
+        Value group =
+            copyStep(sb, mul(sb, next, kDepthStep), stageOf(sb, next));
+        await(sb, group, 1);
+        SmallVector<Value> sums = multiplyStep(sb, stageOf(sb, s), acc);
+        // Every warp is done with this stage before the next copy into it.
+        gpu::BarrierOp::create(sb, loc);
+        scf::YieldOp::create(sb, loc, sums);
+      });
+  await(kb, first, 0);
+  SmallVector<Value> sums =
+      multiplyStep(kb, stageOf(kb, lastStep), steps.getResults());
+
+  // C's fragment of product (i, j): rows g and g + 8 of its 16, columns
+  // 2 (l % 4) + {0, 1} of its 8.
+  Value group = div(kb, lane, 4);
+  Value pairColumn = mul(kb, rem(kb, lane, 4), 2);
   Value nBound = cst(kb, n);
-  for (int64_t j = 0; j < kProducts; ++j) {
-    Value base =
-        arith::AddIOp::create(kb, loc, column0, cst(kb, j * kMmaColumns));
-    for (int64_t half = 0; half < 2; ++half) {
-      Value r = half ? row1 : row0;
-      Value rowInside =
-          arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, r, m);
-      for (int64_t e = 0; e < 2; ++e) {
-        Value col = arith::AddIOp::create(
-            kb, loc, base, arith::AddIOp::create(kb, loc, pair, cst(kb, e)));
-        Value inside = arith::AndIOp::create(
-            kb, loc, rowInside,
-            arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, col,
-                                  nBound));
-        Value value = steps.getResult(4 * j + 2 * half + e);
-        scf::IfOp::create(kb, loc, inside, [&](OpBuilder &tb, Location) {
-          storeAccumulated(tb, loc, c, ValueRange{r, col}, init, value);
+  // A block that is one of several splits stores its partial tile.
+  Value whole = partials ? arith::CmpIOp::create(
+                               kb, loc, arith::CmpIPredicate::eq, splits, one)
+                         : Value();
+  auto store = [&](OpBuilder &at, Value row, Value col, Value value) {
+    if (!partials) {
+      storeAccumulated(at, loc, c, ValueRange{row, col}, init, value);
+      return;
+    }
+    scf::IfOp::create(
+        at, loc, whole,
+        [&](OpBuilder &tb, Location) {
+          storeAccumulated(tb, loc, c, ValueRange{row, col}, init, value);
           scf::YieldOp::create(tb, loc);
+        },
+        [&](OpBuilder &eb, Location) {
+          memref::StoreOp::create(eb, loc, value, partials,
+                                  ValueRange{splitIndex, row, col});
+          scf::YieldOp::create(eb, loc);
         });
+  };
+  Value warpRowStart = add(kb, add(kb, rowStart, warpRow), group);
+  Value warpColumnStart = add(kb, add(kb, columnStart, warpColumn), pairColumn);
+  for (int64_t i = 0; i < kWarpTilesM; ++i) {
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row = add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
+      Value rowInside =
+          arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, row, m);
+      for (int64_t j = 0; j < kWarpTilesN; ++j) {
+        for (int64_t e = 0; e < 2; ++e) {
+          Value col = add(kb, warpColumnStart, cst(kb, j * kMmaColumns + e));
+          Value inside = arith::AndIOp::create(
+              kb, loc, rowInside,
+              arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, col,
+                                    nBound));
+          Value value = sums[4 * (i * kWarpTilesN + j) + 2 * half + e];
+          scf::IfOp::create(kb, loc, inside, [&](OpBuilder &tb, Location) {
+            store(tb, row, col, value);
+            scf::YieldOp::create(tb, loc);
+          });
+        }
       }
     }
   }
   gpu::TerminatorOp::create(kb, loc);
+  if (!partials)
+    return;
+
+  // The split sums: C = init + the splits' partial tiles in order, a
+  // thread per element of C.
+  b.setInsertionPointAfter(launch);
+  scf::IfOp::create(b, loc, anySplit, [&](OpBuilder &tb, Location) {
+    constexpr int64_t kSumThreads = 256;
+    Value elements = arith::MulIOp::create(tb, loc, m, cst(tb, n));
+    Value blocks =
+        arith::CeilDivUIOp::create(tb, loc, elements, cst(tb, kSumThreads));
+    Value one = cst(tb, 1);
+    auto sum = gpu::LaunchOp::create(tb, loc, blocks, one, one,
+                                     cst(tb, kSumThreads), one, one);
+    OpBuilder sb = OpBuilder::atBlockEnd(&sum.getBody().front());
+    Value index = add(sb, mul(sb, sum.getBlockIds().x, kSumThreads),
+                      sum.getThreadIds().x);
+    Value inside = arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult,
+                                         index, elements);
+    scf::IfOp::create(sb, loc, inside, [&](OpBuilder &ib, Location) {
+      Value row = div(ib, index, n), col = rem(ib, index, n);
+      Value total =
+          scf::ForOp::create(
+              ib, loc, cst(ib, 0), splits, cst(ib, 1),
+              ValueRange{
+                  arith::ConstantOp::create(ib, loc, ib.getF32FloatAttr(0))},
+              [&](OpBuilder &fb, Location, Value z, ValueRange acc) {
+                Value part = memref::LoadOp::create(fb, loc, partials,
+                                                    ValueRange{z, row, col});
+                scf::YieldOp::create(
+                    fb, loc,
+                    arith::AddFOp::create(fb, loc, acc[0], part).getResult());
+              })
+              .getResult(0);
+      storeAccumulated(ib, loc, c, ValueRange{row, col}, init, total);
+      scf::YieldOp::create(ib, loc);
+    });
+    gpu::TerminatorOp::create(sb, loc);
+    scf::YieldOp::create(tb, loc);
+  });
+  memref::DeallocOp::create(b, loc, partials);
 }
 
 // The row kernel, or, with tensor cores and at least 16 rows (a prefill),
 // the tensor-core kernel: M is known only when the code runs.
 void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
-         bool tensorCores) {
+         bool tensorCores, int64_t targetBlocks) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value init = takeAccumulatorInit(op, op.getDpsInits()[0]);
@@ -438,11 +640,11 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
   Value m = memref::DimOp::create(b, loc, op.getDpsInputs()[0], 0);
   Value many =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, m,
-                            arith::ConstantIndexOp::create(b, loc, kTileRows));
+                            arith::ConstantIndexOp::create(b, loc, kMmaRows));
   scf::IfOp::create(
       b, loc, many,
       [&](OpBuilder &tb, Location) {
-        buildTensorCoreKernel(tb, op, m, init);
+        buildTensorCoreKernel(tb, op, m, init, targetBlocks);
         scf::YieldOp::create(tb, loc);
       },
       [&](OpBuilder &eb, Location) {
@@ -465,7 +667,7 @@ struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
         ops.push_back(op);
     });
     for (linalg::MatmulOp op : ops)
-      map(op, warpsPerBlock, targetWarps, tensorCores);
+      map(op, warpsPerBlock, targetWarps, tensorCores, targetBlocks);
   }
 };
 

@@ -77,13 +77,22 @@ def MapContractions
     kernel starts from the fill's value and stores its sums; the fill is
     not a kernel of its own (Accumulators.h).
 
-    With `tensor-cores`, bf16 activations and K a multiple of 16, the host
-    picks by M: at least 16 rows (a prefill) go to a tensor-core kernel, a
-    warp per 16 x 32 tile of C loading the m16n8k16 fragments straight from
-    the rows of A and W (two adjacent bf16 a 32-bit register, in the PTX
-    ISA's fragment layout) into `nvvm.mma.sync` with f32 accumulators;
-    fewer rows to the warp-per-row kernel. Other contractions are left to
-    `gemma-cuda-form-kernels`.
+    With `tensor-cores` and bf16 activations (rows 16-byte aligned), the
+    host picks by M: fewer than 16 rows go to the warp-per-row kernel, more
+    (a prefill) to a tensor-core kernel shaped like CUTLASS's and Triton's
+    Ampere matmuls: a block of 8 warps per 128 x 128 tile of C, each warp
+    64 x 32 (16 `nvvm.mma.sync` m16n8k16 a depth of 16, f32
+    accumulators). Each step of 32 along K the threads copy the next A and
+    W tiles into workgroup memory with 16-byte `nvgpu.device_async_copy`
+    (cp.async) while the warps multiply the current ones, fragments loaded
+    with `nvgpu.ldmatrix` x4; tile rows are padded to 40 elements so that
+    ldmatrix's eight rows hit eight bank groups. Rows past M and columns
+    past N read the last ones and are not stored; a step past K
+    (K % 32 != 0) copies zeros. When the tiles make fewer than
+    `target-blocks` blocks, K is split over the grid's third dimension
+    (each split at least 256 columns): the splits store partial tiles and
+    a second kernel adds them, in order, into C. Other contractions are
+    left to `gemma-cuda-form-kernels`.
 
     Before:
     ```mlir
@@ -123,11 +132,16 @@ def MapContractions
            "with bf16 activations and K a multiple of 16, calls of at least "
            "16 rows (prefill) run on the tensor cores (nvvm.mma.sync "
            "m16n8k16, sm_80 and newer)">,
+    Option<"targetBlocks", "target-blocks", "int64_t", "264",
+           "when a tensor-core call's 128 x 128 tiles make fewer blocks "
+           "than this, K is split over up to that many (0: never); 264 is "
+           "two blocks on each of an H200's 132 multiprocessors">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
-    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 
@@ -279,7 +293,9 @@ def LinkKernels : Pass<"gemma-cuda-link-kernels", "::mlir::ModuleOp"> {
     `gpu.module @gemma_kernels`, so that the model's kernels are one PTX
     image that the runtime loads once, and points the launches at it. A
     global that several kernels copied is kept once when the copies are
-    equal and renamed apart when they are not.
+    equal and renamed apart when they are not. Every kernel's workgroup
+    buffers are aligned to 16 bytes (`llvm.align`), as the tensor-core
+    kernel's 16-byte `cp.async` copies and `ldmatrix` rows need.
 
     Before:
     ```mlir
@@ -291,12 +307,13 @@ def LinkKernels : Pass<"gemma-cuda-link-kernels", "::mlir::ModuleOp"> {
     ```mlir
     gpu.module @gemma_kernels {
       gpu.func @f_kernel(...) kernel { ... }
-      gpu.func @f_kernel_0(...) kernel { ... }
+      gpu.func @f_kernel_0(...) workgroup(%t : memref<..., 3> {llvm.align = 16})
+          kernel { ... }
     }
     gpu.launch_func @gemma_kernels::@f_kernel blocks in ... args(...)
     ```
   }];
-  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect"];
 }
 
 def ExpandMath : Pass<"gemma-cuda-expand-math"> {

@@ -326,20 +326,44 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 
 // -----
 
-// With tensor-cores, bf16 activations and K a multiple of 16, the host picks
-// by M: 16 rows or more (a prefill) run a warp per 16 x 32 tile of C on
-// nvvm.mma.sync m16n8k16 (four products a step of 16 along K, fragments
-// loaded as 32-bit pairs of bf16), fewer the warp-per-row kernel.
+// With tensor-cores and bf16 activations the host picks by M: 16 rows or
+// more (a prefill) run a block of 8 warps per 128 x 128 tile of C, fewer
+// the warp-per-row kernel. Each step of 32 along K, the threads copy the A
+// and W tiles (two 16-byte chunks of each a thread, rows clamped to the
+// last) into one of two stages of workgroup memory (rows of 40: padded
+// against bank conflicts) while the warps multiply the other stage's: an
+// ldmatrix x4 per 16 rows of A and per 16 rows of W, 16 mma.sync m16n8k16
+// a depth of 16. K = 64 is two steps: the first copied before the loop,
+// the second inside it (unrolled here), the last multiplied after it.
 // TC-LABEL: func.func @prefill_tiles(
 // TC: %[[M:.*]] = memref.dim %{{.*}}, %c0 : memref<?x64xbf16>
 // TC: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16 : index
 // TC: scf.if %[[MANY]] {
-// TC: %[[ROWBLOCKS:.*]] = arith.ceildivui %[[M]], %c16 : index
-// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128
-// TC: scf.for %{{.*}} = %c0{{.*}} to %c64 step %c16
-// TC: vector.load %{{.*}} {alignment = 4 : i64} : memref<?x64xbf16>, vector<2xbf16>
-// TC: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
-// TC-COUNT-4: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// TC: %[[ROWBLOCKS:.*]] = arith.ceildivui %[[M]], %c128 : index
+// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[AT:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>, %[[WT:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>)
+// TC: %[[LAST:.*]] = arith.subi %[[M]], %c1 : index
+// TC: %[[AROW:.*]] = arith.minui %{{.*}}, %[[LAST]] : index
+// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[AROW]], %{{.*}}], %[[AT]][%c0, %{{.*}}, %{{.*}}], 8 {bypassL1} : memref<?x64xbf16> to memref<2x128x40xbf16, #gpu.address_space<workgroup>>
+// TC: nvgpu.device_async_copy
+// TC: %[[WROW:.*]] = arith.minui %{{.*}}, %c39 : index
+// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[WROW]], %{{.*}}], %[[WT]][%c0, %{{.*}}, %{{.*}}], 8 {bypassL1} : memref<40x64xbf16> to memref<2x128x40xbf16, #gpu.address_space<workgroup>>
+// TC: nvgpu.device_async_copy
+// TC: nvgpu.device_async_create_group
+// TC-COUNT-4: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%c1,
+// TC: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// TC-NEXT: gpu.barrier
+// TC-COUNT-4: nvgpu.ldmatrix %[[AT]][%c0, %{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// TC-COUNT-2: nvgpu.ldmatrix %[[WT]][%c0, %{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// TC-COUNT-16: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// TC: gpu.barrier
+// TC: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// TC-NEXT: gpu.barrier
+// TC: nvgpu.ldmatrix %[[AT]][%c1,
+// TC: arith.cmpi ult, %{{.*}}, %[[M]] : index
+// TC: arith.cmpi ult, %{{.*}}, %c40 : index
+// TC: scf.if
+// TC: memref.load
+// TC: memref.store
 // TC: } else {
 // TC: gpu.launch
 // TC: vector.fma
@@ -348,6 +372,62 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 func.func @prefill_tiles(%a: memref<?x64xbf16>, %w: memref<40x64xbf16>, %c: memref<?x40xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%a, %w : memref<?x64xbf16>, memref<40x64xbf16>) outs(%c : memref<?x40xf32>)
+  return
+}
+
+// -----
+
+// K = 48: the second step's upper half lies past K. Its chunks read
+// nothing (0 source elements, the column kept inside) and write zeros;
+// the first step's chunks are all inside (8 of 8).
+// TC-LABEL: func.func @depth_tail(
+// TC: gpu.launch
+// TC: %[[COL:.*]] = arith.addi %{{.*}}, %c32 : index
+// TC: %[[IN:.*]] = arith.cmpi ult, %[[COL]], %c48 : index
+// TC: %[[COUNT:.*]] = arith.select %[[IN]], %c8, %c0 : index
+// TC: %[[SAFE:.*]] = arith.minui %[[COL]], %c40 : index
+// TC: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %[[SAFE]]], %{{.*}}[%c1, %{{.*}}, %{{.*}}], 8, %[[COUNT]] {bypassL1}
+func.func @depth_tail(%a: memref<?x48xbf16>, %w: memref<40x48xbf16>, %c: memref<?x40xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %w : memref<?x48xbf16>, memref<40x48xbf16>) outs(%c : memref<?x40xf32>)
+  return
+}
+
+// -----
+
+// K = 512 is 16 steps, at most two splits of 8. The host asks for
+// ceil(264 / tiles) splits, capped at 2, and rounds them so that none is
+// empty; with more than one, each block of the third grid dimension stores
+// its partial tile in a [splits, M, N] buffer and a second kernel, a
+// thread per element, adds the splits in order into C. With one split the
+// buffer has no rows and the first kernel stores into C.
+// TC-LABEL: func.func @split_depth(
+// TC: %[[M:.*]] = memref.dim
+// TC: %[[ROWBLOCKS:.*]] = arith.ceildivui %[[M]], %c128 : index
+// TC: %[[WANTED:.*]] = arith.ceildivui %c264, %[[ROWBLOCKS]] : index
+// TC: %[[CAPPED:.*]] = arith.minui %[[WANTED]], %c2 : index
+// TC: %[[STEPS:.*]] = arith.ceildivui %c16, %[[CAPPED]] : index
+// TC: %[[SPLITS:.*]] = arith.ceildivui %c16, %[[STEPS]] : index
+// TC: %[[MANYSPLITS:.*]] = arith.cmpi ugt, %[[SPLITS]], %c1 : index
+// TC: %[[SETS:.*]] = arith.select %[[MANYSPLITS]], %[[SPLITS]], %c0 : index
+// TC: %[[PARTIALS:.*]] = memref.alloc(%[[SETS]], %[[M]]) : memref<?x?x40xf32>
+// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %[[Z:.*]]) in (%{{.*}} = %c1, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %[[SPLITS]])
+// TC: %[[FIRST:.*]] = arith.muli %[[Z]], %[[STEPS]] : index
+// TC: scf.for %{{.*}} = %[[FIRST]] to
+// TC: %[[WHOLE:.*]] = arith.cmpi eq, %[[SPLITS]], %c1 : index
+// TC: scf.if %[[WHOLE]] {
+// TC: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x40xf32>
+// TC: } else {
+// TC: memref.store %{{.*}}, %[[PARTIALS]][%[[Z]], %{{.*}}, %{{.*}}] : memref<?x?x40xf32>
+// TC: gpu.terminator
+// TC: scf.if %[[MANYSPLITS]] {
+// TC: gpu.launch
+// TC: scf.for %[[S:.*]] = %c0 to %[[SPLITS]] step %c1
+// TC: memref.load %[[PARTIALS]][%[[S]], %{{.*}}, %{{.*}}] : memref<?x?x40xf32>
+// TC: memref.dealloc %[[PARTIALS]]
+func.func @split_depth(%a: memref<?x512xbf16>, %w: memref<40x512xbf16>, %c: memref<?x40xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %w : memref<?x512xbf16>, memref<40x512xbf16>) outs(%c : memref<?x40xf32>)
   return
 }
 
