@@ -25,8 +25,11 @@
 #include "lowering/LoweringUtils.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -41,6 +44,21 @@ constexpr int64_t kWarp = 32;
 // row, then its value row: 40 us of a gemma-3-1b decode step's layer).
 constexpr int64_t kKeysAtOnce = 4;
 
+// The tensor-core kernel (buildFlash): a warp per 16 query tokens, four
+// warps a block, 32 keys a step, the output's head dimension in passes of
+// at most 128 columns (a warp's 64 f32 accumulators of a pass, beside its
+// query fragments: gemma's head_dim of 256 in one pass would need 128).
+constexpr int64_t kFlashRows = 16, kFlashWarps = 4, kFlashKeys = 32;
+constexpr int64_t kMaxPassColumns = 128;
+// Blocks the kernel aims for (two on each of an H200's 132
+// multiprocessors), and the fewest steps of keys a split of a tile takes.
+constexpr int64_t kFlashTargetBlocks = 264, kFlashMinimumSteps = 4;
+// A tile row in workgroup memory is padded by 8 bf16 (16 bytes), so that
+// the eight rows an ldmatrix phase reads fall in eight bank groups.
+constexpr int64_t kFlashPad = 8;
+// m16n8k16: an mma's rows, columns and depth.
+constexpr int64_t kMmaRows = 16, kMmaColumns = 8, kMmaDepth = 16;
+
 Value f32Constant(OpBuilder &b, Location loc, float value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
@@ -48,7 +66,7 @@ Value f32Constant(OpBuilder &b, Location loc, float value) {
 class AttentionKernels {
 public:
   AttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b,
-                   int64_t keysPerSplit)
+                   int64_t keysPerSplit, bool tensorCores)
       : loc(op.getLoc()), cacheType(op.getCacheType()),
         keysPerSplit(keysPerSplit) {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
@@ -66,6 +84,12 @@ public:
     pos = adaptor.getPosition();
     if (adaptor.getImageGroups())
       groups = bufferOf(b, loc, adaptor.getImageGroups());
+    // The largest multiple of 16 up to 128 that divides the head dimension.
+    for (passColumns = std::min(kMaxPassColumns, headDim / 16 * 16);
+         passColumns > 0 && headDim % passColumns != 0; passColumns -= 16) {
+    }
+    flash = tensorCores && cacheType.getElementType().isBF16() &&
+            headDim % kMmaDepth == 0 && passColumns > 0;
   }
 
   // Whether the kernels can take `op`: a cache, and a head dimension the
@@ -82,7 +106,7 @@ public:
     // The most keys a query scans: the whole call's with images (a token
     // sees the later tokens of its image), its own prefix otherwise; a
     // local layer's window bounds it.
-    Value span = arith::AddIOp::create(b, loc, pos, tokens);
+    span = arith::AddIOp::create(b, loc, pos, tokens);
     if (window)
       span = arith::MinUIOp::create(
           b, loc, span,
@@ -90,15 +114,6 @@ public:
     splits = arith::MaxUIOp::create(
         b, loc, idx(b, loc, 1),
         arith::CeilDivUIOp::create(b, loc, span, idx(b, loc, keysPerSplit)));
-    partial = memref::AllocOp::create(
-        b, loc, MemRefType::get({dyn, heads, dyn, headDim}, f32),
-        ValueRange{tokens, splits});
-    partialMax =
-        memref::AllocOp::create(b, loc, MemRefType::get({dyn, heads, dyn}, f32),
-                                ValueRange{tokens, splits});
-    partialSum =
-        memref::AllocOp::create(b, loc, MemRefType::get({dyn, heads, dyn}, f32),
-                                ValueRange{tokens, splits});
     out = memref::AllocOp::create(b, loc,
                                   MemRefType::get({dyn, heads, headDim}, f32),
                                   ValueRange{tokens});
@@ -107,6 +122,52 @@ public:
                                       idx(b, loc, 0));
     auto guard = scf::IfOp::create(b, loc, any, /*withElse=*/false);
     OpBuilder g = guard.getThenBodyBuilder();
+    if (!flash) {
+      buildSplitKernels(g, rows);
+      return out;
+    }
+    // A call of a warp's rows or more (a prefill) on the tensor cores.
+    Value many = arith::CmpIOp::create(g, loc, arith::CmpIPredicate::uge,
+                                       tokens, idx(g, loc, kFlashRows));
+    scf::IfOp::create(
+        g, loc, many,
+        [&](OpBuilder &tb, Location) {
+          // The flash kernel splits the keys its own way.
+          Value splitKernelSplits = splits;
+          buildFlash(tb);
+          auto combineLaunch = gpu::LaunchOp::create(
+              tb, loc, rows, idx(tb, loc, 1), idx(tb, loc, 1),
+              idx(tb, loc, kWarp), idx(tb, loc, 1), idx(tb, loc, 1));
+          buildCombine(combineLaunch);
+          splits = splitKernelSplits;
+          scf::YieldOp::create(tb, loc);
+        },
+        [&](OpBuilder &eb, Location) {
+          buildSplitKernels(eb, rows);
+          scf::YieldOp::create(eb, loc);
+        });
+    return out;
+  }
+
+private:
+  // A partial row, max and sum per (token, head, split) of `splits`.
+  void allocatePartials(OpBuilder &g) {
+    auto f32 = g.getF32Type();
+    int64_t dyn = ShapedType::kDynamic;
+    partial = memref::AllocOp::create(
+        g, loc, MemRefType::get({dyn, heads, dyn, headDim}, f32),
+        ValueRange{tokens, splits});
+    partialMax =
+        memref::AllocOp::create(g, loc, MemRefType::get({dyn, heads, dyn}, f32),
+                                ValueRange{tokens, splits});
+    partialSum =
+        memref::AllocOp::create(g, loc, MemRefType::get({dyn, heads, dyn}, f32),
+                                ValueRange{tokens, splits});
+  }
+
+  // The split and combine kernels over `rows` = tokens x heads.
+  void buildSplitKernels(OpBuilder &g, Value rows) {
+    allocatePartials(g);
     Value one = idx(g, loc, 1);
     auto splitsLaunch = gpu::LaunchOp::create(g, loc, rows, splits, one,
                                               idx(g, loc, kWarp), one, one);
@@ -114,7 +175,6 @@ public:
     auto combineLaunch = gpu::LaunchOp::create(g, loc, rows, one, one,
                                                idx(g, loc, kWarp), one, one);
     buildCombine(combineLaunch);
-    return out;
   }
 
 private:
@@ -292,6 +352,404 @@ private:
     gpu::TerminatorOp::create(b, loc);
   }
 
+  // The tensor-core kernel (FlashAttention-2 on mma.sync): a block per 64
+  // query tokens and query head, a warp per 16 of the tokens. Each step
+  // of 32 keys the block copies their key rows and a pass's 128 columns
+  // of their value rows from the cache into workgroup memory (cp.async);
+  // each warp multiplies its query fragments (bf16, loaded once) by the
+  // keys (ldmatrix) into 16 x 32 scores, masks them, takes them into its
+  // online softmax, rounds the weights to bf16 and multiplies them by the
+  // values (ldmatrix.trans) into its 16 x 128 accumulators. The scores'
+  // f32 accumulator layout is the weights' A-fragment layout, so the
+  // weights never leave registers. A head dimension of 256 takes two
+  // passes over the keys, the scores computed again in each.
+  void buildFlash(OpBuilder &b) {
+    MLIRContext *ctx = b.getContext();
+    auto f32 = b.getF32Type(), bf16 = b.getBF16Type();
+    auto cst = [&](OpBuilder &at, int64_t v) { return idx(at, loc, v); };
+    auto add = [&](OpBuilder &at, Value x, Value y) -> Value {
+      return arith::AddIOp::create(at, loc, x, y);
+    };
+    auto addc = [&](OpBuilder &at, Value x, int64_t y) -> Value {
+      return y ? add(at, x, cst(at, y)) : x;
+    };
+    auto mul = [&](OpBuilder &at, Value x, int64_t y) -> Value {
+      return arith::MulIOp::create(at, loc, x, cst(at, y));
+    };
+    auto div = [&](OpBuilder &at, Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(at, loc, x, cst(at, y));
+    };
+    auto rem = [&](OpBuilder &at, Value x, int64_t y) -> Value {
+      return arith::RemUIOp::create(at, loc, x, cst(at, y));
+    };
+    auto workgroup = gpu::AddressSpaceAttr::get(
+        ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
+    auto keyTileType = MemRefType::get({kFlashKeys, headDim + kFlashPad}, bf16,
+                                       AffineMap(), workgroup);
+    auto valueTileType = MemRefType::get({kFlashKeys, passColumns + kFlashPad},
+                                         bf16, AffineMap(), workgroup);
+    constexpr int64_t kTokensPerBlock = kFlashRows * kFlashWarps;
+    constexpr int64_t kThreads = kFlashWarps * kWarp;
+    const int64_t passes = headDim / passColumns;
+    Value one = cst(b, 1);
+    Value tiles =
+        arith::CeilDivUIOp::create(b, loc, tokens, cst(b, kTokensPerBlock));
+    // The keys of a tile are split too when tiles, heads and passes make
+    // fewer than kFlashTargetBlocks blocks (a 512-token call of
+    // gemma-3-1b is 64): each split at least kFlashMinimumSteps steps of
+    // the most a tile scans, its partial rows combined as the split
+    // kernels' are.
+    Value blocks = mul(b, tiles, heads * passes);
+    Value mostSteps = arith::CeilDivUIOp::create(
+        b, loc, addc(b, span, kTokensPerBlock - 1), cst(b, kFlashKeys));
+    Value splitCap = arith::MaxUIOp::create(
+        b, loc, one, div(b, mostSteps, kFlashMinimumSteps));
+    splits = arith::MinUIOp::create(
+        b, loc, splitCap,
+        arith::CeilDivUIOp::create(b, loc, cst(b, kFlashTargetBlocks), blocks));
+    allocatePartials(b);
+    // The tiles live in dynamic workgroup memory: ownership-based buffer
+    // deallocation, which runs after this conversion, would give workgroup
+    // attributions (memref block arguments) ownership flags.
+    const int64_t keyTileBytes = kFlashKeys * (headDim + kFlashPad) * 2;
+    const int64_t tileBytes =
+        keyTileBytes + kFlashKeys * (passColumns + kFlashPad) * 2;
+    Value sharedBytes = arith::ConstantOp::create(
+        b, loc, b.getI32IntegerAttr(static_cast<int32_t>(tileBytes)));
+    auto launch = gpu::LaunchOp::create(
+        b, loc, tiles, cst(b, heads), mul(b, splits, passes), cst(b, kThreads),
+        one, one, sharedBytes);
+    OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
+    Value shared = gpu::DynamicSharedMemoryOp::create(
+        kb, loc,
+        MemRefType::get({ShapedType::kDynamic}, kb.getI8Type(), AffineMap(),
+                        workgroup));
+    Value keyTile = memref::ViewOp::create(kb, loc, keyTileType, shared,
+                                           cst(kb, 0), ValueRange{});
+    Value valueTile = memref::ViewOp::create(
+        kb, loc, valueTileType, shared, cst(kb, keyTileBytes), ValueRange{});
+    Value thread = launch.getThreadIds().x;
+    Value h = launch.getBlockIds().y;
+    Value split = div(kb, launch.getBlockIds().z, passes);
+    Value pass = rem(kb, launch.getBlockIds().z, passes);
+    Value kvHead = div(kb, h, group);
+    Value warp = div(kb, thread, kWarp), lane = rem(kb, thread, kWarp);
+    Value quad = rem(kb, lane, 4), laneRow = div(kb, lane, 4);
+    Value tileStart = mul(kb, launch.getBlockIds().x, kTokensPerBlock);
+    Value lastToken = arith::SubIOp::create(kb, loc, tokens, one);
+    // The lane's two query rows (g and g + 8 of its warp's 16), clamped to
+    // the call's last token for reading; the clamped rows are not stored.
+    Value rowToken[2], readToken[2], rowPosition[2], ownGroup[2];
+    Value warpStart = add(kb, tileStart, mul(kb, warp, kFlashRows));
+    for (int64_t r = 0; r < 2; ++r) {
+      rowToken[r] = add(kb, warpStart, addc(kb, laneRow, 8 * r));
+      readToken[r] = arith::MinUIOp::create(kb, loc, rowToken[r], lastToken);
+      rowPosition[r] = add(kb, pos, readToken[r]);
+      if (groups)
+        ownGroup[r] =
+            memref::LoadOp::create(kb, loc, groups, ValueRange{readToken[r]});
+    }
+    // The block's keys [lo, hi): from its first token's window start (or
+    // 0) to its last token, or to the call's end when same-image tokens may
+    // follow.
+    Value lo = cst(kb, 0);
+    if (window) {
+      Value firstNext = addc(kb, add(kb, pos, tileStart), 1);
+      Value full = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ugt,
+                                         firstNext, cst(kb, window));
+      lo = arith::SelectOp::create(
+          kb, loc, full,
+          arith::SubIOp::create(kb, loc, firstNext, cst(kb, window)), lo);
+    }
+    Value blockLast = arith::MinUIOp::create(
+        kb, loc, addc(kb, tileStart, kTokensPerBlock - 1), lastToken);
+    Value hi =
+        groups ? add(kb, pos, tokens) : addc(kb, add(kb, pos, blockLast), 1);
+    Value keySteps = arith::CeilDivUIOp::create(
+        kb, loc, arith::SubIOp::create(kb, loc, hi, lo), cst(kb, kFlashKeys));
+    // This split's steps [firstStep, endStep); none for a short tile's
+    // last splits.
+    Value stepsPerSplit = arith::CeilDivUIOp::create(kb, loc, keySteps, splits);
+    Value firstStep = arith::MulIOp::create(kb, loc, split, stepsPerSplit);
+    Value endStep = arith::MaxUIOp::create(
+        kb, loc, firstStep,
+        arith::MinUIOp::create(kb, loc, add(kb, firstStep, stepsPerSplit),
+                               keySteps));
+    Value lastKey = arith::SubIOp::create(kb, loc, hi, one);
+
+    // Two elements of a row of `buffer` as the 32-bit register of two bf16.
+    auto pairRegister = [&](OpBuilder &at, Value buffer, ValueRange indices) {
+      auto type = cast<MemRefType>(buffer.getType());
+      Value v = vector::LoadOp::create(
+          at, loc, VectorType::get({2}, type.getElementType()), buffer,
+          indices);
+      if (!type.getElementType().isBF16())
+        v = arith::TruncFOp::create(at, loc, VectorType::get({2}, bf16), v);
+      return packed(at, v);
+    };
+    // The query's A fragments, a step of 16 dimensions each: rows g, g + 8
+    // at columns 2 (l % 4) + {0, 1} and + 8.
+    SmallVector<std::array<Value, 4>> query;
+    Value pairColumn = mul(kb, quad, 2);
+    for (int64_t d = 0; d < headDim; d += kMmaDepth) {
+      Value col = addc(kb, pairColumn, d);
+      Value colHigh = addc(kb, col, 8);
+      query.push_back(
+          {pairRegister(kb, q, ValueRange{readToken[0], h, col}),
+           pairRegister(kb, q, ValueRange{readToken[1], h, col}),
+           pairRegister(kb, q, ValueRange{readToken[0], h, colHigh}),
+           pairRegister(kb, q, ValueRange{readToken[1], h, colHigh})});
+    }
+
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
+    // Copies the cache rows of keys u0 .. u0 + 31 (clamped to the last
+    // key) into the tiles: all key columns, the pass's value columns.
+    Value passStart = mul(kb, pass, passColumns);
+    auto copyKeys = [&](OpBuilder &at, Value u0) {
+      SmallVector<Value> copies;
+      for (auto [tile, plane, columns, first] :
+           {std::tuple{keyTile, int64_t{0}, headDim, cst(at, 0)},
+            std::tuple{valueTile, int64_t{1}, passColumns, passStart}}) {
+        const int64_t chunksPerRow = columns / 8;
+        const int64_t chunks = kFlashKeys * chunksPerRow;
+        for (int64_t i = 0; i < (chunks + kThreads - 1) / kThreads; ++i) {
+          // Past the last chunk a thread copies the last one again (the
+          // same bytes to the same place).
+          Value chunk = addc(at, thread, i * kThreads);
+          if ((i + 1) * kThreads > chunks)
+            chunk = arith::MinUIOp::create(at, loc, chunk, cst(at, chunks - 1));
+          Value row = div(at, chunk, chunksPerRow);
+          Value col = mul(at, rem(at, chunk, chunksPerRow), 8);
+          Value u = arith::MinUIOp::create(at, loc, add(at, u0, row), lastKey);
+          Value slot =
+              cacheType.isLocal() ? rem(at, u, cacheType.getCapacity()) : u;
+          copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
+              at, loc, tokenType, tile, ValueRange{row, col}, cache,
+              ValueRange{cst(at, plane), kvHead, slot, add(at, col, first)},
+              at.getIndexAttr(8), /*srcElements=*/Value(), at.getUnitAttr()));
+        }
+      }
+      Value group =
+          nvgpu::DeviceAsyncCreateGroupOp::create(at, loc, tokenType, copies);
+      nvgpu::DeviceAsyncWaitOp::create(at, loc, group, at.getI32IntegerAttr(0));
+      gpu::BarrierOp::create(at, loc);
+    };
+    auto ldmatrix = [&](OpBuilder &at, Value tile, Value row, Value col,
+                        bool transpose) {
+      Value fragment = nvgpu::LdMatrixOp::create(
+          at, loc, VectorType::get({4, 2}, bf16), tile, ValueRange{row, col},
+          at.getBoolAttr(transpose), at.getI32IntegerAttr(4));
+      std::array<Value, 4> registers;
+      for (int64_t r = 0; r < 4; ++r)
+        registers[r] = packed(at, vector::ExtractOp::create(
+                                      at, loc, fragment, ArrayRef<int64_t>{r}));
+      return registers;
+    };
+    auto resultType =
+        LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+    auto mma = [&](OpBuilder &at, ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                   MutableArrayRef<Value> acc) {
+      auto op = NVVM::MmaOp::create(
+          at, loc, resultType, a, bRegs, acc,
+          ArrayRef<int64_t>{kMmaRows, kMmaColumns, kMmaDepth}, std::nullopt,
+          std::nullopt,
+          std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
+                                        NVVM::MMATypes::bf16},
+          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                         NVVM::MMALayout::col});
+      for (int64_t e = 0; e < 4; ++e)
+        acc[e] = LLVM::ExtractValueOp::create(at, loc, op.getResult(),
+                                              ArrayRef<int64_t>{e});
+    };
+    // Lane addresses of the ldmatrix x4 loads: key B fragments for two n8
+    // products (rows (l % 8) + 8 (l / 16), column 8 ((l / 8) % 2)); value
+    // B fragments, transposed, for two n8 products (rows l % 16, column
+    // 8 (l / 16)).
+    Value keyLaneRow = add(kb, rem(kb, lane, 8), mul(kb, div(kb, lane, 16), 8));
+    Value keyLaneColumn = mul(kb, rem(kb, div(kb, lane, 8), 2), 8);
+    Value valueLaneRow = rem(kb, lane, 16);
+    Value valueLaneColumn = mul(kb, div(kb, lane, 16), 8);
+
+    Value negInf =
+        f32Constant(kb, loc, -std::numeric_limits<float>::infinity());
+    Value zero = f32Constant(kb, loc, 0);
+    constexpr int64_t kKeyProducts = kFlashKeys / kMmaColumns; // 4
+    const int64_t valueProducts = passColumns / kMmaColumns;
+    auto shuffleXor = [&](OpBuilder &at, Value v, int32_t offset) {
+      return gpu::ShuffleOp::create(at, loc, v, offset, kWarp,
+                                    gpu::ShuffleMode::XOR)
+          .getShuffleResult();
+    };
+    {
+      // State: the two rows' max and (this lane's part of the) sum, then
+      // the accumulators, 4 a product: rows g (0, 1) and g + 8 (2, 3).
+      SmallVector<Value> inits = {negInf, negInf, zero, zero};
+      inits.append(valueProducts * 4, zero);
+      auto steps = scf::ForOp::create(
+          kb, loc, firstStep, endStep, one, inits,
+          [&](OpBuilder &sb, Location, Value step, ValueRange state) {
+            Value u0 = add(sb, lo, mul(sb, step, kFlashKeys));
+            // The previous step's readers are done with the tiles.
+            gpu::BarrierOp::create(sb, loc);
+            copyKeys(sb, u0);
+            // Scores: 16 rows x 32 keys, four n8 products.
+            SmallVector<Value> scores(kKeyProducts * 4, zero);
+            for (int64_t d = 0; d < headDim / kMmaDepth; ++d) {
+              for (int64_t p = 0; p < kKeyProducts / 2; ++p) {
+                std::array<Value, 4> keys =
+                    ldmatrix(sb, keyTile, addc(sb, keyLaneRow, p * 16),
+                             addc(sb, keyLaneColumn, d * kMmaDepth), false);
+                for (int64_t j = 0; j < 2; ++j)
+                  mma(sb, query[d], ArrayRef<Value>(keys).slice(2 * j, 2),
+                      MutableArrayRef<Value>(scores).slice(4 * (2 * p + j), 4));
+              }
+            }
+            // Scaled, soft-capped and masked: element e of product j is
+            // row g + 8 (e / 2), key u0 + 8 j + 2 (l % 4) + e % 2.
+            SmallVector<Value> visible(scores.size());
+            Value rowMax[2] = {negInf, negInf};
+            for (int64_t j = 0; j < kKeyProducts; ++j) {
+              for (int64_t e = 0; e < 4; ++e) {
+                int64_t r = e / 2;
+                Value u = add(sb, u0, addc(sb, pairColumn, 8 * j + e % 2));
+                Value score = arith::MulFOp::create(
+                    sb, loc, scores[4 * j + e], f32Constant(sb, loc, scale));
+                if (softcap)
+                  score = arith::MulFOp::create(
+                      sb, loc, f32Constant(sb, loc, *softcap),
+                      math::TanhOp::create(
+                          sb, loc,
+                          arith::DivFOp::create(
+                              sb, loc, score, f32Constant(sb, loc, *softcap))));
+                Value seen = arith::AndIOp::create(
+                    sb, loc,
+                    arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult, u,
+                                          hi),
+                    visibleKey(sb, readToken[r], rowPosition[r], u,
+                               ownGroup[r]));
+                if (window)
+                  seen = arith::AndIOp::create(
+                      sb, loc, seen,
+                      arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ugt,
+                                            addc(sb, u, window),
+                                            rowPosition[r]));
+                scores[4 * j + e] = score;
+                visible[4 * j + e] = seen;
+                rowMax[r] = arith::MaximumFOp::create(
+                    sb, loc, rowMax[r],
+                    arith::SelectOp::create(sb, loc, seen, score, negInf));
+              }
+            }
+            // The online softmax; a row that has seen no key yet keeps its
+            // state.
+            SmallVector<Value> next(state.begin(), state.end());
+            Value correction[2], none[2];
+            for (int64_t r = 0; r < 2; ++r) {
+              for (int32_t offset : {1, 2})
+                rowMax[r] = arith::MaximumFOp::create(
+                    sb, loc, rowMax[r], shuffleXor(sb, rowMax[r], offset));
+              next[r] = arith::MaximumFOp::create(sb, loc, state[r], rowMax[r]);
+              none[r] = arith::CmpFOp::create(
+                  sb, loc, arith::CmpFPredicate::OEQ, next[r], negInf);
+              correction[r] = arith::SelectOp::create(
+                  sb, loc, none[r], f32Constant(sb, loc, 1),
+                  math::ExpOp::create(
+                      sb, loc,
+                      arith::SubFOp::create(sb, loc, state[r], next[r])));
+              next[2 + r] =
+                  arith::MulFOp::create(sb, loc, state[2 + r], correction[r]);
+            }
+            SmallVector<Value> weights(scores.size());
+            for (int64_t i = 0; i < static_cast<int64_t>(scores.size()); ++i) {
+              int64_t r = (i % 4) / 2;
+              weights[i] = arith::SelectOp::create(
+                  sb, loc, visible[i],
+                  math::ExpOp::create(
+                      sb, loc,
+                      arith::SubFOp::create(sb, loc, scores[i], next[r])),
+                  zero);
+              next[2 + r] =
+                  arith::AddFOp::create(sb, loc, next[2 + r], weights[i]);
+            }
+            for (int64_t i = 0; i < valueProducts * 4; ++i)
+              next[4 + i] = arith::MulFOp::create(sb, loc, state[4 + i],
+                                                  correction[(i % 4) / 2]);
+            // The weights as A fragments, 16 keys a step: products 2 s and
+            // 2 s + 1 side by side.
+            auto pack = [&](OpBuilder &at, Value x, Value y) {
+              Value pair = vector::FromElementsOp::create(
+                  at, loc, VectorType::get({2}, f32), ValueRange{x, y});
+              return packed(at, arith::TruncFOp::create(
+                                    at, loc, VectorType::get({2}, bf16), pair));
+            };
+            for (int64_t s = 0; s < kFlashKeys / kMmaDepth; ++s) {
+              std::array<Value, 4> a;
+              for (int64_t half = 0; half < 2; ++half) {
+                int64_t j = 2 * s + half;
+                a[2 * half] = pack(sb, weights[4 * j], weights[4 * j + 1]);
+                a[2 * half + 1] =
+                    pack(sb, weights[4 * j + 2], weights[4 * j + 3]);
+              }
+              for (int64_t n = 0; n < valueProducts / 2; ++n) {
+                std::array<Value, 4> values =
+                    ldmatrix(sb, valueTile, addc(sb, valueLaneRow, s * 16),
+                             addc(sb, valueLaneColumn, n * 16), true);
+                for (int64_t j = 0; j < 2; ++j)
+                  mma(sb, a, ArrayRef<Value>(values).slice(2 * j, 2),
+                      MutableArrayRef<Value>(next).slice(4 + 4 * (2 * n + j),
+                                                         4));
+              }
+            }
+            scf::YieldOp::create(sb, loc, next);
+          });
+      // The split's partial rows as the split kernels store theirs:
+      // unnormalised, with the row's max and its sum across its lanes.
+      for (int64_t r = 0; r < 2; ++r) {
+        Value sum = steps.getResult(2 + r);
+        for (int32_t offset : {1, 2})
+          sum =
+              arith::AddFOp::create(kb, loc, sum, shuffleXor(kb, sum, offset));
+        Value stored = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
+                                             rowToken[r], tokens);
+        scf::IfOp::create(kb, loc, stored, [&](OpBuilder &tb, Location) {
+          for (int64_t n = 0; n < valueProducts; ++n) {
+            Value pair = vector::FromElementsOp::create(
+                tb, loc, VectorType::get({2}, f32),
+                ValueRange{steps.getResult(4 + 4 * n + 2 * r),
+                           steps.getResult(4 + 4 * n + 2 * r + 1)});
+            vector::StoreOp::create(
+                tb, loc, pair, partial,
+                ValueRange{
+                    rowToken[r], h, split,
+                    add(tb, passStart, addc(tb, pairColumn, n * kMmaColumns))});
+          }
+          Value first = arith::AndIOp::create(
+              tb, loc,
+              arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, quad,
+                                    cst(tb, 0)),
+              arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, pass,
+                                    cst(tb, 0)));
+          scf::IfOp::create(tb, loc, first, [&](OpBuilder &fb, Location) {
+            memref::StoreOp::create(fb, loc, steps.getResult(r), partialMax,
+                                    ValueRange{rowToken[r], h, split});
+            memref::StoreOp::create(fb, loc, sum, partialSum,
+                                    ValueRange{rowToken[r], h, split});
+            scf::YieldOp::create(fb, loc);
+          });
+          scf::YieldOp::create(tb, loc);
+        });
+      }
+    }
+    gpu::TerminatorOp::create(kb, loc);
+  }
+
+  // Two bf16 as one 32-bit register (an mma operand).
+  Value packed(OpBuilder &b, Value pair) const {
+    Value word = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), pair);
+    return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+  }
+
   // Whether query token t (position p) sees the key at position u, given
   // that u lies inside its window: u <= p, or u a token of this call in
   // the same image.
@@ -375,10 +833,12 @@ private:
   Location loc;
   KVCacheType cacheType;
   int64_t keysPerSplit;
+  bool flash = false;
+  int64_t passColumns = 0;
   int64_t heads = 0, headDim = 0, group = 1, perLane = 1, window = 0;
   float scale = 1;
   std::optional<float> softcap;
-  Value q, cache, pos, groups, tokens, splits;
+  Value q, cache, pos, groups, tokens, span, splits;
   Value partial, partialMax, partialSum, out;
 };
 
@@ -389,8 +849,9 @@ bool attentionKernelsApply(AttentionOp op) {
 }
 
 Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,
-                            OpBuilder &b, int64_t keysPerSplit) {
-  return AttentionKernels(op, adaptor, b, keysPerSplit).build(b);
+                            OpBuilder &b, int64_t keysPerSplit,
+                            bool tensorCores) {
+  return AttentionKernels(op, adaptor, b, keysPerSplit, tensorCores).build(b);
 }
 
 } // namespace mlir::gemma

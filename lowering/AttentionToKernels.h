@@ -21,9 +21,14 @@ bool attentionKernelsApply(AttentionOp op);
 
 /// Builds the two launches (a warp per query token, head and split of
 /// `keysPerSplit` keys; a warp per token and head combining the splits) and
-/// returns the [tokens, heads, head_dim] f32 buffer they write.
+/// returns the [tokens, heads, head_dim] f32 buffer they write. With
+/// `tensorCores` (NVIDIA sm_80+), a bf16 cache and a head dimension that is
+/// a multiple of 16, calls of 16 tokens or more run one tensor-core
+/// flash-attention kernel instead (nvvm.mma.sync m16n8k16 on bf16 queries,
+/// keys and weights, f32 accumulators; FlashAttention-2).
 Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,
-                            OpBuilder &b, int64_t keysPerSplit);
+                            OpBuilder &b, int64_t keysPerSplit,
+                            bool tensorCores);
 
 } // namespace mlir::gemma
 

@@ -1246,15 +1246,17 @@ private:
 
 struct AttentionLowering : OpConversionPattern<AttentionOp> {
   AttentionLowering(const TypeConverter &types, MLIRContext *ctx, bool bf16Dot,
-                    int64_t keysPerSplit, int64_t maxSplits, bool gpuKernels)
+                    int64_t keysPerSplit, int64_t maxSplits, bool gpuKernels,
+                    bool tensorCores)
       : OpConversionPattern(types, ctx), bf16Dot(bf16Dot),
         keysPerSplit(keysPerSplit), maxSplits(maxSplits),
-        gpuKernels(gpuKernels) {}
+        gpuKernels(gpuKernels), tensorCores(tensorCores) {}
   LogicalResult
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Value out = gpuKernels && attentionKernelsApply(op)
-                    ? buildAttentionKernels(op, adaptor, rewriter, keysPerSplit)
+                    ? buildAttentionKernels(op, adaptor, rewriter, keysPerSplit,
+                                            tensorCores)
                 : AttentionByContractions::applies(op)
                     ? AttentionByContractions(op, rewriter, bf16Dot)
                           .build(rewriter, adaptor)
@@ -1268,7 +1270,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
   }
   bool bf16Dot;
   int64_t keysPerSplit, maxSplits;
-  bool gpuKernels;
+  bool gpuKernels, tensorCores;
 };
 struct CacheUpdateLowering : OpConversionPattern<CacheUpdateOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1623,7 +1625,7 @@ struct ConvertAttentionToLoopsPass
     patterns.add<CacheLowering, CacheUpdateLowering>(types, ctx);
     patterns.add<AttentionPrologueLowering>(types, ctx, gpuKernels);
     patterns.add<AttentionLowering>(types, ctx, bf16Dot, keysPerSplit,
-                                    maxSplits, gpuKernels);
+                                    maxSplits, gpuKernels, tensorCores);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateCallOpTypeConversionPattern(patterns, types);

@@ -129,9 +129,10 @@ def ConvertAttentionToLoops
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
-    "::mlir::gpu::GPUDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
     "::mlir::x86vector::X86VectorDialect"
   ];
@@ -149,7 +150,12 @@ def ConvertAttentionToLoops
            "attention over a cache as gpu.launch kernels, a warp per "
            "query head and split of keys-per-split keys "
            "(AttentionToKernels.cpp), and the attention prologue as one, "
-           "a warp per token and head">
+           "a warp per token and head">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"false",
+           "with gpu-kernels, a bf16 cache and a head dimension that is a "
+           "multiple of 16: calls of 16 tokens or more as one "
+           "flash-attention kernel on the tensor cores (nvvm.mma.sync "
+           "m16n8k16, NVIDIA sm_80 and newer)">
   ];
 }
 

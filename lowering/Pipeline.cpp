@@ -12,8 +12,11 @@
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/ControlFlow/Transforms/BufferDeallocationOpInterfaceImpl.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/Transforms/BufferDeallocationOpInterfaceImpl.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
@@ -23,6 +26,37 @@
 using namespace mlir;
 
 namespace gemma {
+namespace {
+
+// Kernels built before buffer deallocation (attention's tensor-core kernel)
+// synchronise with gpu.barrier, wait for cp.async groups and multiply with
+// nvvm.mma.sync, which upstream declares no memory effects for; ownership-based
+// deallocation refuses an op without them. These say what the ops do to memory:
+// they order every access of the block (read and write, no allocation), which
+// is also what keeps CSE and canonicalization from moving or dropping
+// them; the mma touches no memory.
+template <typename Op>
+struct OrdersMemory
+    : MemoryEffectOpInterface::ExternalModel<OrdersMemory<Op>, Op> {
+  void
+  getEffects(Operation *,
+             SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+                 &effects) const {
+    effects.emplace_back(MemoryEffects::Read::get());
+    effects.emplace_back(MemoryEffects::Write::get());
+  }
+};
+
+// nvvm.mma.sync computes on registers only.
+struct ComputesOnRegisters
+    : MemoryEffectOpInterface::ExternalModel<ComputesOnRegisters, NVVM::MmaOp> {
+  void
+  getEffects(Operation *,
+             SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+                 &) const {}
+};
+
+} // namespace
 
 void registerCompilerDialects(DialectRegistry &registry) {
   registry
@@ -38,6 +72,19 @@ void registerCompilerDialects(DialectRegistry &registry) {
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   memref::registerAllocationOpInterfaceExternalModels(registry);
   scf::registerBufferizableOpInterfaceExternalModels(registry);
+  registry.insert<gpu::GPUDialect, NVVM::NVVMDialect, nvgpu::NVGPUDialect>();
+  registry.addExtension(+[](MLIRContext *ctx, NVVM::NVVMDialect *) {
+    NVVM::MmaOp::attachInterface<ComputesOnRegisters>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, gpu::GPUDialect *) {
+    gpu::BarrierOp::attachInterface<OrdersMemory<gpu::BarrierOp>>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, nvgpu::NVGPUDialect *) {
+    nvgpu::DeviceAsyncCreateGroupOp::attachInterface<
+        OrdersMemory<nvgpu::DeviceAsyncCreateGroupOp>>(*ctx);
+    nvgpu::DeviceAsyncWaitOp::attachInterface<
+        OrdersMemory<nvgpu::DeviceAsyncWaitOp>>(*ctx);
+  });
   scf::registerBufferDeallocationOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
 }
@@ -52,6 +99,7 @@ void addConversionsToLinalg(OpPassManager &pm,
   attention.keysPerSplit = options.keysPerSplit;
   attention.maxSplits = options.maxSplits;
   attention.gpuKernels = options.gpuKernels;
+  attention.tensorCores = options.tensorCores;
   pm.addPass(mlir::gemma::createConvertAttentionToLoops(attention));
 }
 } // namespace

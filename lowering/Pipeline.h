@@ -38,6 +38,9 @@ struct LinalgLoweringOptions {
   /// Attention over a cache, and its prologue, as GPU kernels
   /// (AttentionToKernels.cpp, AttentionToLoops.cpp).
   bool gpuKernels = false;
+  /// With gpuKernels, prefill attention on NVIDIA tensor cores
+  /// (AttentionToKernels.cpp's flash kernel).
+  bool tensorCores = false;
 };
 
 void buildLinalgLoweringPipeline(mlir::OpPassManager &pm,

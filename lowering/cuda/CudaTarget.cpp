@@ -106,6 +106,7 @@ public:
   LinalgLoweringOptions linalgLoweringOptions() const override {
     LinalgLoweringOptions options;
     options.gpuKernels = true;
+    options.tensorCores = architecture() >= 80;
     options.keysPerSplit = 64;
     options.maxSplits = 1024;
     return options;

@@ -1,4 +1,5 @@
 // RUN: gemma-opt %s --split-input-file --gemma-convert-attention-to-loops="gpu-kernels=true keys-per-split=64" | FileCheck %s
+// RUN: gemma-opt %s --split-input-file --gemma-convert-attention-to-loops="gpu-kernels=true keys-per-split=64 tensor-cores=true" | FileCheck %s --check-prefix=TC
 
 // With gpu-kernels (what the cuda target sets), attention over a cache
 // becomes two gpu.launch ops, flash-decoding style (AttentionToKernels.cpp):
@@ -25,15 +26,15 @@
 // CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
 // CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
-// CHECK-NEXT: %[[PARTIAL:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
-// CHECK-NEXT: %[[PMAX:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
-// CHECK-NEXT: %[[PSUM:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
 // CHECK-NEXT: %[[OUT:.*]] = memref.alloc(%[[TOKENS]]) : memref<?x2x64xf32>
 // CHECK-NEXT: %[[C2:.*]] = arith.constant 2 : index
 // CHECK-NEXT: %[[ROWS:.*]] = arith.muli %[[TOKENS]], %[[C2]] : index
 // CHECK-NEXT: %[[C0B:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[ANY:.*]] = arith.cmpi ugt, %[[ROWS]], %[[C0B]] : index
 // CHECK-NEXT: scf.if %[[ANY]] {
+// CHECK-NEXT: %[[PARTIAL:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
+// CHECK-NEXT: %[[PMAX:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
+// CHECK-NEXT: %[[PSUM:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
 // CHECK-NEXT: %[[ONE:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[C32:.*]] = arith.constant 32 : index
 // Kernel 1: grid (tokens * heads, splits), a warp a block. Row r is token
@@ -221,6 +222,54 @@
 // CHECK-NEXT: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x2x64xf32> to tensor<?x2x64xf32>
 // CHECK-NEXT: return %[[RESULT]] : tensor<?x2x64xf32>
 // CHECK-NOT: scf.parallel
+// With tensor-cores (bf16 cache, head_dim a multiple of 16), a call of 16
+// tokens or more runs one flash-attention kernel instead of the split
+// kernels: a block of 4 warps per 64 tokens and head, each warp 16 tokens;
+// the grid's third dimension is the splits of the keys (enough for about
+// 264 blocks, each at least 4 steps of 32 keys) times the passes over the
+// head dimension (64 columns: one). Its tiles of 32 key rows and 32 value
+// rows (64 + 8 columns of padding) are dynamic workgroup memory. The
+// queries are rounded to bf16 pairs once; each step copies the ring's
+// slots of its keys (cp.async), multiplies the keys in (ldmatrix,
+// mma.sync), takes the scores into the online softmax (row maxima across
+// the lanes of a row by xor shuffles), rounds the weights to bf16 pairs
+// and multiplies the values in (ldmatrix.trans, mma.sync). The split's
+// partial rows go to the split kernels' partial buffers, which their
+// combine kernel sums. Fewer tokens take the split kernels.
+// TC-LABEL: func.func @local_attention(
+// TC: %[[TOKENS:.*]] = memref.dim
+// TC: %[[MANY:.*]] = arith.cmpi uge, %[[TOKENS]], %{{.*}} : index
+// TC-NEXT: scf.if %[[MANY]] {
+// TC: %[[TILES:.*]] = arith.ceildivui %[[TOKENS]], %{{.*}} : index
+// TC: %[[SPLITS:.*]] = arith.minui
+// TC: memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
+// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[TILES]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}) dynamic_shared_memory_size %c9216_i32
+// TC-NEXT: %[[SHARED:.*]] = gpu.dynamic_shared_memory
+// TC: %[[KEYS:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// TC: %[[VALUES:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// TC: arith.truncf %{{.*}} : vector<2xf32> to vector<2xbf16>
+// TC: scf.for
+// TC: gpu.barrier
+// TC: arith.remui %{{.*}}, %c24{{.*}} : index
+// TC: nvgpu.device_async_copy %{{.*}}, %[[KEYS]][%{{.*}}, %{{.*}}], 8 {bypassL1}
+// TC: nvgpu.device_async_copy %{{.*}}, %[[VALUES]][%{{.*}}, %{{.*}}], 8 {bypassL1}
+// TC: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// TC-NEXT: gpu.barrier
+// TC: nvgpu.ldmatrix %[[KEYS]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// TC: nvvm.mma.sync
+// TC: gpu.shuffle xor
+// TC: math.exp
+// TC: arith.truncf %{{.*}} : vector<2xf32> to vector<2xbf16>
+// TC: nvgpu.ldmatrix %[[VALUES]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = true}
+// TC: nvvm.mma.sync
+// TC: scf.yield
+// TC: vector.store %{{.*}}, %{{.*}} : memref<?x2x?x64xf32>, vector<2xf32>
+// TC: gpu.launch
+// TC: } else {
+// TC: gpu.launch
+// TC: gpu.launch
+// TC-NOT: nvvm.mma.sync
+// TC: return
 gemma.cache_decl @kv.0 {offset = 0 : i64} : !gemma.kv_cache<local, window = 16, capacity = 24, kv_heads = 1, head_dim = 64, bf16>
 func.func @local_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2x64xf32>, %k: tensor<?x1x64xf32>, %pos: index) -> tensor<?x2x64xf32> {
   %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 16, capacity = 24, kv_heads = 1, head_dim = 64, bf16>
@@ -281,6 +330,10 @@ func.func @local_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2
 // CHECK: gpu.terminator
 // CHECK: gpu.launch
 // CHECK: gpu.terminator
+// An f32 cache keeps the split kernels with tensor-cores too.
+// TC-LABEL: func.func @global_attention(
+// TC-NOT: nvvm.mma.sync
+// TC: return
 func.func @global_attention(%q: tensor<?x4x64xf32>, %k: tensor<?x2x64xf32>, %c: !gemma.kv_cache<global, capacity = 128, kv_heads = 2, head_dim = 64, f32>, %pos: index) -> tensor<?x4x64xf32> {
   %o = gemma.attention %q, %k, %k cache %c[%pos] {mask = #gemma.mask<causal>, scale = 0.125 : f32} : tensor<?x4x64xf32>, tensor<?x2x64xf32>, tensor<?x2x64xf32> cache !gemma.kv_cache<global, capacity = 128, kv_heads = 2, head_dim = 64, f32> -> tensor<?x4x64xf32>
   return %o : tensor<?x4x64xf32>
