@@ -23,6 +23,7 @@
 
 #include "lowering/AttentionToKernels.h"
 #include "lowering/LoweringUtils.h"
+#include "lowering/TensorCores.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -293,15 +294,7 @@ private:
                         vector::ReductionOp::create(
                             kb, loc, vector::CombiningKind::ADD,
                             arith::MulFOp::create(kb, loc, qv, keyRows[j])));
-            Value score = arith::MulFOp::create(kb, loc, dot,
-                                                f32Constant(kb, loc, scale));
-            if (softcap)
-              score = arith::MulFOp::create(
-                  kb, loc, f32Constant(kb, loc, *softcap),
-                  math::TanhOp::create(
-                      kb, loc,
-                      arith::DivFOp::create(kb, loc, score,
-                                            f32Constant(kb, loc, *softcap))));
+            Value score = scaledScore(kb, dot);
             Value seen = arith::AndIOp::create(
                 kb, loc, inside[j], visibleKey(kb, t, p, us[j], ownGroup));
             scores.push_back(score);
@@ -367,21 +360,7 @@ private:
     MLIRContext *ctx = b.getContext();
     auto f32 = b.getF32Type(), bf16 = b.getBF16Type();
     auto cst = [&](OpBuilder &at, int64_t v) { return idx(at, loc, v); };
-    auto add = [&](OpBuilder &at, Value x, Value y) -> Value {
-      return arith::AddIOp::create(at, loc, x, y);
-    };
-    auto addc = [&](OpBuilder &at, Value x, int64_t y) -> Value {
-      return y ? add(at, x, cst(at, y)) : x;
-    };
-    auto mul = [&](OpBuilder &at, Value x, int64_t y) -> Value {
-      return arith::MulIOp::create(at, loc, x, cst(at, y));
-    };
-    auto div = [&](OpBuilder &at, Value x, int64_t y) -> Value {
-      return arith::DivUIOp::create(at, loc, x, cst(at, y));
-    };
-    auto rem = [&](OpBuilder &at, Value x, int64_t y) -> Value {
-      return arith::RemUIOp::create(at, loc, x, cst(at, y));
-    };
+    IndexOps ix(loc);
     auto workgroup = gpu::AddressSpaceAttr::get(
         ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
     auto keyTileType = MemRefType::get({kFlashKeys, headDim + kFlashPad}, bf16,
@@ -399,11 +378,11 @@ private:
     // gemma-3-1b is 64): each split at least kFlashMinimumSteps steps of
     // the most a tile scans, its partial rows combined as the split
     // kernels' are.
-    Value blocks = mul(b, tiles, heads * passes);
+    Value blocks = ix.mul(b, tiles, heads * passes);
     Value mostSteps = arith::CeilDivUIOp::create(
-        b, loc, addc(b, span, kTokensPerBlock - 1), cst(b, kFlashKeys));
+        b, loc, ix.add(b, span, kTokensPerBlock - 1), cst(b, kFlashKeys));
     Value splitCap = arith::MaxUIOp::create(
-        b, loc, one, div(b, mostSteps, kFlashMinimumSteps));
+        b, loc, one, ix.div(b, mostSteps, kFlashMinimumSteps));
     splits = arith::MinUIOp::create(
         b, loc, splitCap,
         arith::CeilDivUIOp::create(b, loc, cst(b, kFlashTargetBlocks), blocks));
@@ -417,8 +396,8 @@ private:
     Value sharedBytes = arith::ConstantOp::create(
         b, loc, b.getI32IntegerAttr(static_cast<int32_t>(tileBytes)));
     auto launch = gpu::LaunchOp::create(
-        b, loc, tiles, cst(b, heads), mul(b, splits, passes), cst(b, kThreads),
-        one, one, sharedBytes);
+        b, loc, tiles, cst(b, heads), ix.mul(b, splits, passes),
+        cst(b, kThreads), one, one, sharedBytes);
     OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
     Value shared = gpu::DynamicSharedMemoryOp::create(
         kb, loc,
@@ -430,21 +409,21 @@ private:
         kb, loc, valueTileType, shared, cst(kb, keyTileBytes), ValueRange{});
     Value thread = launch.getThreadIds().x;
     Value h = launch.getBlockIds().y;
-    Value split = div(kb, launch.getBlockIds().z, passes);
-    Value pass = rem(kb, launch.getBlockIds().z, passes);
-    Value kvHead = div(kb, h, group);
-    Value warp = div(kb, thread, kWarp), lane = rem(kb, thread, kWarp);
-    Value quad = rem(kb, lane, 4), laneRow = div(kb, lane, 4);
-    Value tileStart = mul(kb, launch.getBlockIds().x, kTokensPerBlock);
+    Value split = ix.div(kb, launch.getBlockIds().z, passes);
+    Value pass = ix.rem(kb, launch.getBlockIds().z, passes);
+    Value kvHead = ix.div(kb, h, group);
+    Value warp = ix.div(kb, thread, kWarp), lane = ix.rem(kb, thread, kWarp);
+    Value quad = ix.rem(kb, lane, 4), laneRow = ix.div(kb, lane, 4);
+    Value tileStart = ix.mul(kb, launch.getBlockIds().x, kTokensPerBlock);
     Value lastToken = arith::SubIOp::create(kb, loc, tokens, one);
     // The lane's two query rows (g and g + 8 of its warp's 16), clamped to
     // the call's last token for reading; the clamped rows are not stored.
     Value rowToken[2], readToken[2], rowPosition[2], ownGroup[2];
-    Value warpStart = add(kb, tileStart, mul(kb, warp, kFlashRows));
+    Value warpStart = ix.add(kb, tileStart, ix.mul(kb, warp, kFlashRows));
     for (int64_t r = 0; r < 2; ++r) {
-      rowToken[r] = add(kb, warpStart, addc(kb, laneRow, 8 * r));
+      rowToken[r] = ix.add(kb, warpStart, ix.add(kb, laneRow, 8 * r));
       readToken[r] = arith::MinUIOp::create(kb, loc, rowToken[r], lastToken);
-      rowPosition[r] = add(kb, pos, readToken[r]);
+      rowPosition[r] = ix.add(kb, pos, readToken[r]);
       if (groups)
         ownGroup[r] =
             memref::LoadOp::create(kb, loc, groups, ValueRange{readToken[r]});
@@ -454,7 +433,7 @@ private:
     // follow.
     Value lo = cst(kb, 0);
     if (window) {
-      Value firstNext = addc(kb, add(kb, pos, tileStart), 1);
+      Value firstNext = ix.add(kb, ix.add(kb, pos, tileStart), 1);
       Value full = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ugt,
                                          firstNext, cst(kb, window));
       lo = arith::SelectOp::create(
@@ -462,9 +441,9 @@ private:
           arith::SubIOp::create(kb, loc, firstNext, cst(kb, window)), lo);
     }
     Value blockLast = arith::MinUIOp::create(
-        kb, loc, addc(kb, tileStart, kTokensPerBlock - 1), lastToken);
-    Value hi =
-        groups ? add(kb, pos, tokens) : addc(kb, add(kb, pos, blockLast), 1);
+        kb, loc, ix.add(kb, tileStart, kTokensPerBlock - 1), lastToken);
+    Value hi = groups ? ix.add(kb, pos, tokens)
+                      : ix.add(kb, ix.add(kb, pos, blockLast), 1);
     Value keySteps = arith::CeilDivUIOp::create(
         kb, loc, arith::SubIOp::create(kb, loc, hi, lo), cst(kb, kFlashKeys));
     // This split's steps [firstStep, endStep); none for a short tile's
@@ -473,7 +452,7 @@ private:
     Value firstStep = arith::MulIOp::create(kb, loc, split, stepsPerSplit);
     Value endStep = arith::MaxUIOp::create(
         kb, loc, firstStep,
-        arith::MinUIOp::create(kb, loc, add(kb, firstStep, stepsPerSplit),
+        arith::MinUIOp::create(kb, loc, ix.add(kb, firstStep, stepsPerSplit),
                                keySteps));
     Value lastKey = arith::SubIOp::create(kb, loc, hi, one);
 
@@ -485,15 +464,15 @@ private:
           indices);
       if (!type.getElementType().isBF16())
         v = arith::TruncFOp::create(at, loc, VectorType::get({2}, bf16), v);
-      return packed(at, v);
+      return packBf16Pair(at, loc, v);
     };
     // The query's A fragments, a step of 16 dimensions each: rows g, g + 8
     // at columns 2 (l % 4) + {0, 1} and + 8.
     SmallVector<std::array<Value, 4>> query;
-    Value pairColumn = mul(kb, quad, 2);
+    Value pairColumn = ix.mul(kb, quad, 2);
     for (int64_t d = 0; d < headDim; d += kMmaDepth) {
-      Value col = addc(kb, pairColumn, d);
-      Value colHigh = addc(kb, col, 8);
+      Value col = ix.add(kb, pairColumn, d);
+      Value colHigh = ix.add(kb, col, 8);
       query.push_back(
           {pairRegister(kb, q, ValueRange{readToken[0], h, col}),
            pairRegister(kb, q, ValueRange{readToken[1], h, col}),
@@ -504,7 +483,7 @@ private:
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
     // Copies the cache rows of keys u0 .. u0 + 31 (clamped to the last
     // key) into the tiles: all key columns, the pass's value columns.
-    Value passStart = mul(kb, pass, passColumns);
+    Value passStart = ix.mul(kb, pass, passColumns);
     auto copyKeys = [&](OpBuilder &at, Value u0) {
       SmallVector<Value> copies;
       for (auto [tile, plane, columns, first] :
@@ -515,17 +494,18 @@ private:
         for (int64_t i = 0; i < (chunks + kThreads - 1) / kThreads; ++i) {
           // Past the last chunk a thread copies the last one again (the
           // same bytes to the same place).
-          Value chunk = addc(at, thread, i * kThreads);
+          Value chunk = ix.add(at, thread, i * kThreads);
           if ((i + 1) * kThreads > chunks)
             chunk = arith::MinUIOp::create(at, loc, chunk, cst(at, chunks - 1));
-          Value row = div(at, chunk, chunksPerRow);
-          Value col = mul(at, rem(at, chunk, chunksPerRow), 8);
-          Value u = arith::MinUIOp::create(at, loc, add(at, u0, row), lastKey);
+          Value row = ix.div(at, chunk, chunksPerRow);
+          Value col = ix.mul(at, ix.rem(at, chunk, chunksPerRow), 8);
+          Value u =
+              arith::MinUIOp::create(at, loc, ix.add(at, u0, row), lastKey);
           Value slot =
-              cacheType.isLocal() ? rem(at, u, cacheType.getCapacity()) : u;
+              cacheType.isLocal() ? ix.rem(at, u, cacheType.getCapacity()) : u;
           copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
               at, loc, tokenType, tile, ValueRange{row, col}, cache,
-              ValueRange{cst(at, plane), kvHead, slot, add(at, col, first)},
+              ValueRange{cst(at, plane), kvHead, slot, ix.add(at, col, first)},
               at.getIndexAttr(8), /*srcElements=*/Value(), at.getUnitAttr()));
         }
       }
@@ -534,41 +514,15 @@ private:
       nvgpu::DeviceAsyncWaitOp::create(at, loc, group, at.getI32IntegerAttr(0));
       gpu::BarrierOp::create(at, loc);
     };
-    auto ldmatrix = [&](OpBuilder &at, Value tile, Value row, Value col,
-                        bool transpose) {
-      Value fragment = nvgpu::LdMatrixOp::create(
-          at, loc, VectorType::get({4, 2}, bf16), tile, ValueRange{row, col},
-          at.getBoolAttr(transpose), at.getI32IntegerAttr(4));
-      std::array<Value, 4> registers;
-      for (int64_t r = 0; r < 4; ++r)
-        registers[r] = packed(at, vector::ExtractOp::create(
-                                      at, loc, fragment, ArrayRef<int64_t>{r}));
-      return registers;
-    };
-    auto resultType =
-        LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-    auto mma = [&](OpBuilder &at, ArrayRef<Value> a, ArrayRef<Value> bRegs,
-                   MutableArrayRef<Value> acc) {
-      auto op = NVVM::MmaOp::create(
-          at, loc, resultType, a, bRegs, acc,
-          ArrayRef<int64_t>{kMmaRows, kMmaColumns, kMmaDepth}, std::nullopt,
-          std::nullopt,
-          std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                        NVVM::MMATypes::bf16},
-          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                         NVVM::MMALayout::col});
-      for (int64_t e = 0; e < 4; ++e)
-        acc[e] = LLVM::ExtractValueOp::create(at, loc, op.getResult(),
-                                              ArrayRef<int64_t>{e});
-    };
     // Lane addresses of the ldmatrix x4 loads: key B fragments for two n8
     // products (rows (l % 8) + 8 (l / 16), column 8 ((l / 8) % 2)); value
     // B fragments, transposed, for two n8 products (rows l % 16, column
     // 8 (l / 16)).
-    Value keyLaneRow = add(kb, rem(kb, lane, 8), mul(kb, div(kb, lane, 16), 8));
-    Value keyLaneColumn = mul(kb, rem(kb, div(kb, lane, 8), 2), 8);
-    Value valueLaneRow = rem(kb, lane, 16);
-    Value valueLaneColumn = mul(kb, div(kb, lane, 16), 8);
+    Value keyLaneRow =
+        ix.add(kb, ix.rem(kb, lane, 8), ix.mul(kb, ix.div(kb, lane, 16), 8));
+    Value keyLaneColumn = ix.mul(kb, ix.rem(kb, ix.div(kb, lane, 8), 2), 8);
+    Value valueLaneRow = ix.rem(kb, lane, 16);
+    Value valueLaneColumn = ix.mul(kb, ix.div(kb, lane, 16), 8);
 
     Value negInf =
         f32Constant(kb, loc, -std::numeric_limits<float>::infinity());
@@ -580,174 +534,176 @@ private:
                                     gpu::ShuffleMode::XOR)
           .getShuffleResult();
     };
-    {
-      // State: the two rows' max and (this lane's part of the) sum, then
-      // the accumulators, 4 a product: rows g (0, 1) and g + 8 (2, 3).
-      SmallVector<Value> inits = {negInf, negInf, zero, zero};
-      inits.append(valueProducts * 4, zero);
-      auto steps = scf::ForOp::create(
-          kb, loc, firstStep, endStep, one, inits,
-          [&](OpBuilder &sb, Location, Value step, ValueRange state) {
-            Value u0 = add(sb, lo, mul(sb, step, kFlashKeys));
-            // The previous step's readers are done with the tiles.
-            gpu::BarrierOp::create(sb, loc);
-            copyKeys(sb, u0);
-            // Scores: 16 rows x 32 keys, four n8 products.
-            SmallVector<Value> scores(kKeyProducts * 4, zero);
-            for (int64_t d = 0; d < headDim / kMmaDepth; ++d) {
-              for (int64_t p = 0; p < kKeyProducts / 2; ++p) {
-                std::array<Value, 4> keys =
-                    ldmatrix(sb, keyTile, addc(sb, keyLaneRow, p * 16),
-                             addc(sb, keyLaneColumn, d * kMmaDepth), false);
-                for (int64_t j = 0; j < 2; ++j)
-                  mma(sb, query[d], ArrayRef<Value>(keys).slice(2 * j, 2),
-                      MutableArrayRef<Value>(scores).slice(4 * (2 * p + j), 4));
-              }
+    // State: the two rows' max and (this lane's part of the) sum, then
+    // the accumulators, 4 a product: rows g (0, 1) and g + 8 (2, 3).
+    SmallVector<Value> inits = {negInf, negInf, zero, zero};
+    inits.append(valueProducts * 4, zero);
+    auto steps = scf::ForOp::create(
+        kb, loc, firstStep, endStep, one, inits,
+        [&](OpBuilder &sb, Location, Value step, ValueRange state) {
+          Value u0 = ix.add(sb, lo, ix.mul(sb, step, kFlashKeys));
+          // The previous step's readers are done with the tiles.
+          gpu::BarrierOp::create(sb, loc);
+          copyKeys(sb, u0);
+          // Scores: 16 rows x 32 keys, four n8 products.
+          SmallVector<Value> scores(kKeyProducts * 4, zero);
+          for (int64_t d = 0; d < headDim / kMmaDepth; ++d) {
+            for (int64_t p = 0; p < kKeyProducts / 2; ++p) {
+              std::array<Value, 4> keys = loadMatrices(
+                  sb, loc, keyTile,
+                  ValueRange{ix.add(sb, keyLaneRow, p * 16),
+                             ix.add(sb, keyLaneColumn, d * kMmaDepth)},
+                  /*transpose=*/false);
+              for (int64_t j = 0; j < 2; ++j)
+                multiplyAccumulateBf16(
+                    sb, loc, query[d], ArrayRef<Value>(keys).slice(2 * j, 2),
+                    MutableArrayRef<Value>(scores).slice(4 * (2 * p + j), 4));
             }
-            // Scaled, soft-capped and masked: element e of product j is
-            // row g + 8 (e / 2), key u0 + 8 j + 2 (l % 4) + e % 2.
-            SmallVector<Value> visible(scores.size());
-            Value rowMax[2] = {negInf, negInf};
-            for (int64_t j = 0; j < kKeyProducts; ++j) {
-              for (int64_t e = 0; e < 4; ++e) {
-                int64_t r = e / 2;
-                Value u = add(sb, u0, addc(sb, pairColumn, 8 * j + e % 2));
-                Value score = arith::MulFOp::create(
-                    sb, loc, scores[4 * j + e], f32Constant(sb, loc, scale));
-                if (softcap)
-                  score = arith::MulFOp::create(
-                      sb, loc, f32Constant(sb, loc, *softcap),
-                      math::TanhOp::create(
-                          sb, loc,
-                          arith::DivFOp::create(
-                              sb, loc, score, f32Constant(sb, loc, *softcap))));
-                Value seen = arith::AndIOp::create(
-                    sb, loc,
-                    arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult, u,
-                                          hi),
-                    visibleKey(sb, readToken[r], rowPosition[r], u,
-                               ownGroup[r]));
-                if (window)
-                  seen = arith::AndIOp::create(
-                      sb, loc, seen,
-                      arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ugt,
-                                            addc(sb, u, window),
-                                            rowPosition[r]));
-                scores[4 * j + e] = score;
-                visible[4 * j + e] = seen;
-                rowMax[r] = arith::MaximumFOp::create(
-                    sb, loc, rowMax[r],
-                    arith::SelectOp::create(sb, loc, seen, score, negInf));
-              }
-            }
-            // The online softmax; a row that has seen no key yet keeps its
-            // state.
-            SmallVector<Value> next(state.begin(), state.end());
-            Value correction[2], none[2];
-            for (int64_t r = 0; r < 2; ++r) {
-              for (int32_t offset : {1, 2})
-                rowMax[r] = arith::MaximumFOp::create(
-                    sb, loc, rowMax[r], shuffleXor(sb, rowMax[r], offset));
-              next[r] = arith::MaximumFOp::create(sb, loc, state[r], rowMax[r]);
-              none[r] = arith::CmpFOp::create(
-                  sb, loc, arith::CmpFPredicate::OEQ, next[r], negInf);
-              correction[r] = arith::SelectOp::create(
-                  sb, loc, none[r], f32Constant(sb, loc, 1),
-                  math::ExpOp::create(
-                      sb, loc,
-                      arith::SubFOp::create(sb, loc, state[r], next[r])));
-              next[2 + r] =
-                  arith::MulFOp::create(sb, loc, state[2 + r], correction[r]);
-            }
-            SmallVector<Value> weights(scores.size());
-            for (int64_t i = 0; i < static_cast<int64_t>(scores.size()); ++i) {
-              int64_t r = (i % 4) / 2;
-              weights[i] = arith::SelectOp::create(
-                  sb, loc, visible[i],
-                  math::ExpOp::create(
-                      sb, loc,
-                      arith::SubFOp::create(sb, loc, scores[i], next[r])),
-                  zero);
-              next[2 + r] =
-                  arith::AddFOp::create(sb, loc, next[2 + r], weights[i]);
-            }
-            for (int64_t i = 0; i < valueProducts * 4; ++i)
-              next[4 + i] = arith::MulFOp::create(sb, loc, state[4 + i],
-                                                  correction[(i % 4) / 2]);
-            // The weights as A fragments, 16 keys a step: products 2 s and
-            // 2 s + 1 side by side.
-            auto pack = [&](OpBuilder &at, Value x, Value y) {
-              Value pair = vector::FromElementsOp::create(
-                  at, loc, VectorType::get({2}, f32), ValueRange{x, y});
-              return packed(at, arith::TruncFOp::create(
-                                    at, loc, VectorType::get({2}, bf16), pair));
-            };
-            for (int64_t s = 0; s < kFlashKeys / kMmaDepth; ++s) {
-              std::array<Value, 4> a;
-              for (int64_t half = 0; half < 2; ++half) {
-                int64_t j = 2 * s + half;
-                a[2 * half] = pack(sb, weights[4 * j], weights[4 * j + 1]);
-                a[2 * half + 1] =
-                    pack(sb, weights[4 * j + 2], weights[4 * j + 3]);
-              }
-              for (int64_t n = 0; n < valueProducts / 2; ++n) {
-                std::array<Value, 4> values =
-                    ldmatrix(sb, valueTile, addc(sb, valueLaneRow, s * 16),
-                             addc(sb, valueLaneColumn, n * 16), true);
-                for (int64_t j = 0; j < 2; ++j)
-                  mma(sb, a, ArrayRef<Value>(values).slice(2 * j, 2),
-                      MutableArrayRef<Value>(next).slice(4 + 4 * (2 * n + j),
-                                                         4));
-              }
-            }
-            scf::YieldOp::create(sb, loc, next);
-          });
-      // The split's partial rows as the split kernels store theirs:
-      // unnormalised, with the row's max and its sum across its lanes.
-      for (int64_t r = 0; r < 2; ++r) {
-        Value sum = steps.getResult(2 + r);
-        for (int32_t offset : {1, 2})
-          sum =
-              arith::AddFOp::create(kb, loc, sum, shuffleXor(kb, sum, offset));
-        Value stored = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
-                                             rowToken[r], tokens);
-        scf::IfOp::create(kb, loc, stored, [&](OpBuilder &tb, Location) {
-          for (int64_t n = 0; n < valueProducts; ++n) {
-            Value pair = vector::FromElementsOp::create(
-                tb, loc, VectorType::get({2}, f32),
-                ValueRange{steps.getResult(4 + 4 * n + 2 * r),
-                           steps.getResult(4 + 4 * n + 2 * r + 1)});
-            vector::StoreOp::create(
-                tb, loc, pair, partial,
-                ValueRange{
-                    rowToken[r], h, split,
-                    add(tb, passStart, addc(tb, pairColumn, n * kMmaColumns))});
           }
-          Value first = arith::AndIOp::create(
-              tb, loc,
-              arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, quad,
-                                    cst(tb, 0)),
-              arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, pass,
-                                    cst(tb, 0)));
-          scf::IfOp::create(tb, loc, first, [&](OpBuilder &fb, Location) {
-            memref::StoreOp::create(fb, loc, steps.getResult(r), partialMax,
-                                    ValueRange{rowToken[r], h, split});
-            memref::StoreOp::create(fb, loc, sum, partialSum,
-                                    ValueRange{rowToken[r], h, split});
-            scf::YieldOp::create(fb, loc);
-          });
-          scf::YieldOp::create(tb, loc);
+          // Scaled, soft-capped and masked: element e of product j is
+          // row g + 8 (e / 2), key u0 + 8 j + 2 (l % 4) + e % 2.
+          SmallVector<Value> visible(scores.size());
+          Value rowMax[2] = {negInf, negInf};
+          for (int64_t j = 0; j < kKeyProducts; ++j) {
+            for (int64_t e = 0; e < 4; ++e) {
+              int64_t r = e / 2;
+              Value u = ix.add(sb, u0, ix.add(sb, pairColumn, 8 * j + e % 2));
+              Value score = scaledScore(sb, scores[4 * j + e]);
+              Value seen = arith::AndIOp::create(
+                  sb, loc,
+                  arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult, u,
+                                        hi),
+                  visibleKey(sb, readToken[r], rowPosition[r], u, ownGroup[r]));
+              if (window)
+                seen = arith::AndIOp::create(
+                    sb, loc, seen,
+                    arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ugt,
+                                          ix.add(sb, u, window),
+                                          rowPosition[r]));
+              scores[4 * j + e] = score;
+              visible[4 * j + e] = seen;
+              rowMax[r] = arith::MaximumFOp::create(
+                  sb, loc, rowMax[r],
+                  arith::SelectOp::create(sb, loc, seen, score, negInf));
+            }
+          }
+          // The online softmax; a row that has seen no key yet keeps its
+          // state.
+          SmallVector<Value> next(state.begin(), state.end());
+          Value correction[2], none[2];
+          for (int64_t r = 0; r < 2; ++r) {
+            for (int32_t offset : {1, 2})
+              rowMax[r] = arith::MaximumFOp::create(
+                  sb, loc, rowMax[r], shuffleXor(sb, rowMax[r], offset));
+            next[r] = arith::MaximumFOp::create(sb, loc, state[r], rowMax[r]);
+            none[r] = arith::CmpFOp::create(sb, loc, arith::CmpFPredicate::OEQ,
+                                            next[r], negInf);
+            correction[r] = arith::SelectOp::create(
+                sb, loc, none[r], f32Constant(sb, loc, 1),
+                math::ExpOp::create(
+                    sb, loc,
+                    arith::SubFOp::create(sb, loc, state[r], next[r])));
+            next[2 + r] =
+                arith::MulFOp::create(sb, loc, state[2 + r], correction[r]);
+          }
+          SmallVector<Value> weights(scores.size());
+          for (int64_t i = 0; i < static_cast<int64_t>(scores.size()); ++i) {
+            int64_t r = (i % 4) / 2;
+            weights[i] = arith::SelectOp::create(
+                sb, loc, visible[i],
+                math::ExpOp::create(
+                    sb, loc,
+                    arith::SubFOp::create(sb, loc, scores[i], next[r])),
+                zero);
+            next[2 + r] =
+                arith::AddFOp::create(sb, loc, next[2 + r], weights[i]);
+          }
+          for (int64_t i = 0; i < valueProducts * 4; ++i)
+            next[4 + i] = arith::MulFOp::create(sb, loc, state[4 + i],
+                                                correction[(i % 4) / 2]);
+          // The weights as A fragments, 16 keys a step: products 2 s and
+          // 2 s + 1 side by side.
+          auto pack = [&](OpBuilder &at, Value x, Value y) {
+            Value pair = vector::FromElementsOp::create(
+                at, loc, VectorType::get({2}, f32), ValueRange{x, y});
+            return packBf16Pair(at, loc,
+                                arith::TruncFOp::create(
+                                    at, loc, VectorType::get({2}, bf16), pair));
+          };
+          for (int64_t s = 0; s < kFlashKeys / kMmaDepth; ++s) {
+            std::array<Value, 4> a;
+            for (int64_t half = 0; half < 2; ++half) {
+              int64_t j = 2 * s + half;
+              a[2 * half] = pack(sb, weights[4 * j], weights[4 * j + 1]);
+              a[2 * half + 1] =
+                  pack(sb, weights[4 * j + 2], weights[4 * j + 3]);
+            }
+            for (int64_t n = 0; n < valueProducts / 2; ++n) {
+              std::array<Value, 4> values =
+                  loadMatrices(sb, loc, valueTile,
+                               ValueRange{ix.add(sb, valueLaneRow, s * 16),
+                                          ix.add(sb, valueLaneColumn, n * 16)},
+                               /*transpose=*/true);
+              for (int64_t j = 0; j < 2; ++j)
+                multiplyAccumulateBf16(
+                    sb, loc, a, ArrayRef<Value>(values).slice(2 * j, 2),
+                    MutableArrayRef<Value>(next).slice(4 + 4 * (2 * n + j), 4));
+            }
+          }
+          scf::YieldOp::create(sb, loc, next);
         });
-      }
+    // The split's partial rows as the split kernels store theirs:
+    // unnormalised, with the row's max and its sum across its lanes.
+    for (int64_t r = 0; r < 2; ++r) {
+      Value sum = steps.getResult(2 + r);
+      for (int32_t offset : {1, 2})
+        sum = arith::AddFOp::create(kb, loc, sum, shuffleXor(kb, sum, offset));
+      Value stored = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
+                                           rowToken[r], tokens);
+      scf::IfOp::create(kb, loc, stored, [&](OpBuilder &tb, Location) {
+        for (int64_t n = 0; n < valueProducts; ++n) {
+          Value pair = vector::FromElementsOp::create(
+              tb, loc, VectorType::get({2}, f32),
+              ValueRange{steps.getResult(4 + 4 * n + 2 * r),
+                         steps.getResult(4 + 4 * n + 2 * r + 1)});
+          vector::StoreOp::create(
+              tb, loc, pair, partial,
+              ValueRange{rowToken[r], h, split,
+                         ix.add(tb, passStart,
+                                ix.add(tb, pairColumn, n * kMmaColumns))});
+        }
+        Value first = arith::AndIOp::create(
+            tb, loc,
+            arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, quad,
+                                  cst(tb, 0)),
+            arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, pass,
+                                  cst(tb, 0)));
+        scf::IfOp::create(tb, loc, first, [&](OpBuilder &fb, Location) {
+          memref::StoreOp::create(fb, loc, steps.getResult(r), partialMax,
+                                  ValueRange{rowToken[r], h, split});
+          memref::StoreOp::create(fb, loc, sum, partialSum,
+                                  ValueRange{rowToken[r], h, split});
+          scf::YieldOp::create(fb, loc);
+        });
+        scf::YieldOp::create(tb, loc);
+      });
     }
     gpu::TerminatorOp::create(kb, loc);
   }
 
-  // Two bf16 as one 32-bit register (an mma operand).
-  Value packed(OpBuilder &b, Value pair) const {
-    Value word = vector::BitCastOp::create(
-        b, loc, VectorType::get({1}, b.getI32Type()), pair);
-    return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+  // q.k as the softmax takes it: scaled, and soft-capped where the model
+  // says so (cap * tanh(s / cap)).
+  Value scaledScore(OpBuilder &b, Value dot) const {
+    Value score =
+        arith::MulFOp::create(b, loc, dot, f32Constant(b, loc, scale));
+    if (!softcap)
+      return score;
+    return arith::MulFOp::create(
+        b, loc, f32Constant(b, loc, *softcap),
+        math::TanhOp::create(
+            b, loc,
+            arith::DivFOp::create(b, loc, score,
+                                  f32Constant(b, loc, *softcap))));
   }
 
   // Whether query token t (position p) sees the key at position u, given

@@ -1,6 +1,7 @@
 //===- MapContractions.cpp - projections as warp-per-row kernels ----------===//
 
 #include "lowering/LoweringUtils.h"
+#include "lowering/TensorCores.h"
 #include "lowering/cuda/Accumulators.h"
 #include "lowering/cuda/Passes.h"
 
@@ -372,36 +373,25 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   Value aTiles = launch.getWorkgroupAttributions()[0];
   Value wTiles = launch.getWorkgroupAttributions()[1];
   OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
-  auto add = [&](OpBuilder &at, Value x, Value y) -> Value {
-    return arith::AddIOp::create(at, loc, x, y);
-  };
-  auto mul = [&](OpBuilder &at, Value x, int64_t y) -> Value {
-    return arith::MulIOp::create(at, loc, x, cst(at, y));
-  };
-  auto div = [&](OpBuilder &at, Value x, int64_t y) -> Value {
-    return arith::DivUIOp::create(at, loc, x, cst(at, y));
-  };
-  auto rem = [&](OpBuilder &at, Value x, int64_t y) -> Value {
-    return arith::RemUIOp::create(at, loc, x, cst(at, y));
-  };
+  IndexOps ix(loc);
   Value thread = launch.getThreadIds().x;
-  Value warp = div(kb, thread, kWarp), lane = rem(kb, thread, kWarp);
-  Value rowStart = mul(kb, launch.getBlockIds().y, kBlockRows);
-  Value columnStart = mul(kb, launch.getBlockIds().x, kBlockColumns);
+  Value warp = ix.div(kb, thread, kWarp), lane = ix.rem(kb, thread, kWarp);
+  Value rowStart = ix.mul(kb, launch.getBlockIds().y, kBlockRows);
+  Value columnStart = ix.mul(kb, launch.getBlockIds().x, kBlockColumns);
   constexpr int64_t kWarpsAcross = kBlockColumns / kWarpColumns;
-  Value warpRow = mul(kb, div(kb, warp, kWarpsAcross), kWarpRows);
-  Value warpColumn = mul(kb, rem(kb, warp, kWarpsAcross), kWarpColumns);
+  Value warpRow = ix.mul(kb, ix.div(kb, warp, kWarpsAcross), kWarpRows);
+  Value warpColumn = ix.mul(kb, ix.rem(kb, warp, kWarpsAcross), kWarpColumns);
 
   // The copies: a tile is 128 rows of four 16-byte chunks, two chunks of
   // each operand a thread; the chunk's row clamped to the operand's last.
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
   constexpr int64_t kChunksPerRow = kDepthStep / kVector;
   constexpr int64_t kThreads = kBlockWarps * kWarp;
-  Value chunkColumn = mul(kb, rem(kb, thread, kChunksPerRow), kVector);
+  Value chunkColumn = ix.mul(kb, ix.rem(kb, thread, kChunksPerRow), kVector);
   Value lastRow = arith::SubIOp::create(kb, loc, m, one);
   auto copyStep = [&](OpBuilder &at, Value k0, Value stage) {
     SmallVector<Value> tokens;
-    Value column = add(at, k0, chunkColumn);
+    Value column = ix.add(at, k0, chunkColumn);
     Value sourceElements;
     if (k % kDepthStep != 0) {
       // Past K: nothing read (the address kept inside), zeros written.
@@ -415,10 +405,10 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
          {std::tuple{a, aTiles, rowStart, lastRow},
           std::tuple{w, wTiles, columnStart, cst(at, n - 1)}}) {
       for (int64_t i = 0; i < kBlockRows * kChunksPerRow / kThreads; ++i) {
-        Value row = add(at, div(at, thread, kChunksPerRow),
-                        cst(at, i * kThreads / kChunksPerRow));
+        Value row = ix.add(at, ix.div(at, thread, kChunksPerRow),
+                           cst(at, i * kThreads / kChunksPerRow));
         Value sourceRow =
-            arith::MinUIOp::create(at, loc, add(at, start, row), last);
+            arith::MinUIOp::create(at, loc, ix.add(at, start, row), last);
         tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
             at, loc, tokenType, tiles, ValueRange{stage, row, chunkColumn},
             source, ValueRange{sourceRow, column}, at.getIndexAttr(kVector),
@@ -440,64 +430,35 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   // column 0 and lanes 16-31 the same rows at column 8 (registers a0-a3 of
   // the m16n8k16 A fragment); for W, two n8 products' B fragments: rows
   // (l % 8) + 8 (l / 16), column 8 ((l / 8) % 2).
-  Value aLaneRow = add(kb, warpRow, rem(kb, lane, 16));
-  Value aLaneColumn = mul(kb, div(kb, lane, 16), 8);
-  Value wLaneRow = add(
-      kb, warpColumn, add(kb, rem(kb, lane, 8), mul(kb, div(kb, lane, 16), 8)));
-  Value wLaneColumn = mul(kb, rem(kb, div(kb, lane, 8), 2), 8);
-  auto i32 = kb.getI32Type();
-  auto f32 = kb.getF32Type();
-  auto fragmentType = VectorType::get({4, 2}, bf16);
-  // The four 32-bit registers of an ldmatrix x4 at tiles[stage, row, col].
-  auto loadMatrices = [&](OpBuilder &at, Value tiles, Value stage, Value row,
-                          Value col) {
-    Value fragment = nvgpu::LdMatrixOp::create(
-        at, loc, fragmentType, tiles, ValueRange{stage, row, col},
-        at.getBoolAttr(false), at.getI32IntegerAttr(4));
-    SmallVector<Value> registers;
-    for (int64_t r = 0; r < 4; ++r) {
-      Value pair =
-          vector::ExtractOp::create(at, loc, fragment, ArrayRef<int64_t>{r});
-      Value word =
-          vector::BitCastOp::create(at, loc, VectorType::get({1}, i32), pair);
-      registers.push_back(
-          vector::ExtractOp::create(at, loc, word, ArrayRef<int64_t>{0}));
-    }
-    return registers;
-  };
-  auto resultType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  Value aLaneRow = ix.add(kb, warpRow, ix.rem(kb, lane, 16));
+  Value aLaneColumn = ix.mul(kb, ix.div(kb, lane, 16), 8);
+  Value wLaneRow = ix.add(
+      kb, warpColumn,
+      ix.add(kb, ix.rem(kb, lane, 8), ix.mul(kb, ix.div(kb, lane, 16), 8)));
+  Value wLaneColumn = ix.mul(kb, ix.rem(kb, ix.div(kb, lane, 8), 2), 8);
   // The products of one staged step: two depths of 16.
   auto multiplyStep = [&](OpBuilder &at, Value stage, ValueRange acc) {
     SmallVector<Value> next(acc.begin(), acc.end());
     for (int64_t depth = 0; depth < kDepthStep; depth += kMmaDepth) {
-      SmallVector<SmallVector<Value>> aRegisters, wRegisters;
+      SmallVector<std::array<Value, 4>> aRegisters, wRegisters;
       for (int64_t i = 0; i < kWarpTilesM; ++i)
-        aRegisters.push_back(loadMatrices(
-            at, aTiles, stage, add(at, aLaneRow, cst(at, i * kMmaRows)),
-            add(at, aLaneColumn, cst(at, depth))));
+        aRegisters.push_back(
+            loadMatrices(at, loc, aTiles,
+                         ValueRange{stage, ix.add(at, aLaneRow, i * kMmaRows),
+                                    ix.add(at, aLaneColumn, depth)},
+                         /*transpose=*/false));
       for (int64_t p = 0; p < kWarpTilesN / 2; ++p)
         wRegisters.push_back(loadMatrices(
-            at, wTiles, stage, add(at, wLaneRow, cst(at, p * 2 * kMmaColumns)),
-            add(at, wLaneColumn, cst(at, depth))));
-      for (int64_t i = 0; i < kWarpTilesM; ++i) {
-        for (int64_t j = 0; j < kWarpTilesN; ++j) {
-          ArrayRef<Value> pair =
-              ArrayRef<Value>(wRegisters[j / 2]).slice(2 * (j % 2), 2);
-          int64_t first = 4 * (i * kWarpTilesN + j);
-          auto mma = NVVM::MmaOp::create(
-              at, loc, resultType, aRegisters[i], pair,
-              ArrayRef<Value>(next).slice(first, 4),
-              ArrayRef<int64_t>{kMmaRows, kMmaColumns, kMmaDepth}, std::nullopt,
-              std::nullopt,
-              std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                            NVVM::MMATypes::bf16},
-              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                             NVVM::MMALayout::col});
-          for (int64_t e = 0; e < 4; ++e)
-            next[first + e] = LLVM::ExtractValueOp::create(
-                at, loc, mma.getResult(), ArrayRef<int64_t>{e});
-        }
-      }
+            at, loc, wTiles,
+            ValueRange{stage, ix.add(at, wLaneRow, p * 2 * kMmaColumns),
+                       ix.add(at, wLaneColumn, depth)},
+            /*transpose=*/false));
+      for (int64_t i = 0; i < kWarpTilesM; ++i)
+        for (int64_t j = 0; j < kWarpTilesN; ++j)
+          multiplyAccumulateBf16(
+              at, loc, aRegisters[i],
+              ArrayRef<Value>(wRegisters[j / 2]).slice(2 * (j % 2), 2),
+              MutableArrayRef<Value>(next).slice(4 * (i * kWarpTilesN + j), 4));
     }
     return next;
   };
@@ -508,20 +469,20 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   Value splitIndex = launch.getBlockIds().z;
   Value firstStep = arith::MulIOp::create(kb, loc, splitIndex, stepsPerSplit);
   Value endStep = arith::MinUIOp::create(
-      kb, loc, add(kb, firstStep, stepsPerSplit), cst(kb, depthSteps));
+      kb, loc, ix.add(kb, firstStep, stepsPerSplit), cst(kb, depthSteps));
   Value lastStep = arith::SubIOp::create(kb, loc, endStep, one);
   auto stageOf = [&](OpBuilder &at, Value step) {
-    return rem(at, arith::SubIOp::create(at, loc, step, firstStep), kStages);
+    return ix.rem(at, arith::SubIOp::create(at, loc, step, firstStep), kStages);
   };
-  Value first = copyStep(kb, mul(kb, firstStep, kDepthStep), cst(kb, 0));
+  Value first = copyStep(kb, ix.mul(kb, firstStep, kDepthStep), cst(kb, 0));
   // Step s's tiles are multiplied while step s + 1's arrive; the last
   // step, with nothing more to copy, after the loop.
   auto steps = scf::ForOp::create(
       kb, loc, firstStep, lastStep, one, inits,
       [&](OpBuilder &sb, Location, Value s, ValueRange acc) {
-        Value next = add(sb, s, one);
+        Value next = ix.add(sb, s, one);
         Value group =
-            copyStep(sb, mul(sb, next, kDepthStep), stageOf(sb, next));
+            copyStep(sb, ix.mul(sb, next, kDepthStep), stageOf(sb, next));
         await(sb, group, 1);
         SmallVector<Value> sums = multiplyStep(sb, stageOf(sb, s), acc);
         // Every warp is done with this stage before the next copy into it.
@@ -534,8 +495,8 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
 
   // C's fragment of product (i, j): rows g and g + 8 of its 16, columns
   // 2 (l % 4) + {0, 1} of its 8.
-  Value group = div(kb, lane, 4);
-  Value pairColumn = mul(kb, rem(kb, lane, 4), 2);
+  Value group = ix.div(kb, lane, 4);
+  Value pairColumn = ix.mul(kb, ix.rem(kb, lane, 4), 2);
   Value nBound = cst(kb, n);
   // A block that is one of several splits stores its partial tile.
   Value whole = partials ? arith::CmpIOp::create(
@@ -558,16 +519,17 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
           scf::YieldOp::create(eb, loc);
         });
   };
-  Value warpRowStart = add(kb, add(kb, rowStart, warpRow), group);
-  Value warpColumnStart = add(kb, add(kb, columnStart, warpColumn), pairColumn);
+  Value warpRowStart = ix.add(kb, ix.add(kb, rowStart, warpRow), group);
+  Value warpColumnStart =
+      ix.add(kb, ix.add(kb, columnStart, warpColumn), pairColumn);
   for (int64_t i = 0; i < kWarpTilesM; ++i) {
     for (int64_t half = 0; half < 2; ++half) {
-      Value row = add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
+      Value row = ix.add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
       Value rowInside =
           arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, row, m);
       for (int64_t j = 0; j < kWarpTilesN; ++j) {
         for (int64_t e = 0; e < 2; ++e) {
-          Value col = add(kb, warpColumnStart, cst(kb, j * kMmaColumns + e));
+          Value col = ix.add(kb, warpColumnStart, cst(kb, j * kMmaColumns + e));
           Value inside = arith::AndIOp::create(
               kb, loc, rowInside,
               arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, col,
@@ -597,12 +559,12 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     auto sum = gpu::LaunchOp::create(tb, loc, blocks, one, one,
                                      cst(tb, kSumThreads), one, one);
     OpBuilder sb = OpBuilder::atBlockEnd(&sum.getBody().front());
-    Value index = add(sb, mul(sb, sum.getBlockIds().x, kSumThreads),
-                      sum.getThreadIds().x);
+    Value index = ix.add(sb, ix.mul(sb, sum.getBlockIds().x, kSumThreads),
+                         sum.getThreadIds().x);
     Value inside = arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult,
                                          index, elements);
     scf::IfOp::create(sb, loc, inside, [&](OpBuilder &ib, Location) {
-      Value row = div(ib, index, n), col = rem(ib, index, n);
+      Value row = ix.div(ib, index, n), col = ix.rem(ib, index, n);
       Value total =
           scf::ForOp::create(
               ib, loc, cst(ib, 0), splits, cst(ib, 1),
