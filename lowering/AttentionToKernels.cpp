@@ -1,4 +1,4 @@
-//===- AttentionToKernels.cpp - cached attention as GPU kernels -----------===//
+//===- AttentionToKernels.cpp - attention as GPU kernels -------------------===//
 //
 // gemma.attention over a KV cache as two gpu.launch ops, flash-decoding
 // style, for targets with thousands of threads (the loop nests of
@@ -18,6 +18,12 @@
 // written the call's new keys and values into before attention (SPEC §4's
 // window and causal masks, and the image rule of docs/vision.md:
 // visible = (u <= t OR same image) AND inside the window).
+//
+// Prefills on the tensor cores take one FlashAttention-2 kernel instead of
+// kernel 1 (buildFlash). So does the vision encoder's attention, which has
+// no cache and no mask: its keys and values are first copied to bf16 rows
+// in the cache's layout, zero-padded to the mma depth (SigLIP's head_dim 72
+// to 80), and the kernel normalises and stores the rows itself.
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,8 +63,6 @@ constexpr int64_t kFlashTargetBlocks = 264, kFlashMinimumSteps = 4;
 // A tile row in workgroup memory is padded by 8 bf16 (16 bytes), so that
 // the eight rows an ldmatrix phase reads fall in eight bank groups.
 constexpr int64_t kFlashPad = 8;
-// m16n8k16: an mma's rows, columns and depth.
-constexpr int64_t kMmaRows = 16, kMmaColumns = 8, kMmaDepth = 16;
 
 Value f32Constant(OpBuilder &b, Location loc, float value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
@@ -71,58 +75,83 @@ public:
       : loc(op.getLoc()), cacheType(op.getCacheType()),
         keysPerSplit(keysPerSplit) {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    queryTokens = qType.getDimSize(0);
     heads = qType.getDimSize(1);
     headDim = qType.getDimSize(2);
-    group = heads / cacheType.getKvHeads();
+    group = heads / cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
     perLane = headDim / kWarp;
     scale = op.getScale().convertToFloat();
     if (std::optional<APFloat> c = op.getSoftcap())
       softcap = c->convertToFloat();
-    if (cacheType.isLocal())
-      window = *cacheType.getLayer().getWindow();
     q = rowBufferOf(b, loc, adaptor.getQuery());
-    cache = adaptor.getCache();
-    pos = adaptor.getPosition();
     if (adaptor.getImageGroups())
       groups = bufferOf(b, loc, adaptor.getImageGroups());
-    // The largest multiple of 16 up to 128 that divides the head dimension.
-    for (passColumns = std::min(kMaxPassColumns, headDim / 16 * 16);
-         passColumns > 0 && headDim % passColumns != 0; passColumns -= 16) {
+    // The tensor-core kernel's key rows: the head dimension, zero-padded to
+    // the mma depth; its passes: the largest multiple of 16 up to 128 that
+    // divides them.
+    paddedDim = llvm::alignTo(headDim, kMmaDepth);
+    for (passColumns = std::min(kMaxPassColumns, paddedDim);
+         paddedDim % passColumns != 0; passColumns -= kMmaDepth) {
     }
+    if (!cacheType) {
+      // applies() takes an attention without a cache for the tensor-core
+      // kernel only, over a bf16 copy of the keys and values.
+      keys = bufferOf(b, loc, adaptor.getKey());
+      values = bufferOf(b, loc, adaptor.getValue());
+      pos = idx(b, loc, 0);
+      flash = true;
+      return;
+    }
+    if (cacheType.isLocal())
+      window = *cacheType.getLayer().getWindow();
+    cache = adaptor.getCache();
+    pos = adaptor.getPosition();
     flash = tensorCores && cacheType.getElementType().isBF16() &&
-            headDim % kMmaDepth == 0 && passColumns > 0;
+            headDim % kMmaDepth == 0;
   }
 
-  // Whether the kernels can take `op`: a cache, and a head dimension the
-  // lanes of a warp share evenly.
-  static bool applies(AttentionOp op) {
-    auto qType = cast<RankedTensorType>(op.getQuery().getType());
-    return op.getCache() && qType.getDimSize(2) % kWarp == 0;
+  // Whether the kernels can take `op`: over a cache, a head dimension the
+  // lanes of a warp share evenly; without one (every token seeing every
+  // token: the vision encoder), the tensor cores, projections that round
+  // their inputs to bf16 (gemma.matmul_inputs: the kernel rounds q, k, v
+  // and the weights alike) and whole pairs of dimensions.
+  static bool applies(AttentionOp op, bool tensorCores) {
+    int64_t headDim =
+        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+    if (op.getCache())
+      return headDim % kWarp == 0;
+    return tensorCores && !op.getImageGroups() &&
+           op.getMask().getKind() == MaskKind::Bidirectional &&
+           matmulInputType(op.getOperation()).isBF16() && headDim % 2 == 0;
   }
 
   Value build(OpBuilder &b) {
     auto f32 = b.getF32Type();
-    int64_t dyn = ShapedType::kDynamic;
     tokens = memref::DimOp::create(b, loc, q, 0);
-    // The most keys a query scans: the whole call's with images (a token
-    // sees the later tokens of its image), its own prefix otherwise; a
-    // local layer's window bounds it.
+    // The most keys a query scans: the whole call's with images or without
+    // a mask (a token sees the later tokens of its image), its own prefix
+    // otherwise; a local layer's window bounds it.
     span = arith::AddIOp::create(b, loc, pos, tokens);
     if (window)
       span = arith::MinUIOp::create(
           b, loc, span,
           arith::AddIOp::create(b, loc, tokens, idx(b, loc, window - 1)));
-    splits = arith::MaxUIOp::create(
-        b, loc, idx(b, loc, 1),
-        arith::CeilDivUIOp::create(b, loc, span, idx(b, loc, keysPerSplit)));
-    out = memref::AllocOp::create(b, loc,
-                                  MemRefType::get({dyn, heads, headDim}, f32),
-                                  ValueRange{tokens});
+    // Of the query's type: static for the vision encoder.
+    out = memref::AllocOp::create(
+        b, loc, MemRefType::get({queryTokens, heads, headDim}, f32),
+        ShapedType::isDynamic(queryTokens) ? ValueRange{tokens} : ValueRange{});
     Value rows = arith::MulIOp::create(b, loc, tokens, idx(b, loc, heads));
     Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows,
                                       idx(b, loc, 0));
     auto guard = scf::IfOp::create(b, loc, any, /*withElse=*/false);
     OpBuilder g = guard.getThenBodyBuilder();
+    if (!cacheType) {
+      // One kernel writes the normalised rows itself: every call of the
+      // vision encoder makes enough blocks without splitting the keys.
+      packKeysAndValues(g);
+      buildFlash(g);
+      return out;
+    }
     if (!flash) {
       buildSplitKernels(g, rows);
       return out;
@@ -133,14 +162,8 @@ public:
     scf::IfOp::create(
         g, loc, many,
         [&](OpBuilder &tb, Location) {
-          // The flash kernel splits the keys its own way.
-          Value splitKernelSplits = splits;
           buildFlash(tb);
-          auto combineLaunch = gpu::LaunchOp::create(
-              tb, loc, rows, idx(tb, loc, 1), idx(tb, loc, 1),
-              idx(tb, loc, kWarp), idx(tb, loc, 1), idx(tb, loc, 1));
-          buildCombine(combineLaunch);
-          splits = splitKernelSplits;
+          launchCombine(tb, rows);
           scf::YieldOp::create(tb, loc);
         },
         [&](OpBuilder &eb, Location) {
@@ -168,17 +191,63 @@ private:
 
   // The split and combine kernels over `rows` = tokens x heads.
   void buildSplitKernels(OpBuilder &g, Value rows) {
+    splits = arith::MaxUIOp::create(
+        g, loc, idx(g, loc, 1),
+        arith::CeilDivUIOp::create(g, loc, span, idx(g, loc, keysPerSplit)));
     allocatePartials(g);
     Value one = idx(g, loc, 1);
     auto splitsLaunch = gpu::LaunchOp::create(g, loc, rows, splits, one,
                                               idx(g, loc, kWarp), one, one);
     buildSplits(splitsLaunch);
-    auto combineLaunch = gpu::LaunchOp::create(g, loc, rows, one, one,
-                                               idx(g, loc, kWarp), one, one);
-    buildCombine(combineLaunch);
+    launchCombine(g, rows);
   }
 
-private:
+  // The combine kernel over `rows` = tokens x heads, a warp each.
+  void launchCombine(OpBuilder &g, Value rows) {
+    Value one = idx(g, loc, 1);
+    auto launch = gpu::LaunchOp::create(g, loc, rows, one, one,
+                                        idx(g, loc, kWarp), one, one);
+    buildCombine(launch);
+  }
+
+  // The keys and values of a call without a cache, as the tensor-core
+  // kernel reads a cache: bf16 rows [plane (key, value), kv head, token,
+  // paddedDim], zero past the head dimension. A block per (token, kv head),
+  // a thread per column.
+  void packKeysAndValues(OpBuilder &b) {
+    auto bf16 = b.getBF16Type();
+    int64_t kvHeads = heads / group;
+    cache = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get({2, kvHeads, ShapedType::kDynamic, paddedDim}, bf16),
+        ValueRange{tokens});
+    Value one = idx(b, loc, 1);
+    auto launch = gpu::LaunchOp::create(b, loc, tokens, idx(b, loc, kvHeads),
+                                        one, idx(b, loc, paddedDim), one, one);
+    OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
+    Value t = launch.getBlockIds().x, kvHead = launch.getBlockIds().y;
+    Value d = launch.getThreadIds().x;
+    Value inside = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, d,
+                                         idx(kb, loc, headDim));
+    Value column =
+        arith::MinUIOp::create(kb, loc, d, idx(kb, loc, headDim - 1));
+    Value zero = arith::ConstantOp::create(kb, loc, kb.getZeroAttr(bf16));
+    for (auto [plane, rowsOf] :
+         {std::pair{int64_t{0}, keys}, std::pair{int64_t{1}, values}}) {
+      Value x = memref::LoadOp::create(kb, loc, rowsOf,
+                                       ValueRange{t, kvHead, column});
+      if (!x.getType().isBF16()) {
+        if (!x.getType().isF32())
+          x = arith::ExtFOp::create(kb, loc, kb.getF32Type(), x);
+        x = arith::TruncFOp::create(kb, loc, bf16, x);
+      }
+      memref::StoreOp::create(
+          kb, loc, arith::SelectOp::create(kb, loc, inside, x, zero), cache,
+          ValueRange{idx(kb, loc, plane), kvHead, t, d});
+    }
+    gpu::TerminatorOp::create(kb, loc);
+  }
+
   VectorType laneType(Type element) const {
     return VectorType::get({perLane}, element);
   }
@@ -363,13 +432,15 @@ private:
     IndexOps ix(loc);
     auto workgroup = gpu::AddressSpaceAttr::get(
         ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
-    auto keyTileType = MemRefType::get({kFlashKeys, headDim + kFlashPad}, bf16,
-                                       AffineMap(), workgroup);
+    auto keyTileType = MemRefType::get({kFlashKeys, paddedDim + kFlashPad},
+                                       bf16, AffineMap(), workgroup);
     auto valueTileType = MemRefType::get({kFlashKeys, passColumns + kFlashPad},
                                          bf16, AffineMap(), workgroup);
     constexpr int64_t kTokensPerBlock = kFlashRows * kFlashWarps;
     constexpr int64_t kThreads = kFlashWarps * kWarp;
-    const int64_t passes = headDim / passColumns;
+    const int64_t passes = paddedDim / passColumns;
+    // Without a cache the kernel normalises its rows and stores them.
+    const bool direct = !cacheType;
     Value one = cst(b, 1);
     Value tiles =
         arith::CeilDivUIOp::create(b, loc, tokens, cst(b, kTokensPerBlock));
@@ -378,19 +449,24 @@ private:
     // gemma-3-1b is 64): each split at least kFlashMinimumSteps steps of
     // the most a tile scans, its partial rows combined as the split
     // kernels' are.
-    Value blocks = ix.mul(b, tiles, heads * passes);
-    Value mostSteps = arith::CeilDivUIOp::create(
-        b, loc, ix.add(b, span, kTokensPerBlock - 1), cst(b, kFlashKeys));
-    Value splitCap = arith::MaxUIOp::create(
-        b, loc, one, ix.div(b, mostSteps, kFlashMinimumSteps));
-    splits = arith::MinUIOp::create(
-        b, loc, splitCap,
-        arith::CeilDivUIOp::create(b, loc, cst(b, kFlashTargetBlocks), blocks));
-    allocatePartials(b);
+    if (direct) {
+      splits = one;
+    } else {
+      Value blocks = ix.mul(b, tiles, heads * passes);
+      Value mostSteps = arith::CeilDivUIOp::create(
+          b, loc, ix.add(b, span, kTokensPerBlock - 1), cst(b, kFlashKeys));
+      Value splitCap = arith::MaxUIOp::create(
+          b, loc, one, ix.div(b, mostSteps, kFlashMinimumSteps));
+      splits = arith::MinUIOp::create(
+          b, loc, splitCap,
+          arith::CeilDivUIOp::create(b, loc, cst(b, kFlashTargetBlocks),
+                                     blocks));
+      allocatePartials(b);
+    }
     // The tiles live in dynamic workgroup memory: ownership-based buffer
     // deallocation, which runs after this conversion, would give workgroup
     // attributions (memref block arguments) ownership flags.
-    const int64_t keyTileBytes = kFlashKeys * (headDim + kFlashPad) * 2;
+    const int64_t keyTileBytes = kFlashKeys * (paddedDim + kFlashPad) * 2;
     const int64_t tileBytes =
         keyTileBytes + kFlashKeys * (passColumns + kFlashPad) * 2;
     Value sharedBytes = arith::ConstantOp::create(
@@ -442,8 +518,8 @@ private:
     }
     Value blockLast = arith::MinUIOp::create(
         kb, loc, ix.add(kb, tileStart, kTokensPerBlock - 1), lastToken);
-    Value hi = groups ? ix.add(kb, pos, tokens)
-                      : ix.add(kb, ix.add(kb, pos, blockLast), 1);
+    Value hi = groups || !cacheType ? ix.add(kb, pos, tokens)
+                                    : ix.add(kb, ix.add(kb, pos, blockLast), 1);
     Value keySteps = arith::CeilDivUIOp::create(
         kb, loc, arith::SubIOp::create(kb, loc, hi, lo), cst(kb, kFlashKeys));
     // This split's steps [firstStep, endStep); none for a short tile's
@@ -467,18 +543,32 @@ private:
       return packBf16Pair(at, loc, v);
     };
     // The query's A fragments, a step of 16 dimensions each: rows g, g + 8
-    // at columns 2 (l % 4) + {0, 1} and + 8.
+    // at columns 2 (l % 4) + {0, 1} and + 8; zero past the head dimension
+    // (a register's 8 columns from `first` on).
     SmallVector<std::array<Value, 4>> query;
     Value pairColumn = ix.mul(kb, quad, 2);
-    for (int64_t d = 0; d < headDim; d += kMmaDepth) {
-      Value col = ix.add(kb, pairColumn, d);
-      Value colHigh = ix.add(kb, col, 8);
-      query.push_back(
-          {pairRegister(kb, q, ValueRange{readToken[0], h, col}),
-           pairRegister(kb, q, ValueRange{readToken[1], h, col}),
-           pairRegister(kb, q, ValueRange{readToken[0], h, colHigh}),
-           pairRegister(kb, q, ValueRange{readToken[1], h, colHigh})});
-    }
+    Value zeroPair = arith::ConstantIntOp::create(kb, loc, kb.getI32Type(), 0);
+    auto queryRegister = [&](OpBuilder &at, Value token, int64_t first) {
+      Value col = ix.add(at, pairColumn, first);
+      if (first >= headDim)
+        return zeroPair;
+      if (first + 8 <= headDim)
+        return pairRegister(at, q, ValueRange{token, h, col});
+      Value inside = arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult,
+                                           col, cst(at, headDim));
+      Value read =
+          pairRegister(at, q,
+                       ValueRange{token, h,
+                                  arith::MinUIOp::create(
+                                      at, loc, col, cst(at, headDim - 2))});
+      return arith::SelectOp::create(at, loc, inside, read, zeroPair)
+          .getResult();
+    };
+    for (int64_t d = 0; d < paddedDim; d += kMmaDepth)
+      query.push_back({queryRegister(kb, readToken[0], d),
+                       queryRegister(kb, readToken[1], d),
+                       queryRegister(kb, readToken[0], d + 8),
+                       queryRegister(kb, readToken[1], d + 8)});
 
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
     // Copies the cache rows of keys u0 .. u0 + 31 (clamped to the last
@@ -487,7 +577,7 @@ private:
     auto copyKeys = [&](OpBuilder &at, Value u0) {
       SmallVector<Value> copies;
       for (auto [tile, plane, columns, first] :
-           {std::tuple{keyTile, int64_t{0}, headDim, cst(at, 0)},
+           {std::tuple{keyTile, int64_t{0}, paddedDim, cst(at, 0)},
             std::tuple{valueTile, int64_t{1}, passColumns, passStart}}) {
         const int64_t chunksPerRow = columns / 8;
         const int64_t chunks = kFlashKeys * chunksPerRow;
@@ -501,8 +591,7 @@ private:
           Value col = ix.mul(at, ix.rem(at, chunk, chunksPerRow), 8);
           Value u =
               arith::MinUIOp::create(at, loc, ix.add(at, u0, row), lastKey);
-          Value slot =
-              cacheType.isLocal() ? ix.rem(at, u, cacheType.getCapacity()) : u;
+          Value slot = window ? ix.rem(at, u, cacheType.getCapacity()) : u;
           copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
               at, loc, tokenType, tile, ValueRange{row, col}, cache,
               ValueRange{cst(at, plane), kvHead, slot, ix.add(at, col, first)},
@@ -547,7 +636,7 @@ private:
           copyKeys(sb, u0);
           // Scores: 16 rows x 32 keys, four n8 products.
           SmallVector<Value> scores(kKeyProducts * 4, zero);
-          for (int64_t d = 0; d < headDim / kMmaDepth; ++d) {
+          for (int64_t d = 0; d < paddedDim / kMmaDepth; ++d) {
             for (int64_t p = 0; p < kKeyProducts / 2; ++p) {
               std::array<Value, 4> keys = loadMatrices(
                   sb, loc, keyTile,
@@ -569,11 +658,13 @@ private:
               int64_t r = e / 2;
               Value u = ix.add(sb, u0, ix.add(sb, pairColumn, 8 * j + e % 2));
               Value score = scaledScore(sb, scores[4 * j + e]);
-              Value seen = arith::AndIOp::create(
-                  sb, loc,
-                  arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult, u,
-                                        hi),
-                  visibleKey(sb, readToken[r], rowPosition[r], u, ownGroup[r]));
+              Value seen = arith::CmpIOp::create(
+                  sb, loc, arith::CmpIPredicate::ult, u, hi);
+              if (cacheType)
+                seen = arith::AndIOp::create(sb, loc, seen,
+                                             visibleKey(sb, readToken[r],
+                                                        rowPosition[r], u,
+                                                        ownGroup[r]));
               if (window)
                 seen = arith::AndIOp::create(
                     sb, loc, seen,
@@ -653,24 +744,52 @@ private:
           scf::YieldOp::create(sb, loc, next);
         });
     // The split's partial rows as the split kernels store theirs:
-    // unnormalised, with the row's max and its sum across its lanes.
+    // unnormalised, with the row's max and its sum across its lanes; or,
+    // direct, the rows themselves.
     for (int64_t r = 0; r < 2; ++r) {
       Value sum = steps.getResult(2 + r);
       for (int32_t offset : {1, 2})
         sum = arith::AddFOp::create(kb, loc, sum, shuffleXor(kb, sum, offset));
+      Value inverse =
+          direct ? arith::DivFOp::create(kb, loc, f32Constant(kb, loc, 1), sum)
+                 : Value();
       Value stored = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
                                            rowToken[r], tokens);
       scf::IfOp::create(kb, loc, stored, [&](OpBuilder &tb, Location) {
         for (int64_t n = 0; n < valueProducts; ++n) {
+          Value x = steps.getResult(4 + 4 * n + 2 * r),
+                y = steps.getResult(4 + 4 * n + 2 * r + 1);
+          if (direct) {
+            x = arith::MulFOp::create(tb, loc, x, inverse);
+            y = arith::MulFOp::create(tb, loc, y, inverse);
+          }
           Value pair = vector::FromElementsOp::create(
-              tb, loc, VectorType::get({2}, f32),
-              ValueRange{steps.getResult(4 + 4 * n + 2 * r),
-                         steps.getResult(4 + 4 * n + 2 * r + 1)});
-          vector::StoreOp::create(
-              tb, loc, pair, partial,
-              ValueRange{rowToken[r], h, split,
-                         ix.add(tb, passStart,
-                                ix.add(tb, pairColumn, n * kMmaColumns))});
+              tb, loc, VectorType::get({2}, f32), ValueRange{x, y});
+          Value column =
+              ix.add(tb, passStart, ix.add(tb, pairColumn, n * kMmaColumns));
+          if (!direct) {
+            vector::StoreOp::create(tb, loc, pair, partial,
+                                    ValueRange{rowToken[r], h, split, column});
+            continue;
+          }
+          // A pair lies wholly inside the (even) head dimension or past it;
+          // a single pass knows which of its products lie inside.
+          if (passes == 1 && (n + 1) * kMmaColumns <= headDim) {
+            vector::StoreOp::create(tb, loc, pair, out,
+                                    ValueRange{rowToken[r], h, column});
+            continue;
+          }
+          Value inside = arith::CmpIOp::create(
+              tb, loc, arith::CmpIPredicate::ult, column, cst(tb, headDim));
+          scf::IfOp::create(tb, loc, inside, [&](OpBuilder &ib, Location) {
+            vector::StoreOp::create(ib, loc, pair, out,
+                                    ValueRange{rowToken[r], h, column});
+            scf::YieldOp::create(ib, loc);
+          });
+        }
+        if (direct) {
+          scf::YieldOp::create(tb, loc);
+          return;
         }
         Value first = arith::AndIOp::create(
             tb, loc,
@@ -790,18 +909,21 @@ private:
   KVCacheType cacheType;
   int64_t keysPerSplit;
   bool flash = false;
-  int64_t passColumns = 0;
-  int64_t heads = 0, headDim = 0, group = 1, perLane = 1, window = 0;
+  int64_t paddedDim = 0, passColumns = 0;
+  int64_t queryTokens = 0, heads = 0, headDim = 0, group = 1, perLane = 1,
+          window = 0;
   float scale = 1;
   std::optional<float> softcap;
-  Value q, cache, pos, groups, tokens, span, splits;
+  // cache: the KV cache, or the bf16 copy of a call's keys and values
+  // without one (packKeysAndValues).
+  Value q, keys, values, cache, pos, groups, tokens, span, splits;
   Value partial, partialMax, partialSum, out;
 };
 
 } // namespace
 
-bool attentionKernelsApply(AttentionOp op) {
-  return AttentionKernels::applies(op);
+bool attentionKernelsApply(AttentionOp op, bool tensorCores) {
+  return AttentionKernels::applies(op, tensorCores);
 }
 
 Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,

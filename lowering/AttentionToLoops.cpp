@@ -1254,7 +1254,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
   LogicalResult
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Value out = gpuKernels && attentionKernelsApply(op)
+    Value out = gpuKernels && attentionKernelsApply(op, tensorCores)
                     ? buildAttentionKernels(op, adaptor, rewriter, keysPerSplit,
                                             tensorCores)
                 : AttentionByContractions::applies(op)

@@ -100,14 +100,17 @@ SmallVector<AffineMap> projectionMaps(MLIRContext *ctx) {
           AffineMap::get(3, 0, {m, n}, ctx)};
 }
 
-Type matmulInputType(OpBuilder &b) {
-  Operation *scope = b.getInsertionBlock()->getParentOp();
-  auto module = isa<ModuleOp>(scope) ? cast<ModuleOp>(scope)
-                                     : scope->getParentOfType<ModuleOp>();
+Type matmulInputType(Operation *op) {
+  auto module =
+      isa<ModuleOp>(op) ? cast<ModuleOp>(op) : op->getParentOfType<ModuleOp>();
   if (module)
     if (auto type = module->getAttrOfType<TypeAttr>(kMatmulInputsAttr))
       return type.getValue();
-  return b.getF32Type();
+  return Float32Type::get(op->getContext());
+}
+
+Type matmulInputType(OpBuilder &b) {
+  return matmulInputType(b.getInsertionBlock()->getParentOp());
 }
 
 Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x) {

@@ -53,6 +53,8 @@ SmallVector<AffineMap> projectionMaps(MLIRContext *ctx);
 /// The element type projections round their activations to: the enclosing
 /// module's gemma.matmul_inputs, f32 when it has none.
 Type matmulInputType(OpBuilder &b);
+/// The same for the module enclosing `op`.
+Type matmulInputType(Operation *op);
 /// `x` rounded (arith.truncf, round-to-nearest-even) to the module's
 /// gemma.matmul_inputs element type, or `x` itself when it has that type.
 Value roundToMatmulInputs(OpBuilder &b, Location loc, Value x);

@@ -60,8 +60,9 @@ void multiplyAccumulateBf16(OpBuilder &b, Location loc, ArrayRef<Value> a,
   auto resultType =
       LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   auto mma = NVVM::MmaOp::create(
-      b, loc, resultType, a, bRegisters, acc, ArrayRef<int64_t>{16, 8, 16},
-      std::nullopt, std::nullopt,
+      b, loc, resultType, a, bRegisters, acc,
+      ArrayRef<int64_t>{kMmaRows, kMmaColumns, kMmaDepth}, std::nullopt,
+      std::nullopt,
       std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});

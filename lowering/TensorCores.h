@@ -19,6 +19,10 @@
 
 namespace mlir::gemma {
 
+/// The shape of one bf16 `mma.sync`, m16n8k16: its rows (of A and C),
+/// columns (of B and C) and depth.
+inline constexpr int64_t kMmaRows = 16, kMmaColumns = 8, kMmaDepth = 16;
+
 /// Unsigned index arithmetic at one location, for the index maps of GPU
 /// kernels (lanes, tiles, rows): each builds one arith op on `index`
 /// values where the caller's builder stands.

@@ -284,7 +284,6 @@ constexpr int64_t kBlockRows = 128, kBlockColumns = 128, kDepthStep = 32;
 constexpr int64_t kWarpRows = 64, kWarpColumns = 32, kStages = 2;
 constexpr int64_t kBlockWarps =
     (kBlockRows / kWarpRows) * (kBlockColumns / kWarpColumns);
-constexpr int64_t kMmaRows = 16, kMmaColumns = 8, kMmaDepth = 16;
 constexpr int64_t kWarpTilesM = kWarpRows / kMmaRows;       // 4
 constexpr int64_t kWarpTilesN = kWarpColumns / kMmaColumns; // 4
 // A tile row in workgroup memory: 32 bf16 and 8 of padding, so that the

@@ -22,16 +22,16 @@
 // CHECK-NEXT: %[[C15:.*]] = arith.constant 15 : index
 // CHECK-NEXT: %[[WINDOWED:.*]] = arith.addi %[[TOKENS]], %[[C15]] : index
 // CHECK-NEXT: %[[SPAN:.*]] = arith.minui %[[PREFIX]], %[[WINDOWED]] : index
-// CHECK-NEXT: %[[C64:.*]] = arith.constant 64 : index
-// CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
-// CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
-// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
 // CHECK-NEXT: %[[OUT:.*]] = memref.alloc(%[[TOKENS]]) : memref<?x2x64xf32>
 // CHECK-NEXT: %[[C2:.*]] = arith.constant 2 : index
 // CHECK-NEXT: %[[ROWS:.*]] = arith.muli %[[TOKENS]], %[[C2]] : index
 // CHECK-NEXT: %[[C0B:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[ANY:.*]] = arith.cmpi ugt, %[[ROWS]], %[[C0B]] : index
 // CHECK-NEXT: scf.if %[[ANY]] {
+// CHECK-NEXT: %[[C64:.*]] = arith.constant 64 : index
+// CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
+// CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
 // CHECK-NEXT: %[[PARTIAL:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
 // CHECK-NEXT: %[[PMAX:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
 // CHECK-NEXT: %[[PSUM:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
@@ -180,9 +180,10 @@
 // CHECK-NEXT: }
 // Kernel 2: grid (tokens * heads), a warp a block: M = max of the splits'
 // maxima, then out = sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s.
+// CHECK-NEXT: %[[ONE2:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[C32B:.*]] = arith.constant 32 : index
-// CHECK-NEXT: gpu.launch blocks(%[[R2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]])
-// CHECK-SAME: threads(%[[LANE2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C32B]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]]) {
+// CHECK-NEXT: gpu.launch blocks(%[[R2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[ONE2]], %{{[^ ]*}} = %[[ONE2]])
+// CHECK-SAME: threads(%[[LANE2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C32B]], %{{[^ ]*}} = %[[ONE2]], %{{[^ ]*}} = %[[ONE2]]) {
 // CHECK-NEXT: %[[J2A:.*]] = arith.constant 2 : index
 // CHECK-NEXT: %[[T2:.*]] = arith.divui %[[R2]], %[[J2A]] : index
 // CHECK-NEXT: %[[J2B:.*]] = arith.constant 2 : index
@@ -291,12 +292,12 @@ func.func @local_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2
 // CHECK-SAME: %[[Q:[^:]+]]: tensor<?x4x64xf32>, %{{[^:]+}}: tensor<?x2x64xf32>, %[[CACHE:[^:]+]]: memref<2x2x128x64xf32>, %[[POS:[^:]+]]: index)
 // CHECK: %[[TOKENS:.*]] = memref.dim
 // CHECK-NEXT: %[[SPAN:.*]] = arith.addi %[[POS]], %[[TOKENS]] : index
-// CHECK-NEXT: %[[C64:.*]] = arith.constant 64 : index
+// CHECK: %[[C4:.*]] = arith.constant 4 : index
+// CHECK-NEXT: %[[ROWS:.*]] = arith.muli %[[TOKENS]], %[[C4]] : index
+// CHECK: %[[C64:.*]] = arith.constant 64 : index
 // CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
 // CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
-// CHECK: %[[C4:.*]] = arith.constant 4 : index
-// CHECK-NEXT: %[[ROWS:.*]] = arith.muli %[[TOKENS]], %[[C4]] : index
 // CHECK: gpu.launch blocks(%[[R:[^,]*]], %[[S:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[SPLITS]], %{{[^ ]*}} = %{{[^)]*}})
 // CHECK-NEXT: %[[K4:.*]] = arith.constant 4 : index
 // CHECK-NEXT: %[[T:.*]] = arith.divui %[[R]], %[[K4]] : index
@@ -481,5 +482,55 @@ func.func @attention_prologue(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<
   %c = gemma.cache @kv.0 : !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 64, bf16>
   %q2, %k2 = gemma.attention_prologue %q, %k, %v, %wq, %wk cache %c[%pos] {epsilon = 1.0e-06 : f32, rope = #gemma.rope<base = 1.000000e+04>} : tensor<?x2x64xf32>, tensor<?x1x64xf32>, tensor<?x1x64xf32>, tensor<64xbf16>, tensor<64xbf16> cache !gemma.kv_cache<local, window = 4, capacity = 12, kv_heads = 1, head_dim = 64, bf16>
   return %q2, %k2 : tensor<?x2x64xf32>, tensor<?x1x64xf32>
+}
+}
+
+// -----
+
+// The vision encoder's attention (no cache, every token sees every token)
+// with bf16 projections: on the tensor cores, the keys and values first
+// copied to bf16 rows in the cache's layout, head_dim 12 zero-padded to 16
+// (a block per token and kv head, a thread per column); then one flash
+// kernel with no key split that normalises and stores the rows itself,
+// the pairs past the head dimension left out. Without the tensor cores, or
+// with f32 projections, it stays two contractions per head.
+// TC-LABEL: func.func @encoder_attention(
+// TC-SAME: %[[Q:[^:]+]]: tensor<64x2x12xf32>
+// TC: %[[OUT:.*]] = memref.alloc() : memref<64x2x12xf32>
+// TC: %[[PACKED:.*]] = memref.alloc(%{{.*}}) : memref<2x2x?x16xbf16>
+// TC: %[[C16:.*]] = arith.constant 16 : index
+// TC: gpu.launch blocks(%[[T:[^,]*]], %[[G:[^,]*]], %{{[^)]*}}) in ({{.*}}) threads(%[[D:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C16]],
+// TC: %[[INSIDE:.*]] = arith.cmpi ult, %[[D]], %c12{{.*}} : index
+// TC: %[[COL:.*]] = arith.minui %[[D]], %c11{{.*}} : index
+// TC: %[[KEY:.*]] = memref.load %{{.*}}[%[[T]], %[[G]], %[[COL]]]
+// TC-NEXT: %[[KB:.*]] = arith.truncf %[[KEY]] : f32 to bf16
+// TC: %[[KZ:.*]] = arith.select %[[INSIDE]], %[[KB]], %{{.*}} : bf16
+// TC: memref.store %[[KZ]], %[[PACKED]][%{{.*}}, %[[G]], %[[T]], %[[D]]] : memref<2x2x?x16xbf16>
+// TC: gpu.launch
+// TC-SAME: dynamic_shared_memory_size %c3072_i32
+// TC: memref.view {{.*}} to memref<32x24xbf16, #gpu.address_space<workgroup>>
+// TC: arith.select {{.*}} : i32
+// TC: scf.for
+// TC: nvgpu.device_async_copy %[[PACKED]]
+// TC: nvvm.mma.sync
+// TC-NOT: arith.andi
+// TC: math.exp
+// TC: nvvm.mma.sync
+// TC: scf.yield
+// TC: arith.divf
+// TC: vector.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<64x2x12xf32>, vector<2xf32>
+// TC: %[[STORED:.*]] = arith.cmpi ult, %[[COLUMN:[^,]*]], %c12{{.*}} : index
+// TC-NEXT: scf.if %[[STORED]] {
+// TC-NEXT: vector.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %[[COLUMN]]] : memref<64x2x12xf32>, vector<2xf32>
+// TC-NOT: gpu.launch
+// TC: return
+// CHECK-LABEL: func.func @encoder_attention(
+// CHECK-NOT: gpu.launch
+// CHECK: linalg.matmul
+// CHECK: return
+module attributes {gemma.matmul_inputs = bf16} {
+func.func @encoder_attention(%q: tensor<64x2x12xf32>, %k: tensor<64x2x12xf32>, %v: tensor<64x2x12xf32>) -> tensor<64x2x12xf32> {
+  %o = gemma.attention %q, %k, %v {mask = #gemma.mask<bidirectional>, scale = 0.288675 : f32} : tensor<64x2x12xf32>, tensor<64x2x12xf32>, tensor<64x2x12xf32> -> tensor<64x2x12xf32>
+  return %o : tensor<64x2x12xf32>
 }
 }
