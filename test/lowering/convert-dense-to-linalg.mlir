@@ -133,13 +133,19 @@ func.func @layer_norm(%x: tensor<4x8xf32>, %w: tensor<8xbf16>, %b: tensor<8xbf16
 // -----
 
 // Patch embedding: the patches gathered into rows (c, ky, kx order) and a
-// projection by the weight viewed [hidden, c*p*p] onto bias + positions.
+// projection by the weight viewed [hidden, c*p*p] onto bias + positions;
+// the depth 12 zero-padded to 16 on both sides.
 // CHECK-LABEL: func.func @patch_embed(
-// CHECK: %[[ROWS:.*]] = linalg.generic {{.*}}outs(%{{.*}} : tensor<4x12xf32>)
+// CHECK: %[[ROWS:.*]] = linalg.generic {{.*}}outs(%{{.*}} : tensor<4x16xf32>)
+// CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %{{.*}}, %c12{{.*}} : index
 // CHECK: tensor.extract %{{.*}} : tensor<3x4x4xf32>
-// CHECK: %[[W:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : tensor<8x3x2x2xbf16> into tensor<8x12xbf16>
+// CHECK: arith.select %[[INSIDE]], %{{.*}}, %{{.*}} : f32
+// CHECK: %[[WF:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : tensor<8x3x2x2xbf16> into tensor<8x12xbf16>
+// CHECK: %[[W:.*]] = linalg.generic {{.*}}outs(%{{.*}} : tensor<8x16xbf16>)
+// CHECK: tensor.extract %[[WF]]
+// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : bf16
 // CHECK: %[[INIT:.*]] = linalg.generic {{.*}}ins(%{{.*}}, %{{.*}} : tensor<8xbf16>, tensor<4x8xbf16>)
-// CHECK: linalg.matmul {{.*}}ins(%{{.*}}, %[[W]] : tensor<4x12xbf16>, tensor<8x12xbf16>) outs(%[[INIT]] : tensor<4x8xf32>)
+// CHECK: linalg.matmul {{.*}}ins(%{{.*}}, %[[W]] : tensor<4x16xbf16>, tensor<8x16xbf16>) outs(%[[INIT]] : tensor<4x8xf32>)
 module attributes {gemma.matmul_inputs = bf16} {
 func.func @patch_embed(%px: tensor<3x4x4xf32>, %w: tensor<8x3x2x2xbf16>, %b: tensor<8xbf16>, %pe: tensor<4x8xbf16>) -> tensor<4x8xf32> {
   %y = gemma.patch_embed %px, %w, %b, %pe {patch_size = 2 : i64}
