@@ -2,6 +2,7 @@
 
 #include "lowering/cuda/Passes.h"
 
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -212,18 +213,38 @@ private:
     OpBuilder b(loop);
     Location loc = loop.getLoc();
     Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    Value total = arith::ConstantIndexOp::create(b, loc, 1);
     SmallVector<Value> counts;
+    // Static counts stay constants, which the kernel outlining sinks into
+    // the kernel: the index arithmetic then divides by constants
+    // (multiplications), not by kernel parameters (a 64-bit division is a
+    // long software sequence on NVIDIA GPUs: 53 us of a 4B encoder layer's
+    // bias fill at 4096 x 4304, 17 us of it moving bytes).
+    bool allStatic = true;
+    int64_t staticTotal = 1;
     for (auto [lower, upper, step] : llvm::zip(
              loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+      std::optional<int64_t> lo = getConstantIntValue(lower),
+                             hi = getConstantIntValue(upper),
+                             st = getConstantIntValue(step);
+      if (lo && hi && st && *st > 0) {
+        int64_t count = *hi > *lo ? llvm::divideCeil(*hi - *lo, *st) : 0;
+        counts.push_back(arith::ConstantIndexOp::create(b, loc, count));
+        staticTotal *= count;
+        continue;
+      }
+      allStatic = false;
       Value span = arith::SubIOp::create(b, loc, upper, lower);
       Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
                                           upper, lower);
       Value count = arith::SelectOp::create(
           b, loc, empty, zero, arith::CeilDivUIOp::create(b, loc, span, step));
       counts.push_back(count);
-      total = arith::MulIOp::create(b, loc, total, count);
     }
+    Value total = arith::ConstantIndexOp::create(
+        b, loc, allStatic ? staticTotal : int64_t{1});
+    if (!allStatic)
+      for (Value count : counts)
+        total = arith::MulIOp::create(b, loc, total, count);
     Value threads = arith::ConstantIndexOp::create(b, loc, threadsPerBlock);
     Value blocks = arith::CeilDivUIOp::create(b, loc, total, threads);
     Value nonEmpty =

@@ -258,3 +258,27 @@ func.func @host_only(%bytes: memref<?xi8>, %n: index) {
   memref.dealloc %a : memref<?xf32>
   return
 }
+
+// -----
+
+// A loop with static bounds has constant counts (no select, no ceildiv of
+// its own), which the kernel materialises: its index arithmetic divides by
+// constants, not by kernel parameters.
+// RAW-LABEL: func.func @static_parallel(
+// RAW-NOT: arith.select
+// RAW: %[[TOTAL:.*]] = arith.constant 4096 : index
+// RAW: arith.ceildivui %[[TOTAL]], %{{.*}} : index
+// RAW: gpu.launch
+// RAW: %[[C64:.*]] = arith.constant 64 : index
+// RAW: arith.remui %{{.*}}, %[[C64]] : index
+// RAW-NEXT: arith.divui %{{.*}}, %[[C64]] : index
+func.func @static_parallel(%a: memref<64x64xf32>, %b: memref<64x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c64, %c64) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<64x64xf32>
+    memref.store %x, %b[%i, %j] : memref<64x64xf32>
+  }
+  return
+}
