@@ -1,4 +1,4 @@
-//===- AttentionToKernels.cpp - attention as GPU kernels -------------------===//
+//===- AttentionToKernels.cpp - attention as GPU kernels ------------------===//
 //
 // gemma.attention over a KV cache as two gpu.launch ops, flash-decoding
 // style, for targets with thousands of threads (the loop nests of
