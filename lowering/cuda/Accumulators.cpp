@@ -81,6 +81,32 @@ bool onlyFilled(Value buffer, linalg::FillOp fill) {
   });
 }
 
+// The vector that `generic` broadcasts along the last dimension of all of
+// `out`, widened or not: its one input, indexed by the last of its (two or
+// more, parallel) dimensions; null when it computes anything else.
+Value broadcastColumns(linalg::GenericOp generic, Value out) {
+  if (generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      generic.getDpsInits()[0] != out ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      generic.getNumLoops() < 2)
+    return nullptr;
+  OpOperand *input = generic.getDpsInputOperand(0);
+  OpOperand *output = generic.getDpsInitOperand(0);
+  MLIRContext *ctx = generic.getContext();
+  unsigned loops = generic.getNumLoops();
+  if (!generic.getMatchingIndexingMap(output).isIdentity() ||
+      generic.getMatchingIndexingMap(input) !=
+          AffineMap::get(loops, 0, getAffineDimExpr(loops - 1, ctx)))
+    return nullptr;
+  Block &body = generic.getRegion().front();
+  Value yielded = body.getTerminator()->getOperand(0);
+  if (auto extend = yielded.getDefiningOp<arith::ExtFOp>())
+    yielded = extend.getIn();
+  if (yielded != body.getArgument(0) || body.getOperations().size() > 2)
+    return nullptr;
+  return input->get();
+}
+
 } // namespace
 
 Value takeAccumulatorInit(Operation *accumulator, Value out) {
@@ -106,6 +132,12 @@ Value takeAccumulatorInit(Operation *accumulator, Value out) {
     fill.erase();
     return init;
   }
+  if (auto generic = dyn_cast<linalg::GenericOp>(setter)) {
+    Value columns = broadcastColumns(generic, out);
+    if (columns)
+      generic.erase();
+    return columns;
+  }
   auto copy = dyn_cast<memref::CopyOp>(setter);
   if (!copy || copy.getTarget() != out)
     return nullptr;
@@ -123,7 +155,12 @@ Value takeAccumulatorInit(Operation *accumulator, Value out) {
 void storeAccumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
                       Value init, Value sum) {
   Value value = sum;
-  if (!init)
+  if (init && isa<MemRefType>(init.getType())) {
+    Value start = memref::LoadOp::create(b, loc, init, indices.back());
+    if (start.getType() != sum.getType())
+      start = arith::ExtFOp::create(b, loc, sum.getType(), start);
+    value = arith::AddFOp::create(b, loc, start, sum);
+  } else if (!init)
     value = arith::AddFOp::create(
         b, loc, memref::LoadOp::create(b, loc, out, indices), sum);
   else if (!matchPattern(init, m_AnyZeroFloat()))

@@ -5,7 +5,8 @@
 // shared one fill between several outputs) set just before. A kernel that
 // starts its sums from the fill's value and stores them, instead of
 // loading and adding to what the fill wrote, needs neither the fill's
-// kernel nor the load.
+// kernel nor the load. A projection's bias, broadcast over the rows by a
+// `linalg.generic`, is taken the same way.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,22 +19,28 @@
 
 namespace mlir::gemma::cuda {
 
-/// The scalar `out` holds when `accumulator` (an op of the same block that
+/// What `out` holds when `accumulator` (an op of the same block that
 /// accumulates into `out`) runs, taken from the op that set it, which is
-/// erased; null when that is not known, and then nothing changes.
+/// erased: a scalar (a fill's value), or a memref `columns` [N] of a
+/// broadcast along out's last dimension (a bias: out[..., n] =
+/// columns[n], widened to out's element type); null when that is not
+/// known, and then nothing changes.
 ///
 /// Known when `out` is a fresh `memref.alloc` and its last use before
-/// `accumulator`, in the same block, is either `linalg.fill ins(%v)
-/// outs(out)` or `memref.copy %src, out` with `%src` a fresh allocation
-/// that one `linalg.fill` set before (and nothing but copies out of it
-/// used in between). A fill left with nothing reading it is erased too.
-/// Otherwise (a view of `out` last, a read, another writer) nothing
-/// changes.
+/// `accumulator`, in the same block, is `linalg.fill ins(%v) outs(out)`,
+/// `memref.copy %src, out` with `%src` a fresh allocation that one
+/// `linalg.fill` set before (and nothing but copies out of it used in
+/// between), or a `linalg.generic` whose one input, indexed by the last
+/// of its two or more parallel dimensions, it yields (extended with
+/// `arith.extf` or not) into all of out. A fill left with nothing reading
+/// it is erased too. Otherwise (a view of `out` last, a read, another
+/// writer) nothing changes.
 Value takeAccumulatorInit(Operation *accumulator, Value out);
 
 /// Stores `sum` into out[indices], started from `init` as
-/// takeAccumulatorInit found it: init + sum (sum alone for an init of
-/// +-0.0), or, with no init, what out[indices] held plus sum.
+/// takeAccumulatorInit found it: init + sum (sum alone for a scalar init
+/// of +-0.0; init[indices.back()] + sum for a memref), or, with no init,
+/// what out[indices] held plus sum.
 void storeAccumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
                       Value init, Value sum);
 
