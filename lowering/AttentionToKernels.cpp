@@ -57,6 +57,9 @@ constexpr int64_t kKeysAtOnce = 4;
 // query fragments: gemma's head_dim of 256 in one pass would need 128).
 constexpr int64_t kFlashRows = 16, kFlashWarps = 4, kFlashKeys = 32;
 constexpr int64_t kMaxPassColumns = 128;
+// The widest padded head dimension a call without a cache takes (its key
+// tile 32 x 520 bf16, 33 KB, beside a pass's value tile).
+constexpr int64_t kMaxEncoderHeadDim = 512;
 // Blocks the kernel aims for (two on each of an H200's 132
 // multiprocessors), and the fewest steps of keys a split of a tile takes.
 constexpr int64_t kFlashTargetBlocks = 264, kFlashMinimumSteps = 4;
@@ -120,9 +123,14 @@ public:
         cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
     if (op.getCache())
       return headDim % kWarp == 0;
+    // A static head dimension whose padded rows fit the copy kernel's block
+    // and, 32 keys of them, the flash kernel's workgroup memory.
     return tensorCores && !op.getImageGroups() &&
            op.getMask().getKind() == MaskKind::Bidirectional &&
-           matmulInputType(op.getOperation()).isBF16() && headDim % 2 == 0;
+           matmulInputType(op.getOperation()).isBF16() &&
+           !ShapedType::isDynamic(headDim) && headDim % 2 == 0 &&
+           static_cast<int64_t>(llvm::alignTo(headDim, kMmaDepth)) <=
+               kMaxEncoderHeadDim;
   }
 
   Value build(OpBuilder &b) {
@@ -518,8 +526,9 @@ private:
     }
     Value blockLast = arith::MinUIOp::create(
         kb, loc, ix.add(kb, tileStart, kTokensPerBlock - 1), lastToken);
-    Value hi = groups || !cacheType ? ix.add(kb, pos, tokens)
-                                    : ix.add(kb, ix.add(kb, pos, blockLast), 1);
+    Value hi = (groups || !cacheType)
+                   ? ix.add(kb, pos, tokens)
+                   : ix.add(kb, ix.add(kb, pos, blockLast), 1);
     Value keySteps = arith::CeilDivUIOp::create(
         kb, loc, arith::SubIOp::create(kb, loc, hi, lo), cst(kb, kFlashKeys));
     // This split's steps [firstStep, endStep); none for a short tile's
@@ -549,9 +558,9 @@ private:
     Value pairColumn = ix.mul(kb, quad, 2);
     Value zeroPair = arith::ConstantIntOp::create(kb, loc, kb.getI32Type(), 0);
     auto queryRegister = [&](OpBuilder &at, Value token, int64_t first) {
-      Value col = ix.add(at, pairColumn, first);
       if (first >= headDim)
         return zeroPair;
+      Value col = ix.add(at, pairColumn, first);
       if (first + 8 <= headDim)
         return pairRegister(at, q, ValueRange{token, h, col});
       Value inside = arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult,
@@ -591,6 +600,7 @@ private:
           Value col = ix.mul(at, ix.rem(at, chunk, chunksPerRow), 8);
           Value u =
               arith::MinUIOp::create(at, loc, ix.add(at, u0, row), lastKey);
+          // Only a local layer's cache has a window, and a ring of slots.
           Value slot = window ? ix.rem(at, u, cacheType.getCapacity()) : u;
           copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
               at, loc, tokenType, tile, ValueRange{row, col}, cache,
@@ -757,6 +767,9 @@ private:
                                            rowToken[r], tokens);
       scf::IfOp::create(kb, loc, stored, [&](OpBuilder &tb, Location) {
         for (int64_t n = 0; n < valueProducts; ++n) {
+          // A single pass's products wholly past the head dimension.
+          if (passes == 1 && n * kMmaColumns >= headDim)
+            break;
           Value x = steps.getResult(4 + 4 * n + 2 * r),
                 y = steps.getResult(4 + 4 * n + 2 * r + 1);
           if (direct) {

@@ -98,11 +98,15 @@ Value broadcastColumns(linalg::GenericOp generic, Value out) {
       generic.getMatchingIndexingMap(input) !=
           AffineMap::get(loops, 0, getAffineDimExpr(loops - 1, ctx)))
     return nullptr;
+  // The body is the yield, and at most the widening it yields: no other
+  // op (which the erasure would drop).
   Block &body = generic.getRegion().front();
   Value yielded = body.getTerminator()->getOperand(0);
-  if (auto extend = yielded.getDefiningOp<arith::ExtFOp>())
+  auto extend = yielded.getDefiningOp<arith::ExtFOp>();
+  if (extend)
     yielded = extend.getIn();
-  if (yielded != body.getArgument(0) || body.getOperations().size() > 2)
+  if (yielded != body.getArgument(0) ||
+      body.getOperations().size() != (extend ? 2u : 1u))
     return nullptr;
   return input->get();
 }

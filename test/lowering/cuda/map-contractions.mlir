@@ -526,10 +526,10 @@ func.func @filled_with_one(%x: memref<?x64xf32>, %w: memref<16x64xbf16>) -> memr
 // CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
 // CHECK-NEXT: %[[SUM:.*]] = arith.addf
 // CHECK-NEXT: scf.if
-// CHECK-NEXT: %[[BN:.*]] = memref.load %[[B]][%{{.*}}] : memref<16xbf16>
+// CHECK-NEXT: %[[BN:.*]] = memref.load %[[B]][%[[N:.*]]] : memref<16xbf16>
 // CHECK-NEXT: %[[BF:.*]] = arith.extf %[[BN]] : bf16 to f32
 // CHECK-NEXT: %[[V:.*]] = arith.addf %[[BF]], %[[SUM]] : f32
-// CHECK-NEXT: memref.store %[[V]], %[[Y]][%{{.*}}, %{{.*}}] : memref<?x16xf32>
+// CHECK-NEXT: memref.store %[[V]], %[[Y]][%{{.*}}, %[[N]]] : memref<?x16xf32>
 // CHECK-NOT: memref.load %[[Y]]
 // CHECK: return
 // TC-LABEL: func.func @bias_output(
