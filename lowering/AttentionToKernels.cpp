@@ -98,11 +98,11 @@ public:
     }
     if (!cacheType) {
       // applies() takes an attention without a cache for the tensor-core
-      // kernel only, over a bf16 copy of the keys and values.
+      // kernel only (build() goes straight to it), over a bf16 copy of the
+      // keys and values.
       keys = bufferOf(b, loc, adaptor.getKey());
       values = bufferOf(b, loc, adaptor.getValue());
       pos = idx(b, loc, 0);
-      flash = true;
       return;
     }
     if (cacheType.isLocal())

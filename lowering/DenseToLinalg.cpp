@@ -527,13 +527,14 @@ struct PatchEmbedLowering : OpConversionPattern<PatchEmbedOp> {
           Value x = at(rem(patch, perSide), rem(col, p));
           return tensor::ExtractOp::create(b, l, pixels, ValueRange{c, y, x});
         });
-    Value weight = tensor::CollapseShapeOp::create(
+    Value flatWeight = tensor::CollapseShapeOp::create(
         rewriter, loc, adaptor.getWeight(),
         ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
+    Value weight = flatWeight;
     if (paddedDepth != depth)
       weight = padded(hidden, weightType.getElementType(),
                       [&](OpBuilder &b, Location l, Value h, Value col) {
-                        return tensor::ExtractOp::create(b, l, weight,
+                        return tensor::ExtractOp::create(b, l, flatWeight,
                                                          ValueRange{h, col})
                             .getResult();
                       });

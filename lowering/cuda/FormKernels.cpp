@@ -217,8 +217,8 @@ private:
     // Static counts stay constants, which the kernel outlining sinks into
     // the kernel: the index arithmetic then divides by constants
     // (multiplications), not by kernel parameters (a 64-bit division is a
-    // long software sequence on NVIDIA GPUs: 53 us of a 4B encoder layer's
-    // bias fill at 4096 x 4304, 17 us of it moving bytes).
+    // long software sequence on NVIDIA GPUs; SigLIP's gelu over 4096 x 4304
+    // went from 80 to 67 us).
     bool allStatic = true;
     int64_t staticTotal = 1;
     for (auto [lower, upper, step] : llvm::zip(
