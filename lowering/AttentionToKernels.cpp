@@ -6,13 +6,14 @@
 //
 //   1. a warp per (query token, query head, key split): its lanes hold D/32
 //      elements of the query and of the split's partial output in
-//      registers; for each group of four keys of the split they load D/32
+//      registers; for each group of eight keys of the split they load D/32
 //      elements of the cached key and value rows (one coalesced row a
 //      warp), sum q.k across the warp with shuffles, and take the keys into
 //      the split's online softmax (FlashAttention-2), then store the
 //      partial row, max and sum;
-//   2. a warp per (query token, query head) combining the splits: out =
-//      sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s.
+//   2. a block per (query token, query head) combining the splits: out =
+//      sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s,
+//      each warp merging a share of the splits, then the warps' states.
 //
 // The keys are read from the cache, which gemma.attention_prologue has
 // written the call's new keys and values into before attention (SPEC §4's
@@ -49,7 +50,13 @@ constexpr int64_t kWarp = 32;
 // Keys a split's warp takes at once: their loads overlap, and so do their
 // dot products' shuffles (one key at a time, a step waited for the key's
 // row, then its value row: 40 us of a gemma-3-1b decode step's layer).
-constexpr int64_t kKeysAtOnce = 4;
+// A step is a round trip to memory, so a split is a few of them.
+constexpr int64_t kKeysAtOnce = 8;
+// The combine kernel: a block of this many warps per (token, head), each
+// merging every kCombineWarps-th group of kCombineAtOnce splits, their
+// loads in flight together, then the warps' states merged in workgroup
+// memory (a warp walking 32 splits one by one took 4 us).
+constexpr int64_t kCombineWarps = 8, kCombineAtOnce = 4;
 
 // The tensor-core kernel (buildFlash): a warp per 16 query tokens, four
 // warps a block, 32 keys a step, the output's head dimension in passes of
@@ -74,9 +81,9 @@ Value f32Constant(OpBuilder &b, Location loc, float value) {
 class AttentionKernels {
 public:
   AttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor, OpBuilder &b,
-                   int64_t keysPerSplit, bool tensorCores)
+                   int64_t keysPerSplit, int64_t maxSplits, bool tensorCores)
       : loc(op.getLoc()), cacheType(op.getCacheType()),
-        keysPerSplit(keysPerSplit) {
+        keysPerSplit(keysPerSplit), maxSplits(maxSplits) {
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
     queryTokens = qType.getDimSize(0);
     heads = qType.getDimSize(1);
@@ -197,11 +204,25 @@ private:
                                 ValueRange{tokens, splits});
   }
 
-  // The split and combine kernels over `rows` = tokens x heads.
+  // The split and combine kernels over `rows` = tokens x heads. The span
+  // is cut into splits of keysPerSplit keys, or of more when that would
+  // make more than maxSplits; a split's keys are whole steps of
+  // kKeysAtOnce, and no split is empty.
   void buildSplitKernels(OpBuilder &g, Value rows) {
+    IndexOps ix(loc);
+    Value wanted = arith::MinUIOp::create(
+        g, loc, idx(g, loc, maxSplits),
+        arith::MaxUIOp::create(g, loc, idx(g, loc, 1),
+                               arith::CeilDivUIOp::create(
+                                   g, loc, span, idx(g, loc, keysPerSplit))));
+    Value perSplit = arith::CeilDivUIOp::create(g, loc, span, wanted);
+    splitKeys = ix.mul(
+        g,
+        arith::CeilDivUIOp::create(g, loc, perSplit, idx(g, loc, kKeysAtOnce)),
+        kKeysAtOnce);
     splits = arith::MaxUIOp::create(
         g, loc, idx(g, loc, 1),
-        arith::CeilDivUIOp::create(g, loc, span, idx(g, loc, keysPerSplit)));
+        arith::CeilDivUIOp::create(g, loc, span, splitKeys));
     allocatePartials(g);
     Value one = idx(g, loc, 1);
     auto splitsLaunch = gpu::LaunchOp::create(g, loc, rows, splits, one,
@@ -210,11 +231,18 @@ private:
     launchCombine(g, rows);
   }
 
-  // The combine kernel over `rows` = tokens x heads, a warp each.
+  // The combine kernel over `rows` = tokens x heads, a block each. Its
+  // workgroup memory is dynamic, as the flash kernel's tiles are: the
+  // warps' maxima, sums and partial rows.
   void launchCombine(OpBuilder &g, Value rows) {
     Value one = idx(g, loc, 1);
+    Value sharedBytes =
+        arith::ConstantOp::create(g, loc,
+                                  g.getI32IntegerAttr(static_cast<int32_t>(
+                                      kCombineWarps * (headDim + 2) * 4)));
     auto launch = gpu::LaunchOp::create(g, loc, rows, one, one,
-                                        idx(g, loc, kWarp), one, one);
+                                        idx(g, loc, kCombineWarps * kWarp), one,
+                                        one, sharedBytes);
     buildCombine(launch);
   }
 
@@ -324,11 +352,9 @@ private:
     Value hi = groups ? arith::AddIOp::create(b, loc, pos, tokens)
                       : arith::AddIOp::create(b, loc, p, idx(b, loc, 1));
     Value k0 = arith::AddIOp::create(
-        b, loc, lo,
-        arith::MulIOp::create(b, loc, split, idx(b, loc, keysPerSplit)));
+        b, loc, lo, arith::MulIOp::create(b, loc, split, splitKeys));
     Value k1 = arith::MinUIOp::create(
-        b, loc, hi,
-        arith::AddIOp::create(b, loc, k0, idx(b, loc, keysPerSplit)));
+        b, loc, hi, arith::AddIOp::create(b, loc, k0, splitKeys));
     Value ownGroup;
     if (groups)
       ownGroup = memref::LoadOp::create(b, loc, groups, ValueRange{t});
@@ -865,62 +891,151 @@ private:
     return arith::OrIOp::create(b, loc, causal, sameImage);
   }
 
-  // Kernel 2: one warp per (token, head) sums the splits.
+  // Kernel 2: a block of kCombineWarps warps per (token, head) merges the
+  // splits. Warp w takes splits wU .. wU + U - 1, then (w + W)U .., (U =
+  // kCombineAtOnce, W = kCombineWarps, a group's loads issued together)
+  // into its own max m_w, sum l_w and row acc_w, as the split kernel takes
+  // keys; the warps leave them in workgroup memory, and each thread takes
+  // columns of the head: out = sum_w e_w acc_w / sum_w e_w l_w, e_w =
+  // exp(m_w - M), M = max_w m_w (finite: a query sees its own key).
   void buildCombine(gpu::LaunchOp launch) {
     OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
     auto f32 = b.getF32Type();
-    Value row = launch.getBlockIds().x, lane = launch.getThreadIds().x;
-    Value t = arith::DivUIOp::create(b, loc, row, idx(b, loc, heads));
-    Value h = arith::RemUIOp::create(b, loc, row, idx(b, loc, heads));
-    Value d0 = arith::MulIOp::create(b, loc, lane, idx(b, loc, perLane));
-    Value c0 = idx(b, loc, 0), c1 = idx(b, loc, 1);
-    Value most =
-        scf::ForOp::create(
-            b, loc, c0, splits, c1,
-            ValueRange{
-                f32Constant(b, loc, -std::numeric_limits<float>::infinity())},
-            [&](OpBuilder &sb, Location, Value s, ValueRange m) {
-              Value ms = memref::LoadOp::create(sb, loc, partialMax,
-                                                ValueRange{t, h, s});
-              scf::YieldOp::create(
-                  sb, loc,
-                  ValueRange{arith::MaximumFOp::create(sb, loc, m[0], ms)});
-            })
-            .getResult(0);
-    Value zeros =
-        arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType(f32)));
-    auto sums = scf::ForOp::create(
-        b, loc, c0, splits, c1, ValueRange{f32Constant(b, loc, 0), zeros},
-        [&](OpBuilder &sb, Location, Value s, ValueRange state) {
-          Value ms =
-              memref::LoadOp::create(sb, loc, partialMax, ValueRange{t, h, s});
-          Value factor = math::ExpOp::create(
-              sb, loc, arith::SubFOp::create(sb, loc, ms, most));
-          Value ls =
-              memref::LoadOp::create(sb, loc, partialSum, ValueRange{t, h, s});
-          Value l = arith::AddFOp::create(
-              sb, loc, state[0], arith::MulFOp::create(sb, loc, factor, ls));
-          Value acc = loadLane(sb, partial, ValueRange{t, h, s, d0});
-          Value o = vector::FMAOp::create(
-              sb, loc,
-              vector::BroadcastOp::create(sb, loc, laneType(f32), factor), acc,
-              state[1]);
-          scf::YieldOp::create(sb, loc, ValueRange{l, o});
+    IndexOps ix(loc);
+    Value row = launch.getBlockIds().x, thread = launch.getThreadIds().x;
+    Value warp = ix.div(b, thread, kWarp), lane = ix.rem(b, thread, kWarp);
+    Value t = ix.div(b, row, heads), h = ix.rem(b, row, heads);
+    Value d0 = ix.mul(b, lane, perLane);
+    Value negInf = f32Constant(b, loc, -std::numeric_limits<float>::infinity());
+    Value zero = f32Constant(b, loc, 0), one = f32Constant(b, loc, 1);
+    auto vecType = laneType(f32);
+    Value zeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(vecType));
+    Value lastSplit = arith::SubIOp::create(b, loc, splits, idx(b, loc, 1));
+    auto merged = scf::ForOp::create(
+        b, loc, ix.mul(b, warp, kCombineAtOnce), splits,
+        idx(b, loc, kCombineWarps * kCombineAtOnce),
+        ValueRange{negInf, zero, zeros},
+        [&](OpBuilder &sb, Location, Value s0, ValueRange state) {
+          // A split past the last reads the last again and counts nothing.
+          SmallVector<Value> inside, maxima, sums, rows;
+          for (int64_t j = 0; j < kCombineAtOnce; ++j) {
+            Value s = ix.add(sb, s0, j);
+            Value in = arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult,
+                                             s, splits);
+            Value read = arith::SelectOp::create(sb, loc, in, s, lastSplit);
+            inside.push_back(in);
+            maxima.push_back(memref::LoadOp::create(sb, loc, partialMax,
+                                                    ValueRange{t, h, read}));
+            sums.push_back(memref::LoadOp::create(sb, loc, partialSum,
+                                                  ValueRange{t, h, read}));
+            rows.push_back(loadLane(sb, partial, ValueRange{t, h, read, d0}));
+          }
+          Value m = state[0];
+          for (int64_t j = 0; j < kCombineAtOnce; ++j)
+            m = arith::MaximumFOp::create(
+                sb, loc, m,
+                arith::SelectOp::create(sb, loc, inside[j], maxima[j], negInf));
+          // While no split has seen a key the state stays as it is.
+          Value none = arith::CmpFOp::create(sb, loc, arith::CmpFPredicate::OEQ,
+                                             m, negInf);
+          Value correction = arith::SelectOp::create(
+              sb, loc, none, one,
+              math::ExpOp::create(sb, loc,
+                                  arith::SubFOp::create(sb, loc, state[0], m)));
+          Value l = arith::MulFOp::create(sb, loc, state[1], correction);
+          Value acc = arith::MulFOp::create(
+              sb, loc, state[2],
+              vector::BroadcastOp::create(sb, loc, vecType, correction));
+          for (int64_t j = 0; j < kCombineAtOnce; ++j) {
+            Value counts = arith::AndIOp::create(
+                sb, loc, inside[j],
+                arith::XOrIOp::create(
+                    sb, loc, none,
+                    arith::ConstantIntOp::create(sb, loc, 1, /*width=*/1)));
+            Value factor = arith::SelectOp::create(
+                sb, loc, counts,
+                math::ExpOp::create(
+                    sb, loc, arith::SubFOp::create(sb, loc, maxima[j], m)),
+                zero);
+            l = arith::AddFOp::create(
+                sb, loc, l, arith::MulFOp::create(sb, loc, factor, sums[j]));
+            acc = vector::FMAOp::create(
+                sb, loc, vector::BroadcastOp::create(sb, loc, vecType, factor),
+                rows[j], acc);
+          }
+          scf::YieldOp::create(sb, loc, ValueRange{m, l, acc});
         });
-    Value inverse = arith::DivFOp::create(b, loc, f32Constant(b, loc, 1),
-                                          sums.getResult(0));
-    Value result = arith::MulFOp::create(
-        b, loc, sums.getResult(1),
-        vector::BroadcastOp::create(b, loc, laneType(f32), inverse));
+
+    // Workgroup memory: the W maxima, the W sums, then the W rows.
+    auto workgroup = gpu::AddressSpaceAttr::get(
+        b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+    Value shared = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), AffineMap(),
+                        workgroup));
+    Value states =
+        memref::ViewOp::create(b, loc,
+                               MemRefType::get({kCombineWarps * (headDim + 2)},
+                                               f32, AffineMap(), workgroup),
+                               shared, idx(b, loc, 0), ValueRange{});
+    Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            lane, idx(b, loc, 0));
+    scf::IfOp::create(b, loc, firstLane, [&](OpBuilder &tb, Location) {
+      memref::StoreOp::create(tb, loc, merged.getResult(0), states,
+                              ValueRange{warp});
+      memref::StoreOp::create(tb, loc, merged.getResult(1), states,
+                              ValueRange{ix.add(tb, warp, kCombineWarps)});
+      scf::YieldOp::create(tb, loc);
+    });
+    Value rowStart = ix.add(b, ix.mul(b, warp, headDim), 2 * kCombineWarps);
     vector::StoreOp::create(
-        b, loc, result, out, ValueRange{t, h, d0}, /*nontemporal=*/false,
-        llvm::MaybeAlign(laneAlignment(cast<MemRefType>(out.getType()))));
+        b, loc, merged.getResult(2), states,
+        ValueRange{ix.add(b, rowStart, d0)},
+        /*nontemporal=*/false,
+        llvm::MaybeAlign(laneAlignment(cast<MemRefType>(states.getType()))));
+    gpu::BarrierOp::create(b, loc);
+
+    SmallVector<Value> maxima;
+    Value most = negInf;
+    for (int64_t w = 0; w < kCombineWarps; ++w) {
+      maxima.push_back(
+          memref::LoadOp::create(b, loc, states, ValueRange{idx(b, loc, w)}));
+      most = arith::MaximumFOp::create(b, loc, most, maxima.back());
+    }
+    SmallVector<Value> factors;
+    Value total = zero;
+    for (int64_t w = 0; w < kCombineWarps; ++w) {
+      factors.push_back(math::ExpOp::create(
+          b, loc, arith::SubFOp::create(b, loc, maxima[w], most)));
+      Value l = memref::LoadOp::create(
+          b, loc, states, ValueRange{idx(b, loc, kCombineWarps + w)});
+      total = arith::AddFOp::create(
+          b, loc, total, arith::MulFOp::create(b, loc, factors[w], l));
+    }
+    Value inverse = arith::DivFOp::create(b, loc, one, total);
+    scf::ForOp::create(
+        b, loc, thread, idx(b, loc, headDim),
+        idx(b, loc, kCombineWarps * kWarp), ValueRange{},
+        [&](OpBuilder &cb, Location, Value d, ValueRange) {
+          Value sum = zero;
+          for (int64_t w = 0; w < kCombineWarps; ++w) {
+            Value x = memref::LoadOp::create(
+                cb, loc, states,
+                ValueRange{ix.add(cb, d, 2 * kCombineWarps + w * headDim)});
+            sum = arith::AddFOp::create(
+                cb, loc, sum, arith::MulFOp::create(cb, loc, factors[w], x));
+          }
+          memref::StoreOp::create(cb, loc,
+                                  arith::MulFOp::create(cb, loc, sum, inverse),
+                                  out, ValueRange{t, h, d});
+          scf::YieldOp::create(cb, loc);
+        });
     gpu::TerminatorOp::create(b, loc);
   }
 
   Location loc;
   KVCacheType cacheType;
-  int64_t keysPerSplit;
+  int64_t keysPerSplit, maxSplits;
   bool flash = false;
   int64_t paddedDim = 0, passColumns = 0;
   int64_t queryTokens = 0, heads = 0, headDim = 0, group = 1, perLane = 1,
@@ -929,7 +1044,7 @@ private:
   std::optional<float> softcap;
   // cache: the KV cache, or the bf16 copy of a call's keys and values
   // without one (packKeysAndValues).
-  Value q, keys, values, cache, pos, groups, tokens, span, splits;
+  Value q, keys, values, cache, pos, groups, tokens, span, splits, splitKeys;
   Value partial, partialMax, partialSum, out;
 };
 
@@ -941,8 +1056,9 @@ bool attentionKernelsApply(AttentionOp op, bool tensorCores) {
 
 Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,
                             OpBuilder &b, int64_t keysPerSplit,
-                            bool tensorCores) {
-  return AttentionKernels(op, adaptor, b, keysPerSplit, tensorCores).build(b);
+                            int64_t maxSplits, bool tensorCores) {
+  return AttentionKernels(op, adaptor, b, keysPerSplit, maxSplits, tensorCores)
+      .build(b);
 }
 
 } // namespace mlir::gemma

@@ -23,7 +23,8 @@ namespace mlir::gemma {
 bool attentionKernelsApply(AttentionOp op, bool tensorCores);
 
 /// Builds the two launches (a warp per query token, head and split of
-/// `keysPerSplit` keys; a warp per token and head combining the splits) and
+/// `keysPerSplit` keys, or more when that makes over `maxSplits` splits; a
+/// block per token and head combining the splits) and
 /// returns the [tokens, heads, head_dim] f32 buffer they write. With
 /// `tensorCores` (NVIDIA sm_80+), a bf16 cache and a head dimension that is
 /// a multiple of 16, calls of 16 tokens or more run one tensor-core
@@ -34,7 +35,7 @@ bool attentionKernelsApply(AttentionOp op, bool tensorCores);
 /// normalised rows itself.
 Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,
                             OpBuilder &b, int64_t keysPerSplit,
-                            bool tensorCores);
+                            int64_t maxSplits, bool tensorCores);
 
 } // namespace mlir::gemma
 

@@ -1256,7 +1256,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Value out = gpuKernels && attentionKernelsApply(op, tensorCores)
                     ? buildAttentionKernels(op, adaptor, rewriter, keysPerSplit,
-                                            tensorCores)
+                                            maxSplits, tensorCores)
                 : AttentionByContractions::applies(op)
                     ? AttentionByContractions(op, rewriter, bf16Dot)
                           .build(rewriter, adaptor)

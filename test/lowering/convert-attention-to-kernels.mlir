@@ -9,7 +9,10 @@
 // A local layer (window 16, a ring of 24 slots, bf16, one kv head for two
 // query heads, head_dim 64: 2 elements a lane). On the host: a query scans
 // at most span = min(pos + tokens, tokens + window - 1) keys, cut into
-// splits = max(1, ceil(span / 64)); scratch is one partial row, max and sum
+// splits of 64 keys (keys-per-split), fewer but longer when that makes
+// more than 8 (max-splits), each whole steps of 8 keys: splitKeys =
+// 8 ceil(ceil(span / min(8, max(1, ceil(span / 64)))) / 8) and splits =
+// max(1, ceil(span / splitKeys)). Scratch is one partial row, max and sum
 // per (token, head, split), and the output [tokens, heads, head_dim]. The
 // launches run when tokens * heads > 0.
 // CHECK-LABEL: func.func @local_attention(
@@ -31,7 +34,17 @@
 // CHECK-NEXT: %[[C64:.*]] = arith.constant 64 : index
 // CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
 // CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
-// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
+// CHECK-NEXT: %[[ATLEAST1:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
+// CHECK-NEXT: %[[C8:.*]] = arith.constant 8 : index
+// CHECK-NEXT: %[[WANTED:.*]] = arith.minui %[[C8]], %[[ATLEAST1]] : index
+// CHECK-NEXT: %[[PERSPLIT:.*]] = arith.ceildivui %[[SPAN]], %[[WANTED]] : index
+// CHECK-NEXT: %[[C8B:.*]] = arith.constant 8 : index
+// CHECK-NEXT: %[[KEYSTEPS:.*]] = arith.ceildivui %[[PERSPLIT]], %[[C8B]] : index
+// CHECK-NEXT: %[[C8C:.*]] = arith.constant 8 : index
+// CHECK-NEXT: %[[SPLITKEYS:.*]] = arith.muli %[[KEYSTEPS]], %[[C8C]] : index
+// CHECK-NEXT: %[[CEIL2:.*]] = arith.ceildivui %[[SPAN]], %[[SPLITKEYS]] : index
+// CHECK-NEXT: %[[C1B:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1B]], %[[CEIL2]] : index
 // CHECK-NEXT: %[[PARTIAL:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
 // CHECK-NEXT: %[[PMAX:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
 // CHECK-NEXT: %[[PSUM:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
@@ -40,7 +53,7 @@
 // Kernel 1: grid (tokens * heads, splits), a warp a block. Row r is token
 // r / 2, head r % 2, kv head (r % 2) / 2; the query at position pos + t
 // sees keys [max(0, p + 1 - 16), p + 1), of which this split takes the
-// 64 from lo + split * 64.
+// splitKeys from lo + split * splitKeys.
 // CHECK-NEXT: gpu.launch blocks(%[[R:[^,]*]], %[[S:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[SPLITS]], %{{[^ ]*}} = %[[ONE]])
 // CHECK-SAME: threads(%[[LANE:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C32]], %{{[^ ]*}} = %[[ONE]], %{{[^ ]*}} = %[[ONE]]) {
 // CHECK-NEXT: %[[K2A:.*]] = arith.constant 2 : index
@@ -62,15 +75,13 @@
 // CHECK-NEXT: %[[LO:.*]] = arith.select %[[FULL]], %[[START]], %[[K0A]] : index
 // CHECK-NEXT: %[[K1B:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[HI:.*]] = arith.addi %[[P]], %[[K1B]] : index
-// CHECK-NEXT: %[[K64A:.*]] = arith.constant 64 : index
-// CHECK-NEXT: %[[SKIP:.*]] = arith.muli %[[S]], %[[K64A]] : index
+// CHECK-NEXT: %[[SKIP:.*]] = arith.muli %[[S]], %[[SPLITKEYS]] : index
 // CHECK-NEXT: %[[FROM:.*]] = arith.addi %[[LO]], %[[SKIP]] : index
-// CHECK-NEXT: %[[K64B:.*]] = arith.constant 64 : index
-// CHECK-NEXT: %[[FROM64:.*]] = arith.addi %[[FROM]], %[[K64B]] : index
+// CHECK-NEXT: %[[FROM64:.*]] = arith.addi %[[FROM]], %[[SPLITKEYS]] : index
 // CHECK-NEXT: %[[TO:.*]] = arith.minui %[[HI]], %[[FROM64]] : index
-// The lane's 2 elements of the query row, then the split's keys four at a
+// The lane's 2 elements of the query row, then the split's keys eight at a
 // time with a running max, sum and partial row (-inf, 0, 0). First the
-// four keys' slots (their positions mod the ring's 24; a key past the
+// eight keys' slots (their positions mod the ring's 24; a key past the
 // split reads the split's last again) and the lane's 2 elements of each
 // key row (plane 0) and value row (plane 1), all loads before any use.
 // CHECK-NEXT: %[[QV:.*]] = vector.load %[[QB]][%[[T]], %[[H]], %[[D0]]] {alignment = 4 : i64} : memref<?x2x64xf32, strided<[?, ?, 1], offset: ?>>, vector<2xf32>
@@ -81,7 +92,7 @@
 // CHECK-NEXT: %[[VALUES:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[K1C:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[LAST:.*]] = arith.subi %[[TO]], %[[K1C]] : index
-// CHECK-NEXT: %[[STEP:.*]] = arith.constant 4 : index
+// CHECK-NEXT: %[[STEP:.*]] = arith.constant 8 : index
 // CHECK-NEXT: %[[STATE:.*]]:3 = scf.for %[[U:.*]] = %[[FROM]] to %[[TO]] step %[[STEP]] iter_args(%[[M:.*]] = %[[NEGINF]], %[[L:.*]] = %[[ZERO]], %[[ACC:.*]] = %[[ZEROS]]) -> (f32, f32, vector<2xf32>) {
 // CHECK-NEXT: %[[J0:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[U0:.*]] = arith.addi %[[U]], %[[J0]] : index
@@ -105,6 +116,11 @@
 // CHECK-NEXT: %[[IN3:.*]] = arith.cmpi ult, %[[U3]], %[[TO]] : index
 // CHECK: vector.load %[[CACHE]][%[[VALUES]]
 // CHECK-NEXT: %[[VV3:.*]] = arith.extf
+// CHECK-COUNT-3: arith.addi %[[U]]
+// CHECK: %[[U7:.*]] = arith.addi %[[U]], %{{.*}} : index
+// CHECK-NEXT: %[[IN7:.*]] = arith.cmpi ult, %[[U7]], %[[TO]] : index
+// CHECK: vector.load %[[CACHE]][%[[VALUES]]
+// CHECK-NEXT: %[[VV7:.*]] = arith.extf
 // Then each key's q.k (the warp's sum by five xor shuffles), scaled, -inf
 // unless the key is in the split and visible (u <= p: the window is the
 // loop's range), into the group's max.
@@ -140,8 +156,9 @@
 // CHECK: %[[SEEN1:.*]] = arith.andi %[[IN1]], %{{.*}} : i1
 // CHECK: %[[SEEN2:.*]] = arith.andi %[[IN2]], %{{.*}} : i1
 // CHECK: %[[SEEN3:.*]] = arith.andi %[[IN3]], %{{.*}} : i1
-// CHECK-NEXT: %[[MASKED3:.*]] = arith.select %[[SEEN3]], %{{.*}}, %[[NEGINF]] : f32
-// CHECK-NEXT: %[[MNEW:.*]] = arith.maximumf %{{.*}}, %[[MASKED3]] : f32
+// CHECK: %[[SEEN7:.*]] = arith.andi %[[IN7]], %{{.*}} : i1
+// CHECK-NEXT: %[[MASKED7:.*]] = arith.select %[[SEEN7]], %{{.*}}, %[[NEGINF]] : f32
+// CHECK-NEXT: %[[MNEW:.*]] = arith.maximumf %{{.*}}, %[[MASKED7]] : f32
 // The online softmax over the group: the old state scaled by exp(m -
 // m_new) (1 while no key has been seen: m_new is still -inf), then each
 // seen key's weight exp(s - m_new) added to the sum and, times its value
@@ -162,9 +179,11 @@
 // CHECK-NEXT: %[[A0:.*]] = vector.fma %[[WV0]], %[[VV0]], %[[ACCC]] : vector<2xf32>
 // CHECK: vector.fma %{{.*}}, %[[VV1]], %{{.*}} : vector<2xf32>
 // CHECK: vector.fma %{{.*}}, %[[VV2]], %{{.*}} : vector<2xf32>
+// CHECK: vector.fma %{{.*}}, %[[VV3]], %{{.*}} : vector<2xf32>
+// CHECK-COUNT-3: vector.fma
 // CHECK: %[[LNEW:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
 // CHECK-NEXT: vector.broadcast
-// CHECK-NEXT: %[[ACCNEW:.*]] = vector.fma %{{.*}}, %[[VV3]], %{{.*}} : vector<2xf32>
+// CHECK-NEXT: %[[ACCNEW:.*]] = vector.fma %{{.*}}, %[[VV7]], %{{.*}} : vector<2xf32>
 // CHECK-NEXT: scf.yield %[[MNEW]], %[[LNEW]], %[[ACCNEW]] : f32, f32, vector<2xf32>
 // CHECK-NEXT: }
 // The split's partial row (every lane its 2 elements), then its max and
@@ -178,45 +197,111 @@
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
 // CHECK-NEXT: }
-// Kernel 2: grid (tokens * heads), a warp a block: M = max of the splits'
-// maxima, then out = sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s.
+// Kernel 2: grid (tokens * heads), a block of 8 warps and 2112 bytes of
+// workgroup memory (the warps' 8 maxima, 8 sums and 8 rows of 64).
 // CHECK-NEXT: %[[ONE2:.*]] = arith.constant 1 : index
-// CHECK-NEXT: %[[C32B:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[BYTES:.*]] = arith.constant 2112 : i32
+// CHECK-NEXT: %[[C256:.*]] = arith.constant 256 : index
 // CHECK-NEXT: gpu.launch blocks(%[[R2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[ONE2]], %{{[^ ]*}} = %[[ONE2]])
-// CHECK-SAME: threads(%[[LANE2:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C32B]], %{{[^ ]*}} = %[[ONE2]], %{{[^ ]*}} = %[[ONE2]]) {
+// CHECK-SAME: threads(%[[TH:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C256]], %{{[^ ]*}} = %[[ONE2]], %{{[^ ]*}} = %[[ONE2]]) dynamic_shared_memory_size %[[BYTES]] {
+// CHECK-NEXT: %[[J32A:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[WARP:.*]] = arith.divui %[[TH]], %[[J32A]] : index
+// CHECK-NEXT: %[[J32B:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[LANE2:.*]] = arith.remui %[[TH]], %[[J32B]] : index
 // CHECK-NEXT: %[[J2A:.*]] = arith.constant 2 : index
 // CHECK-NEXT: %[[T2:.*]] = arith.divui %[[R2]], %[[J2A]] : index
 // CHECK-NEXT: %[[J2B:.*]] = arith.constant 2 : index
 // CHECK-NEXT: %[[H2:.*]] = arith.remui %[[R2]], %[[J2B]] : index
 // CHECK-NEXT: %[[J2C:.*]] = arith.constant 2 : index
 // CHECK-NEXT: %[[E0:.*]] = arith.muli %[[LANE2]], %[[J2C]] : index
-// CHECK-NEXT: %[[J0:.*]] = arith.constant 0 : index
-// CHECK-NEXT: %[[J1:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[NEGINF2:.*]] = arith.constant 0xFF800000 : f32
-// CHECK-NEXT: %[[MOST:.*]] = scf.for %[[SP:.*]] = %[[J0]] to %[[SPLITS]] step %[[J1]] iter_args(%[[MM:.*]] = %[[NEGINF2]]) -> (f32) {
-// CHECK-NEXT: %[[MS:.*]] = memref.load %[[PMAX]][%[[T2]], %[[H2]], %[[SP]]] : memref<?x2x?xf32>
-// CHECK-NEXT: %[[MX:.*]] = arith.maximumf %[[MM]], %[[MS]] : f32
-// CHECK-NEXT: scf.yield %[[MX]] : f32
-// CHECK-NEXT: }
-// CHECK-NEXT: %[[ZEROS2:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
 // CHECK-NEXT: %[[ZERO2:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK-NEXT: %[[SUMS:.*]]:2 = scf.for %[[SQ:.*]] = %[[J0]] to %[[SPLITS]] step %[[J1]] iter_args(%[[LL:.*]] = %[[ZERO2]], %[[OO:.*]] = %[[ZEROS2]]) -> (f32, vector<2xf32>) {
-// CHECK-NEXT: %[[MS2:.*]] = memref.load %[[PMAX]][%[[T2]], %[[H2]], %[[SQ]]] : memref<?x2x?xf32>
-// CHECK-NEXT: %[[D:.*]] = arith.subf %[[MS2]], %[[MOST]] : f32
-// CHECK-NEXT: %[[F:.*]] = math.exp %[[D]] : f32
-// CHECK-NEXT: %[[LS:.*]] = memref.load %[[PSUM]][%[[T2]], %[[H2]], %[[SQ]]] : memref<?x2x?xf32>
-// CHECK-NEXT: %[[FL:.*]] = arith.mulf %[[F]], %[[LS]] : f32
-// CHECK-NEXT: %[[LL2:.*]] = arith.addf %[[LL]], %[[FL]] : f32
-// CHECK-NEXT: %[[AS:.*]] = vector.load %[[PARTIAL]][%[[T2]], %[[H2]], %[[SQ]], %[[E0]]] {alignment = 8 : i64} : memref<?x2x?x64xf32>, vector<2xf32>
-// CHECK-NEXT: %[[FV:.*]] = vector.broadcast %[[F]] : f32 to vector<2xf32>
-// CHECK-NEXT: %[[OO2:.*]] = vector.fma %[[FV]], %[[AS]], %[[OO]] : vector<2xf32>
-// CHECK-NEXT: scf.yield %[[LL2]], %[[OO2]] : f32, vector<2xf32>
+// CHECK-NEXT: %[[ONE2F:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT: %[[ZEROS2:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
+// CHECK-NEXT: %[[J1:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[LASTS:.*]] = arith.subi %[[SPLITS]], %[[J1]] : index
+// CHECK-NEXT: %[[J32C:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[J4:.*]] = arith.constant 4 : index
+// CHECK-NEXT: %[[FIRST:.*]] = arith.muli %[[WARP]], %[[J4]] : index
+// Warp w merges splits 4w .. 4w + 3, then 4w + 32 .., a group's loads
+// first (a split past the last reads the last again).
+// CHECK-NEXT: %[[MERGED:.*]]:3 = scf.for %[[SG:.*]] = %[[FIRST]] to %[[SPLITS]] step %[[J32C]] iter_args(%[[MM:.*]] = %[[NEGINF2]], %[[LL:.*]] = %[[ZERO2]], %[[OO:.*]] = %[[ZEROS2]]) -> (f32, f32, vector<2xf32>) {
+// CHECK-NEXT: %[[IN0:.*]] = arith.cmpi ult, %[[SG]], %[[SPLITS]] : index
+// CHECK-NEXT: %[[SR0:.*]] = arith.select %[[IN0]], %[[SG]], %[[LASTS]] : index
+// CHECK-NEXT: %[[MS0:.*]] = memref.load %[[PMAX]][%[[T2]], %[[H2]], %[[SR0]]] : memref<?x2x?xf32>
+// CHECK-NEXT: %[[LS0:.*]] = memref.load %[[PSUM]][%[[T2]], %[[H2]], %[[SR0]]] : memref<?x2x?xf32>
+// CHECK-NEXT: %[[AS0:.*]] = vector.load %[[PARTIAL]][%[[T2]], %[[H2]], %[[SR0]], %[[E0]]] {alignment = 8 : i64} : memref<?x2x?x64xf32>, vector<2xf32>
+// CHECK-NEXT: %[[J1A:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[S1:.*]] = arith.addi %[[SG]], %[[J1A]] : index
+// CHECK-NEXT: %[[IN1:.*]] = arith.cmpi ult, %[[S1]], %[[SPLITS]] : index
+// CHECK-NEXT: %[[SR1:.*]] = arith.select %[[IN1]], %[[S1]], %[[LASTS]] : index
+// CHECK-NEXT: memref.load %[[PMAX]][%[[T2]], %[[H2]], %[[SR1]]]
+// CHECK-COUNT-2: vector.load %[[PARTIAL]]
+// CHECK: %[[AS3:.*]] = vector.load %[[PARTIAL]]
+// The group's max (-inf past the last split), the state scaled by exp(m -
+// m_new) (1 while no split has seen a key), each split's factor exp(m_s -
+// m_new) (0 past the last, or while none has seen a key) on its sum and
+// row.
+// CHECK-NEXT: %[[MK0:.*]] = arith.select %[[IN0]], %[[MS0]], %[[NEGINF2]] : f32
+// CHECK-NEXT: %[[MX0:.*]] = arith.maximumf %[[MM]], %[[MK0]] : f32
+// CHECK-COUNT-2: arith.maximumf
+// CHECK: %[[MNEW2:.*]] = arith.maximumf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT: %[[NONE2:.*]] = arith.cmpf oeq, %[[MNEW2]], %[[NEGINF2]] : f32
+// CHECK-NEXT: %[[DM2:.*]] = arith.subf %[[MM]], %[[MNEW2]] : f32
+// CHECK-NEXT: %[[EDM2:.*]] = math.exp %[[DM2]] : f32
+// CHECK-NEXT: %[[CORR2:.*]] = arith.select %[[NONE2]], %[[ONE2F]], %[[EDM2]] : f32
+// CHECK-NEXT: %[[LC2:.*]] = arith.mulf %[[LL]], %[[CORR2]] : f32
+// CHECK-NEXT: %[[CORRV2:.*]] = vector.broadcast %[[CORR2]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[OC2:.*]] = arith.mulf %[[OO]], %[[CORRV2]] : vector<2xf32>
+// CHECK-NEXT: %[[TRUE:.*]] = arith.constant true
+// CHECK-NEXT: %[[SOME:.*]] = arith.xori %[[NONE2]], %[[TRUE]] : i1
+// CHECK-NEXT: %[[COUNTS0:.*]] = arith.andi %[[IN0]], %[[SOME]] : i1
+// CHECK-NEXT: %[[DF0:.*]] = arith.subf %[[MS0]], %[[MNEW2]] : f32
+// CHECK-NEXT: %[[EF0:.*]] = math.exp %[[DF0]] : f32
+// CHECK-NEXT: %[[F0:.*]] = arith.select %[[COUNTS0]], %[[EF0]], %[[ZERO2]] : f32
+// CHECK-NEXT: %[[FL0:.*]] = arith.mulf %[[F0]], %[[LS0]] : f32
+// CHECK-NEXT: %[[L0:.*]] = arith.addf %[[LC2]], %[[FL0]] : f32
+// CHECK-NEXT: %[[FV0:.*]] = vector.broadcast %[[F0]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[O0:.*]] = vector.fma %[[FV0]], %[[AS0]], %[[OC2]] : vector<2xf32>
+// CHECK-COUNT-2: vector.fma
+// CHECK: %[[LNEW2:.*]] = arith.addf
+// CHECK-NEXT: vector.broadcast
+// CHECK-NEXT: %[[ONEW2:.*]] = vector.fma %{{.*}}, %[[AS3]], %{{.*}} : vector<2xf32>
+// CHECK-NEXT: scf.yield %[[MNEW2]], %[[LNEW2]], %[[ONEW2]] : f32, f32, vector<2xf32>
 // CHECK-NEXT: }
-// CHECK-NEXT: %[[ONEF:.*]] = arith.constant 1.000000e+00 : f32
-// CHECK-NEXT: %[[INV:.*]] = arith.divf %[[ONEF]], %[[SUMS]]#0 : f32
-// CHECK-NEXT: %[[INVV:.*]] = vector.broadcast %[[INV]] : f32 to vector<2xf32>
-// CHECK-NEXT: %[[RES:.*]] = arith.mulf %[[SUMS]]#1, %[[INVV]] : vector<2xf32>
-// CHECK-NEXT: vector.store %[[RES]], %[[OUT]][%[[T2]], %[[H2]], %[[E0]]] {alignment = 8 : i64} : memref<?x2x64xf32>, vector<2xf32>
+// Lane 0 leaves the warp's max at [w] and sum at [8 + w], every lane its 2
+// elements of the row at [16 + 64 w + 2 lane]. After the barrier: M, the
+// warps' factors exp(m_w - M) and 1 / sum_w factor_w l_w, then a thread a
+// column: sum_w factor_w row_w, times that.
+// CHECK-NEXT: %[[SHARED2:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK-NEXT: %[[J0V:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[STATES:.*]] = memref.view %[[SHARED2]][%[[J0V]]][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<528xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: %[[J0L:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[LANE20:.*]] = arith.cmpi eq, %[[LANE2]], %[[J0L]] : index
+// CHECK-NEXT: scf.if %[[LANE20]] {
+// CHECK-NEXT: memref.store %[[MERGED]]#0, %[[STATES]][%[[WARP]]]
+// CHECK-NEXT: %[[J8:.*]] = arith.constant 8 : index
+// CHECK-NEXT: %[[SUMAT:.*]] = arith.addi %[[WARP]], %[[J8]] : index
+// CHECK-NEXT: memref.store %[[MERGED]]#1, %[[STATES]][%[[SUMAT]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[J64:.*]] = arith.constant 64 : index
+// CHECK-NEXT: %[[ROWAT:.*]] = arith.muli %[[WARP]], %[[J64]] : index
+// CHECK-NEXT: %[[J16:.*]] = arith.constant 16 : index
+// CHECK-NEXT: %[[ROWSTART:.*]] = arith.addi %[[ROWAT]], %[[J16]] : index
+// CHECK-NEXT: %[[LANEAT:.*]] = arith.addi %[[ROWSTART]], %[[E0]] : index
+// CHECK-NEXT: vector.store %[[MERGED]]#2, %[[STATES]][%[[LANEAT]]] {alignment = 8 : i64}
+// CHECK-NEXT: gpu.barrier
+// CHECK-COUNT-8: arith.maximumf
+// CHECK-COUNT-8: math.exp
+// CHECK: %[[INV2:.*]] = arith.divf %[[ONE2F]], %{{.*}} : f32
+// CHECK-NEXT: %[[J256:.*]] = arith.constant 256 : index
+// CHECK-NEXT: %[[J64B:.*]] = arith.constant 64 : index
+// CHECK-NEXT: scf.for %[[D:.*]] = %[[TH]] to %[[J64B]] step %[[J256]] {
+// CHECK-COUNT-8: memref.load %[[STATES]]
+// CHECK: %[[NUM:.*]] = arith.addf
+// CHECK-NEXT: %[[RES:.*]] = arith.mulf %[[NUM]], %[[INV2]] : f32
+// CHECK-NEXT: memref.store %[[RES]], %[[OUT]][%[[T2]], %[[H2]], %[[D]]] : memref<?x2x64xf32>
+// CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
 // CHECK-NEXT: }
 // CHECK-NEXT: }
@@ -296,8 +381,10 @@ func.func @local_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2
 // CHECK-NEXT: %[[ROWS:.*]] = arith.muli %[[TOKENS]], %[[C4]] : index
 // CHECK: %[[C64:.*]] = arith.constant 64 : index
 // CHECK-NEXT: %[[CEIL:.*]] = arith.ceildivui %[[SPAN]], %[[C64]] : index
+// CHECK: %[[SPLITKEYS:.*]] = arith.muli %{{.*}}, %{{.*}} : index
+// CHECK-NEXT: %[[CEIL2:.*]] = arith.ceildivui %[[SPAN]], %[[SPLITKEYS]] : index
 // CHECK-NEXT: %[[C1:.*]] = arith.constant 1 : index
-// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL]] : index
+// CHECK-NEXT: %[[SPLITS:.*]] = arith.maxui %[[C1]], %[[CEIL2]] : index
 // CHECK: gpu.launch blocks(%[[R:[^,]*]], %[[S:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[SPLITS]], %{{[^ ]*}} = %{{[^)]*}})
 // CHECK-NEXT: %[[K4:.*]] = arith.constant 4 : index
 // CHECK-NEXT: %[[T:.*]] = arith.divui %[[R]], %[[K4]] : index
@@ -311,8 +398,7 @@ func.func @local_attention(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<?x2
 // CHECK-NEXT: %[[LO:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[K1:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[HI:.*]] = arith.addi %[[P]], %[[K1]] : index
-// CHECK-NEXT: %[[K64:.*]] = arith.constant 64 : index
-// CHECK-NEXT: %[[SKIP:.*]] = arith.muli %[[S]], %[[K64]] : index
+// CHECK-NEXT: %[[SKIP:.*]] = arith.muli %[[S]], %[[SPLITKEYS]] : index
 // CHECK-NEXT: %[[FROM:.*]] = arith.addi %[[LO]], %[[SKIP]] : index
 // CHECK: %[[PLANE0:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[PLANE1:.*]] = arith.constant 1 : index
