@@ -1372,76 +1372,38 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
     Value first = firstKeptToken(b, loc, cacheType, tokens);
     auto c0 = [](OpBuilder &nb, Location l) { return idx(nb, l, 0); };
 
-    // The angle of position `p` (f32) at frequency index i: cos and sin
-    // from the token's table row, or computed in place (GPU: the heads of
-    // a token are different warps).
+    // Position pos + t as an f32, which the angles multiply.
     auto angleBaseOf = [&](OpBuilder &nb, Location l, Value t) -> Value {
       Value p = arith::AddIOp::create(nb, l, pos, t);
       return arith::SIToFPOp::create(
           nb, l, f32Type,
           arith::IndexCastOp::create(nb, l, nb.getI64Type(), p));
     };
-    auto cosSin = [&](OpBuilder &nb, Location l, Value t,
-                      Value i) -> std::pair<Value, Value> {
-      if (!gpuKernels)
-        return {memref::LoadOp::create(nb, l, cosTable, ValueRange{t, i}),
-                memref::LoadOp::create(nb, l, sinTable, ValueRange{t, i})};
-      Value angle = arith::MulFOp::create(
-          nb, l, angleBaseOf(nb, l, t),
-          memref::LoadOp::create(nb, l, freqs, ValueRange{i}));
-      return {math::CosOp::create(nb, l, angle),
-              math::SinOp::create(nb, l, angle)};
+    // The normed pair (x_i, x_j), j = i + D/2, rotated by (c, s): x cos +
+    // rotate_half(x) sin, rotate_half = [-x2, x1].
+    auto rotated = [](OpBuilder &nb, Location l, Value lo, Value hi, Value c,
+                      Value s) -> std::pair<Value, Value> {
+      return {arith::AddFOp::create(
+                  nb, l, arith::MulFOp::create(nb, l, lo, c),
+                  arith::MulFOp::create(nb, l, arith::NegFOp::create(nb, l, hi),
+                                        s)),
+              arith::AddFOp::create(nb, l, arith::MulFOp::create(nb, l, hi, c),
+                                    arith::MulFOp::create(nb, l, lo, s))};
     };
 
-    // Normalises row (t, h) of `src` by `norm` and rotates it into row
-    // (t, h) of `dst`: the elements and pairs start, start + step, ...,
-    // the sum of squares completed by `total` (a warp's lanes sum theirs);
-    // `pairDone` sees each rotated pair (i, j = i + D/2) as it is stored.
-    using PairFn =
-        function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)>;
-    using BodyFn = function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
-                                                   ValueRange)>;
-    // Indices start, start + step, ... below `end`; with a step (a warp's
-    // lanes) as a loop of ceil(end / step) iterations, a count LLVM
-    // unrolls, so that a lane's loads are all in flight at once.
-    auto strided = [&](OpBuilder &nb, Location l, Value start, int64_t end,
-                       int64_t step, ValueRange init, BodyFn body) -> Value {
-      if (step == 1)
-        return forLoop(nb, l, start, idx(nb, l, end), init, body);
-      return forLoop(
-          nb, l, c0(nb, l), idx(nb, l, (end + step - 1) / step), init,
-          [&](OpBuilder &b1, Location l1, Value it, ValueRange acc) {
-            Value d = arith::AddIOp::create(
-                b1, l1, start,
-                arith::MulIOp::create(b1, l1, it, idx(b1, l1, step)));
-            if (end % step == 0)
-              return body(b1, l1, d, acc);
-            Value in = arith::CmpIOp::create(b1, l1, arith::CmpIPredicate::ult,
-                                             d, idx(b1, l1, end));
-            auto guarded = scf::IfOp::create(
-                b1, l1, in,
-                [&](OpBuilder &tb, Location tl) {
-                  scf::YieldOp::create(tb, tl, body(tb, tl, d, acc));
-                },
-                [&](OpBuilder &eb, Location el) {
-                  scf::YieldOp::create(eb, el, acc);
-                });
-            return SmallVector<Value>(guarded.getResults());
-          });
-    };
+    // CPU: normalises row (t, h) of `src` by `norm` and rotates it into row
+    // (t, h) of `dst`, cos and sin from the token's table row.
     auto normRope = [&](OpBuilder &nb, Location l, Value src, Value norm,
-                        Value dst, Value t, Value h, Value start, int64_t step,
-                        function_ref<Value(OpBuilder &, Location, Value)> total,
-                        PairFn pairDone = nullptr) {
-      Value sumSq = strided(
-          nb, l, start, dim, step, ValueRange{f32(nb, l, 0.0)},
+                        Value dst, Value t, Value h) {
+      Value sumSq = forLoop(
+          nb, l, c0(nb, l), idx(nb, l, dim), ValueRange{f32(nb, l, 0.0)},
           [&](OpBuilder &b1, Location l1, Value d, ValueRange acc) {
             Value x = memref::LoadOp::create(b1, l1, src, ValueRange{t, h, d});
             return SmallVector<Value>{add(b1, l1, acc[0], mul(b1, l1, x, x))};
           });
-      Value inv = inverseRmsOf(nb, l, total(nb, l, sumSq), dim, eps);
-      strided(
-          nb, l, start, half, step, {},
+      Value inv = inverseRmsOf(nb, l, sumSq, dim, eps);
+      forLoop(
+          nb, l, c0(nb, l), idx(nb, l, half), {},
           [&](OpBuilder &b1, Location l1, Value i, ValueRange) {
             Value j = arith::AddIOp::create(b1, l1, i, idx(b1, l1, half));
             auto normed = [&](Value d) {
@@ -1451,23 +1413,16 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
                   memref::LoadOp::create(b1, l1, norm, ValueRange{d}));
             };
             Value lo = normed(i), hi = normed(j);
-            auto [c, s] = cosSin(b1, l1, t, i);
-            // x cos + rotate_half(x) sin, rotate_half = [-x2, x1].
-            Value newLo = arith::AddFOp::create(
-                b1, l1, arith::MulFOp::create(b1, l1, lo, c),
-                arith::MulFOp::create(b1, l1, arith::NegFOp::create(b1, l1, hi),
-                                      s));
-            Value newHi = arith::AddFOp::create(
-                b1, l1, arith::MulFOp::create(b1, l1, hi, c),
-                arith::MulFOp::create(b1, l1, lo, s));
+            Value c =
+                memref::LoadOp::create(b1, l1, cosTable, ValueRange{t, i});
+            Value s =
+                memref::LoadOp::create(b1, l1, sinTable, ValueRange{t, i});
+            auto [newLo, newHi] = rotated(b1, l1, lo, hi, c, s);
             memref::StoreOp::create(b1, l1, newLo, dst, ValueRange{t, h, i});
             memref::StoreOp::create(b1, l1, newHi, dst, ValueRange{t, h, j});
-            if (pairDone)
-              pairDone(b1, l1, i, j, newLo, newHi);
             return SmallVector<Value>{};
           });
     };
-    auto serial = [](OpBuilder &, Location, Value sum) { return sum; };
 
     // The key and value rows of kv head g of token t into the cache, when
     // the ring keeps the token (CPU).
@@ -1497,21 +1452,107 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
       OpBuilder kb = OpBuilder::atBlockEnd(&launch.getBody().front());
       Value t = launch.getBlockIds().x, r = launch.getBlockIds().y;
       Value lane = launch.getThreadIds().x;
-      auto acrossWarp = [](OpBuilder &nb, Location l, Value sum) {
-        return warpSum(nb, l, sum);
+
+      // A lane's elements of a row: lane + 32 n below `end`, for the
+      // ceil(end / 32) static n. Past `end` (a row the warp overreaches) a
+      // lane reads element 0 and keeps nothing (`inside`, null when every
+      // lane's n-th element is in the row).
+      struct LaneElement {
+        Value index, inside;
       };
+      auto laneElements = [&](OpBuilder &nb, Location l, int64_t end) {
+        SmallVector<LaneElement> elements;
+        for (int64_t n = 0; n < (end + kWarp - 1) / kWarp; ++n) {
+          Value i = n == 0 ? lane
+                           : arith::AddIOp::create(nb, l, lane,
+                                                   idx(nb, l, n * kWarp));
+          Value inside;
+          if ((n + 1) * kWarp > end) {
+            inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, i,
+                                           idx(nb, l, end));
+            i = arith::SelectOp::create(nb, l, inside, i, c0(nb, l));
+          }
+          elements.push_back({i, inside});
+        }
+        return elements;
+      };
+      auto whenInside = [](OpBuilder &nb, Location l, Value inside,
+                           function_ref<void(OpBuilder &, Location)> body) {
+        if (!inside)
+          return body(nb, l);
+        scf::IfOp::create(nb, l, inside, [&](OpBuilder &tb, Location tl) {
+          body(tb, tl);
+          scf::YieldOp::create(tb, tl);
+        });
+      };
+      using PairFn =
+          function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)>;
+      // Row (t, h) of `src`, normed by `norm` and rotated, into row (t, h)
+      // of `dst` by the warp, lane l taking the pairs (i, i + D/2), i = l +
+      // 32 n; `pairDone` sees each rotated pair as it is stored. Every load
+      // comes before the first store: LLVM cannot tell the buffers apart,
+      // so a load after a store waited for it (the pairs one round trip to
+      // memory after another: 8 us of a gemma-3-1b decode layer's 72).
+      auto normRopeByWarp = [&](OpBuilder &nb, Location l, Value src,
+                                Value norm, Value dst, Value h,
+                                PairFn pairDone) {
+        SmallVector<LaneElement> pairs = laneElements(nb, l, half);
+        SmallVector<Value> second, lo, hi, loGain, hiGain, freq;
+        for (const LaneElement &pair : pairs) {
+          Value j = arith::AddIOp::create(nb, l, pair.index, idx(nb, l, half));
+          second.push_back(j);
+          lo.push_back(
+              memref::LoadOp::create(nb, l, src, ValueRange{t, h, pair.index}));
+          hi.push_back(memref::LoadOp::create(nb, l, src, ValueRange{t, h, j}));
+          loGain.push_back(
+              memref::LoadOp::create(nb, l, norm, ValueRange{pair.index}));
+          hiGain.push_back(memref::LoadOp::create(nb, l, norm, ValueRange{j}));
+          freq.push_back(
+              memref::LoadOp::create(nb, l, freqs, ValueRange{pair.index}));
+        }
+        // The lane's squares in the order of its elements l + 32 n.
+        Value sumSq = f32(nb, l, 0.0);
+        for (ArrayRef<Value> halfRow :
+             {ArrayRef<Value>(lo), ArrayRef<Value>(hi)})
+          for (auto [x, pair] : llvm::zip(halfRow, pairs)) {
+            Value square = mul(nb, l, x, x);
+            if (pair.inside)
+              square = arith::SelectOp::create(nb, l, pair.inside, square,
+                                               f32(nb, l, 0.0));
+            sumSq = add(nb, l, sumSq, square);
+          }
+        Value inv = inverseRmsOf(nb, l, warpSum(nb, l, sumSq), dim, eps);
+        Value angleBase = angleBaseOf(nb, l, t);
+        for (size_t n = 0; n < pairs.size(); ++n) {
+          Value angle = arith::MulFOp::create(nb, l, angleBase, freq[n]);
+          Value c = math::CosOp::create(nb, l, angle);
+          Value s = math::SinOp::create(nb, l, angle);
+          Value normedLo = rmsScaled(nb, l, lo[n], inv, loGain[n]);
+          Value normedHi = rmsScaled(nb, l, hi[n], inv, hiGain[n]);
+          auto [newLo, newHi] = rotated(nb, l, normedLo, normedHi, c, s);
+          Value i = pairs[n].index, j = second[n];
+          whenInside(nb, l, pairs[n].inside, [&](OpBuilder &sb, Location sl) {
+            memref::StoreOp::create(sb, sl, newLo, dst, ValueRange{t, h, i});
+            memref::StoreOp::create(sb, sl, newHi, dst, ValueRange{t, h, j});
+            if (pairDone)
+              pairDone(sb, sl, i, j, newLo, newHi);
+          });
+        }
+      };
+
       Value isQuery = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
                                             r, idx(kb, loc, heads));
       scf::IfOp::create(
           kb, loc, isQuery,
           [&](OpBuilder &tb, Location tl) {
-            normRope(tb, tl, q, qNorm, outQ, t, r, lane, kWarp, acrossWarp);
+            normRopeByWarp(tb, tl, q, qNorm, outQ, r, nullptr);
             scf::YieldOp::create(tb, tl);
           },
           [&](OpBuilder &eb, Location el) {
             // A kv head: its lanes store their value elements and rotated
             // key pairs into the cache slot themselves (a barrier, which
-            // buffer deallocation cannot see through, is not needed).
+            // buffer deallocation cannot see through, is not needed). The
+            // value elements are loaded first, with the key's.
             Value kvHead = arith::SubIOp::create(eb, el, r, idx(eb, el, heads));
             Value kept = arith::CmpIOp::create(
                 eb, el, arith::CmpIPredicate::uge, t, first);
@@ -1526,25 +1567,26 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
                   sb, sl, x, cache,
                   ValueRange{idx(sb, sl, plane), kvHead, slot, d});
             };
-            normRope(eb, el, k, kNorm, outK, t, kvHead, lane, kWarp, acrossWarp,
-                     [&](OpBuilder &pb, Location pl, Value i, Value j, Value lo,
-                         Value hi) {
-                       scf::IfOp::create(pb, pl, kept,
-                                         [&](OpBuilder &sb, Location sl) {
-                                           toCache(sb, sl, lo, 0, i);
-                                           toCache(sb, sl, hi, 0, j);
-                                           scf::YieldOp::create(sb, sl);
-                                         });
-                     });
+            SmallVector<LaneElement> valueElements = laneElements(eb, el, dim);
+            SmallVector<Value> valueRow;
+            for (const LaneElement &e : valueElements)
+              valueRow.push_back(memref::LoadOp::create(
+                  eb, el, v, ValueRange{t, kvHead, e.index}));
+            normRopeByWarp(eb, el, k, kNorm, outK, kvHead,
+                           [&](OpBuilder &pb, Location pl, Value i, Value j,
+                               Value lo, Value hi) {
+                             scf::IfOp::create(pb, pl, kept,
+                                               [&](OpBuilder &sb, Location sl) {
+                                                 toCache(sb, sl, lo, 0, i);
+                                                 toCache(sb, sl, hi, 0, j);
+                                                 scf::YieldOp::create(sb, sl);
+                                               });
+                           });
             scf::IfOp::create(eb, el, kept, [&](OpBuilder &sb, Location sl) {
-              strided(sb, sl, lane, dim, kWarp, {},
-                      [&](OpBuilder &vb, Location vl, Value d, ValueRange) {
-                        toCache(vb, vl,
-                                memref::LoadOp::create(
-                                    vb, vl, v, ValueRange{t, kvHead, d}),
-                                1, d);
-                        return SmallVector<Value>{};
-                      });
+              for (auto [e, x] : llvm::zip(valueElements, valueRow))
+                whenInside(sb, sl, e.inside, [&](OpBuilder &vb, Location vl) {
+                  toCache(vb, vl, x, 1, e.index);
+                });
               scf::YieldOp::create(sb, sl);
             });
             scf::YieldOp::create(eb, el);
@@ -1570,14 +1612,12 @@ struct AttentionPrologueLowering : OpConversionPattern<AttentionPrologueOp> {
                     });
                 forLoop(pb, pl, c0(pb, pl), idx(pb, pl, heads), {},
                         [&](OpBuilder &b1, Location l1, Value h, ValueRange) {
-                          normRope(b1, l1, q, qNorm, outQ, t, h, c0(b1, l1), 1,
-                                   serial);
+                          normRope(b1, l1, q, qNorm, outQ, t, h);
                           return SmallVector<Value>{};
                         });
                 forLoop(pb, pl, c0(pb, pl), idx(pb, pl, kvHeads), {},
                         [&](OpBuilder &b1, Location l1, Value g, ValueRange) {
-                          normRope(b1, l1, k, kNorm, outK, t, g, c0(b1, l1), 1,
-                                   serial);
+                          normRope(b1, l1, k, kNorm, outK, t, g);
                           storeKept(b1, l1, t, g);
                           return SmallVector<Value>{};
                         });

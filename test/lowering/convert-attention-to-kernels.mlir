@@ -499,14 +499,15 @@ func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gem
 
 // The attention prologue with gpu-kernels: one launch, a warp per (token,
 // head), the query heads (2) then the kv heads (1); guarded by tokens > 0.
-// Lane l sums the squares of elements l, l + 32 of its row (a loop of 2
-// iterations, l + 32 i, which LLVM unrolls: both loads in flight), the warp
-// adds them up with five xor shuffles (every lane has the row's sum), and
-// the lane rotates the pair (l, l + 32) (head_dim 64), computing cos and
-// sin of its own angle. A kv head's lanes also store their rotated key
-// pairs (bf16) at the token's slot of the ring (position mod 12) when the
-// ring keeps the token, then their value elements l, l + 32 (plane 1): no
-// barrier, every lane writes what it computed.
+// Lane l takes the pair (l, l + 32) (head_dim 64). Every load comes first
+// (a kv head's lanes load their value elements l, l + 32 before): the
+// pair, its two norm weights and its frequency; no load follows, so none
+// waits for a store. Then the lane's sum of squares, which the warp adds
+// up with five xor shuffles (every lane has the row's), cos and sin of
+// the lane's own angle, and the stores. A kv head's lanes also store
+// their rotated key pair (bf16) at the token's slot of the ring (position
+// mod 12) when the ring keeps the token, then their value elements (plane
+// 1): no barrier, every lane writes what it computed.
 // CHECK-LABEL: func.func @attention_prologue(
 // CHECK: %[[CACHE:.*]] = memref.view
 // CHECK: %[[TOKENS:.*]] = memref.dim
@@ -518,47 +519,58 @@ func.func @narrow_heads(%q: tensor<?x2x16xf32>, %k: tensor<?x1x16xf32>, %c: !gem
 // CHECK-NEXT: gpu.launch blocks(%[[T:[^,]*]], %[[R:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[TOKENS]], %{{[^ ]*}} = %[[ROWS]], %{{[^)]*}}) threads(%[[LANE:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %[[WARP]],
 // CHECK: %[[QUERY:.*]] = arith.cmpi ult, %[[R]]
 // CHECK-NEXT: scf.if %[[QUERY]] {
-// CHECK: %[[TWO:.*]] = arith.constant 2 : index
-// CHECK: scf.for %[[IT:.*]] = %{{.*}} to %[[TWO]] step %{{.*}} iter_args
-// CHECK-NEXT: arith.constant 32 : index
-// CHECK-NEXT: %[[STRIDE:.*]] = arith.muli %[[IT]]
-// CHECK-NEXT: %[[D:.*]] = arith.addi %[[LANE]], %[[STRIDE]] : index
-// CHECK-NEXT: memref.load %{{.*}}[%[[T]], %[[R]], %[[D]]]
+// CHECK-NEXT: %[[HALF:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[J:.*]] = arith.addi %[[LANE]], %[[HALF]] : index
+// CHECK-NEXT: %[[LO:.*]] = memref.load %[[QB:.*]][%[[T]], %[[R]], %[[LANE]]]
+// CHECK-NEXT: %[[HI:.*]] = memref.load %[[QB]][%[[T]], %[[R]], %[[J]]]
+// CHECK-NEXT: memref.load %{{.*}}[%[[LANE]]] : memref<64xbf16
+// CHECK-NEXT: memref.load %{{.*}}[%[[J]]] : memref<64xbf16
+// CHECK-NEXT: %[[FREQ:.*]] = memref.load %{{.*}}[%[[LANE]]] : memref<32xf32
+// CHECK-NOT: memref.load
 // CHECK-COUNT-5: gpu.shuffle xor
+// CHECK-NOT: memref.load
 // CHECK: math.sqrt
-// CHECK: %[[ONE:.*]] = arith.constant 1 : index
-// CHECK: scf.for %[[IT2:.*]] = %{{.*}} to %[[ONE]] step
-// CHECK: %[[I:.*]] = arith.addi %[[LANE]]
-// CHECK: math.cos
-// CHECK-NEXT: math.sin
-// CHECK: memref.store %{{.*}}, %{{.*}}[%[[T]], %[[R]], %[[I]]] : memref<?x2x64xf32>
-// CHECK: } else {
+// CHECK-NOT: memref.load
+// CHECK: %[[ANGLE:.*]] = arith.mulf %{{.*}}, %[[FREQ]] : f32
+// CHECK-NEXT: math.cos %[[ANGLE]]
+// CHECK-NEXT: math.sin %[[ANGLE]]
+// CHECK-NOT: memref.load
+// CHECK: memref.store %{{.*}}, %{{.*}}[%[[T]], %[[R]], %[[LANE]]] : memref<?x2x64xf32>
+// CHECK-NEXT: memref.store %{{.*}}, %{{.*}}[%[[T]], %[[R]], %[[J]]] : memref<?x2x64xf32>
+// CHECK-NEXT: } else {
 // CHECK-NEXT: arith.constant 2 : index
 // CHECK-NEXT: %[[G:.*]] = arith.subi %[[R]]
 // CHECK-NEXT: %[[KEPT:.*]] = arith.cmpi uge, %[[T]], %[[FIRST]] : index
 // CHECK-NEXT: %[[P:.*]] = arith.addi %{{.*}}, %[[T]] : index
 // CHECK-NEXT: arith.constant 12 : index
 // CHECK-NEXT: %[[SLOT:.*]] = arith.remui %[[P]]
-// CHECK: scf.for {{.*}} iter_args
+// CHECK-NEXT: %[[C32V:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[D1:.*]] = arith.addi %[[LANE]], %[[C32V]] : index
+// CHECK-NEXT: %[[V0:.*]] = memref.load %{{.*}}[%[[T]], %[[G]], %[[LANE]]]
+// CHECK-NEXT: %[[V1:.*]] = memref.load %{{.*}}[%[[T]], %[[G]], %[[D1]]]
+// CHECK-NEXT: %[[HALFK:.*]] = arith.constant 32 : index
+// CHECK-NEXT: %[[J2:.*]] = arith.addi %[[LANE]], %[[HALFK]] : index
+// CHECK-COUNT-5: memref.load
+// CHECK-NOT: memref.load
 // CHECK-COUNT-5: gpu.shuffle xor
-// CHECK: scf.for
-// CHECK: %[[J:.*]] = arith.addi %[[LANE]]
-// CHECK: %[[J2:.*]] = arith.addi %[[J]]
-// CHECK: memref.store %[[LO:.*]], %{{.*}}[%[[T]], %[[G]], %[[J]]] : memref<?x1x64xf32>
-// CHECK-NEXT: memref.store %[[HI:.*]], %{{.*}}[%[[T]], %[[G]], %[[J2]]] : memref<?x1x64xf32>
+// CHECK-NOT: memref.load
+// CHECK: memref.store %[[KLO:.*]], %{{.*}}[%[[T]], %[[G]], %[[LANE]]] : memref<?x1x64xf32>
+// CHECK-NEXT: memref.store %[[KHI:.*]], %{{.*}}[%[[T]], %[[G]], %[[J2]]] : memref<?x1x64xf32>
 // CHECK-NEXT: scf.if %[[KEPT]] {
-// CHECK-NEXT: %[[LOB:.*]] = arith.truncf %[[LO]] : f32 to bf16
+// CHECK-NEXT: %[[LOB:.*]] = arith.truncf %[[KLO]] : f32 to bf16
 // CHECK-NEXT: %[[K0:.*]] = arith.constant 0 : index
-// CHECK-NEXT: memref.store %[[LOB]], %[[CACHE]][%[[K0]], %[[G]], %[[SLOT]], %[[J]]] : memref<2x1x12x64xbf16>
-// CHECK-NEXT: %[[HIB:.*]] = arith.truncf %[[HI]] : f32 to bf16
+// CHECK-NEXT: memref.store %[[LOB]], %[[CACHE]][%[[K0]], %[[G]], %[[SLOT]], %[[LANE]]] : memref<2x1x12x64xbf16>
+// CHECK-NEXT: %[[HIB:.*]] = arith.truncf %[[KHI]] : f32 to bf16
 // CHECK-NEXT: %[[K0B:.*]] = arith.constant 0 : index
 // CHECK-NEXT: memref.store %[[HIB]], %[[CACHE]][%[[K0B]], %[[G]], %[[SLOT]], %[[J2]]] : memref<2x1x12x64xbf16>
-// CHECK: scf.if %[[KEPT]] {
-// CHECK: scf.for
-// CHECK: %[[D2:.*]] = arith.addi %[[LANE]]
-// CHECK: %[[VB:.*]] = arith.truncf
+// CHECK-NEXT: }
+// CHECK-NEXT: scf.if %[[KEPT]] {
+// CHECK-NEXT: %[[VB0:.*]] = arith.truncf %[[V0]] : f32 to bf16
 // CHECK-NEXT: %[[K1:.*]] = arith.constant 1 : index
-// CHECK-NEXT: memref.store %[[VB]], %[[CACHE]][%[[K1]], %[[G]], %[[SLOT]], %[[D2]]] : memref<2x1x12x64xbf16>
+// CHECK-NEXT: memref.store %[[VB0]], %[[CACHE]][%[[K1]], %[[G]], %[[SLOT]], %[[LANE]]] : memref<2x1x12x64xbf16>
+// CHECK-NEXT: %[[VB1:.*]] = arith.truncf %[[V1]] : f32 to bf16
+// CHECK-NEXT: %[[K1B:.*]] = arith.constant 1 : index
+// CHECK-NEXT: memref.store %[[VB1]], %[[CACHE]][%[[K1B]], %[[G]], %[[SLOT]], %[[D1]]] : memref<2x1x12x64xbf16>
 // CHECK-NOT: gpu.barrier
 // CHECK: gpu.terminator
 // CHECK-NOT: gemma.attention_prologue
