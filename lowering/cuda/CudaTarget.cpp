@@ -131,6 +131,11 @@ public:
     pm.addNestedPass<func::FuncOp>(cuda::createFormKernels());
     pm.addPass(createGpuKernelOutliningPass());
     pm.addPass(cuda::createLinkKernels());
+    // From sm_90 the runtime launches each kernel while the one before it
+    // drains (programmatic dependent launch); every kernel waits for it
+    // before touching memory.
+    if (architecture() >= cuda::kDependentLaunchArchitecture)
+      pm.addNestedPass<gpu::GPUModuleOp>(cuda::createDependentLaunch());
 
     GpuNVVMAttachTargetOptions attach;
     attach.chip = gpuArch;

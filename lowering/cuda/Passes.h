@@ -28,6 +28,12 @@ namespace mlir::gemma::cuda {
 /// The gpu.module gemma-cuda-link-kernels gathers every kernel into.
 constexpr llvm::StringLiteral kKernelModuleName = "gemma_kernels";
 
+/// From this architecture (sm_90) the kernels wait for the ones before them
+/// (gemma-cuda-dependent-launch), and the runtime's cuda Device launches
+/// them with programmatic stream serialization: runtime/cuda/CudaDevice.cpp
+/// keys on the same number, the arch of the image it loads.
+constexpr int kDependentLaunchArchitecture = 90;
+
 } // namespace mlir::gemma::cuda
 
 #endif // GEMMA_LOWERING_CUDA_PASSES_H

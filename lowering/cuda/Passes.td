@@ -394,4 +394,42 @@ def LowerLaunches : Pass<"gemma-cuda-lower-launches", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def DependentLaunch
+    : Pass<"gemma-cuda-dependent-launch", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "every kernel waits for the kernels before it, then lets the "
+                "next one launch (programmatic dependent launch, sm_90+)";
+  let description = [{
+    Starts every kernel of the module with `nvvm.griddepcontrol wait`
+    (PTX `griddepcontrol.wait`: until the grids it depends on have
+    completed and their memory is visible) and then `nvvm.griddepcontrol
+    launch_dependents` (the next kernel on the stream may be scheduled
+    once every block of this one has got here).
+
+    The runtime's cuda Device launches the kernels of an sm_90+ image with
+    CUDA's programmatic stream serialization (`cuLaunchKernelEx`), so that
+    a kernel is set up and its blocks placed while the one before it
+    drains, instead of after. That is only sound when no kernel touches
+    memory before its wait, hence the wait first in every kernel; and the
+    trigger after the wait keeps at most one kernel waiting behind the
+    one running. On GPUs before sm_90 the instructions do not exist and
+    the target does not add the pass.
+
+    Before:
+    ```mlir
+    gpu.func @k(%a: memref<?xf32>) kernel {
+      %x = memref.load %a[%i] : memref<?xf32>
+      ...
+    ```
+    After:
+    ```mlir
+    gpu.func @k(%a: memref<?xf32>) kernel {
+      nvvm.griddepcontrol wait
+      nvvm.griddepcontrol launch_dependents
+      %x = memref.load %a[%i] : memref<?xf32>
+      ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 #endif // GEMMA_LOWERING_CUDA_PASSES_TD

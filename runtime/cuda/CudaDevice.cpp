@@ -32,6 +32,11 @@ size_t roundedSize(size_t bytes) {
   return (std::max<size_t>(bytes, 1) + step - 1) / step * step;
 }
 
+// The first architecture whose kernels wait for the ones before them
+// (lowering/cuda/Passes.h's kDependentLaunchArchitecture; the runtime
+// includes no compiler header).
+constexpr int kDependentLaunchArchitecture = 90;
+
 // 90 for "sm_90", 120 for "sm_120".
 int archNumber(const std::string &arch) {
   return arch.size() > 3 ? std::atoi(arch.c_str() + 3) : 0;
@@ -162,6 +167,12 @@ void CudaDevice::loadKernels() {
         reinterpret_cast<const char *>(payload.blob()) + image.range.offset;
     return std::string(start, static_cast<size_t>(image.range.bytes));
   };
+  // The kernels of an sm_90+ image wait for the ones before them
+  // (lowering/cuda's gemma-cuda-dependent-launch, from the same
+  // architecture), so they may be launched while those drain.
+  dependentLaunch = driver.cuLaunchKernelEx &&
+                    archNumber(ptx->arch) >= kDependentLaunchArchitecture &&
+                    !environmentIs("GEMMA_CUDA_DEPENDENT_LAUNCH", "0");
   if (cubin) {
     std::string image = bytesOf(*cubin);
     if (driver.cuModuleLoadDataEx(&module, image.data(), 0, nullptr, nullptr) ==
@@ -307,11 +318,31 @@ void CudaDevice::launchOrFail(int32_t kernel, const char *kernelName,
       return;
     }
   auto start = std::chrono::steady_clock::now();
-  cuda::CUresult result = driver.cuLaunchKernel(
-      function, static_cast<unsigned>(grid[0]), static_cast<unsigned>(grid[1]),
-      static_cast<unsigned>(grid[2]), static_cast<unsigned>(block[0]),
-      static_cast<unsigned>(block[1]), static_cast<unsigned>(block[2]),
-      static_cast<unsigned>(sharedBytes), stream, arguments, nullptr);
+  cuda::CUresult result;
+  if (dependentLaunch) {
+    cuda::CUlaunchAttribute serialization = {};
+    serialization.id = cuda::kLaunchAttributeProgrammaticStreamSerialization;
+    serialization.value.programmaticStreamSerializationAllowed = 1;
+    cuda::CUlaunchConfig config = {};
+    config.gridDimX = static_cast<unsigned>(grid[0]);
+    config.gridDimY = static_cast<unsigned>(grid[1]);
+    config.gridDimZ = static_cast<unsigned>(grid[2]);
+    config.blockDimX = static_cast<unsigned>(block[0]);
+    config.blockDimY = static_cast<unsigned>(block[1]);
+    config.blockDimZ = static_cast<unsigned>(block[2]);
+    config.sharedMemBytes = static_cast<unsigned>(sharedBytes);
+    config.hStream = stream;
+    config.attrs = &serialization;
+    config.numAttrs = 1;
+    result = driver.cuLaunchKernelEx(&config, function, arguments, nullptr);
+  } else {
+    result = driver.cuLaunchKernel(
+        function, static_cast<unsigned>(grid[0]),
+        static_cast<unsigned>(grid[1]), static_cast<unsigned>(grid[2]),
+        static_cast<unsigned>(block[0]), static_cast<unsigned>(block[1]),
+        static_cast<unsigned>(block[2]), static_cast<unsigned>(sharedBytes),
+        stream, arguments, nullptr);
+  }
   if (result != 0) {
     failure = std::string("launching kernel ") + kernelName + ": " +
               driver.describe(result);
@@ -644,11 +675,12 @@ void CudaDevice::printTiming() const {
   std::fprintf(stderr,
                "[timing] %-14s %8s %12s %12s %12s  (us a call; decode as "
                "graphs: %lld made, %lld updated, %lld steps prepared "
-               "ahead)\n",
+               "ahead; dependent launch %s)\n",
                "entry", "calls", "host", "capture", "total",
                static_cast<long long>(graphsInstantiated),
                static_cast<long long>(graphsUpdated),
-               static_cast<long long>(stepsPrepared));
+               static_cast<long long>(stepsPrepared),
+               dependentLaunch ? "on" : "off");
   for (const auto &[entry, time] : entryTimes) {
     double calls = static_cast<double>(time.calls);
     std::fprintf(

@@ -142,6 +142,11 @@ private:
   // launches them one by one; so does GEMMA_CUDA_PROFILE=1, which waits for
   // each kernel.
   bool useGraphs = true;
+  // Kernels launched with programmatic stream serialization, so that each
+  // is set up while the one before it drains: an sm_90+ image, whose
+  // kernels wait for their predecessors first (docs/cuda.md), and a driver
+  // with cuLaunchKernelEx. GEMMA_CUDA_DEPENDENT_LAUNCH=0 turns it off.
+  bool dependentLaunch = false;
   cuda::CUgraphExec graphs[2] = {nullptr, nullptr};
   struct PreparedStep {
     int64_t position = -1;

@@ -49,6 +49,9 @@ std::unique_ptr<Driver> load(const std::string &library, std::string &error) {
   resolve(driver->cuModuleUnload, "cuModuleUnload");
   resolve(driver->cuModuleGetFunction, "cuModuleGetFunction");
   resolve(driver->cuLaunchKernel, "cuLaunchKernel");
+  driver->cuLaunchKernelEx =
+      reinterpret_cast<decltype(driver->cuLaunchKernelEx)>(
+          ::dlsym(handle, "cuLaunchKernelEx"));
   resolve(driver->cuStreamCreate, "cuStreamCreate");
   resolve(driver->cuStreamDestroy, "cuStreamDestroy_v2");
   resolve(driver->cuStreamSynchronize, "cuStreamSynchronize");

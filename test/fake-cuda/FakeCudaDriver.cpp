@@ -69,6 +69,33 @@ CUresult cuLaunchKernel(void *, unsigned, unsigned, unsigned, unsigned,
                         void **) {
   return kSuccess;
 }
+// cuda.h's CUlaunchConfig and CUlaunchAttribute; the runtime sets one
+// attribute, programmatic stream serialization (6), to 1.
+struct LaunchAttribute {
+  int id;
+  char padding[4];
+  union {
+    char bytes[64];
+    int value;
+  } value;
+};
+struct LaunchConfig {
+  unsigned grid[3], block[3], sharedBytes;
+  void *stream;
+  LaunchAttribute *attributes;
+  unsigned count;
+};
+CUresult cuLaunchKernelEx(const LaunchConfig *config, void *, void **,
+                          void **) {
+  constexpr CUresult kInvalidValue = 1;
+  for (unsigned d = 0; d < 3; ++d)
+    if (config->grid[d] == 0 || config->block[d] == 0)
+      return kInvalidValue;
+  for (unsigned i = 0; i < config->count; ++i)
+    if (config->attributes[i].id != 6 || config->attributes[i].value.value != 1)
+      return kInvalidValue;
+  return config->stream == &dummy ? kSuccess : kInvalidValue;
+}
 CUresult cuStreamCreate(void **stream, unsigned) {
   *stream = &dummy;
   return kSuccess;
