@@ -3,11 +3,12 @@
 // Programmatic dependent launch (CUDA, sm_90+): every kernel first waits for
 // the grids it depends on, then lets the next kernel launch. The runtime's
 // cuda Device launches sm_90+ kernels with programmatic stream
-// serialization, which is sound because no kernel touches memory before
-// its wait (Passes.td).
+// serialization, which is sound because no kernel touches memory other
+// kernels write before its wait (Passes.td).
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
 
 namespace mlir::gemma::cuda {
@@ -16,19 +17,40 @@ namespace mlir::gemma::cuda {
 
 namespace {
 
+constexpr llvm::StringLiteral kWait = "griddepcontrol.wait;";
+constexpr llvm::StringLiteral kLaunchDependents =
+    "griddepcontrol.launch_dependents;";
+
 struct DependentLaunchPass : impl::DependentLaunchBase<DependentLaunchPass> {
   void runOnOperation() override {
     getOperation().walk([](gpu::GPUFuncOp kernel) {
-      if (!kernel.isKernel() || kernel.getBody().empty())
+      if (!kernel.isKernel() || kernel.getBody().empty() ||
+          waitsForPriorKernels(kernel))
         return;
       OpBuilder b = OpBuilder::atBlockBegin(&kernel.getBody().front());
-      for (NVVM::GridDepActionKind action :
-           {NVVM::GridDepActionKind::wait,
-            NVVM::GridDepActionKind::launch_dependents})
-        NVVM::GriddepcontrolOp::create(b, kernel.getLoc(), action);
+      waitForPriorKernels(b, kernel.getLoc());
     });
   }
 };
 
 } // namespace
+
+void waitForPriorKernels(OpBuilder &b, Location loc) {
+  for (llvm::StringLiteral instruction : {kWait, kLaunchDependents})
+    LLVM::InlineAsmOp::create(
+        b, loc, /*res=*/Type(), ValueRange{}, b.getStringAttr(instruction),
+        b.getStringAttr("~{memory}"), /*has_side_effects=*/b.getUnitAttr(),
+        /*is_align_stack=*/nullptr, LLVM::TailCallKindAttr(),
+        /*asm_dialect=*/nullptr, /*operand_attrs=*/nullptr);
+}
+
+bool waitsForPriorKernels(gpu::GPUFuncOp kernel) {
+  return kernel
+      .walk([](LLVM::InlineAsmOp op) {
+        return op.getAsmString() == kWait ? WalkResult::interrupt()
+                                          : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 } // namespace mlir::gemma::cuda

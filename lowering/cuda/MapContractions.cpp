@@ -3,6 +3,7 @@
 #include "lowering/LoweringUtils.h"
 #include "lowering/TensorCores.h"
 #include "lowering/cuda/Accumulators.h"
+#include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -82,9 +83,12 @@ int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t warpsPerBlock,
 
 // The row kernel for all M rows of `op` (the decode step's M = 1): a
 // weight row to `perRow` warps of a block, each the dot product of its
-// slice of the row; `init` as storeAccumulated takes it.
+// slice of the row; `init` as storeAccumulated takes it. A slice short
+// enough to be loaded at once is loaded before the rows of A, and with
+// `weightsFirst` the kernel waits for the kernels before it only then
+// (DependentLaunch.h): its weight stream starts while they drain.
 void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
-                    int64_t targetWarps, Value init) {
+                    int64_t targetWarps, Value init, bool weightsFirst) {
   Location loc = op.getLoc();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
@@ -152,18 +156,52 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
       arith::ConstantOp::create(rowBody, loc, rowBody.getZeroAttr(accType));
   Value isFirstLane = arith::CmpIOp::create(
       rowBody, loc, arith::CmpIPredicate::eq, lane, cst(rowBody, 0));
+  constexpr int64_t kWarpStep = kVector * kWarp;
+  const int64_t steps = (slice + kWarpStep - 1) / kWarpStep;
+  const bool straight = steps <= kMaxStraightSteps;
+  Value sliceEnd = perRow > 1 ? arith::AddIOp::create(rowBody, loc, sliceStart,
+                                                      cst(rowBody, slice))
+                              : cst(rowBody, k);
+  auto loadWeights = [&](OpBuilder &kb, Value ki) -> Value {
+    // 16-byte loads where the layouts show the rows start on 16-byte
+    // boundaries (K is a multiple of 8; allocations and the weights are
+    // aligned).
+    return vector::LoadOp::create(
+        kb, loc, VectorType::get({kVector}, wType.getElementType()), w,
+        ValueRange{readRow, ki}, /*nontemporal=*/false,
+        llvm::MaybeAlign(rowAlignment(wType)));
+  };
+  // A short slice's steps: column ki of each (in the last, partial step a
+  // lane past the slice reads its start again and keeps its accumulator:
+  // `inside`), and its weights, all loaded at once before any row of A.
+  struct StraightStep {
+    Value column, inside, weights;
+  };
+  SmallVector<StraightStep> straightSteps;
+  if (straight) {
+    for (int64_t i = 0; i < steps; ++i) {
+      Value ki = arith::AddIOp::create(rowBody, loc, laneStart,
+                                       cst(rowBody, i * kWarpStep));
+      Value in;
+      if ((i + 1) * kWarpStep > slice) {
+        in = arith::CmpIOp::create(rowBody, loc, arith::CmpIPredicate::ult, ki,
+                                   sliceEnd);
+        ki = arith::SelectOp::create(rowBody, loc, in, ki, sliceStart);
+      }
+      straightSteps.push_back({ki, in, loadWeights(rowBody, ki)});
+    }
+    if (weightsFirst)
+      waitForPriorKernels(rowBody, loc);
+  }
   scf::ForOp::create(
       rowBody, loc, cst(rowBody, 0), m, cst(rowBody, 1), ValueRange{},
       [&](OpBuilder &mb, Location, Value mi, ValueRange) {
-        // acc += the lane's 8 products at column ki.
-        auto step = [&](OpBuilder &kb, Value ki, Value acc) -> Value {
-          // 16-byte loads where the layouts show the rows start on
-          // 16-byte boundaries (K is a multiple of 8; allocations and
-          // the weights are aligned).
-          Value wv = vector::LoadOp::create(
-              kb, loc, VectorType::get({kVector}, wType.getElementType()), w,
-              ValueRange{readRow, ki}, /*nontemporal=*/false,
-              llvm::MaybeAlign(rowAlignment(wType)));
+        // acc += the lane's 8 products at column ki (weights `wv`, or
+        // loaded here).
+        auto step = [&](OpBuilder &kb, Value ki, Value acc,
+                        Value wv = nullptr) -> Value {
+          if (!wv)
+            wv = loadWeights(kb, ki);
           Value av = vector::LoadOp::create(
               kb, loc, VectorType::get({kVector}, aElement), a,
               ValueRange{mi, ki}, false,
@@ -173,31 +211,17 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
           Value wf = arith::ExtFOp::create(kb, loc, accType, wv);
           return vector::FMAOp::create(kb, loc, av, wf, acc);
         };
-        constexpr int64_t kWarpStep = kVector * kWarp;
-        Value sliceEnd = perRow > 1 ? arith::AddIOp::create(mb, loc, sliceStart,
-                                                            cst(mb, slice))
-                                    : cst(mb, k);
         Value dot;
-        const int64_t steps = (slice + kWarpStep - 1) / kWarpStep;
-        if (steps <= kMaxStraightSteps) {
+        if (straight) {
           // A short slice, all its loads issued at once: the steps
-          // straight, round robin into kUnroll accumulators; in the last,
-          // partial step a lane past the slice reads its start again and
-          // keeps its accumulator.
+          // straight, round robin into kUnroll accumulators.
           SmallVector<Value> acc(std::min(steps, kUnroll), zero);
-          for (int64_t i = 0; i < steps; ++i) {
-            Value ki = arith::AddIOp::create(mb, loc, laneStart,
-                                             cst(mb, i * kWarpStep));
+          for (auto [i, s] : llvm::enumerate(straightSteps)) {
             Value &into = acc[i % kUnroll];
-            if ((i + 1) * kWarpStep <= slice) {
-              into = step(mb, ki, into);
-              continue;
-            }
-            Value in = arith::CmpIOp::create(mb, loc, arith::CmpIPredicate::ult,
-                                             ki, sliceEnd);
-            Value safe = arith::SelectOp::create(mb, loc, in, ki, sliceStart);
-            into = arith::SelectOp::create(mb, loc, in, step(mb, safe, into),
-                                           into);
+            Value sum = step(mb, s.column, into, s.weights);
+            into = s.inside
+                       ? arith::SelectOp::create(mb, loc, s.inside, sum, into)
+                       : sum;
           }
           dot = acc[0];
           for (size_t j = 1; j < acc.size(); ++j)
@@ -589,12 +613,12 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
 // The row kernel, or, with tensor cores and at least 16 rows (a prefill),
 // the tensor-core kernel: M is known only when the code runs.
 void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
-         bool tensorCores, int64_t targetBlocks) {
+         bool tensorCores, int64_t targetBlocks, bool weightsFirst) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value init = takeAccumulatorInit(op, op.getDpsInits()[0]);
   if (!tensorCores || !takesTensorCores(op)) {
-    buildRowKernel(b, op, warpsPerBlock, targetWarps, init);
+    buildRowKernel(b, op, warpsPerBlock, targetWarps, init, weightsFirst);
     op.erase();
     return;
   }
@@ -609,7 +633,7 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
         scf::YieldOp::create(tb, loc);
       },
       [&](OpBuilder &eb, Location) {
-        buildRowKernel(eb, op, warpsPerBlock, targetWarps, init);
+        buildRowKernel(eb, op, warpsPerBlock, targetWarps, init, weightsFirst);
         scf::YieldOp::create(eb, loc);
       });
   op.erase();
@@ -628,7 +652,8 @@ struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
         ops.push_back(op);
     });
     for (linalg::MatmulOp op : ops)
-      map(op, warpsPerBlock, targetWarps, tensorCores, targetBlocks);
+      map(op, warpsPerBlock, targetWarps, tensorCores, targetBlocks,
+          dependentLaunch);
   }
 };
 

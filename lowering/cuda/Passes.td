@@ -136,6 +136,11 @@ def MapContractions
            "when a tensor-core call's 128 x 128 tiles make fewer blocks "
            "than this, K is split over up to that many (0: never); 264 is "
            "two blocks on each of an H200's 132 multiprocessors">,
+    Option<"dependentLaunch", "dependent-launch", "bool", "false",
+           "the warp-per-row kernels load a short slice's weights, then "
+           "wait for the kernels before them (griddepcontrol, sm_90+; "
+           "gemma-cuda-dependent-launch gives the other kernels their "
+           "wait at the start)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
@@ -399,17 +404,22 @@ def DependentLaunch
   let summary = "every kernel waits for the kernels before it, then lets the "
                 "next one launch (programmatic dependent launch, sm_90+)";
   let description = [{
-    Starts every kernel of the module with `nvvm.griddepcontrol wait`
-    (PTX `griddepcontrol.wait`: until the grids it depends on have
-    completed and their memory is visible) and then `nvvm.griddepcontrol
-    launch_dependents` (the next kernel on the stream may be scheduled
-    once every block of this one has got here).
+    Starts every kernel of the module with PTX `griddepcontrol.wait`
+    (until the grids it depends on have completed and their memory is
+    visible) and then `griddepcontrol.launch_dependents` (the next kernel
+    on the stream may be scheduled once every block of this one has got
+    here), as inline assembly with a memory clobber: LLVM declares its
+    `llvm.nvvm.griddepcontrol` intrinsics not to touch memory, so nothing
+    would keep a load above the wait. A kernel that already waits is left
+    alone: the decode projections of `gemma-cuda-map-contractions
+    {dependent-launch}` load their weights first and wait after.
 
     The runtime's cuda Device launches the kernels of an sm_90+ image with
     CUDA's programmatic stream serialization (`cuLaunchKernelEx`), so that
     a kernel is set up and its blocks placed while the one before it
     drains, instead of after. That is only sound when no kernel touches
-    memory before its wait, hence the wait first in every kernel; and the
+    memory another kernel writes before its wait, hence the wait first in
+    every kernel (weights are written by no kernel); and the
     trigger after the wait keeps at most one kernel waiting behind the
     one running. On GPUs before sm_90 the instructions do not exist and
     the target does not add the pass.
@@ -423,13 +433,13 @@ def DependentLaunch
     After:
     ```mlir
     gpu.func @k(%a: memref<?xf32>) kernel {
-      nvvm.griddepcontrol wait
-      nvvm.griddepcontrol launch_dependents
+      llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+      llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "~{memory}"
       %x = memref.load %a[%i] : memref<?xf32>
       ...
     ```
   }];
-  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // GEMMA_LOWERING_CUDA_PASSES_TD

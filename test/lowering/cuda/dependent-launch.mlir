@@ -1,22 +1,30 @@
 // RUN: gemma-opt %s --pass-pipeline='builtin.module(gpu.module(gemma-cuda-dependent-launch))' | FileCheck %s
 
 // Every kernel starts by waiting for the grids before it, then lets the
-// next one launch; a device function called by kernels is left alone (it
-// runs after its caller's wait).
+// next one launch (inline assembly with a memory clobber, so that no load
+// moves above the wait); a kernel that already waits (a projection that
+// loads its weights first) and a device function called by kernels (it
+// runs after its caller's wait) are left alone.
 // CHECK-LABEL: gpu.module @gemma_kernels
 // CHECK-LABEL: gpu.func @copy(
 // CHECK-SAME: kernel
-// CHECK-NEXT: nvvm.griddepcontrol wait
-// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "~{memory}"
 // CHECK-NEXT: %[[I:.*]] = gpu.thread_id x
 // CHECK-NEXT: memref.load
 // CHECK-LABEL: gpu.func @scale(
 // CHECK-SAME: kernel
-// CHECK-NEXT: nvvm.griddepcontrol wait
-// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "~{memory}"
 // CHECK-NEXT: gpu.return
+// CHECK-LABEL: gpu.func @waits_itself(
+// CHECK-NEXT: arith.constant
+// CHECK-NEXT: vector.load
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;"
+// CHECK-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;"
+// CHECK-NEXT: memref.load
 // CHECK-LABEL: func.func @helper(
-// CHECK-NOT: nvvm.griddepcontrol
+// CHECK-NOT: griddepcontrol
 // CHECK: return
 gpu.module @gemma_kernels {
   gpu.func @copy(%a: memref<?xf32>, %b: memref<?xf32>) kernel {
@@ -26,6 +34,14 @@ gpu.module @gemma_kernels {
     gpu.return
   }
   gpu.func @scale() kernel {
+    gpu.return
+  }
+  gpu.func @waits_itself(%w: memref<16xbf16>, %a: memref<?xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %wv = vector.load %w[%c0] : memref<16xbf16>, vector<8xbf16>
+    llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}" : () -> ()
+    llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "~{memory}" : () -> ()
+    %x = memref.load %a[%c0] : memref<?xf32>
     gpu.return
   }
   func.func @helper(%x: f32) -> f32 {

@@ -2,6 +2,7 @@
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="warps-per-block=4 target-warps=0" --canonicalize | FileCheck %s --check-prefix=W4
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions --canonicalize | FileCheck %s --check-prefix=SPLIT
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="tensor-cores=true" --canonicalize | FileCheck %s --check-prefix=TC
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="dependent-launch=true" --canonicalize | FileCheck %s --check-prefix=DL
 
 #A = affine_map<(m, n, k) -> (m, k)>
 #Bt = affine_map<(m, n, k) -> (n, k)>
@@ -125,12 +126,26 @@
 // share a row, as many as keep a slice of at least 512 columns: all 8 of a
 // block here, so 20 blocks, row = bid + warp / 8, and warp w takes the
 // columns [544 (w % 8), 544 (w % 8) + 544). A slice of at most 16 warp
-// steps has no loop: its 3 steps' loads are issued at once, the last step
-// partial (lanes past the slice's 544 columns read its start and keep
-// their accumulator). The warps past the last row read row 19 and store
+// steps has no loop: its 3 steps' weights are loaded at once before the
+// rows of A, which then load theirs, the last step partial (lanes past
+// the slice's 544 columns read its start and keep their accumulator). The warps past the last row read row 19 and store
 // nothing. Their sums meet in 8 floats of workgroup memory; after a
 // barrier the row's first warp adds them in order and its lane 0 adds the
 // row's sum into C; a second barrier keeps the sums until they are read.
+// With dependent-launch (sm_90+), the kernel waits for the kernels before
+// it only after its weights, which no kernel writes, are loaded: the
+// weight stream starts while those drain (gemma-cuda-dependent-launch
+// gives every other kernel its wait at the start). The wait comes before
+// any load of A. (A slice long enough for a loop loads its weights in the
+// loop, and its kernel gets the wait at the start.)
+// DL-LABEL: func.func @projection(
+// DL: gpu.launch
+// DL-NOT: griddepcontrol
+// DL-COUNT-3: vector.load %{{.*}} : memref<20x4352xbf16>, vector<8xbf16>
+// DL-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+// DL-NEXT: llvm.inline_asm has_side_effects "griddepcontrol.launch_dependents;", "~{memory}"
+// DL-NEXT: scf.for
+// DL-NEXT: vector.load %{{.*}} : memref<?x4352xf32>, vector<8xf32>
 // SPLIT-LABEL: func.func @projection(
 // SPLIT-SAME: %[[X:[^:]+]]: memref<?x4352xf32>, %[[W:[^:]+]]: memref<20x4352xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
 // SPLIT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %c20,
@@ -146,23 +161,23 @@
 // SPLIT-NEXT: %[[L8:.*]] = arith.muli %[[LANE]], %c8 : index
 // SPLIT-NEXT: %[[START:.*]] = arith.addi %[[SLICE]], %[[L8]] : index
 // SPLIT-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %c0 : index
-// SPLIT-NEXT: scf.for %[[MI:.*]] = %c0 to %{{.*}} step %c1 {
 // SPLIT-NEXT: %[[END:.*]] = arith.addi %[[SLICE]], %c544 : index
-// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[START]]]
-// SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[START]]]
-// SPLIT-NEXT: arith.extf
-// SPLIT-NEXT: %[[S0:.*]] = vector.fma
+// SPLIT-NEXT: %[[W0:.*]] = vector.load %[[W]][%[[READ]], %[[START]]]
 // SPLIT-NEXT: %[[K1:.*]] = arith.addi %[[START]], %c256 : index
-// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[K1]]]
-// SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[K1]]]
-// SPLIT-NEXT: arith.extf
-// SPLIT-NEXT: %[[S1:.*]] = vector.fma
+// SPLIT-NEXT: %[[W1:.*]] = vector.load %[[W]][%[[READ]], %[[K1]]]
 // SPLIT-NEXT: %[[K2:.*]] = arith.addi %[[START]], %c512 : index
 // SPLIT-NEXT: %[[IN2:.*]] = arith.cmpi ult, %[[K2]], %[[END]] : index
 // SPLIT-NEXT: %[[SAFE:.*]] = arith.select %[[IN2]], %[[K2]], %[[SLICE]] : index
-// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[SAFE]]]
+// SPLIT-NEXT: %[[W2:.*]] = vector.load %[[W]][%[[READ]], %[[SAFE]]]
+// SPLIT-NEXT: scf.for %[[MI:.*]] = %c0 to %{{.*}} step %c1 {
+// SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[START]]]
+// SPLIT-NEXT: arith.extf %[[W0]]
+// SPLIT-NEXT: %[[S0:.*]] = vector.fma
+// SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[K1]]]
+// SPLIT-NEXT: arith.extf %[[W1]]
+// SPLIT-NEXT: %[[S1:.*]] = vector.fma
 // SPLIT-NEXT: vector.load %[[X]][%[[MI]], %[[SAFE]]]
-// SPLIT-NEXT: arith.extf
+// SPLIT-NEXT: arith.extf %[[W2]]
 // SPLIT-NEXT: %[[P2:.*]] = vector.fma
 // SPLIT-NEXT: %[[S2:.*]] = arith.select %[[IN2]], %[[P2]], %{{.*}} : vector<8xf32>
 // SPLIT-NEXT: %[[S01:.*]] = arith.addf %[[S0]], %[[S1]] : vector<8xf32>
@@ -209,6 +224,7 @@ func.func @projection(%x: memref<?x4352xf32>, %w: memref<20x4352xbf16>, %y: memr
 // CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[C64]] : index
 // CHECK-NEXT: %[[K:.*]] = arith.select %[[IN]]
 // CHECK-NEXT: %[[WV:.*]] = vector.load %[[W]][{{.*}}, %[[K]]] {alignment = 16 : i64} : memref<12x64xbf16>, vector<8xbf16>
+// CHECK-NEXT: scf.for
 // CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][{{.*}}] {alignment = 16 : i64} : memref<?x64xbf16>, vector<8xbf16>
 // CHECK-NEXT: %[[XF:.*]] = arith.extf %[[XV]] : vector<8xbf16> to vector<8xf32>
 // CHECK-NEXT: %[[WF:.*]] = arith.extf %[[WV]] : vector<8xbf16> to vector<8xf32>
