@@ -327,6 +327,23 @@ private:
     return v;
   }
 
+  // An online softmax's state (max, sum, partial row) taken to the new max
+  // `m` (FlashAttention-2): the sum and the row times exp(max - m), or kept
+  // while nothing has been seen (m still `negInf`: `none`).
+  std::tuple<Value, Value, Value> rescaled(OpBuilder &b, ValueRange state,
+                                           Value m, Value negInf) const {
+    Value none =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m, negInf);
+    Value change =
+        math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, state[0], m));
+    Value correction =
+        arith::SelectOp::create(b, loc, none, f32Constant(b, loc, 1), change);
+    return {none, arith::MulFOp::create(b, loc, state[1], correction),
+            arith::MulFOp::create(b, loc, state[2],
+                                  vector::BroadcastOp::create(
+                                      b, loc, state[2].getType(), correction))};
+  }
+
   // Kernel 1: one warp per (token, head) x split.
   void buildSplits(gpu::LaunchOp launch) {
     OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
@@ -406,19 +423,9 @@ private:
                 kb, loc, m,
                 arith::SelectOp::create(kb, loc, seen, score, negInf));
           }
-          // The online softmax over the group (FlashAttention-2); while no
-          // key has been seen the state stays as it is.
-          Value none = arith::CmpFOp::create(kb, loc, arith::CmpFPredicate::OEQ,
-                                             m, negInf);
-          Value correction = arith::SelectOp::create(
-              kb, loc, none, f32Constant(kb, loc, 1),
-              math::ExpOp::create(kb, loc,
-                                  arith::SubFOp::create(kb, loc, state[0], m)));
+          // The online softmax over the group (FlashAttention-2).
           auto vecType = laneType(kb.getF32Type());
-          Value l = arith::MulFOp::create(kb, loc, state[1], correction);
-          Value acc = arith::MulFOp::create(
-              kb, loc, state[2],
-              vector::BroadcastOp::create(kb, loc, vecType, correction));
+          auto [none, l, acc] = rescaled(kb, state, m, negInf);
           for (int64_t j = 0; j < kKeysAtOnce; ++j) {
             Value weight = arith::SelectOp::create(
                 kb, loc, visible[j],
@@ -935,17 +942,7 @@ private:
             m = arith::MaximumFOp::create(
                 sb, loc, m,
                 arith::SelectOp::create(sb, loc, inside[j], maxima[j], negInf));
-          // While no split has seen a key the state stays as it is.
-          Value none = arith::CmpFOp::create(sb, loc, arith::CmpFPredicate::OEQ,
-                                             m, negInf);
-          Value correction = arith::SelectOp::create(
-              sb, loc, none, one,
-              math::ExpOp::create(sb, loc,
-                                  arith::SubFOp::create(sb, loc, state[0], m)));
-          Value l = arith::MulFOp::create(sb, loc, state[1], correction);
-          Value acc = arith::MulFOp::create(
-              sb, loc, state[2],
-              vector::BroadcastOp::create(sb, loc, vecType, correction));
+          auto [none, l, acc] = rescaled(sb, state, m, negInf);
           for (int64_t j = 0; j < kCombineAtOnce; ++j) {
             Value counts = arith::AndIOp::create(
                 sb, loc, inside[j],

@@ -249,7 +249,8 @@
 // CHECK-NEXT: %[[NONE2:.*]] = arith.cmpf oeq, %[[MNEW2]], %[[NEGINF2]] : f32
 // CHECK-NEXT: %[[DM2:.*]] = arith.subf %[[MM]], %[[MNEW2]] : f32
 // CHECK-NEXT: %[[EDM2:.*]] = math.exp %[[DM2]] : f32
-// CHECK-NEXT: %[[CORR2:.*]] = arith.select %[[NONE2]], %[[ONE2F]], %[[EDM2]] : f32
+// CHECK-NEXT: %[[ONE2G:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT: %[[CORR2:.*]] = arith.select %[[NONE2]], %[[ONE2G]], %[[EDM2]] : f32
 // CHECK-NEXT: %[[LC2:.*]] = arith.mulf %[[LL]], %[[CORR2]] : f32
 // CHECK-NEXT: %[[CORRV2:.*]] = vector.broadcast %[[CORR2]] : f32 to vector<2xf32>
 // CHECK-NEXT: %[[OC2:.*]] = arith.mulf %[[OO]], %[[CORRV2]] : vector<2xf32>
