@@ -984,12 +984,17 @@ private:
                               ValueRange{ix.add(tb, warp, kCombineWarps)});
       scf::YieldOp::create(tb, loc);
     });
-    Value rowStart = ix.add(b, ix.mul(b, warp, headDim), 2 * kCombineWarps);
-    vector::StoreOp::create(
-        b, loc, merged.getResult(2), states,
-        ValueRange{ix.add(b, rowStart, d0)},
-        /*nontemporal=*/false,
-        llvm::MaybeAlign(laneAlignment(cast<MemRefType>(states.getType()))));
+    // Element by element: vector-to-llvm, which converts the kernels'
+    // vector ops before gpu-to-nvvm, has no address space for workgroup
+    // memory and says so on every such vector.store.
+    Value rowStart =
+        ix.add(b, ix.add(b, ix.mul(b, warp, headDim), 2 * kCombineWarps), d0);
+    for (int64_t e = 0; e < perLane; ++e)
+      memref::StoreOp::create(b, loc,
+                              vector::ExtractOp::create(b, loc,
+                                                        merged.getResult(2),
+                                                        ArrayRef<int64_t>{e}),
+                              states, ValueRange{ix.add(b, rowStart, e)});
     gpu::BarrierOp::create(b, loc);
 
     SmallVector<Value> maxima;

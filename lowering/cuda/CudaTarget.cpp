@@ -123,7 +123,7 @@ public:
     contractions.tensorCores = architecture() >= 80;
     contractions.dependentLaunch =
         architecture() >= cuda::kDependentLaunchArchitecture;
-    pm.addNestedPass<func::FuncOp>(cuda::createMapContractions(contractions));
+    pm.addPass(cuda::createMapContractions(contractions));
     // A decode step's norms are one row each: a block of 1024 threads
     // takes a row of up to 1024 elements in one load a thread per phase.
     cuda::MapReductionsOptions reductions;

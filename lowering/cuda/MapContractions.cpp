@@ -1,13 +1,16 @@
 //===- MapContractions.cpp - projections as warp-per-row kernels ----------===//
 
 #include "lowering/LoweringUtils.h"
+#include "lowering/Passes.h"
 #include "lowering/TensorCores.h"
 #include "lowering/cuda/Accumulators.h"
 #include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_MAPCONTRACTIONS
@@ -639,6 +642,38 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
   op.erase();
 }
 
+// Whether `value` is (a view of) the weights, which no kernel writes: the
+// entry points' argument marked gemma.weights (the blob), or an argument of
+// a private function (a layer) that every call passes weights to.
+bool isWeight(Value value, ModuleOp module, int depth = 0) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
+      value = view.getViewSource();
+    else if (auto toBuffer = dyn_cast<bufferization::ToBufferOp>(def))
+      value = toBuffer.getTensor();
+    else if (auto toTensor = dyn_cast<bufferization::ToTensorOp>(def))
+      value = toTensor.getBuffer();
+    else
+      return false;
+  }
+  auto arg = dyn_cast<BlockArgument>(value);
+  auto func = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
+                  : func::FuncOp();
+  if (!func || arg.getOwner() != &func.getBody().front())
+    return false;
+  if (func.getArgAttr(arg.getArgNumber(), kWeightsArgAttr))
+    return true;
+  std::optional<SymbolTable::UseRange> uses =
+      SymbolTable::getSymbolUses(func, module);
+  if (!func.isPrivate() || depth > 8 || !uses || uses->empty())
+    return false;
+  return llvm::all_of(*uses, [&](const SymbolTable::SymbolUse &use) {
+    auto call = dyn_cast<func::CallOp>(use.getUser());
+    return call &&
+           isWeight(call.getOperand(arg.getArgNumber()), module, depth + 1);
+  });
+}
+
 struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
   using MapContractionsBase::MapContractionsBase;
   void runOnOperation() override {
@@ -646,14 +681,16 @@ struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
       getOperation().emitError("warps-per-block must be in [1, 32]");
       return signalPassFailure();
     }
-    SmallVector<linalg::MatmulOp> ops;
+    // Which projections read weights is decided before any is mapped.
+    SmallVector<std::pair<linalg::MatmulOp, bool>> ops;
     getOperation().walk([&](linalg::MatmulOp op) {
       if (isMappable(op))
-        ops.push_back(op);
+        ops.push_back({op, dependentLaunch &&
+                               isWeight(op.getDpsInputs()[1], getOperation())});
     });
-    for (linalg::MatmulOp op : ops)
+    for (auto [op, weightsFirst] : ops)
       map(op, warpsPerBlock, targetWarps, tensorCores, targetBlocks,
-          dependentLaunch);
+          weightsFirst);
   }
 };
 

@@ -53,7 +53,7 @@ def LowerDeallocations
 }
 
 def MapContractions
-    : Pass<"gemma-cuda-map-contractions", "::mlir::func::FuncOp"> {
+    : Pass<"gemma-cuda-map-contractions", "::mlir::ModuleOp"> {
   let summary = "projections as kernels of one warp per output column";
   let description = [{
     Each bufferized projection, `linalg.matmul` C[M, N] += A[M, K] *
@@ -137,10 +137,12 @@ def MapContractions
            "than this, K is split over up to that many (0: never); 264 is "
            "two blocks on each of an H200's 132 multiprocessors">,
     Option<"dependentLaunch", "dependent-launch", "bool", "false",
-           "the warp-per-row kernels load a short slice's weights, then "
-           "wait for the kernels before them (griddepcontrol, sm_90+; "
-           "gemma-cuda-dependent-launch gives the other kernels their "
-           "wait at the start)">,
+           "the warp-per-row kernels of projections whose B is the "
+           "weights (a view of the entry points' gemma.weights argument, "
+           "through the calls of private functions) load a short slice of "
+           "it, then wait for the kernels before them (griddepcontrol, "
+           "sm_90+; gemma-cuda-dependent-launch gives the other kernels "
+           "their wait at the start)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",

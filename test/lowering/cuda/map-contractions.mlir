@@ -20,7 +20,7 @@
 // see below); the lanes' sums then go across the warp (xor 16, 8, 4, 2,
 // 1 over 32 lanes) and lane 0 adds the row's sum into C[m, n].
 // CHECK-LABEL: func.func @projection(
-// CHECK-SAME: %[[X:[^:]+]]: memref<?x4352xf32>, %[[W:[^:]+]]: memref<20x4352xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x4352xf32>, %[[W:[^:]+]]: memref<20x4352xbf16> {gemma.weights}, %[[Y:[^:]+]]: memref<?x20xf32>)
 // CHECK-DAG: %[[C1I:.*]] = arith.constant 1 : i32
 // CHECK-DAG: %[[C2I:.*]] = arith.constant 2 : i32
 // CHECK-DAG: %[[C4I:.*]] = arith.constant 4 : i32
@@ -133,7 +133,8 @@
 // barrier the row's first warp adds them in order and its lane 0 adds the
 // row's sum into C; a second barrier keeps the sums until they are read.
 // With dependent-launch (sm_90+), the kernel waits for the kernels before
-// it only after its weights, which no kernel writes, are loaded: the
+// it only after its weights (B is the argument marked gemma.weights), which
+// no kernel writes, are loaded: the
 // weight stream starts while those drain (gemma-cuda-dependent-launch
 // gives every other kernel its wait at the start). The wait comes before
 // any load of A. (A slice long enough for a loop loads its weights in the
@@ -147,7 +148,7 @@
 // DL-NEXT: scf.for
 // DL-NEXT: vector.load %{{.*}} : memref<?x4352xf32>, vector<8xf32>
 // SPLIT-LABEL: func.func @projection(
-// SPLIT-SAME: %[[X:[^:]+]]: memref<?x4352xf32>, %[[W:[^:]+]]: memref<20x4352xbf16>, %[[Y:[^:]+]]: memref<?x20xf32>)
+// SPLIT-SAME: %[[X:[^:]+]]: memref<?x4352xf32>, %[[W:[^:]+]]: memref<20x4352xbf16> {gemma.weights}, %[[Y:[^:]+]]: memref<?x20xf32>)
 // SPLIT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %c20,
 // SPLIT-SAME: workgroup(%[[SUMS:[^ ]*]] : memref<8xf32, #gpu.address_space<workgroup>>) {
 // SPLIT-NEXT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32 : index
@@ -199,7 +200,7 @@
 // SPLIT-NEXT: gpu.barrier
 // SPLIT-NEXT: }
 // SPLIT-NEXT: gpu.terminator
-func.func @projection(%x: memref<?x4352xf32>, %w: memref<20x4352xbf16>, %y: memref<?x20xf32>) {
+func.func @projection(%x: memref<?x4352xf32>, %w: memref<20x4352xbf16> {gemma.weights}, %y: memref<?x20xf32>) {
   linalg.matmul indexing_maps = [#A, #Bt, #C]
       ins(%x, %w : memref<?x4352xf32>, memref<20x4352xbf16>)
       outs(%y : memref<?x20xf32>)
@@ -230,6 +231,12 @@ func.func @projection(%x: memref<?x4352xf32>, %w: memref<20x4352xbf16>, %y: memr
 // CHECK-NEXT: %[[WF:.*]] = arith.extf %[[WV]] : vector<8xbf16> to vector<8xf32>
 // CHECK-NEXT: vector.fma %[[XF]], %[[WF]], %{{.*}} : vector<8xf32>
 // CHECK-NOT: linalg.matmul
+// A B that is not the weights (no gemma.weights, no call passing them)
+// may be written by a kernel before: the kernel gets its wait at the start
+// from gemma-cuda-dependent-launch, none here.
+// DL-LABEL: func.func @bf16_activations(
+// DL-NOT: griddepcontrol
+// DL: return
 // W4-LABEL: func.func @bf16_activations(
 // W4-DAG: %[[C3:.*]] = arith.constant 3 : index
 // W4-DAG: %[[C128:.*]] = arith.constant 128 : index
