@@ -156,20 +156,26 @@ Value takeAccumulatorInit(Operation *accumulator, Value out) {
   return init;
 }
 
-void storeAccumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
-                      Value init, Value sum) {
-  Value value = sum;
+Value accumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
+                  Value init, Value sum) {
   if (init && isa<MemRefType>(init.getType())) {
     Value start = memref::LoadOp::create(b, loc, init, indices.back());
     if (start.getType() != sum.getType())
       start = arith::ExtFOp::create(b, loc, sum.getType(), start);
-    value = arith::AddFOp::create(b, loc, start, sum);
-  } else if (!init)
-    value = arith::AddFOp::create(
+    return arith::AddFOp::create(b, loc, start, sum);
+  }
+  if (!init)
+    return arith::AddFOp::create(
         b, loc, memref::LoadOp::create(b, loc, out, indices), sum);
-  else if (!matchPattern(init, m_AnyZeroFloat()))
-    value = arith::AddFOp::create(b, loc, init, sum);
-  memref::StoreOp::create(b, loc, value, out, indices);
+  if (!matchPattern(init, m_AnyZeroFloat()))
+    return arith::AddFOp::create(b, loc, init, sum);
+  return sum;
+}
+
+void storeAccumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
+                      Value init, Value sum) {
+  memref::StoreOp::create(b, loc, accumulated(b, loc, out, indices, init, sum),
+                          out, indices);
 }
 
 } // namespace mlir::gemma::cuda

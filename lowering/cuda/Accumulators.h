@@ -37,10 +37,14 @@ namespace mlir::gemma::cuda {
 /// writer) nothing changes.
 Value takeAccumulatorInit(Operation *accumulator, Value out);
 
-/// Stores `sum` into out[indices], started from `init` as
-/// takeAccumulatorInit found it: init + sum (sum alone for a scalar init
-/// of +-0.0; init[indices.back()] + sum for a memref), or, with no init,
-/// what out[indices] held plus sum.
+/// What out[indices] would hold after `sum` is added, started from `init`
+/// as takeAccumulatorInit found it: init + sum (sum alone for a scalar
+/// init of +-0.0; init[indices.back()] + sum for a memref), or, with no
+/// init, what out[indices] holds plus sum.
+Value accumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
+                  Value init, Value sum);
+
+/// Stores accumulated(b, loc, out, indices, init, sum) into out[indices].
 void storeAccumulated(OpBuilder &b, Location loc, Value out, ValueRange indices,
                       Value init, Value sum);
 

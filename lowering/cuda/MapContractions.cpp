@@ -10,6 +10,8 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::gemma::cuda {
@@ -27,6 +29,8 @@ constexpr int64_t kUnroll = 4;
 // are issued at once (gate_up_proj's 1152 columns, 5 steps, were two round
 // trips to memory in the loop, its remainder the second).
 constexpr int64_t kMaxStraightSteps = 16;
+// Columns one warp-wide step covers.
+constexpr int64_t kWarpStep = kVector * kWarp;
 
 // The alignment vector loads of 16 bytes at row starts and 16-byte steps
 // along the rows of `type` can claim: 16 when its offset and row stride are
@@ -73,34 +77,78 @@ constexpr int64_t kMinimumSlice = 2 * kVector * kWarp;
 // `targetWarps` warps (a power of two, at most a block's), each taking an
 // equal slice of whole 8-element vectors of the row, at least
 // kMinimumSlice long. 1 when targetWarps is 0 or the rows already make
-// that many.
-int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t warpsPerBlock,
-                       int64_t targetWarps) {
+// that many. A warp that takes `rowsAtOnce` weight rows side by side (an
+// epilogue's column blocks) also shares them until its slices' loads fit
+// the straight path's kMaxStraightSteps: past that, registers run short
+// (gemma-3-4b's gate/up pairs, K = 2560: 20 loads a lane whole, 271 tok/s
+// against 267 on two warps a pair, and 261 in the loop).
+int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t rowsAtOnce,
+                       int64_t warpsPerBlock, int64_t targetWarps) {
   int64_t perRow = 1;
-  while (perRow * 2 <= warpsPerBlock && n * perRow * 2 <= targetWarps &&
-         (k / kVector) % (perRow * 2) == 0 &&
-         warpsPerBlock % (perRow * 2) == 0 && k / (perRow * 2) >= kMinimumSlice)
+  auto canDouble = [&] {
+    return perRow * 2 <= warpsPerBlock && (k / kVector) % (perRow * 2) == 0 &&
+           warpsPerBlock % (perRow * 2) == 0 &&
+           k / (perRow * 2) >= kMinimumSlice;
+  };
+  while (canDouble() && n * perRow * 2 <= targetWarps)
+    perRow *= 2;
+  while (rowsAtOnce > 1 && canDouble() &&
+         llvm::divideCeil(k / perRow, kWarpStep) * rowsAtOnce >
+             kMaxStraightSteps)
     perRow *= 2;
   return perRow;
 }
+
+// Elementwise ops next to a projection that its row kernel takes over, so
+// that they are not kernels of their own in a decode step (each was 2-3 us
+// of a gemma-3-1b layer's ~68 on an H200).
+struct RowKernelFusion {
+  // A = truncf(source) written just before the projection (o_proj's
+  // operand, the attention's f32 output rounded to bf16): the kernel reads
+  // the source and rounds in registers, to the same values.
+  linalg::GenericOp rounding;
+  // An elementwise op whose inputs are all column blocks [M, I] of C (the
+  // GeGLU over the stacked gate/up projection's two halves): a warp takes
+  // row n of every block (weight rows n + blockOffsets[j]) and stores the
+  // op's value at [m, n] of its output instead of C. Input i of the op is
+  // block inputBlocks[i].
+  linalg::GenericOp epilogue;
+  SmallVector<int64_t> blockOffsets;
+  SmallVector<unsigned> inputBlocks;
+};
 
 // The row kernel for all M rows of `op` (the decode step's M = 1): a
 // weight row to `perRow` warps of a block, each the dot product of its
 // slice of the row; `init` as storeAccumulated takes it. A slice short
 // enough to be loaded at once is loaded before the rows of A, and with
 // `weightsFirst` the kernel waits for the kernels before it only then
-// (DependentLaunch.h): its weight stream starts while they drain.
+// (DependentLaunch.h): its weight stream starts while they drain. With a
+// `fusion`, it reads A's source and rounds it, or stores the epilogue's
+// values rather than C (the fused ops are left to the caller).
 void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
-                    int64_t targetWarps, Value init, bool weightsFirst) {
+                    int64_t targetWarps, Value init, bool weightsFirst,
+                    RowKernelFusion fusion) {
   Location loc = op.getLoc();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
+  Value aSource = fusion.rounding ? fusion.rounding.getDpsInputs()[0] : a;
   auto wType = cast<MemRefType>(w.getType());
-  const int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
-  const int64_t perRow = warpsPerRowFor(n, k, warpsPerBlock, targetWarps);
+  const int64_t k = wType.getDimSize(1);
+  // The weight rows a warp takes, as offsets from its row n.
+  const SmallVector<int64_t> rowOffsets =
+      fusion.epilogue ? fusion.blockOffsets : SmallVector<int64_t>{0};
+  const int64_t blockCount = static_cast<int64_t>(rowOffsets.size());
+  const int64_t n =
+      fusion.epilogue
+          ? cast<MemRefType>(fusion.epilogue.getDpsInits()[0].getType())
+                .getDimSize(1)
+          : wType.getDimSize(0);
+  const int64_t perRow =
+      warpsPerRowFor(n, k, blockCount, warpsPerBlock, targetWarps);
   const int64_t rowsPerBlock = warpsPerBlock / perRow;
   const int64_t slice = k / perRow;
   Type aElement = cast<MemRefType>(a.getType()).getElementType();
+  auto aSourceType = cast<MemRefType>(aSource.getType());
   auto cst = [&](OpBuilder &at, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(at, loc, v);
   };
@@ -111,7 +159,7 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
   SmallVector<Type> shared;
   if (perRow > 1)
     shared.push_back(MemRefType::get(
-        {warpsPerBlock}, b.getF32Type(), AffineMap(),
+        {warpsPerBlock * blockCount}, b.getF32Type(), AffineMap(),
         gpu::AddressSpaceAttr::get(
             b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace())));
   auto launch = gpu::LaunchOp::create(
@@ -159,26 +207,37 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
       arith::ConstantOp::create(rowBody, loc, rowBody.getZeroAttr(accType));
   Value isFirstLane = arith::CmpIOp::create(
       rowBody, loc, arith::CmpIPredicate::eq, lane, cst(rowBody, 0));
-  constexpr int64_t kWarpStep = kVector * kWarp;
   const int64_t steps = (slice + kWarpStep - 1) / kWarpStep;
   const bool straight = steps <= kMaxStraightSteps;
   Value sliceEnd = perRow > 1 ? arith::AddIOp::create(rowBody, loc, sliceStart,
                                                       cst(rowBody, slice))
                               : cst(rowBody, k);
-  auto loadWeights = [&](OpBuilder &kb, Value ki) -> Value {
+  // The weight rows the warp reads, one per offset.
+  SmallVector<Value> weightRows;
+  for (int64_t offset : rowOffsets)
+    weightRows.push_back(offset == 0
+                             ? readRow
+                             : arith::AddIOp::create(rowBody, loc, readRow,
+                                                     cst(rowBody, offset)));
+  // The 8 weights of each row at column ki.
+  auto loadWeights = [&](OpBuilder &kb, Value ki) {
     // 16-byte loads where the layouts show the rows start on 16-byte
     // boundaries (K is a multiple of 8; allocations and the weights are
     // aligned).
-    return vector::LoadOp::create(
-        kb, loc, VectorType::get({kVector}, wType.getElementType()), w,
-        ValueRange{readRow, ki}, /*nontemporal=*/false,
-        llvm::MaybeAlign(rowAlignment(wType)));
+    SmallVector<Value> loads;
+    for (Value weightRow : weightRows)
+      loads.push_back(vector::LoadOp::create(
+          kb, loc, VectorType::get({kVector}, wType.getElementType()), w,
+          ValueRange{weightRow, ki}, /*nontemporal=*/false,
+          llvm::MaybeAlign(rowAlignment(wType))));
+    return loads;
   };
   // A short slice's steps: column ki of each (in the last, partial step a
-  // lane past the slice reads its start again and keeps its accumulator:
+  // lane past the slice reads its start again and keeps its accumulators:
   // `inside`), and its weights, all loaded at once before any row of A.
   struct StraightStep {
-    Value column, inside, weights;
+    Value column, inside;
+    SmallVector<Value> weights;
   };
   SmallVector<StraightStep> straightSteps;
   if (straight) {
@@ -196,87 +255,156 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
     if (weightsFirst)
       waitForPriorKernels(rowBody, loc);
   }
+
+  // The row's sums, one per offset, into C, or through the epilogue into
+  // its output.
+  auto finish = [&](OpBuilder &tb, Value mi, ArrayRef<Value> sums) {
+    if (!fusion.epilogue) {
+      storeAccumulated(tb, loc, c, ValueRange{mi, row}, init, sums[0]);
+      return;
+    }
+    SmallVector<Value> columns;
+    for (auto [offset, sum] : llvm::zip(rowOffsets, sums))
+      columns.push_back(accumulated(
+          tb, loc, c,
+          ValueRange{mi, offset == 0 ? row
+                                     : arith::AddIOp::create(tb, loc, row,
+                                                             cst(tb, offset))},
+          init, sum));
+    Block &epilogue = fusion.epilogue.getRegion().front();
+    IRMapping mapping;
+    for (auto [i, block] : llvm::enumerate(fusion.inputBlocks))
+      mapping.map(epilogue.getArgument(i), columns[block]);
+    for (Operation &inner : epilogue.without_terminator())
+      tb.clone(inner, mapping);
+    Value value = mapping.lookup(
+        cast<linalg::YieldOp>(epilogue.getTerminator()).getValues()[0]);
+    memref::StoreOp::create(tb, loc, value, fusion.epilogue.getDpsInits()[0],
+                            ValueRange{mi, row});
+  };
+
   scf::ForOp::create(
       rowBody, loc, cst(rowBody, 0), m, cst(rowBody, 1), ValueRange{},
       [&](OpBuilder &mb, Location, Value mi, ValueRange) {
-        // acc += the lane's 8 products at column ki (weights `wv`, or
-        // loaded here).
-        auto step = [&](OpBuilder &kb, Value ki, Value acc,
-                        Value wv = nullptr) -> Value {
-          if (!wv)
-            wv = loadWeights(kb, ki);
+        // acc[j] += the lane's 8 products at column ki with weight row j
+        // (weights `wv`, or loaded here).
+        auto step = [&](OpBuilder &kb, Value ki, ValueRange acc,
+                        ArrayRef<Value> wv = {}) {
+          SmallVector<Value> weights(wv);
+          if (weights.empty())
+            weights = loadWeights(kb, ki);
           Value av = vector::LoadOp::create(
-              kb, loc, VectorType::get({kVector}, aElement), a,
-              ValueRange{mi, ki}, false,
-              llvm::MaybeAlign(rowAlignment(cast<MemRefType>(a.getType()))));
+              kb, loc, VectorType::get({kVector}, aSourceType.getElementType()),
+              aSource, ValueRange{mi, ki}, false,
+              llvm::MaybeAlign(rowAlignment(aSourceType)));
+          if (fusion.rounding)
+            av = arith::TruncFOp::create(
+                kb, loc, VectorType::get({kVector}, aElement), av);
           if (!aElement.isF32())
             av = arith::ExtFOp::create(kb, loc, accType, av);
-          Value wf = arith::ExtFOp::create(kb, loc, accType, wv);
-          return vector::FMAOp::create(kb, loc, av, wf, acc);
+          SmallVector<Value> next;
+          for (auto [weight, into] : llvm::zip(weights, acc))
+            next.push_back(vector::FMAOp::create(
+                kb, loc, av, arith::ExtFOp::create(kb, loc, accType, weight),
+                into));
+          return next;
         };
-        Value dot;
+        // One accumulator vector per weight row.
+        SmallVector<Value> dots;
         if (straight) {
           // A short slice, all its loads issued at once: the steps
-          // straight, round robin into kUnroll accumulators.
-          SmallVector<Value> acc(std::min(steps, kUnroll), zero);
+          // straight, round robin into kUnroll accumulators a row.
+          const int64_t lanes = std::min(steps, kUnroll);
+          SmallVector<Value> acc(lanes * blockCount, zero);
           for (auto [i, s] : llvm::enumerate(straightSteps)) {
-            Value &into = acc[i % kUnroll];
-            Value sum = step(mb, s.column, into, s.weights);
-            into = s.inside
-                       ? arith::SelectOp::create(mb, loc, s.inside, sum, into)
-                       : sum;
+            int64_t u = static_cast<int64_t>(i) % kUnroll;
+            SmallVector<Value> into;
+            for (int64_t j = 0; j < blockCount; ++j)
+              into.push_back(acc[j * lanes + u]);
+            SmallVector<Value> sums = step(mb, s.column, into, s.weights);
+            for (int64_t j = 0; j < blockCount; ++j)
+              acc[j * lanes + u] =
+                  s.inside ? arith::SelectOp::create(mb, loc, s.inside, sums[j],
+                                                     into[j])
+                                 .getResult()
+                           : sums[j];
           }
-          dot = acc[0];
-          for (size_t j = 1; j < acc.size(); ++j)
-            dot = arith::AddFOp::create(mb, loc, dot, acc[j]);
+          for (int64_t j = 0; j < blockCount; ++j) {
+            Value dot = acc[j * lanes];
+            for (int64_t u = 1; u < lanes; ++u)
+              dot = arith::AddFOp::create(mb, loc, dot, acc[j * lanes + u]);
+            dots.push_back(dot);
+          }
         } else {
-          // kUnroll warp-wide steps at a time into as many accumulators,
-          // so that a lane has that many loads in flight (a 6912-long row
-          // took 27 dependent round trips to memory), then the steps left.
+          // kUnroll warp-wide steps at a time into as many accumulators a
+          // row, so that a lane has that many loads in flight (a 6912-long
+          // row took 27 dependent round trips to memory), then the steps
+          // left.
           const int64_t unrolledLength =
               slice / (kWarpStep * kUnroll) * kWarpStep * kUnroll;
           Value unrolledEnd = arith::AddIOp::create(mb, loc, laneStart,
                                                     cst(mb, unrolledLength));
-          SmallVector<Value> inits(kUnroll, zero);
+          SmallVector<Value> inits(kUnroll * blockCount, zero);
           auto unrolled = scf::ForOp::create(
               mb, loc, laneStart, unrolledEnd, cst(mb, kWarpStep * kUnroll),
               inits, [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
-                SmallVector<Value> next;
-                for (int64_t j = 0; j < kUnroll; ++j)
-                  next.push_back(step(kb,
-                                      arith::AddIOp::create(
-                                          kb, loc, ki, cst(kb, j * kWarpStep)),
-                                      acc[j]));
+                SmallVector<Value> next(acc.size());
+                for (int64_t u = 0; u < kUnroll; ++u) {
+                  SmallVector<Value> into;
+                  for (int64_t j = 0; j < blockCount; ++j)
+                    into.push_back(acc[j * kUnroll + u]);
+                  SmallVector<Value> sums =
+                      step(kb,
+                           arith::AddIOp::create(kb, loc, ki,
+                                                 cst(kb, u * kWarpStep)),
+                           into);
+                  for (int64_t j = 0; j < blockCount; ++j)
+                    next[j * kUnroll + u] = sums[j];
+                }
                 scf::YieldOp::create(kb, loc, next);
               });
-          Value total = unrolled.getResult(0);
-          for (int64_t j = 1; j < kUnroll; ++j)
-            total =
-                arith::AddFOp::create(mb, loc, total, unrolled.getResult(j));
-          dot = scf::ForOp::create(
-                    mb, loc, unrolledEnd, sliceEnd, cst(mb, kWarpStep),
-                    ValueRange{total},
-                    [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
-                      scf::YieldOp::create(kb, loc, step(kb, ki, acc[0]));
-                    })
-                    .getResult(0);
+          SmallVector<Value> totals;
+          for (int64_t j = 0; j < blockCount; ++j) {
+            Value total = unrolled.getResult(j * kUnroll);
+            for (int64_t u = 1; u < kUnroll; ++u)
+              total = arith::AddFOp::create(
+                  mb, loc, total, unrolled.getResult(j * kUnroll + u));
+            totals.push_back(total);
+          }
+          auto rest = scf::ForOp::create(
+              mb, loc, unrolledEnd, sliceEnd, cst(mb, kWarpStep), totals,
+              [&](OpBuilder &kb, Location, Value ki, ValueRange acc) {
+                scf::YieldOp::create(kb, loc, step(kb, ki, acc));
+              });
+          dots.append(rest.getResults().begin(), rest.getResults().end());
         }
-        Value partial = vector::ReductionOp::create(
-            mb, loc, vector::CombiningKind::ADD, dot);
-        Value sum = warpSum(mb, loc, partial);
+        SmallVector<Value> sums;
+        for (Value dot : dots)
+          sums.push_back(
+              warpSum(mb, loc,
+                      vector::ReductionOp::create(
+                          mb, loc, vector::CombiningKind::ADD, dot)));
         if (perRow == 1) {
           scf::IfOp::create(mb, loc, isFirstLane, [&](OpBuilder &tb, Location) {
-            storeAccumulated(tb, loc, c, ValueRange{mi, row}, init, sum);
+            finish(tb, mi, sums);
             scf::YieldOp::create(tb, loc);
           });
           scf::YieldOp::create(mb, loc);
           return;
         }
-        // The row's warps meet in workgroup memory; its first warp's lane 0
-        // adds their sums in order and stores the row's.
-        Value sums = launch.getWorkgroupAttributions()[0];
+        // The row's warps meet in workgroup memory ([warp][offset]); its
+        // first warp's lane 0 adds their sums in order and finishes the row.
+        Value shared = launch.getWorkgroupAttributions()[0];
+        auto slot = [&](OpBuilder &at, Value warpIndex, int64_t j) -> Value {
+          return arith::AddIOp::create(
+              at, loc,
+              arith::MulIOp::create(at, loc, warpIndex, cst(at, blockCount)),
+              cst(at, j));
+        };
         scf::IfOp::create(mb, loc, isFirstLane, [&](OpBuilder &tb, Location) {
-          memref::StoreOp::create(tb, loc, sum, sums, ValueRange{warp});
+          for (int64_t j = 0; j < blockCount; ++j)
+            memref::StoreOp::create(tb, loc, sums[j], shared,
+                                    ValueRange{slot(tb, warp, j)});
           scf::YieldOp::create(tb, loc);
         });
         gpu::BarrierOp::create(mb, loc);
@@ -286,15 +414,21 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
             mb, loc, arith::AndIOp::create(mb, loc, isFirstLane, firstPart),
             inside);
         scf::IfOp::create(mb, loc, stores, [&](OpBuilder &tb, Location) {
-          Value rowSum =
-              memref::LoadOp::create(tb, loc, sums, ValueRange{warp});
-          for (int64_t j = 1; j < perRow; ++j)
-            rowSum = arith::AddFOp::create(
-                tb, loc, rowSum,
-                memref::LoadOp::create(tb, loc, sums,
-                                       ValueRange{arith::AddIOp::create(
-                                           tb, loc, warp, cst(tb, j))}));
-          storeAccumulated(tb, loc, c, ValueRange{mi, row}, init, rowSum);
+          SmallVector<Value> rowSums;
+          for (int64_t j = 0; j < blockCount; ++j) {
+            Value rowSum = memref::LoadOp::create(
+                tb, loc, shared, ValueRange{slot(tb, warp, j)});
+            for (int64_t p = 1; p < perRow; ++p)
+              rowSum = arith::AddFOp::create(
+                  tb, loc, rowSum,
+                  memref::LoadOp::create(
+                      tb, loc, shared,
+                      ValueRange{slot(
+                          tb, arith::AddIOp::create(tb, loc, warp, cst(tb, p)),
+                          j)}));
+            rowSums.push_back(rowSum);
+          }
+          finish(tb, mi, rowSums);
           scf::YieldOp::create(tb, loc);
         });
         // The sums are read before the next row of A overwrites them.
@@ -613,15 +747,175 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   memref::DeallocOp::create(b, loc, partials);
 }
 
+// Whether `value` is defined by an op before `op` in op's block, or
+// outside that block (a block argument or an op of an enclosing region),
+// so that an op moved just before `op` may use it.
+bool availableBefore(Value value, Operation *op) {
+  Operation *def = value.getDefiningOp();
+  Block *block = def ? def->getBlock() : cast<BlockArgument>(value).getOwner();
+  if (block == op->getBlock())
+    return !def || def->isBeforeInBlock(op);
+  return block->getParentOp()->isProperAncestor(op);
+}
+
+// Whether `buffer`'s users other than `except` only free it (the
+// deallocation lowering reads its base through extract_strided_metadata).
+bool onlyFreedBesides(Value buffer, ArrayRef<Operation *> except) {
+  return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+    return llvm::is_contained(except, user) ||
+           isa<memref::ExtractStridedMetadataOp, memref::DeallocOp>(user);
+  });
+}
+
+// An all-parallel elementwise linalg.generic of identity maps whose body
+// is plain scalar arithmetic that does not read its output.
+bool isElementwise(linalg::GenericOp generic) {
+  if (generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
+      generic.getNumLoops() != generic.getNumParallelLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  Block &body = generic.getRegion().front();
+  return body.getArguments().back().use_empty() &&
+         llvm::all_of(body.without_terminator(), [](Operation &inner) {
+           return inner.getNumRegions() == 0 && isPure(&inner);
+         });
+}
+
+// The generic that writes A = truncf(source) just before `op`, with
+// nothing that touches memory in between and A read by `op` alone.
+linalg::GenericOp findRounding(linalg::MatmulOp op) {
+  Value a = op.getDpsInputs()[0];
+  if (!a.getDefiningOp<memref::AllocOp>())
+    return {};
+  linalg::GenericOp rounding;
+  for (Operation *user : a.getUsers())
+    if (auto generic = dyn_cast<linalg::GenericOp>(user))
+      rounding = generic;
+  if (!rounding || rounding.getDpsInits()[0] != a ||
+      rounding.getNumDpsInputs() != 1 || !isElementwise(rounding) ||
+      !onlyFreedBesides(a, {op, rounding}) ||
+      rounding->getBlock() != op->getBlock() || !rounding->isBeforeInBlock(op))
+    return {};
+  Block &body = rounding.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto trunc = yield.getValues()[0].getDefiningOp<arith::TruncFOp>();
+  auto source = cast<MemRefType>(rounding.getDpsInputs()[0].getType());
+  if (!trunc || trunc.getIn() != body.getArgument(0) ||
+      body.getOperations().size() != 2 || !source.getElementType().isF32() ||
+      !source.isLastDimUnitStride())
+    return {};
+  for (Operation *between = rounding->getNextNode(); between != op;
+       between = between->getNextNode())
+    if (!isMemoryEffectFree(between))
+      return {};
+  return rounding;
+}
+
+// The elementwise op after `op` that alone reads C, through column blocks
+// [M, I] of it (I its output's columns), into an allocated buffer that
+// nothing between them touches; its views and output buffer are moved
+// before `op` where they are after it (the fused kernel writes there). False,
+// and nothing changed, when there is none.
+bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
+  Value c = op.getDpsInits()[0];
+  if (!c.getDefiningOp<memref::AllocOp>())
+    return false;
+  linalg::GenericOp epilogue;
+  SmallVector<Operation *> users{op};
+  for (Operation *user : c.getUsers()) {
+    auto view = dyn_cast<memref::SubViewOp>(user);
+    if (!view)
+      continue;
+    auto reader = view->hasOneUse()
+                      ? dyn_cast<linalg::GenericOp>(*view->user_begin())
+                      : linalg::GenericOp();
+    if (!reader || (epilogue && reader != epilogue))
+      return false;
+    epilogue = reader;
+    users.push_back(view);
+  }
+  if (!epilogue || !onlyFreedBesides(c, users) || !isElementwise(epilogue) ||
+      epilogue->getBlock() != op->getBlock() || !op->isBeforeInBlock(epilogue))
+    return false;
+  Value out = epilogue.getDpsInits()[0];
+  auto outType = cast<MemRefType>(out.getType());
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  const int64_t n =
+      cast<MemRefType>(op.getDpsInputs()[1].getType()).getDimSize(0);
+  if (!alloc || outType.getRank() != 2 ||
+      ShapedType::isDynamic(outType.getDimSize(1)) ||
+      n % outType.getDimSize(1) != 0 ||
+      !llvm::all_of(alloc->getOperands(),
+                    [&](Value v) { return availableBefore(v, op); }))
+    return false;
+  const int64_t columns = outType.getDimSize(1);
+  SmallVector<int64_t> offsets;
+  SmallVector<unsigned> inputBlocks;
+  for (Value input : epilogue.getDpsInputs()) {
+    auto view = input.getDefiningOp<memref::SubViewOp>();
+    if (!view || view.getSource() != c || !view.hasUnitStride() ||
+        view.getStaticOffsets()[0] != 0 ||
+        ShapedType::isDynamic(view.getStaticOffsets()[1]) ||
+        view.getStaticOffsets()[1] % columns != 0 ||
+        view.getStaticSizes()[1] != columns ||
+        !llvm::all_of(view->getOperands(),
+                      [&](Value v) { return availableBefore(v, op); }))
+      return false;
+    int64_t offset = view.getStaticOffsets()[1];
+    auto *known = llvm::find(offsets, offset);
+    inputBlocks.push_back(static_cast<unsigned>(known - offsets.begin()));
+    if (known == offsets.end())
+      offsets.push_back(offset);
+  }
+  // Bufferization may hand `out` an earlier op's buffer that is dead by
+  // then: nothing between may use it (kernels formed already use it
+  // without operands).
+  for (Operation *user : out.getUsers()) {
+    Operation *inBlock = op->getBlock()->findAncestorOpInBlock(*user);
+    if (inBlock && op->isBeforeInBlock(inBlock) &&
+        inBlock->isBeforeInBlock(epilogue))
+      return false;
+  }
+  if (op->isBeforeInBlock(alloc))
+    alloc->moveBefore(op);
+  for (Value input : epilogue.getDpsInputs())
+    if (input.getDefiningOp()->getBlock() == op->getBlock() &&
+        op->isBeforeInBlock(input.getDefiningOp()))
+      input.getDefiningOp()->moveBefore(op);
+  fusion.epilogue = epilogue;
+  fusion.blockOffsets = std::move(offsets);
+  fusion.inputBlocks = std::move(inputBlocks);
+  return true;
+}
+
 // The row kernel, or, with tensor cores and at least 16 rows (a prefill),
-// the tensor-core kernel: M is known only when the code runs.
+// the tensor-core kernel: M is known only when the code runs. The row
+// kernel takes over A's rounding and C's epilogue (RowKernelFusion); the
+// tensor-core branch runs them as they were.
 void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
          bool tensorCores, int64_t targetBlocks, bool weightsFirst) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value init = takeAccumulatorInit(op, op.getDpsInits()[0]);
+  RowKernelFusion fusion;
+  fusion.rounding = findRounding(op);
+  findEpilogue(op, fusion);
+  auto eraseFused = [&] {
+    if (fusion.epilogue) {
+      SmallVector<Value> views(fusion.epilogue.getDpsInputs());
+      fusion.epilogue.erase();
+      for (Value view : views)
+        if (view.use_empty())
+          view.getDefiningOp()->erase();
+    }
+    if (fusion.rounding)
+      fusion.rounding.erase();
+  };
   if (!tensorCores || !takesTensorCores(op)) {
-    buildRowKernel(b, op, warpsPerBlock, targetWarps, init, weightsFirst);
+    buildRowKernel(b, op, warpsPerBlock, targetWarps, init, weightsFirst,
+                   fusion);
+    eraseFused();
     op.erase();
     return;
   }
@@ -632,13 +926,19 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
   scf::IfOp::create(
       b, loc, many,
       [&](OpBuilder &tb, Location) {
+        if (fusion.rounding)
+          tb.clone(*fusion.rounding);
         buildTensorCoreKernel(tb, op, m, init, targetBlocks);
+        if (fusion.epilogue)
+          tb.clone(*fusion.epilogue);
         scf::YieldOp::create(tb, loc);
       },
       [&](OpBuilder &eb, Location) {
-        buildRowKernel(eb, op, warpsPerBlock, targetWarps, init, weightsFirst);
+        buildRowKernel(eb, op, warpsPerBlock, targetWarps, init, weightsFirst,
+                       fusion);
         scf::YieldOp::create(eb, loc);
       });
+  eraseFused();
   op.erase();
 }
 

@@ -94,6 +94,18 @@ def MapContractions
     a second kernel adds them, in order, into C. Other contractions are
     left to `gemma-cuda-form-kernels`.
 
+    The warp-per-row kernel takes over two elementwise neighbours, which
+    were kernels of their own in every decode step (the prefill branch runs
+    them as before):
+    - A = truncf(S) written just before (o_proj's bf16 operand from the
+      attention's f32 output): the lanes load S and round it in registers.
+    - An elementwise op that alone reads C, through column blocks [M, I]
+      of it (the GeGLU over the stacked gate/up projection's halves): a
+      warp takes row n of every block (weight rows n and n + I) side by
+      side, and lane 0 stores the op's value of the row sums at [m, n] of
+      the op's output; C is not written. Such a warp shares its rows with
+      more warps until its loads fit the straight path.
+
     Before:
     ```mlir
     linalg.matmul indexing_maps = [#A, #Bt, #C]

@@ -629,3 +629,192 @@ func.func @filled_then_read(%x: memref<?x64xf32>, %w: memref<16x64xbf16>, %z: me
       ins(%x, %w : memref<?x64xf32>, memref<16x64xbf16>) outs(%y : memref<?x16xf32>)
   return %y : memref<?x16xf32>
 }
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// The GeGLU over the stacked gate/up projection's halves, C[:, :16] and
+// C[:, 16:]: a warp takes weight rows n and n + 16, loaded side by side,
+// two sums across the warp, and lane 0 stores the elementwise op's value
+// of the two at [m, n] of its output; C is never written. With tensor
+// cores, the host's prefill branch runs the op after the tile kernel.
+// CHECK-LABEL: func.func @gated_halves(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xbf16>, %[[W:[^:]+]]: memref<32x64xbf16>)
+// CHECK-NOT: linalg.
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x16xbf16>
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c2, {{.*}}) threads(
+// CHECK: %[[ROW:.*]] = arith.addi
+// CHECK: %[[UP:.*]] = arith.addi %[[ROW]], %c16 : index
+// CHECK: %[[WG:.*]] = vector.load %[[W]][%[[ROW]], %[[K:.*]]]
+// CHECK-NEXT: %[[WU:.*]] = vector.load %[[W]][%[[UP]], %[[K]]]
+// CHECK: scf.for %[[M:.*]] = %c0 to
+// CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][%[[M]], %[[K]]]
+// CHECK: vector.fma %{{.*}}, %{{.*}}, %cst
+// CHECK: vector.fma %{{.*}}, %{{.*}}, %cst
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
+// CHECK-NEXT: %[[GATE:.*]] = arith.addf
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
+// CHECK-NEXT: %[[UPSUM:.*]] = arith.addf
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: %[[T:.*]] = math.tanh %[[GATE]] : f32
+// CHECK-NEXT: %[[P:.*]] = arith.mulf %[[T]], %[[UPSUM]] : f32
+// CHECK-NEXT: %[[R:.*]] = arith.truncf %[[P]] : f32 to bf16
+// CHECK-NEXT: memref.store %[[R]], %[[OUT]][%[[M]], %[[ROW]]] : memref<?x16xbf16>
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[OUT]]
+// TC-LABEL: func.func @gated_halves(
+// TC: %[[C:.*]] = memref.alloc(%{{.*}}) : memref<?x32xf32>
+// TC: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x16xbf16>
+// TC: %[[G:.*]] = memref.subview %[[C]][0, 0] [%{{.*}}, 16] [1, 1]
+// TC: %[[U:.*]] = memref.subview %[[C]][0, 16] [%{{.*}}, 16] [1, 1]
+// TC: scf.if
+// TC: gpu.launch {{.*}} workgroup(
+// TC: linalg.generic {{.*}} ins(%[[G]], %[[U]] : {{.*}}) outs(%[[OUT]] : memref<?x16xbf16>)
+// TC: } else {
+// TC: gpu.launch
+// TC: math.tanh
+// TC: memref.store %{{.*}}, %[[OUT]]
+// TC: memref.dealloc %[[C]]
+func.func @gated_halves(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref<?x16xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %c = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x32xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%c : memref<?x32xf32>)
+  %gate = memref.subview %c[0, 0] [%m, 16] [1, 1] : memref<?x32xf32> to memref<?x16xf32, strided<[32, 1]>>
+  %up = memref.subview %c[0, 16] [%m, 16] [1, 1] : memref<?x32xf32> to memref<?x16xf32, strided<[32, 1], offset: 16>>
+  %out = memref.alloc(%m) : memref<?x16xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%gate, %up : memref<?x16xf32, strided<[32, 1]>>, memref<?x16xf32, strided<[32, 1], offset: 16>>)
+      outs(%out : memref<?x16xbf16>) {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %t = math.tanh %g : f32
+    %p = arith.mulf %t, %u : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %c : memref<?x32xf32>
+  return %out : memref<?x16xbf16>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// The op's output buffer is the same one a read between the projection and
+// the op still uses (bufferization reuses dead buffers): not fused.
+// CHECK-LABEL: func.func @epilogue_buffer_in_use(
+// CHECK: gpu.launch
+// CHECK: memref.copy
+// CHECK: linalg.generic
+func.func @epilogue_buffer_in_use(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>, %z: memref<?x16xbf16>) -> memref<?x16xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %out = memref.alloc(%m) : memref<?x16xbf16>
+  %c = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x32xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%x, %w : memref<?x64xbf16>, memref<32x64xbf16>) outs(%c : memref<?x32xf32>)
+  memref.copy %out, %z : memref<?x16xbf16> to memref<?x16xbf16>
+  %gate = memref.subview %c[0, 0] [%m, 16] [1, 1] : memref<?x32xf32> to memref<?x16xf32, strided<[32, 1]>>
+  %up = memref.subview %c[0, 16] [%m, 16] [1, 1] : memref<?x32xf32> to memref<?x16xf32, strided<[32, 1], offset: 16>>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%gate, %up : memref<?x16xf32, strided<[32, 1]>>, memref<?x16xf32, strided<[32, 1], offset: 16>>)
+      outs(%out : memref<?x16xbf16>) {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %p = arith.mulf %g, %u : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %c : memref<?x32xf32>
+  return %out : memref<?x16xbf16>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// A = bf16(source) written just before (o_proj's operand, the attention's
+// f32 output): the kernel loads the source and rounds it in registers, to
+// the values the rounding op stored, and that op goes. With tensor cores,
+// the prefill branch rounds into A first, as before.
+// CHECK-LABEL: func.func @rounded_operand(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: gpu.launch
+// CHECK: scf.for %[[M:.*]] = %c0 to
+// CHECK-NEXT: %[[XV:.*]] = vector.load %[[X]][%[[M]], %{{.*}}] {alignment = 16 : i64} : memref<?x64xf32>, vector<8xf32>
+// CHECK-NEXT: %[[R:.*]] = arith.truncf %[[XV]] : vector<8xf32> to vector<8xbf16>
+// CHECK-NEXT: %[[E:.*]] = arith.extf %[[R]] : vector<8xbf16> to vector<8xf32>
+// CHECK: vector.fma %[[E]]
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// TC-LABEL: func.func @rounded_operand(
+// TC: scf.if
+// TC-NEXT: linalg.generic {{.*}} ins(%{{.*}} : memref<?x64xf32>) outs(%[[A:.*]] : memref<?x64xbf16>)
+// TC: gpu.launch {{.*}} workgroup(
+// TC: } else {
+// TC: arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
+// TC: memref.dealloc %[[A]]
+func.func @rounded_operand(%x: memref<?x64xf32>, %w: memref<16x64xbf16>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xf32>
+  %c = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  %a = memref.alloc(%m) : memref<?x64xbf16>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<?x64xf32>) outs(%a : memref<?x64xbf16>) {
+  ^bb0(%in: f32, %o: bf16):
+    %r = arith.truncf %in : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%a, %w : memref<?x64xbf16>, memref<16x64xbf16>) outs(%c : memref<?x16xf32>)
+  memref.dealloc %a : memref<?x64xbf16>
+  return %c : memref<?x16xf32>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// The source is written between the rounding and the projection: the
+// rounded copy is what the projection must read, so it stays.
+// CHECK-LABEL: func.func @rounded_source_overwritten(
+// CHECK: linalg.generic
+// CHECK: linalg.fill
+// CHECK: gpu.launch
+func.func @rounded_source_overwritten(%x: memref<?x64xf32>, %w: memref<16x64xbf16>, %c: memref<?x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xf32>
+  %a = memref.alloc(%m) : memref<?x64xbf16>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<?x64xf32>) outs(%a : memref<?x64xbf16>) {
+  ^bb0(%in: f32, %o: bf16):
+    %r = arith.truncf %in : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  linalg.fill ins(%zero : f32) outs(%x : memref<?x64xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%a, %w : memref<?x64xbf16>, memref<16x64xbf16>) outs(%c : memref<?x16xf32>)
+  memref.dealloc %a : memref<?x64xbf16>
+  return
+}
