@@ -943,12 +943,11 @@ private:
                 sb, loc, m,
                 arith::SelectOp::create(sb, loc, inside[j], maxima[j], negInf));
           auto [none, l, acc] = rescaled(sb, state, m, negInf);
+          Value seen = arith::XOrIOp::create(
+              sb, loc, none,
+              arith::ConstantIntOp::create(sb, loc, 1, /*width=*/1));
           for (int64_t j = 0; j < kCombineAtOnce; ++j) {
-            Value counts = arith::AndIOp::create(
-                sb, loc, inside[j],
-                arith::XOrIOp::create(
-                    sb, loc, none,
-                    arith::ConstantIntOp::create(sb, loc, 1, /*width=*/1)));
+            Value counts = arith::AndIOp::create(sb, loc, inside[j], seen);
             Value factor = arith::SelectOp::create(
                 sb, loc, counts,
                 math::ExpOp::create(

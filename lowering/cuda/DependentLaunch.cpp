@@ -11,6 +11,8 @@
 #include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
 
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_DEPENDENTLAUNCH
 #include "lowering/cuda/Passes.h.inc"
@@ -21,15 +23,48 @@ constexpr llvm::StringLiteral kWait = "griddepcontrol.wait;";
 constexpr llvm::StringLiteral kLaunchDependents =
     "griddepcontrol.launch_dependents;";
 
+// The first op of `kernel`, in program order, that writes memory before
+// its wait for the kernels before it; null when none does. (A kernel that
+// waits itself may only read what no kernel writes, its weights, before
+// the wait; which buffers those are is not known here, but a write there
+// is wrong whatever it writes.)
+Operation *writeBeforeWait(gpu::GPUFuncOp kernel) {
+  Operation *write = nullptr;
+  kernel.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op))
+      return inlineAsm.getAsmString() == kWait ? WalkResult::interrupt()
+                                               : WalkResult::advance();
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (effects && effects.hasEffect<MemoryEffects::Write>()) {
+      write = op;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return write;
+}
+
 struct DependentLaunchPass : impl::DependentLaunchBase<DependentLaunchPass> {
   void runOnOperation() override {
-    getOperation().walk([](gpu::GPUFuncOp kernel) {
-      if (!kernel.isKernel() || kernel.getBody().empty() ||
-          waitsForPriorKernels(kernel))
-        return;
+    WalkResult result = getOperation().walk([](gpu::GPUFuncOp kernel) {
+      if (!kernel.isKernel() || kernel.getBody().empty())
+        return WalkResult::advance();
+      if (waitsForPriorKernels(kernel)) {
+        if (Operation *write = writeBeforeWait(kernel)) {
+          write->emitOpError("writes memory before its kernel's "
+                             "griddepcontrol.wait: under programmatic "
+                             "dependent launch it would race with the "
+                             "kernels before");
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      }
       OpBuilder b = OpBuilder::atBlockBegin(&kernel.getBody().front());
       waitForPriorKernels(b, kernel.getLoc());
+      return WalkResult::advance();
     });
+    if (result.wasInterrupted())
+      signalPassFailure();
   }
 };
 

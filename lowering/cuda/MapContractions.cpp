@@ -942,37 +942,56 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
   op.erase();
 }
 
-// Whether `value` is (a view of) the weights, which no kernel writes: the
-// entry points' argument marked gemma.weights (the blob), or an argument of
-// a private function (a layer) that every call passes weights to.
-bool isWeight(Value value, ModuleOp module, int depth = 0) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
-      value = view.getViewSource();
-    else if (auto toBuffer = dyn_cast<bufferization::ToBufferOp>(def))
-      value = toBuffer.getTensor();
-    else if (auto toTensor = dyn_cast<bufferization::ToTensorOp>(def))
-      value = toTensor.getBuffer();
-    else
+// Which values are (views of) the weights, which no kernel writes: the
+// entry points' argument marked gemma.weights (the blob), or an argument
+// of a private function (a layer) that every call passes weights to. The
+// answers for function arguments are kept: a module has many projections
+// and few functions.
+class WeightArguments {
+public:
+  explicit WeightArguments(ModuleOp module) : module(module) {}
+
+  bool isWeight(Value value) {
+    while (Operation *def = value.getDefiningOp()) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(def))
+        value = view.getViewSource();
+      else if (auto toBuffer = dyn_cast<bufferization::ToBufferOp>(def))
+        value = toBuffer.getTensor();
+      else if (auto toTensor = dyn_cast<bufferization::ToTensorOp>(def))
+        value = toTensor.getBuffer();
+      else
+        return false;
+    }
+    auto arg = cast<BlockArgument>(value);
+    auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+    if (!func || arg.getOwner() != &func.getBody().front())
       return false;
+    if (func.getArgAttr(arg.getArgNumber(), kWeightsArgAttr))
+      return true;
+    if (!func.isPrivate())
+      return false;
+    auto [known, inserted] = answers.try_emplace(value, false);
+    if (!inserted)
+      return known->second; // false while it is being decided (recursion)
+    auto [calls, first] = usesOf.try_emplace(func, std::nullopt);
+    if (first)
+      calls->second = SymbolTable::getSymbolUses(func, module);
+    std::optional<SymbolTable::UseRange> uses = calls->second;
+    bool weight =
+        uses && !uses->empty() &&
+        llvm::all_of(*uses, [&](const SymbolTable::SymbolUse &use) {
+          auto call = dyn_cast<func::CallOp>(use.getUser());
+          return call && isWeight(call.getOperand(arg.getArgNumber()));
+        });
+    answers[value] = weight;
+    return weight;
   }
-  auto arg = dyn_cast<BlockArgument>(value);
-  auto func = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
-                  : func::FuncOp();
-  if (!func || arg.getOwner() != &func.getBody().front())
-    return false;
-  if (func.getArgAttr(arg.getArgNumber(), kWeightsArgAttr))
-    return true;
-  std::optional<SymbolTable::UseRange> uses =
-      SymbolTable::getSymbolUses(func, module);
-  if (!func.isPrivate() || depth > 8 || !uses || uses->empty())
-    return false;
-  return llvm::all_of(*uses, [&](const SymbolTable::SymbolUse &use) {
-    auto call = dyn_cast<func::CallOp>(use.getUser());
-    return call &&
-           isWeight(call.getOperand(arg.getArgNumber()), module, depth + 1);
-  });
-}
+
+private:
+  ModuleOp module;
+  DenseMap<Operation *, std::optional<SymbolTable::UseRange>> usesOf;
+  DenseMap<Value, bool> answers;
+};
 
 struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
   using MapContractionsBase::MapContractionsBase;
@@ -983,10 +1002,11 @@ struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
     }
     // Which projections read weights is decided before any is mapped.
     SmallVector<std::pair<linalg::MatmulOp, bool>> ops;
+    WeightArguments weights(getOperation());
     getOperation().walk([&](linalg::MatmulOp op) {
       if (isMappable(op))
-        ops.push_back({op, dependentLaunch &&
-                               isWeight(op.getDpsInputs()[1], getOperation())});
+        ops.push_back(
+            {op, dependentLaunch && weights.isWeight(op.getDpsInputs()[1])});
     });
     for (auto [op, weightsFirst] : ops)
       map(op, warpsPerBlock, targetWarps, tensorCores, targetBlocks,

@@ -426,7 +426,10 @@ def DependentLaunch
     `llvm.nvvm.griddepcontrol` intrinsics not to touch memory, so nothing
     would keep a load above the wait. A kernel that already waits is left
     alone: the decode projections of `gemma-cuda-map-contractions
-    {dependent-launch}` load their weights first and wait after.
+    {dependent-launch}` load their weights first and wait after. Such a
+    kernel must not write memory before its wait (the pass fails, naming
+    the write); that what it reads there is only weights is
+    MapContractions' to ensure.
 
     The runtime's cuda Device launches the kernels of an sm_90+ image with
     CUDA's programmatic stream serialization (`cuLaunchKernelEx`), so that

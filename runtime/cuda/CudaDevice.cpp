@@ -318,30 +318,28 @@ void CudaDevice::launchOrFail(int32_t kernel, const char *kernelName,
       return;
     }
   auto start = std::chrono::steady_clock::now();
+  cuda::CUlaunchConfig config = {};
+  config.gridDimX = static_cast<unsigned>(grid[0]);
+  config.gridDimY = static_cast<unsigned>(grid[1]);
+  config.gridDimZ = static_cast<unsigned>(grid[2]);
+  config.blockDimX = static_cast<unsigned>(block[0]);
+  config.blockDimY = static_cast<unsigned>(block[1]);
+  config.blockDimZ = static_cast<unsigned>(block[2]);
+  config.sharedMemBytes = static_cast<unsigned>(sharedBytes);
+  config.hStream = stream;
   cuda::CUresult result;
   if (dependentLaunch) {
     cuda::CUlaunchAttribute serialization = {};
     serialization.id = cuda::kLaunchAttributeProgrammaticStreamSerialization;
     serialization.value.programmaticStreamSerializationAllowed = 1;
-    cuda::CUlaunchConfig config = {};
-    config.gridDimX = static_cast<unsigned>(grid[0]);
-    config.gridDimY = static_cast<unsigned>(grid[1]);
-    config.gridDimZ = static_cast<unsigned>(grid[2]);
-    config.blockDimX = static_cast<unsigned>(block[0]);
-    config.blockDimY = static_cast<unsigned>(block[1]);
-    config.blockDimZ = static_cast<unsigned>(block[2]);
-    config.sharedMemBytes = static_cast<unsigned>(sharedBytes);
-    config.hStream = stream;
     config.attrs = &serialization;
     config.numAttrs = 1;
     result = driver.cuLaunchKernelEx(&config, function, arguments, nullptr);
   } else {
     result = driver.cuLaunchKernel(
-        function, static_cast<unsigned>(grid[0]),
-        static_cast<unsigned>(grid[1]), static_cast<unsigned>(grid[2]),
-        static_cast<unsigned>(block[0]), static_cast<unsigned>(block[1]),
-        static_cast<unsigned>(block[2]), static_cast<unsigned>(sharedBytes),
-        stream, arguments, nullptr);
+        function, config.gridDimX, config.gridDimY, config.gridDimZ,
+        config.blockDimX, config.blockDimY, config.blockDimZ,
+        config.sharedMemBytes, config.hStream, arguments, nullptr);
   }
   if (result != 0) {
     failure = std::string("launching kernel ") + kernelName + ": " +

@@ -91,9 +91,9 @@ CUresult cuLaunchKernelEx(const LaunchConfig *config, void *, void **,
   for (unsigned d = 0; d < 3; ++d)
     if (config->grid[d] == 0 || config->block[d] == 0)
       return kInvalidValue;
-  for (unsigned i = 0; i < config->count; ++i)
-    if (config->attributes[i].id != 6 || config->attributes[i].value.value != 1)
-      return kInvalidValue;
+  if (config->count != 1 || config->attributes[0].id != 6 ||
+      config->attributes[0].value.value != 1)
+    return kInvalidValue;
   return config->stream == &dummy ? kSuccess : kInvalidValue;
 }
 CUresult cuStreamCreate(void **stream, unsigned) {
