@@ -78,10 +78,12 @@ constexpr int64_t kMinimumSlice = 2 * kVector * kWarp;
 // equal slice of whole 8-element vectors of the row, at least
 // kMinimumSlice long. 1 when targetWarps is 0 or the rows already make
 // that many. A warp that takes `rowsAtOnce` weight rows side by side (an
-// epilogue's column blocks) also shares them until its slices' loads fit
-// the straight path's kMaxStraightSteps: past that, registers run short
-// (gemma-3-4b's gate/up pairs, K = 2560: 20 loads a lane whole, 271 tok/s
-// against 267 on two warps a pair, and 261 in the loop).
+// epilogue's column blocks) shares them with one more warp when that
+// brings its loads within the straight path's kMaxStraightSteps: past
+// that registers run short, and more sharing costs more than it gains.
+// Measured on an H200: gemma-3-4b's gate/up pairs (K = 2560) 271 tok/s on
+// two warps, 267 on one (20 loads a lane), 261 in the loop; gemma-3-27b's
+// (K = 5376) would need four, 51.5 tok/s against 57 in the loop.
 int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t rowsAtOnce,
                        int64_t warpsPerBlock, int64_t targetWarps) {
   int64_t perRow = 1;
@@ -90,11 +92,13 @@ int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t rowsAtOnce,
            warpsPerBlock % (perRow * 2) == 0 &&
            k / (perRow * 2) >= kMinimumSlice;
   };
+  auto loads = [&](int64_t warps) {
+    return llvm::divideCeil(k / warps, kWarpStep) * rowsAtOnce;
+  };
   while (canDouble() && n * perRow * 2 <= targetWarps)
     perRow *= 2;
-  while (rowsAtOnce > 1 && canDouble() &&
-         llvm::divideCeil(k / perRow, kWarpStep) * rowsAtOnce >
-             kMaxStraightSteps)
+  if (rowsAtOnce > 1 && loads(perRow) > kMaxStraightSteps && canDouble() &&
+      loads(perRow * 2) <= kMaxStraightSteps)
     perRow *= 2;
   return perRow;
 }
