@@ -34,19 +34,6 @@ bool usesBefore(Value buffer, Operation *op,
   return true;
 }
 
-// A use that neither reads nor writes the buffer's elements: its
-// deallocation, or its pointer taken for one.
-bool isBookkeeping(Operation *user) {
-  if (isa<memref::DeallocOp, memref::ExtractAlignedPointerAsIndexOp>(user))
-    return true;
-  auto metadata = dyn_cast<memref::ExtractStridedMetadataOp>(user);
-  return metadata &&
-         llvm::all_of(metadata.getBaseBuffer().getUsers(), [](Operation *u) {
-           return isa<memref::DeallocOp,
-                      memref::ExtractAlignedPointerAsIndexOp>(u);
-         });
-}
-
 // The fill that set the fresh allocation `buffer` when `reader` runs:
 // the one use before it that writes, the others copies out of it and
 // bookkeeping.
@@ -112,6 +99,17 @@ Value broadcastColumns(linalg::GenericOp generic, Value out) {
 }
 
 } // namespace
+
+bool isBookkeeping(Operation *user) {
+  if (isa<memref::DeallocOp, memref::ExtractAlignedPointerAsIndexOp>(user))
+    return true;
+  auto metadata = dyn_cast<memref::ExtractStridedMetadataOp>(user);
+  return metadata &&
+         llvm::all_of(metadata.getBaseBuffer().getUsers(), [](Operation *u) {
+           return isa<memref::DeallocOp,
+                      memref::ExtractAlignedPointerAsIndexOp>(u);
+         });
+}
 
 Value takeAccumulatorInit(Operation *accumulator, Value out) {
   if (!out.getDefiningOp<memref::AllocOp>())

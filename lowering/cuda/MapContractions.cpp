@@ -76,11 +76,11 @@ constexpr int64_t kMinimumSlice = 2 * kVector * kWarp;
 // How many warps share a weight row: enough that the kernel has about
 // `targetWarps` warps (a power of two, at most a block's), each taking an
 // equal slice of whole 8-element vectors of the row, at least
-// kMinimumSlice long. 1 when targetWarps is 0 or the rows already make
-// that many. A warp that takes `rowsAtOnce` weight rows side by side (an
-// epilogue's column blocks) shares them with one more warp when that
-// brings its loads within the straight path's kMaxStraightSteps: past
-// that registers run short, and more sharing costs more than it gains.
+// kMinimumSlice long (1 when targetWarps is 0 or the rows already make
+// that many). Warps that take `rowsAtOnce` weight rows side by side (an
+// epilogue's column blocks) are doubled once more when that brings a
+// warp's loads within the straight path's kMaxStraightSteps: past that
+// registers run short, and more sharing costs more than it gains.
 // Measured on an H200: gemma-3-4b's gate/up pairs (K = 2560) 271 tok/s on
 // two warps, 267 on one (20 loads a lane), 261 in the loop; gemma-3-27b's
 // (K = 5376) would need four, 51.5 tok/s against 57 in the loop.
@@ -157,7 +157,10 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
     return arith::ConstantIndexOp::create(at, loc, v);
   };
 
-  Value m = memref::DimOp::create(b, loc, a, 0);
+  // An epilogue computes the rows of its output (its views of C may take
+  // fewer than A's).
+  Value m = memref::DimOp::create(
+      b, loc, fusion.epilogue ? fusion.epilogue.getDpsInits()[0] : a, 0);
   Value blocks = cst(b, (n + rowsPerBlock - 1) / rowsPerBlock);
   Value one = cst(b, 1);
   SmallVector<Type> shared;
@@ -762,18 +765,41 @@ bool availableBefore(Value value, Operation *op) {
   return block->getParentOp()->isProperAncestor(op);
 }
 
-// Whether `buffer`'s users other than `except` only free it (the
-// deallocation lowering reads its base through extract_strided_metadata).
+// Whether `buffer`'s users other than `except` only free it.
 bool onlyFreedBesides(Value buffer, ArrayRef<Operation *> except) {
   return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
-    return llvm::is_contained(except, user) ||
-           isa<memref::ExtractStridedMetadataOp, memref::DeallocOp>(user);
+    return llvm::is_contained(except, user) || isBookkeeping(user);
   });
 }
 
+// The buffer `value` is a view of (through view-like ops).
+Value rootBuffer(Value value) {
+  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+    value = view.getViewSource();
+  return value;
+}
+
+// The ops of `op`'s block that use `buffer`, directly, through views of
+// it, or inside their regions (a kernel formed already captures the
+// buffers it uses); null for a use outside the block.
+SmallVector<Operation *> usersInBlock(Value buffer, Operation *op) {
+  SmallVector<Operation *> users;
+  for (Operation *user : buffer.getUsers()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+        view && view.getViewSource() == buffer) {
+      for (Value result : user->getResults())
+        users.append(usersInBlock(result, op));
+      continue;
+    }
+    users.push_back(op->getBlock()->findAncestorOpInBlock(*user));
+  }
+  return users;
+}
+
 // An all-parallel elementwise linalg.generic of identity maps whose body
-// is plain scalar arithmetic that does not read its output.
-bool isElementwise(linalg::GenericOp generic) {
+// is arith and math on its arguments and on values available before `op`
+// (its clone goes there), and does not read its output.
+bool isElementwise(linalg::GenericOp generic, Operation *op) {
   if (generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
       generic.getNumLoops() != generic.getNumParallelLoops() ||
       !llvm::all_of(generic.getIndexingMapsArray(),
@@ -781,8 +807,14 @@ bool isElementwise(linalg::GenericOp generic) {
     return false;
   Block &body = generic.getRegion().front();
   return body.getArguments().back().use_empty() &&
-         llvm::all_of(body.without_terminator(), [](Operation &inner) {
-           return inner.getNumRegions() == 0 && isPure(&inner);
+         llvm::all_of(body.without_terminator(), [&](Operation &inner) {
+           return isa<arith::ArithDialect, math::MathDialect>(
+                      inner.getDialect()) &&
+                  inner.getNumRegions() == 0 && isPure(&inner) &&
+                  llvm::all_of(inner.getOperands(), [&](Value v) {
+                    return v.getParentBlock() == &body ||
+                           availableBefore(v, op);
+                  });
          });
 }
 
@@ -797,7 +829,7 @@ linalg::GenericOp findRounding(linalg::MatmulOp op) {
     if (auto generic = dyn_cast<linalg::GenericOp>(user))
       rounding = generic;
   if (!rounding || rounding.getDpsInits()[0] != a ||
-      rounding.getNumDpsInputs() != 1 || !isElementwise(rounding) ||
+      rounding.getNumDpsInputs() != 1 || !isElementwise(rounding, op) ||
       !onlyFreedBesides(a, {op, rounding}) ||
       rounding->getBlock() != op->getBlock() || !rounding->isBeforeInBlock(op))
     return {};
@@ -805,9 +837,17 @@ linalg::GenericOp findRounding(linalg::MatmulOp op) {
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   auto trunc = yield.getValues()[0].getDefiningOp<arith::TruncFOp>();
   auto source = cast<MemRefType>(rounding.getDpsInputs()[0].getType());
+  // The kernel rounds with a plain truncf: the same values only without a
+  // rounding mode or fast-math flags. It reads the source while it writes
+  // C, so the source must be an allocation of its own.
+  Value sourceBuffer = rootBuffer(rounding.getDpsInputs()[0]);
   if (!trunc || trunc.getIn() != body.getArgument(0) ||
-      body.getOperations().size() != 2 || !source.getElementType().isF32() ||
-      !source.isLastDimUnitStride())
+      body.getOperations().size() != 2 || trunc.getRoundingmodeAttr() ||
+      (trunc.getFastmathAttr() &&
+       trunc.getFastmathAttr().getValue() != arith::FastMathFlags::none) ||
+      !source.getElementType().isF32() || !source.isLastDimUnitStride() ||
+      !sourceBuffer.getDefiningOp<memref::AllocOp>() ||
+      sourceBuffer == rootBuffer(op.getDpsInits()[0]))
     return {};
   for (Operation *between = rounding->getNextNode(); between != op;
        between = between->getNextNode())
@@ -822,6 +862,7 @@ linalg::GenericOp findRounding(linalg::MatmulOp op) {
 // before `op` where they are after it (the fused kernel writes there). False,
 // and nothing changed, when there is none.
 bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
+  linalg::GenericOp rounding = fusion.rounding;
   Value c = op.getDpsInits()[0];
   if (!c.getDefiningOp<memref::AllocOp>())
     return false;
@@ -839,8 +880,9 @@ bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
     epilogue = reader;
     users.push_back(view);
   }
-  if (!epilogue || !onlyFreedBesides(c, users) || !isElementwise(epilogue) ||
-      epilogue->getBlock() != op->getBlock() || !op->isBeforeInBlock(epilogue))
+  if (!epilogue || !onlyFreedBesides(c, users) ||
+      !isElementwise(epilogue, op) || epilogue->getBlock() != op->getBlock() ||
+      !op->isBeforeInBlock(epilogue))
     return false;
   Value out = epilogue.getDpsInits()[0];
   auto outType = cast<MemRefType>(out.getType());
@@ -849,7 +891,7 @@ bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
       cast<MemRefType>(op.getDpsInputs()[1].getType()).getDimSize(0);
   if (!alloc || outType.getRank() != 2 ||
       ShapedType::isDynamic(outType.getDimSize(1)) ||
-      n % outType.getDimSize(1) != 0 ||
+      outType.getDimSize(1) <= 0 || n % outType.getDimSize(1) != 0 ||
       !llvm::all_of(alloc->getOperands(),
                     [&](Value v) { return availableBefore(v, op); }))
     return false;
@@ -872,16 +914,16 @@ bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
     if (known == offsets.end())
       offsets.push_back(offset);
   }
-  // Bufferization may hand `out` an earlier op's buffer that is dead by
-  // then: nothing between may use it (kernels formed already use it
-  // without operands).
-  for (Operation *user : out.getUsers()) {
-    Operation *inBlock = op->getBlock()->findAncestorOpInBlock(*user);
-    if (inBlock && op->isBeforeInBlock(inBlock) &&
-        inBlock->isBeforeInBlock(epilogue))
+  // Bufferization may hand `out` a buffer that is dead by then, even A's
+  // or the rounding's source: the kernel writes it at `op`, so neither `op`
+  // nor the rounding nor anything between `op` and the epilogue may use
+  // it.
+  for (Operation *user : usersInBlock(out, op)) {
+    if (!user || user == op || (rounding && user == rounding.getOperation()) ||
+        (op->isBeforeInBlock(user) && user->isBeforeInBlock(epilogue)))
       return false;
   }
-  if (op->isBeforeInBlock(alloc))
+  if (alloc->getBlock() == op->getBlock() && op->isBeforeInBlock(alloc))
     alloc->moveBefore(op);
   for (Value input : epilogue.getDpsInputs())
     if (input.getDefiningOp()->getBlock() == op->getBlock() &&

@@ -103,8 +103,9 @@ def MapContractions
       of it (the GeGLU over the stacked gate/up projection's halves): a
       warp takes row n of every block (weight rows n and n + I) side by
       side, and lane 0 stores the op's value of the row sums at [m, n] of
-      the op's output; C is not written. Such a warp shares its rows with
-      more warps until its loads fit the straight path.
+      the op's output; C is not written. The warps that share such rows
+      double once when that brings a warp's loads within the straight
+      path's 16.
 
     Before:
     ```mlir
