@@ -22,6 +22,8 @@ void buildBufferizationPipeline(
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // Upstream names the constant tables in an order that varies by run.
+  pm.addPass(mlir::gemma::createNameConstants());
   if (!lowerDeallocations) {
     bufferization::buildBufferDeallocationPipeline(pm);
     return;

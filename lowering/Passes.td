@@ -188,4 +188,39 @@ def FuseElementwise : Pass<"gemma-fuse-elementwise", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def NameConstants : Pass<"gemma-name-constants", "::mlir::ModuleOp"> {
+  let summary = "names the bufferized constant tables in the order the "
+                "module uses them";
+  let description = [{
+    One-shot bufferization turns each constant tensor (a RoPE frequency
+    table, say) into a private `memref.global`, named `__constant_<type>`
+    and made unique with `_0`, `_1`, ... in the order it bufferizes the
+    functions. Upstream takes the leaf functions from a `DenseMap` keyed by
+    pointer, so that order, and with it which table is `__constant_16xf32`
+    and which `__constant_16xf32_0`, changes from run to run: the same
+    checkpoint compiled twice gave different PTX.
+
+    This pass renames those globals (private, constant, named
+    `__constant_...`) after their first `memref.get_global` in the walk of
+    the module, which follows the source, and moves them to the top of the
+    module in that order. An unused one is dropped. Other symbols keep
+    their names. Runs right after bufferization, on both targets.
+
+    Before (the local layer's table was bufferized second):
+    ```mlir
+    memref.global "private" constant @__constant_16xf32 : memref<16xf32> = dense<[1.0, 0.42, ...]>
+    memref.global "private" constant @__constant_16xf32_0 : memref<16xf32> = dense<[1.0, 0.56, ...]>
+    func.func private @local_layer() { %t = memref.get_global @__constant_16xf32_0 ... }
+    func.func private @global_layer() { %t = memref.get_global @__constant_16xf32 ... }
+    ```
+    After:
+    ```mlir
+    memref.global "private" constant @__constant_16xf32 : memref<16xf32> = dense<[1.0, 0.56, ...]>
+    memref.global "private" constant @__constant_16xf32_0 : memref<16xf32> = dense<[1.0, 0.42, ...]>
+    func.func private @local_layer() { %t = memref.get_global @__constant_16xf32 ... }
+    func.func private @global_layer() { %t = memref.get_global @__constant_16xf32_0 ... }
+    ```
+  }];
+}
+
 #endif // GEMMA_LOWERING_PASSES_TD
