@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -20,11 +22,48 @@ bool moreLikely(const std::pair<float, int32_t> &a,
 } // namespace
 
 int32_t argmax(const float *logits, int64_t vocab) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < vocab; ++i)
-    if (logits[i] > logits[best])
+  // Greedy decoding runs this once a token over the whole vocabulary
+  // (262 144 logits), between two GPU steps of ~1.4 ms: the plain loop took
+  // ~300 us there, one compare waiting on the last. Here 16 lanes each keep
+  // their largest value and the first block of 16 where they saw it, as
+  // four independent 4-wide vectors (SSE2, x86-64's baseline; GCC and Clang
+  // vector extensions), so the compares overlap: ~4x faster.
+  using Floats = float __attribute__((vector_size(16)));
+  using Ints = int32_t __attribute__((vector_size(16)));
+  constexpr int64_t kWidth = 4, kVectors = 4, kBlock = kWidth * kVectors;
+  const float lowest = -std::numeric_limits<float>::infinity();
+  Floats largest[kVectors];
+  Ints firstBlock[kVectors];
+  for (int64_t v = 0; v < kVectors; ++v) {
+    largest[v] = Floats{lowest, lowest, lowest, lowest};
+    firstBlock[v] = Ints{};
+  }
+  const int64_t blocks = vocab / kBlock;
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t v = 0; v < kVectors; ++v) {
+      Floats x;
+      std::memcpy(&x, logits + b * kBlock + v * kWidth, sizeof x);
+      Ints greater = x > largest[v];
+      largest[v] = greater ? x : largest[v];
+      firstBlock[v] = greater ? static_cast<int32_t>(b) : firstBlock[v];
+    }
+  int64_t best = -1; // none larger than -inf yet: index 0 then
+  float bestValue = lowest;
+  for (int64_t v = 0; v < kVectors; ++v)
+    for (int64_t lane = 0; lane < kWidth; ++lane) {
+      int64_t index = firstBlock[v][lane] * kBlock + v * kWidth + lane;
+      if (largest[v][lane] > bestValue ||
+          (largest[v][lane] == bestValue && index < best)) {
+        bestValue = largest[v][lane];
+        best = index;
+      }
+    }
+  for (int64_t i = blocks * kBlock; i < vocab; ++i)
+    if (logits[i] > bestValue) {
+      bestValue = logits[i];
       best = i;
-  return static_cast<int32_t>(best);
+    }
+  return static_cast<int32_t>(std::max<int64_t>(best, 0));
 }
 
 Sampler::Sampler(const SamplingOptions &options)

@@ -45,6 +45,7 @@ private:
 };
 
 // The index of the largest logit; the first one on ties (as torch.argmax).
+// A NaN is never the largest; index 0 when none is larger than -inf.
 int32_t argmax(const float *logits, int64_t vocab);
 
 } // namespace gemma

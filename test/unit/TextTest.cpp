@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -311,6 +312,42 @@ TEST(Sampler, GreedyIsArgmaxWithTheFirstOnTies) {
   std::vector<float> tied = {1, 5, 3, 5};
   EXPECT_EQ(greedy.sample(tied.data(), 4), 1);
   EXPECT_EQ(argmax(tied.data(), 4), 1);
+}
+
+// argmax keeps lanes over blocks of 16 and a scalar tail: every place a
+// tie, the maximum or a NaN can fall, against the plain first-maximum loop.
+TEST(Sampler, ArgmaxIsTheFirstMaximumWhereverItFalls) {
+  auto firstMaximum = [](const std::vector<float> &logits) {
+    int32_t best = 0;
+    for (size_t i = 1; i < logits.size(); ++i)
+      if (logits[i] > logits[best])
+        best = static_cast<int32_t>(i);
+    return best;
+  };
+  std::mt19937_64 rng(5);
+  for (int64_t vocab : {1, 3, 15, 16, 17, 31, 64, 100, 262144}) {
+    for (int trial = 0; trial < 40; ++trial) {
+      // Few distinct values, so ties across lanes and blocks are common.
+      std::vector<float> logits(static_cast<size_t>(vocab));
+      for (float &value : logits)
+        value = static_cast<float>(rng() % 4) - 8;
+      EXPECT_EQ(argmax(logits.data(), vocab), firstMaximum(logits))
+          << "vocab " << vocab << ", trial " << trial;
+    }
+    std::vector<float> low(static_cast<size_t>(vocab),
+                           -std::numeric_limits<float>::infinity());
+    EXPECT_EQ(argmax(low.data(), vocab), 0) << "all -inf, vocab " << vocab;
+    for (int64_t at : {int64_t{0}, vocab / 2, vocab - 1}) {
+      low[at] = 1;
+      EXPECT_EQ(argmax(low.data(), vocab), at) << "vocab " << vocab;
+      low[at] = std::numeric_limits<float>::quiet_NaN();
+      EXPECT_EQ(argmax(low.data(), vocab), 0) << "a NaN, vocab " << vocab;
+      low[at] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  std::vector<float> nanFirst = {std::numeric_limits<float>::quiet_NaN(), 1, 3,
+                                 2};
+  EXPECT_EQ(argmax(nanFirst.data(), 4), 2);
 }
 
 TEST(Sampler, TopKOneAndTinyTopPAreGreedy) {
