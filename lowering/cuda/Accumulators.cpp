@@ -2,11 +2,12 @@
 
 #include "lowering/cuda/Accumulators.h"
 
+#include "lowering/cuda/BufferUses.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::gemma::cuda {
 namespace {
@@ -16,20 +17,11 @@ namespace {
 // outside that block.
 bool usesBefore(Value buffer, Operation *op,
                 SmallVectorImpl<Operation *> &before) {
-  Block *block = op->getBlock();
-  for (Operation *user : buffer.getUsers()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(user))
-      if (view.getViewSource() == buffer) {
-        for (Value result : user->getResults())
-          if (!usesBefore(result, op, before))
-            return false;
-        continue;
-      }
-    Operation *ancestor = block->findAncestorOpInBlock(*user);
-    if (!ancestor)
+  for (BufferUse use : usesThroughViews(buffer, op->getBlock())) {
+    if (!use.inBlock)
       return false;
-    if (ancestor != op && ancestor->isBeforeInBlock(op))
-      before.push_back(user);
+    if (use.inBlock != op && use.inBlock->isBeforeInBlock(op))
+      before.push_back(use.user);
   }
   return true;
 }
@@ -99,17 +91,6 @@ Value broadcastColumns(linalg::GenericOp generic, Value out) {
 }
 
 } // namespace
-
-bool isBookkeeping(Operation *user) {
-  if (isa<memref::DeallocOp, memref::ExtractAlignedPointerAsIndexOp>(user))
-    return true;
-  auto metadata = dyn_cast<memref::ExtractStridedMetadataOp>(user);
-  return metadata &&
-         llvm::all_of(metadata.getBaseBuffer().getUsers(), [](Operation *u) {
-           return isa<memref::DeallocOp,
-                      memref::ExtractAlignedPointerAsIndexOp>(u);
-         });
-}
 
 Value takeAccumulatorInit(Operation *accumulator, Value out) {
   if (!out.getDefiningOp<memref::AllocOp>())

@@ -19,11 +19,6 @@
 
 namespace mlir::gemma::cuda {
 
-/// Whether `user` of a buffer neither reads nor writes its elements: its
-/// deallocation, or its pointer taken for one (the deallocation lowering
-/// takes the base buffer through extract_strided_metadata).
-bool isBookkeeping(Operation *user);
-
 /// What `out` holds when `accumulator` (an op of the same block that
 /// accumulates into `out`) runs, taken from the op that set it, which is
 /// erased: a scalar (a fill's value), or a memref `columns` [N] of a

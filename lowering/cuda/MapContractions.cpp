@@ -4,15 +4,14 @@
 #include "lowering/Passes.h"
 #include "lowering/TensorCores.h"
 #include "lowering/cuda/Accumulators.h"
+#include "lowering/cuda/BufferUses.h"
 #include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
 
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_MAPCONTRACTIONS
@@ -772,30 +771,6 @@ bool onlyFreedBesides(Value buffer, ArrayRef<Operation *> except) {
   });
 }
 
-// The buffer `value` is a view of (through view-like ops).
-Value rootBuffer(Value value) {
-  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
-    value = view.getViewSource();
-  return value;
-}
-
-// The ops of `op`'s block that use `buffer`, directly, through views of
-// it, or inside their regions (a kernel formed already captures the
-// buffers it uses); null for a use outside the block.
-SmallVector<Operation *> usersInBlock(Value buffer, Operation *op) {
-  SmallVector<Operation *> users;
-  for (Operation *user : buffer.getUsers()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-        view && view.getViewSource() == buffer) {
-      for (Value result : user->getResults())
-        users.append(usersInBlock(result, op));
-      continue;
-    }
-    users.push_back(op->getBlock()->findAncestorOpInBlock(*user));
-  }
-  return users;
-}
-
 // An all-parallel elementwise linalg.generic of identity maps whose body
 // is arith and math on its arguments and on values available before `op`
 // (its clone goes there), and does not read its output.
@@ -858,9 +833,8 @@ linalg::GenericOp findRounding(linalg::MatmulOp op) {
 
 // The elementwise op after `op` that alone reads C, through column blocks
 // [M, I] of it (I its output's columns), into an allocated buffer that
-// nothing between them touches; its views and output buffer are moved
-// before `op` where they are after it (the fused kernel writes there). False,
-// and nothing changed, when there is none.
+// nothing between them touches, whose allocation and views take only
+// values available at `op`; false when there is none.
 bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
   linalg::GenericOp rounding = fusion.rounding;
   Value c = op.getDpsInits()[0];
@@ -918,21 +892,28 @@ bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
   // or the rounding's source: the kernel writes it at `op`, so neither `op`
   // nor the rounding nor anything between `op` and the epilogue may use
   // it.
-  for (Operation *user : usersInBlock(out, op)) {
+  for (BufferUse use : usesThroughViews(out, op->getBlock())) {
+    Operation *user = use.inBlock;
     if (!user || user == op || (rounding && user == rounding.getOperation()) ||
         (op->isBeforeInBlock(user) && user->isBeforeInBlock(epilogue)))
       return false;
   }
+  fusion.epilogue = epilogue;
+  fusion.blockOffsets = std::move(offsets);
+  fusion.inputBlocks = std::move(inputBlocks);
+  return true;
+}
+
+// The epilogue's output allocation and its views of C, moved before `op`
+// where they are after it: the fused kernel writes there.
+void placeEpilogueOperands(linalg::MatmulOp op, linalg::GenericOp epilogue) {
+  Operation *alloc = epilogue.getDpsInits()[0].getDefiningOp();
   if (alloc->getBlock() == op->getBlock() && op->isBeforeInBlock(alloc))
     alloc->moveBefore(op);
   for (Value input : epilogue.getDpsInputs())
     if (input.getDefiningOp()->getBlock() == op->getBlock() &&
         op->isBeforeInBlock(input.getDefiningOp()))
       input.getDefiningOp()->moveBefore(op);
-  fusion.epilogue = epilogue;
-  fusion.blockOffsets = std::move(offsets);
-  fusion.inputBlocks = std::move(inputBlocks);
-  return true;
 }
 
 // The row kernel, or, with tensor cores and at least 16 rows (a prefill),
@@ -946,7 +927,8 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
   Value init = takeAccumulatorInit(op, op.getDpsInits()[0]);
   RowKernelFusion fusion;
   fusion.rounding = findRounding(op);
-  findEpilogue(op, fusion);
+  if (findEpilogue(op, fusion))
+    placeEpilogueOperands(op, fusion.epilogue);
   auto eraseFused = [&] {
     if (fusion.epilogue) {
       SmallVector<Value> views(fusion.epilogue.getDpsInputs());
@@ -998,18 +980,10 @@ public:
   explicit WeightArguments(ModuleOp module) : module(module) {}
 
   bool isWeight(Value value) {
-    while (Operation *def = value.getDefiningOp()) {
-      if (auto view = dyn_cast<ViewLikeOpInterface>(def))
-        value = view.getViewSource();
-      else if (auto toBuffer = dyn_cast<bufferization::ToBufferOp>(def))
-        value = toBuffer.getTensor();
-      else if (auto toTensor = dyn_cast<bufferization::ToTensorOp>(def))
-        value = toTensor.getBuffer();
-      else
-        return false;
-    }
-    auto arg = cast<BlockArgument>(value);
-    auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+    value = rootBuffer(value);
+    auto arg = dyn_cast<BlockArgument>(value);
+    auto func = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
+                    : func::FuncOp();
     if (!func || arg.getOwner() != &func.getBody().front())
       return false;
     if (func.getArgAttr(arg.getArgNumber(), kWeightsArgAttr))

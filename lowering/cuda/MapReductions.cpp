@@ -10,12 +10,12 @@
 
 #include "lowering/LoweringUtils.h"
 #include "lowering/cuda/Accumulators.h"
+#include "lowering/cuda/BufferUses.h"
 #include "lowering/cuda/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_MAPREDUCTIONS
@@ -141,13 +141,6 @@ std::optional<Extent> rowExtent(linalg::GenericOp op) {
   return std::nullopt;
 }
 
-// The allocation or argument a buffer views.
-Value rootOf(Value buffer) {
-  while (auto view = buffer.getDefiningOp<ViewLikeOpInterface>())
-    buffer = view.getViewSource();
-  return buffer;
-}
-
 // How an access indexes its buffer: which loop (0 the row, 1 the column)
 // each index is.
 SmallVector<int64_t> accessPattern(AffineMap map) {
@@ -165,11 +158,11 @@ bool rowsAreIndependent(ArrayRef<linalg::GenericOp> chain) {
   DenseSet<Value> written;
   for (linalg::GenericOp op : chain)
     for (Value init : op.getDpsInits())
-      written.insert(rootOf(init));
+      written.insert(rootBuffer(init));
   DenseMap<Value, std::pair<Value, SmallVector<int64_t>>> access;
   for (linalg::GenericOp op : chain)
     for (OpOperand &operand : op->getOpOperands()) {
-      Value root = rootOf(operand.get());
+      Value root = rootBuffer(operand.get());
       if (!written.contains(root))
         continue;
       SmallVector<int64_t> pattern =
@@ -191,7 +184,7 @@ bool rowsAreIndependent(ArrayRef<linalg::GenericOp> chain) {
 SmallVector<linalg::GenericOp> chainFrom(linalg::GenericOp sum) {
   SmallVector<linalg::GenericOp> chain{sum};
   std::optional<Extent> rows = rowExtent(sum);
-  DenseSet<Value> written{rootOf(sum.getDpsInits()[0])};
+  DenseSet<Value> written{rootBuffer(sum.getDpsInits()[0])};
   for (Operation *next = sum->getNextNode(); next; next = next->getNextNode()) {
     if (isa<memref::AllocOp>(next) ||
         (next->getNumRegions() == 0 && isMemoryEffectFree(next)))
@@ -199,7 +192,7 @@ SmallVector<linalg::GenericOp> chainFrom(linalg::GenericOp sum) {
     auto op = dyn_cast<linalg::GenericOp>(next);
     if (!op || !(isRowWise(op) || isRowSum(op)) || rowExtent(op) != rows ||
         llvm::none_of(op.getDpsInputs(), [&](Value input) {
-          return written.contains(rootOf(input));
+          return written.contains(rootBuffer(input));
         }))
       break;
     chain.push_back(op);
@@ -208,7 +201,7 @@ SmallVector<linalg::GenericOp> chainFrom(linalg::GenericOp sum) {
       break;
     }
     for (Value init : op.getDpsInits())
-      written.insert(rootOf(init));
+      written.insert(rootBuffer(init));
   }
   return chain;
 }
