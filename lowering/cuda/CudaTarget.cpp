@@ -158,6 +158,7 @@ public:
     // ones with a direct LLVM form.
     kernels.addPass(createConvertVectorToLLVMPass());
     kernels.addPass(createConvertGpuOpsToNVVMOps());
+    kernels.addPass(cuda::createExternDynamicSharedMemory());
     kernels.addPass(createReconcileUnrealizedCastsPass());
     GpuModuleToBinaryPassOptions binary;
     binary.compilationTarget = "isa";

@@ -460,4 +460,32 @@ def DependentLaunch
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def ExternDynamicSharedMemory
+    : Pass<"gemma-cuda-extern-dynamic-shared-memory",
+           "::mlir::gpu::GPUModuleOp"> {
+  let summary = "declares dynamic shared memory extern, as PTX requires";
+  let description = [{
+    `convert-gpu-to-nvvm` lowers `gpu.dynamic_shared_memory` to a
+    zero-sized global in the shared address space with internal linkage.
+    NVPTX prints that as a one-byte static variable (`.shared .align 16
+    .b8 __dynamic_shmem__0;`), which a kernel with one use of it may even
+    demote to a function-local one; ptxas then warns at every access
+    ("Potential out of bound access"), and the addresses are right only
+    while no other static shared memory precedes it. PTX's dynamic shared
+    memory is an unsized `.extern .shared` array: this pass gives every
+    such global external linkage, so NVPTX prints `.extern .shared .align
+    16 .b8 __dynamic_shmem__0[];`, which starts where the launch's dynamic
+    bytes do.
+
+    Before:
+    ```mlir
+    llvm.mlir.global internal @__dynamic_shmem__0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+    ```
+    After:
+    ```mlir
+    llvm.mlir.global external @__dynamic_shmem__0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+    ```
+  }];
+}
+
 #endif // GEMMA_LOWERING_CUDA_PASSES_TD
