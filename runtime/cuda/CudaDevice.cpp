@@ -130,6 +130,10 @@ void CudaDevice::shutdown() noexcept {
     driver.cuMemFree(address);
   buffers.clear();
   idleBuffers.clear();
+  if (pinnedRow)
+    driver.cuMemFreeHost(pinnedRow);
+  pinnedRow = nullptr;
+  pinnedRowBytes = 0;
   if (arena)
     driver.cuMemFree(arena);
   if (weights)
@@ -516,6 +520,21 @@ CudaDevice::decodeAsGraph(TokenEntryFn fn, const int32_t *ids, int64_t position,
   return takeMatrix(logitsRef, "decode", "logits", rows, info.vocabSize);
 }
 
+float *CudaDevice::pinnedRowFor(size_t bytes) {
+  if (bytes <= pinnedRowBytes)
+    return pinnedRow;
+  if (pinnedRow)
+    driver.cuMemFreeHost(pinnedRow);
+  pinnedRow = nullptr;
+  pinnedRowBytes = 0;
+  void *pointer = nullptr;
+  if (driver.cuMemAllocHost(&pointer, bytes) != 0)
+    return nullptr;
+  pinnedRow = static_cast<float *>(pointer);
+  pinnedRowBytes = bytes;
+  return pinnedRow;
+}
+
 void *CudaDevice::upload(const void *data, size_t bytes) {
   void *buffer = allocate(bytes);
   if (!buffer)
@@ -573,8 +592,21 @@ std::vector<float> CudaDevice::takeMatrix(MemRefDescriptor<float, 2> &ref,
                              ", " + std::to_string(ref.sizes[1]) +
                              "], expected [" + std::to_string(rows) + ", " +
                              std::to_string(cols) + "]");
-  std::vector<float> out(static_cast<size_t>(rows * cols));
+  const size_t count = static_cast<size_t>(rows * cols);
   cuda::CUdeviceptr base = toAddress(ref.aligned + ref.offset);
+  if (float *pinned = rows == 1 && ref.strides[1] == 1
+                          ? pinnedRowFor(count * sizeof(float))
+                          : nullptr) {
+    driver.check(
+        driver.cuMemcpyDtoHAsync(pinned, base, count * sizeof(float), stream),
+        entry + ": copying the " + what + " back");
+    driver.check(driver.cuStreamSynchronize(stream),
+                 entry + " on " + deviceName);
+    result.reset();
+    checkCall(entry);
+    return std::vector<float>(pinned, pinned + count);
+  }
+  std::vector<float> out(count);
   if (ref.strides[1] == 1 && (rows == 1 || ref.strides[0] == cols)) {
     driver.check(driver.cuMemcpyDtoHAsync(out.data(), base,
                                           out.size() * sizeof(float), stream),

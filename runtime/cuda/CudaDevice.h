@@ -182,6 +182,15 @@ private:
   };
   std::multimap<size_t, cuda::CUdeviceptr> idleBuffers;
   std::unordered_map<cuda::CUdeviceptr, Buffer> buffers; // every one held
+
+  // Page-locked host memory for one row of results (a decode step's
+  // logits, 1 MiB for a 262 144 vocabulary): the GPU copies into it by DMA
+  // at the bus's speed, where a copy into pageable memory goes through the
+  // driver's staging in pieces. Allocated at the first row, kept; null
+  // when the driver cannot lock memory (the pageable copy then).
+  float *pinnedRow = nullptr;
+  size_t pinnedRowBytes = 0;
+  float *pinnedRowFor(size_t bytes);
 };
 
 } // namespace gemma
