@@ -4,9 +4,13 @@
 // (runtime/cuda/CudaDriver.cpp). Pointed at this library, it runs its host
 // half on a machine without a GPU: every call succeeds, device memory is
 // addresses that are never touched, kernels and copies do nothing, and
-// copies back to the host read zeros. The tests use it to check the
-// runtime's bookkeeping (the pool, launches, decode steps as CUDA graphs)
-// in CI; docs/cuda.md uses it to time the host's share of a step.
+// a copy back to the host reads the f32 pattern (i * 37) % 101 from its
+// start, so that what the host does with a copied row shows in the
+// sampled ids. GEMMA_FAKE_CUDA_NO_PAGE_LOCKED=1 refuses page-locked host
+// memory (cuMemAllocHost), as a driver short of it would. The tests use it
+// to check the runtime's bookkeeping (the pool, launches, decode steps as
+// CUDA graphs, the copies back) in CI; docs/cuda.md uses it to time the
+// host's share of a step.
 
 #include <cstddef>
 #include <cstdint>
@@ -113,6 +117,9 @@ CUresult cuMemGetInfo_v2(size_t *freeBytes, size_t *totalBytes) {
   return kSuccess;
 }
 CUresult cuMemAllocHost_v2(void **pointer, size_t bytes) {
+  const char *refuse = std::getenv("GEMMA_FAKE_CUDA_NO_PAGE_LOCKED");
+  if (refuse && std::strcmp(refuse, "1") == 0)
+    return 2; // CUDA_ERROR_OUT_OF_MEMORY
   *pointer = std::malloc(bytes);
   return *pointer ? kSuccess : 2; // CUDA_ERROR_OUT_OF_MEMORY
 }
@@ -125,7 +132,13 @@ CUresult cuMemcpyHtoDAsync_v2(uint64_t, const void *, size_t, void *) {
 }
 CUresult cuMemcpyDtoHAsync_v2(void *destination, uint64_t, size_t bytes,
                               void *) {
-  std::memset(destination, 0, bytes);
+  auto *bytesOut = static_cast<unsigned char *>(destination);
+  for (size_t i = 0; i < bytes / sizeof(float); ++i) {
+    float value = static_cast<float>((i * 37) % 101);
+    std::memcpy(bytesOut + i * sizeof(float), &value, sizeof value);
+  }
+  std::memset(bytesOut + bytes / sizeof(float) * sizeof(float), 0,
+              bytes % sizeof(float));
   return kSuccess;
 }
 CUresult cuMemsetD8Async(uint64_t, unsigned char, size_t, void *) {
