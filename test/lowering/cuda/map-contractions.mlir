@@ -713,6 +713,103 @@ func.func @gated_halves(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref
 #C = affine_map<(m, n, k) -> (m, n)>
 #id = affine_map<(m, n) -> (m, n)>
 
+// The GeGLU's halves where the 8 warps of a block share each pair of rows
+// (K = 4352: 544 columns a warp): lane 0 of every warp puts its two sums
+// in workgroup memory at [warp][block] (block 0 the up row n + 16, taken
+// first, block 1 the gate row n), and the row's first warp adds each
+// block's 8 sums in warp order and stores tanh(gate) * up.
+// SPLIT-LABEL: func.func @gated_halves_shared(
+// SPLIT-SAME: %{{[^:]+}}: memref<?x4352xbf16>, %[[W:[^:]+]]: memref<32x4352xbf16>)
+// SPLIT: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x16xbf16>
+// SPLIT: gpu.launch blocks(%[[BX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %c16,
+// SPLIT-SAME: workgroup(%[[SUMS:[^ ]*]] : memref<16xf32, #gpu.address_space<workgroup>>) {
+// SPLIT-NEXT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32 : index
+// SPLIT-NEXT: %[[LANE:.*]] = arith.remui %{{.*}}, %c32 : index
+// SPLIT-NEXT: %[[RIB:.*]] = arith.divui %[[WARP]], %c8 : index
+// SPLIT-NEXT: %[[ROW:.*]] = arith.addi %[[BX]], %[[RIB]] : index
+// SPLIT-NEXT: %[[INSIDE:.*]] = arith.cmpi ult, %[[ROW]], %c16 : index
+// SPLIT-NEXT: %[[READ:.*]] = arith.minui %[[ROW]], %c15 : index
+// SPLIT-NEXT: %[[PART:.*]] = arith.remui %[[WARP]], %c8 : index
+// SPLIT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %c0 : index
+// SPLIT: %[[UPROW:.*]] = arith.addi %[[READ]], %c16 : index
+// SPLIT-NEXT: vector.load %[[W]][%[[UPROW]], %[[K:.*]]]
+// SPLIT-NEXT: vector.load %[[W]][%[[READ]], %[[K]]]
+// SPLIT: scf.for %[[M:.*]] = %c0 to
+// SPLIT: vector.reduction <add>
+// SPLIT: gpu.shuffle xor %{{.*}}, %c1_i32
+// SPLIT-NEXT: %[[UPSUM:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// SPLIT-NEXT: vector.reduction <add>
+// SPLIT: gpu.shuffle xor %{{.*}}, %c1_i32
+// SPLIT-NEXT: %[[GATESUM:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// SPLIT-NEXT: scf.if %[[LANE0]] {
+// SPLIT-NEXT: %[[S0:.*]] = arith.muli %[[WARP]], %c2 : index
+// SPLIT-NEXT: memref.store %[[UPSUM]], %[[SUMS]][%[[S0]]]
+// SPLIT-NEXT: %[[S1A:.*]] = arith.muli %[[WARP]], %c2 : index
+// SPLIT-NEXT: %[[S1:.*]] = arith.addi %[[S1A]], %c1 : index
+// SPLIT-NEXT: memref.store %[[GATESUM]], %[[SUMS]][%[[S1]]]
+// SPLIT-NEXT: }
+// SPLIT-NEXT: gpu.barrier
+// SPLIT-NEXT: %[[FIRSTPART:.*]] = arith.cmpi eq, %[[PART]], %c0 : index
+// SPLIT-NEXT: %[[L0F:.*]] = arith.andi %[[LANE0]], %[[FIRSTPART]] : i1
+// SPLIT-NEXT: %[[STORES:.*]] = arith.andi %[[L0F]], %[[INSIDE]] : i1
+// SPLIT-NEXT: scf.if %[[STORES]] {
+// SPLIT-NEXT: %[[U0S:.*]] = arith.muli %[[WARP]], %c2 : index
+// SPLIT-NEXT: %[[U0:.*]] = memref.load %[[SUMS]][%[[U0S]]]
+// SPLIT-NEXT: %[[U1W:.*]] = arith.addi %[[WARP]], %c1 : index
+// SPLIT-NEXT: %[[U1S:.*]] = arith.muli %[[U1W]], %c2 : index
+// SPLIT-NEXT: %[[U1:.*]] = memref.load %[[SUMS]][%[[U1S]]]
+// SPLIT-NEXT: arith.addf %[[U0]], %[[U1]] : f32
+// SPLIT: %[[U7W:.*]] = arith.addi %[[WARP]], %c7 : index
+// SPLIT-NEXT: %[[U7S:.*]] = arith.muli %[[U7W]], %c2 : index
+// SPLIT-NEXT: %[[U7:.*]] = memref.load %[[SUMS]][%[[U7S]]]
+// SPLIT-NEXT: %[[UP:.*]] = arith.addf %{{.*}}, %[[U7]] : f32
+// SPLIT-NEXT: %[[G0A:.*]] = arith.muli %[[WARP]], %c2 : index
+// SPLIT-NEXT: %[[G0S:.*]] = arith.addi %[[G0A]], %c1 : index
+// SPLIT-NEXT: memref.load %[[SUMS]][%[[G0S]]]
+// SPLIT: %[[G7W:.*]] = arith.addi %[[WARP]], %c7 : index
+// SPLIT-NEXT: %[[G7A:.*]] = arith.muli %[[G7W]], %c2 : index
+// SPLIT-NEXT: %[[G7S:.*]] = arith.addi %[[G7A]], %c1 : index
+// SPLIT-NEXT: %[[G7:.*]] = memref.load %[[SUMS]][%[[G7S]]]
+// SPLIT-NEXT: %[[GATE:.*]] = arith.addf %{{.*}}, %[[G7]] : f32
+// SPLIT-NEXT: %[[T:.*]] = math.tanh %[[GATE]] : f32
+// SPLIT-NEXT: %[[P:.*]] = arith.mulf %[[T]], %[[UP]] : f32
+// SPLIT-NEXT: %[[R:.*]] = arith.truncf %[[P]] : f32 to bf16
+// SPLIT-NEXT: memref.store %[[R]], %[[OUT]][%[[M]], %[[ROW]]] : memref<?x16xbf16>
+// SPLIT-NEXT: }
+// SPLIT-NEXT: gpu.barrier
+// SPLIT-NOT: linalg.generic
+// SPLIT: return %[[OUT]]
+func.func @gated_halves_shared(%x: memref<?x4352xbf16>, %w: memref<32x4352xbf16>) -> memref<?x16xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x4352xbf16>
+  %c = memref.alloc(%m) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x32xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%x, %w : memref<?x4352xbf16>, memref<32x4352xbf16>) outs(%c : memref<?x32xf32>)
+  %gate = memref.subview %c[0, 0] [%m, 16] [1, 1] : memref<?x32xf32> to memref<?x16xf32, strided<[32, 1]>>
+  %up = memref.subview %c[0, 16] [%m, 16] [1, 1] : memref<?x32xf32> to memref<?x16xf32, strided<[32, 1], offset: 16>>
+  %out = memref.alloc(%m) : memref<?x16xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%up, %gate : memref<?x16xf32, strided<[32, 1], offset: 16>>, memref<?x16xf32, strided<[32, 1]>>)
+      outs(%out : memref<?x16xbf16>) {
+  ^bb0(%u: f32, %g: f32, %o: bf16):
+    %t = math.tanh %g : f32
+    %p = arith.mulf %t, %u : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %c : memref<?x32xf32>
+  return %out : memref<?x16xbf16>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
 // The op's output buffer is the same one a read between the projection and
 // the op still uses (bufferization reuses dead buffers): not fused.
 // CHECK-LABEL: func.func @epilogue_buffer_in_use(
