@@ -23,6 +23,23 @@ constexpr CUresult kSuccess = 0;
 // Addresses handed out, 4 KiB apart, far from any host allocation.
 uint64_t nextAddress = uint64_t{1} << 44;
 int dummy = 0; // what handles point at
+
+// What a real driver refuses in any launch: no kernel, an empty grid or
+// block, more than 1024 threads a block, no arguments (every generated
+// kernel takes some), the `extra` form the runtime does not use, or a
+// stream it did not create.
+CUresult checkLaunch(void *function, const unsigned grid[3],
+                     const unsigned block[3], void *stream, void **arguments,
+                     void **extra) {
+  constexpr CUresult kInvalidValue = 1;
+  for (unsigned d = 0; d < 3; ++d)
+    if (grid[d] == 0 || block[d] == 0)
+      return kInvalidValue;
+  if (!function || block[0] * block[1] * block[2] > 1024 || !arguments ||
+      extra || stream != &dummy)
+    return kInvalidValue;
+  return kSuccess;
+}
 } // namespace
 
 extern "C" {
@@ -68,10 +85,13 @@ CUresult cuModuleGetFunction(void **function, void *, const char *name) {
   *function = const_cast<char *>(name);
   return kSuccess;
 }
-CUresult cuLaunchKernel(void *, unsigned, unsigned, unsigned, unsigned,
-                        unsigned, unsigned, unsigned, void *, void **,
-                        void **) {
-  return kSuccess;
+CUresult cuLaunchKernel(void *function, unsigned gridX, unsigned gridY,
+                        unsigned gridZ, unsigned blockX, unsigned blockY,
+                        unsigned blockZ, unsigned, void *stream,
+                        void **arguments, void **extra) {
+  const unsigned grid[3] = {gridX, gridY, gridZ};
+  const unsigned block[3] = {blockX, blockY, blockZ};
+  return checkLaunch(function, grid, block, stream, arguments, extra);
 }
 // cuda.h's CUlaunchConfig and CUlaunchAttribute; the runtime sets one
 // attribute, programmatic stream serialization (6), to 1.
@@ -89,16 +109,14 @@ struct LaunchConfig {
   LaunchAttribute *attributes;
   unsigned count;
 };
-CUresult cuLaunchKernelEx(const LaunchConfig *config, void *, void **,
-                          void **) {
+CUresult cuLaunchKernelEx(const LaunchConfig *config, void *function,
+                          void **arguments, void **extra) {
   constexpr CUresult kInvalidValue = 1;
-  for (unsigned d = 0; d < 3; ++d)
-    if (config->grid[d] == 0 || config->block[d] == 0)
-      return kInvalidValue;
   if (config->count != 1 || config->attributes[0].id != 6 ||
       config->attributes[0].value.value != 1)
     return kInvalidValue;
-  return config->stream == &dummy ? kSuccess : kInvalidValue;
+  return checkLaunch(function, config->grid, config->block, config->stream,
+                     arguments, extra);
 }
 CUresult cuStreamCreate(void **stream, unsigned) {
   *stream = &dummy;
