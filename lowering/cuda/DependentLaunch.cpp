@@ -11,6 +11,7 @@
 #include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
 
+#include "mlir/IR/Dominance.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::gemma::cuda {
@@ -23,30 +24,37 @@ constexpr llvm::StringLiteral kWait = "griddepcontrol.wait;";
 constexpr llvm::StringLiteral kLaunchDependents =
     "griddepcontrol.launch_dependents;";
 
-// The first op of `kernel`, in program order, that writes memory (or may:
-// an op that does not declare its effects) before its wait for the
-// kernels before it; null when none does. A kernel that waits itself may
-// only read what no kernel writes, its weights, before the wait: which
-// buffers those are is not known here, but a write there is wrong
-// whatever it writes. Program order, not paths: a wait inside a branch
-// counts as the kernel's (MapContractions' wait is in the branch of the
-// warps that have a row, and the others touch no memory).
+// The first op of `kernel` that writes memory (or may: an op that does not
+// declare its effects) on a path where its wait for the kernels before it
+// has not run: one that no wait dominates. Null when none does. A kernel
+// that waits itself may only read what no kernel writes, its weights,
+// before the wait: which buffers those are is not known here, but a write
+// there is wrong whatever it writes. A wait inside a branch covers that
+// branch alone (MapContractions' is in the branch of the warps that have a
+// row, and the others touch no memory).
 Operation *writeBeforeWait(gpu::GPUFuncOp kernel) {
+  SmallVector<Operation *> waits;
+  kernel.walk([&](LLVM::InlineAsmOp op) {
+    if (op.getAsmString() == kWait)
+      waits.push_back(op);
+  });
+  DominanceInfo dominance(kernel);
   Operation *write = nullptr;
   kernel.walk<WalkOrder::PreOrder>([&](Operation *op) {
-    if (auto inlineAsm = dyn_cast<LLVM::InlineAsmOp>(op))
-      return inlineAsm.getAsmString() == kWait ? WalkResult::interrupt()
-                                               : WalkResult::advance();
     if (op == kernel.getOperation() ||
         op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
         op->hasTrait<OpTrait::IsTerminator>())
       return WalkResult::advance();
     auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-    if (!effects || effects.hasEffect<MemoryEffects::Write>()) {
-      write = op;
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
+    if (isa<LLVM::InlineAsmOp>(op) ||
+        (effects && !effects.hasEffect<MemoryEffects::Write>()))
+      return WalkResult::advance();
+    if (llvm::any_of(waits, [&](Operation *wait) {
+          return dominance.properlyDominates(wait, op);
+        }))
+      return WalkResult::skip();
+    write = op;
+    return WalkResult::interrupt();
   });
   return write;
 }

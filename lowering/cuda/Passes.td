@@ -428,9 +428,10 @@ def DependentLaunch
     would keep a load above the wait. A kernel that already waits is left
     alone: the decode projections of `gemma-cuda-map-contractions
     {dependent-launch}` load their weights first and wait after. Such a
-    kernel must not write memory before its wait (the pass fails, naming
-    the write); that what it reads there is only weights is
-    MapContractions' to ensure.
+    kernel must not write memory on any path before its wait: every write
+    must be dominated by a wait (one inside a branch covers that branch),
+    or the pass fails, naming the write. That what it reads there is only
+    weights is MapContractions' to ensure.
 
     The runtime's cuda Device launches the kernels of an sm_90+ image with
     CUDA's programmatic stream serialization (`cuLaunchKernelEx`), so that
