@@ -12,8 +12,8 @@ namespace mlir::gemma {
 
 namespace {
 
-/// The prefix upstream's bufferization (`memref::getGlobalFor`) names its
-/// constant tables with.
+/// The prefix upstream's bufferization (`bufferization::getGlobalFor`)
+/// names its constant tables with.
 constexpr llvm::StringLiteral kConstantPrefix = "__constant_";
 
 bool isBufferizedConstant(memref::GlobalOp global) {
@@ -22,7 +22,9 @@ bool isBufferizedConstant(memref::GlobalOp global) {
 }
 
 /// `__constant_4x16xf32` for memref<4x16xf32>: the name depends on the type
-/// alone, its suffix on the order of first use.
+/// alone, its suffix on the order of first use. Upstream's own scheme need
+/// not be kept (it names a rank-0 table `__constant_xf32`, this one
+/// `__constant_f32`): only the result's stability matters.
 std::string baseName(memref::GlobalOp global) {
   std::string name;
   llvm::raw_string_ostream os(name);
@@ -39,16 +41,27 @@ struct NameConstantsPass : impl::NameConstantsBase<NameConstantsPass> {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
     llvm::SetVector<memref::GlobalOp> byFirstUse;
-    module.walk([&](memref::GetGlobalOp use) {
-      auto global = symbols.lookup<memref::GlobalOp>(use.getName());
-      if (global && isBufferizedConstant(global))
-        byFirstUse.insert(global);
+    // Uses inside a nested symbol table (a gpu.module) name its symbols,
+    // not the module's.
+    module.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (op != module && op->hasTrait<OpTrait::SymbolTable>())
+        return WalkResult::skip();
+      if (auto use = dyn_cast<memref::GetGlobalOp>(op)) {
+        auto global = symbols.lookup<memref::GlobalOp>(use.getName());
+        if (global && isBufferizedConstant(global))
+          byFirstUse.insert(global);
+      }
+      return WalkResult::advance();
     });
+    // Through the table, so that a dropped table's name, which is as
+    // arbitrary as the others, cannot push a kept one to a suffix.
     for (auto global :
          llvm::make_early_inc_range(module.getOps<memref::GlobalOp>()))
       if (isBufferizedConstant(global) && !byFirstUse.contains(global) &&
           SymbolTable::symbolKnownUseEmpty(global, module))
-        global.erase();
+        symbols.erase(global);
+    if (byFirstUse.empty())
+      return;
 
     // Out of the way first, so that a final name never meets a table still
     // waiting for its own.

@@ -521,6 +521,8 @@ CudaDevice::decodeAsGraph(TokenEntryFn fn, const int32_t *ids, int64_t position,
 }
 
 float *CudaDevice::pinnedRowFor(size_t bytes) {
+  if (pinnedRefused)
+    return nullptr;
   if (bytes <= pinnedRowBytes)
     return pinnedRow;
   if (pinnedRow)
@@ -528,8 +530,10 @@ float *CudaDevice::pinnedRowFor(size_t bytes) {
   pinnedRow = nullptr;
   pinnedRowBytes = 0;
   void *pointer = nullptr;
-  if (driver.cuMemAllocHost(&pointer, bytes) != 0)
+  if (driver.cuMemAllocHost(&pointer, bytes) != 0) {
+    pinnedRefused = true;
     return nullptr;
+  }
   pinnedRow = static_cast<float *>(pointer);
   pinnedRowBytes = bytes;
   return pinnedRow;
@@ -594,39 +598,33 @@ std::vector<float> CudaDevice::takeMatrix(MemRefDescriptor<float, 2> &ref,
                              std::to_string(cols) + "]");
   const size_t count = static_cast<size_t>(rows * cols);
   cuda::CUdeviceptr base = toAddress(ref.aligned + ref.offset);
-  if (float *pinned = rows == 1 && ref.strides[1] == 1
-                          ? pinnedRowFor(count * sizeof(float))
-                          : nullptr) {
-    driver.check(
-        driver.cuMemcpyDtoHAsync(pinned, base, count * sizeof(float), stream),
-        entry + ": copying the " + what + " back");
-    driver.check(driver.cuStreamSynchronize(stream),
-                 entry + " on " + deviceName);
-    result.reset();
-    checkCall(entry);
-    return std::vector<float>(pinned, pinned + count);
-  }
-  std::vector<float> out(count);
-  if (ref.strides[1] == 1 && (rows == 1 || ref.strides[0] == cols)) {
-    driver.check(driver.cuMemcpyDtoHAsync(out.data(), base,
-                                          out.size() * sizeof(float), stream),
-                 entry + ": copying the " + what + " back");
-  } else if (ref.strides[1] == 1) {
-    for (int64_t i = 0; i < rows; ++i)
-      driver.check(
-          driver.cuMemcpyDtoHAsync(
-              out.data() + i * cols,
-              base + static_cast<uint64_t>(i * ref.strides[0]) * sizeof(float),
-              static_cast<size_t>(cols) * sizeof(float), stream),
-          entry + ": copying the " + what + " back");
-  } else {
+  if (ref.strides[1] != 1)
     throw std::runtime_error(entry + ": the generated code returned " + what +
                              " with a column stride of " +
                              std::to_string(ref.strides[1]));
+  // One row (a step's logits) comes through page-locked memory, more rows
+  // straight into the vector.
+  float *pinned = rows == 1 ? pinnedRowFor(count * sizeof(float)) : nullptr;
+  std::vector<float> out(pinned ? 0 : count);
+  float *destination = pinned ? pinned : out.data();
+  if (rows == 1 || ref.strides[0] == cols) {
+    driver.check(driver.cuMemcpyDtoHAsync(destination, base,
+                                          count * sizeof(float), stream),
+                 entry + ": copying the " + what + " back");
+  } else {
+    for (int64_t i = 0; i < rows; ++i)
+      driver.check(
+          driver.cuMemcpyDtoHAsync(
+              destination + i * cols,
+              base + static_cast<uint64_t>(i * ref.strides[0]) * sizeof(float),
+              static_cast<size_t>(cols) * sizeof(float), stream),
+          entry + ": copying the " + what + " back");
   }
   driver.check(driver.cuStreamSynchronize(stream), entry + " on " + deviceName);
   result.reset();
   checkCall(entry); // the release's own complaint, now rather than later
+  if (pinned)
+    out.assign(pinned, pinned + count);
   return out;
 }
 

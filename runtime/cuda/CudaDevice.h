@@ -187,9 +187,11 @@ private:
   // logits, 1 MiB for a 262 144 vocabulary): the GPU copies into it by DMA
   // at the bus's speed, where a copy into pageable memory goes through the
   // driver's staging in pieces. Allocated at the first row, kept; null
-  // when the driver cannot lock memory (the pageable copy then).
+  // when the driver cannot lock memory, which is then not asked again (the
+  // pageable copy instead).
   float *pinnedRow = nullptr;
   size_t pinnedRowBytes = 0;
+  bool pinnedRefused = false;
   float *pinnedRowFor(size_t bytes);
 };
 

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -24,10 +25,24 @@ constexpr CUresult kSuccess = 0;
 uint64_t nextAddress = uint64_t{1} << 44;
 int dummy = 0; // what handles point at
 
-// What a real driver refuses in any launch: no kernel, an empty grid or
-// block, more than 1024 threads a block, no arguments (every generated
-// kernel takes some), the `extra` form the runtime does not use, or a
-// stream it did not create.
+// GEMMA_FAKE_CUDA_REPORT=1: how often page-locked memory was given and
+// refused, on stderr when the process ends, for the tests.
+struct PageLockedReport {
+  int given = 0, refused = 0;
+  ~PageLockedReport() {
+    const char *report = std::getenv("GEMMA_FAKE_CUDA_REPORT");
+    if (report && std::strcmp(report, "1") == 0)
+      std::fprintf(stderr,
+                   "fake cuda: page-locked memory given %d, refused %d\n",
+                   given, refused);
+  }
+} pageLocked;
+
+// What a launch of ours may not be: no kernel, an empty grid or block,
+// more than 1024 threads a block, no arguments (every generated
+// kernel takes some; a driver would take none for a kernel without
+// parameters, which the compiler does not make), the `extra` form the
+// runtime does not use, or a stream it did not create.
 CUresult checkLaunch(void *function, const unsigned grid[3],
                      const unsigned block[3], void *stream, void **arguments,
                      void **extra) {
@@ -136,8 +151,11 @@ CUresult cuMemGetInfo_v2(size_t *freeBytes, size_t *totalBytes) {
 }
 CUresult cuMemAllocHost_v2(void **pointer, size_t bytes) {
   const char *refuse = std::getenv("GEMMA_FAKE_CUDA_NO_PAGE_LOCKED");
-  if (refuse && std::strcmp(refuse, "1") == 0)
+  if (refuse && std::strcmp(refuse, "1") == 0) {
+    ++pageLocked.refused;
     return 2; // CUDA_ERROR_OUT_OF_MEMORY
+  }
+  ++pageLocked.given;
   *pointer = std::malloc(bytes);
   return *pointer ? kSuccess : 2; // CUDA_ERROR_OUT_OF_MEMORY
 }
