@@ -7,6 +7,7 @@
 #include "lowering/cuda/BufferUses.h"
 #include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
+#include "lowering/cuda/RowSums.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -72,6 +73,13 @@ bool isMappable(linalg::MatmulOp op) {
 // qkv_proj, K = 1152, in four slices: 7.4 us against 4.9 us whole).
 constexpr int64_t kMinimumSlice = 2 * kVector * kWarp;
 
+// The longest straight slice, in steps, and the most warps of a row kernel
+// that takes over its input's norm (takesNorm).
+constexpr int64_t kMaxNormalizedSteps = 3;
+constexpr int64_t kMaxNormalizedWarps = 4096;
+static_assert(kMaxNormalizedSteps <= kMaxStraightSteps,
+              "a fused norm's X stays in registers: its slices are straight");
+
 // How many warps share a weight row: enough that the kernel has about
 // `targetWarps` warps (a power of two, at most a block's), each taking an
 // equal slice of whole 8-element vectors of the row, at least
@@ -102,6 +110,22 @@ int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t rowsAtOnce,
   return perRow;
 }
 
+// Whether the row kernel of an [n, k] weight may take over its input's
+// norm (RowKernelFusion::sum): its blocks then wait for X, sum it, meet
+// at a barrier and only then multiply, a longer chain a block, which one
+// wave of blocks pays once and more waves each time, and a straight slice
+// keeps its X in registers until the factor is known. On an H200 (ncu,
+// medians of three layers) gemma-3-1b's qkv_proj (1536 rows of 1152, 3072
+// warps, three steps) took 6.1 us against 4.4 us plus the norm's 4.4 us;
+// gemma-3-4b's (4096 rows of 2560, 8192 warps, five steps) 17.3 us against
+// 9.8 plus 5.2, and 20 us on four warps a row (three steps).
+bool takesNorm(int64_t n, int64_t k, int64_t warpsPerBlock,
+               int64_t targetWarps) {
+  const int64_t perRow = warpsPerRowFor(n, k, 1, warpsPerBlock, targetWarps);
+  return llvm::divideCeil(k / perRow, kWarpStep) <= kMaxNormalizedSteps &&
+         n * perRow <= kMaxNormalizedWarps;
+}
+
 // Elementwise ops next to a projection that its row kernel takes over, so
 // that they are not kernels of their own in a decode step (each was 2-3 us
 // of a gemma-3-1b layer's ~68 on an H200).
@@ -118,7 +142,59 @@ struct RowKernelFusion {
   linalg::GenericOp epilogue;
   SmallVector<int64_t> blockOffsets;
   SmallVector<unsigned> inputBlocks;
+  // A = RMSNorm(X) written just before the projection (the input norm
+  // before qkv_proj): s[m] = sumInit + sum_k g(X[m, k]) (`sum`), r[m] =
+  // h(s[m]) (`inverse`), A[m, k] = e(X[m, k], r[m], v[k]...) (`scaling`).
+  // Each warp sums g over the X it loads, the warps of a row add their
+  // sums, and each computes e in registers: the norm is not a kernel of
+  // its own (takesNorm says when).
+  linalg::GenericOp sum, inverse, scaling;
+  Value sumInit;
 };
+
+// Clones `ops` (elementwise arith and math of one block) on vectors of
+// `lanes` elements, after `mapping` maps the block arguments they read to
+// vectors; a value from outside the block is broadcast.
+void cloneOnVectors(OpBuilder &b, Location loc, ArrayRef<Operation *> ops,
+                    int64_t lanes, IRMapping &mapping) {
+  for (Operation *inner : ops) {
+    SmallVector<Value> operands;
+    for (Value operand : inner->getOperands()) {
+      Value mapped = mapping.lookupOrNull(operand);
+      operands.push_back(
+          mapped ? mapped
+                 : vector::BroadcastOp::create(
+                       b, loc, VectorType::get({lanes}, operand.getType()),
+                       operand));
+    }
+    OperationState state(loc, inner->getName());
+    state.addOperands(operands);
+    for (Type type : inner->getResultTypes())
+      state.addTypes(VectorType::get({lanes}, type));
+    state.addAttributes(inner->getAttrs());
+    Operation *cloned = b.create(state);
+    mapping.map(inner->getResults(), cloned->getResults());
+  }
+}
+
+// The ops of `generic`'s body but its terminator.
+SmallVector<Operation *> bodyOps(linalg::GenericOp generic) {
+  SmallVector<Operation *> ops;
+  for (Operation &inner : generic.getRegion().front().without_terminator())
+    ops.push_back(&inner);
+  return ops;
+}
+
+// The final add of a row sum's body (isRowSum) and the term it adds.
+std::pair<Operation *, Value> rowSumTerm(linalg::GenericOp sum) {
+  Block &body = sum.getRegion().front();
+  Operation *add = cast<linalg::YieldOp>(body.getTerminator())
+                       .getValues()[0]
+                       .getDefiningOp();
+  Value out = body.getArguments().back();
+  return {add,
+          add->getOperand(0) == out ? add->getOperand(1) : add->getOperand(0)};
+}
 
 // The row kernel for all M rows of `op` (the decode step's M = 1): a
 // weight row to `perRow` warps of a block, each the dot product of its
@@ -134,7 +210,12 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
   Location loc = op.getLoc();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
-  Value aSource = fusion.rounding ? fusion.rounding.getDpsInputs()[0] : a;
+  // A's source: what the rounding rounds, X of the norm, or A itself.
+  Value aSource = a;
+  if (fusion.rounding)
+    aSource = fusion.rounding.getDpsInputs()[0];
+  if (fusion.sum)
+    aSource = fusion.sum.getDpsInputs()[0];
   auto wType = cast<MemRefType>(w.getType());
   const int64_t k = wType.getDimSize(1);
   // The weight rows a warp takes, as offsets from its row n.
@@ -163,11 +244,17 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
   Value blocks = cst(b, (n + rowsPerBlock - 1) / rowsPerBlock);
   Value one = cst(b, 1);
   SmallVector<Type> shared;
-  if (perRow > 1)
-    shared.push_back(MemRefType::get(
-        {warpsPerBlock * blockCount}, b.getF32Type(), AffineMap(),
+  auto workgroupFloats = [&](int64_t size) {
+    return MemRefType::get(
+        {size}, b.getF32Type(), AffineMap(),
         gpu::AddressSpaceAttr::get(
-            b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace())));
+            b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
+  };
+  // The row's sums, and the warps' sums of a fused norm.
+  if (perRow > 1)
+    shared.push_back(workgroupFloats(warpsPerBlock * blockCount));
+  if (perRow > 1 && fusion.sum)
+    shared.push_back(workgroupFloats(warpsPerBlock));
   auto launch = gpu::LaunchOp::create(
       b, loc, blocks, one, one, cst(b, warpsPerBlock * kWarp), one, one,
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
@@ -293,23 +380,119 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
                             ValueRange{mi, row});
   };
 
+  // The norm's factor r[mi] = h(init + sum_k g(X[mi, k])) from the X of
+  // the warp's straight steps (`loaded`, its slice of the row): the warps
+  // that share the row add their sums through workgroup memory in the same
+  // order, so that all of them take the same factor. Summing the whole row
+  // in every warp instead cost more than the norm's kernel on gemma-3-4b's
+  // qkv_proj (8192 warps, 10 KB a row: 291 tok/s against 309).
+  auto normFactor = [&](OpBuilder &rb, Value mi, ArrayRef<Value> loaded) {
+    auto [add, term] = rowSumTerm(fusion.sum);
+    SmallVector<Operation *> termOps = bodyOps(fusion.sum);
+    llvm::erase(termOps, add);
+    SmallVector<Value> acc(std::min(steps, kUnroll), zero);
+    for (auto [i, xv] : llvm::enumerate(loaded)) {
+      Value in = straightSteps[i].inside;
+      IRMapping mapping;
+      mapping.map(fusion.sum.getRegion().front().getArgument(0), xv);
+      cloneOnVectors(rb, loc, termOps, kVector, mapping);
+      Value &into = acc[i % kUnroll];
+      Value next = arith::AddFOp::create(rb, loc, into, mapping.lookup(term));
+      into = in ? arith::SelectOp::create(rb, loc, in, next, into).getResult()
+                : next;
+    }
+    Value total = acc[0];
+    for (Value more : ArrayRef<Value>(acc).drop_front())
+      total = arith::AddFOp::create(rb, loc, total, more);
+    total = warpSum(rb, loc,
+                    vector::ReductionOp::create(
+                        rb, loc, vector::CombiningKind::ADD, total));
+    if (perRow > 1) {
+      // The row's warps are consecutive, `part` its place among them.
+      Value partials = launch.getWorkgroupAttributions()[1];
+      scf::IfOp::create(rb, loc, isFirstLane, [&](OpBuilder &tb, Location) {
+        memref::StoreOp::create(tb, loc, total, partials, ValueRange{warp});
+        scf::YieldOp::create(tb, loc);
+      });
+      gpu::BarrierOp::create(rb, loc);
+      Value first = arith::SubIOp::create(rb, loc, warp, part);
+      total = memref::LoadOp::create(rb, loc, partials, ValueRange{first});
+      for (int64_t p = 1; p < perRow; ++p)
+        total = arith::AddFOp::create(
+            rb, loc, total,
+            memref::LoadOp::create(
+                rb, loc, partials,
+                ValueRange{arith::AddIOp::create(rb, loc, first, cst(rb, p))}));
+    }
+    Block &inverse = fusion.inverse.getRegion().front();
+    IRMapping mapping;
+    mapping.map(inverse.getArgument(0),
+                accumulated(rb, loc, fusion.sum.getDpsInits()[0],
+                            ValueRange{mi}, fusion.sumInit, total));
+    for (Operation &inner : inverse.without_terminator())
+      rb.clone(inner, mapping);
+    return mapping.lookup(
+        cast<linalg::YieldOp>(inverse.getTerminator()).getValues()[0]);
+  };
+  // A[mi, ki..ki+8] from X's `xv` there and the row's factor, as the
+  // norm's scaling computes it.
+  auto normalized = [&](OpBuilder &kb, Value xv, Value factor, Value ki) {
+    linalg::GenericOp scaling = fusion.scaling;
+    Block &body = scaling.getRegion().front();
+    IRMapping mapping;
+    for (OpOperand *input : scaling.getDpsInputOperands()) {
+      Value arg = body.getArgument(input->getOperandNumber());
+      AffineMap map = scaling.getMatchingIndexingMap(input);
+      if (map.isIdentity()) {
+        mapping.map(arg, xv);
+      } else if (map.getResult(0) == kb.getAffineDimExpr(0)) {
+        mapping.map(arg, vector::BroadcastOp::create(kb, loc, accType, factor));
+      } else {
+        auto type = cast<MemRefType>(input->get().getType());
+        mapping.map(arg, vector::LoadOp::create(
+                             kb, loc,
+                             VectorType::get({kVector}, type.getElementType()),
+                             input->get(), ValueRange{ki}, false,
+                             llvm::MaybeAlign(rowAlignment(type))));
+      }
+    }
+    cloneOnVectors(kb, loc, bodyOps(scaling), kVector, mapping);
+    return mapping.lookup(
+        cast<linalg::YieldOp>(body.getTerminator()).getValues()[0]);
+  };
+
   scf::ForOp::create(
       rowBody, loc, cst(rowBody, 0), m, cst(rowBody, 1), ValueRange{},
       [&](OpBuilder &mb, Location, Value mi, ValueRange) {
+        // A fused norm's slice is straight (takesNorm): its X is loaded
+        // first, for the factor.
+        assert((!fusion.sum || straight) && "takesNorm keeps slices short");
+        SmallVector<Value> xs;
+        if (fusion.sum)
+          for (const StraightStep &s : straightSteps)
+            xs.push_back(vector::LoadOp::create(
+                mb, loc, accType, aSource, ValueRange{mi, s.column}, false,
+                llvm::MaybeAlign(rowAlignment(aSourceType))));
+        Value factor = fusion.sum ? normFactor(mb, mi, xs) : Value();
         // acc[j] += the lane's 8 products at column ki with weight row j
         // (weights `wv`, or loaded here).
         auto step = [&](OpBuilder &kb, Value ki, ValueRange acc,
-                        ArrayRef<Value> wv = {}) {
+                        ArrayRef<Value> wv = {}, Value loadedA = {}) {
           SmallVector<Value> weights(wv);
           if (weights.empty())
             weights = loadWeights(kb, ki);
-          Value av = vector::LoadOp::create(
-              kb, loc, VectorType::get({kVector}, aSourceType.getElementType()),
-              aSource, ValueRange{mi, ki}, false,
-              llvm::MaybeAlign(rowAlignment(aSourceType)));
+          Value av = loadedA ? loadedA
+                             : vector::LoadOp::create(
+                                   kb, loc,
+                                   VectorType::get(
+                                       {kVector}, aSourceType.getElementType()),
+                                   aSource, ValueRange{mi, ki}, false,
+                                   llvm::MaybeAlign(rowAlignment(aSourceType)));
           if (fusion.rounding)
             av = arith::TruncFOp::create(
                 kb, loc, VectorType::get({kVector}, aElement), av);
+          if (fusion.sum)
+            av = normalized(kb, av, factor, ki);
           if (!aElement.isF32())
             av = arith::ExtFOp::create(kb, loc, accType, av);
           SmallVector<Value> next;
@@ -331,7 +514,8 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
             SmallVector<Value> into;
             for (int64_t j = 0; j < blockCount; ++j)
               into.push_back(acc[j * lanes + u]);
-            SmallVector<Value> sums = step(mb, s.column, into, s.weights);
+            SmallVector<Value> sums = step(mb, s.column, into, s.weights,
+                                           xs.empty() ? Value() : xs[i]);
             for (int64_t j = 0; j < blockCount; ++j)
               acc[j * lanes + u] =
                   s.inside ? arith::SelectOp::create(mb, loc, s.inside, sums[j],
@@ -797,20 +981,31 @@ bool isElementwise(linalg::GenericOp generic, Operation *op) {
          });
 }
 
+// The last linalg.generic that writes `buffer`, an allocation, as its one
+// output before `reader`, in reader's block.
+linalg::GenericOp writerBefore(Value buffer, Operation *reader) {
+  if (!buffer.getDefiningOp<memref::AllocOp>())
+    return {};
+  linalg::GenericOp writer;
+  for (Operation *user : buffer.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (generic && generic.getNumDpsInits() == 1 &&
+        generic.getDpsInits()[0] == buffer &&
+        generic->getBlock() == reader->getBlock() &&
+        generic->isBeforeInBlock(reader) &&
+        (!writer || writer->isBeforeInBlock(generic)))
+      writer = generic;
+  }
+  return writer;
+}
+
 // The generic that writes A = truncf(source) just before `op`, with
 // nothing that touches memory in between and A read by `op` alone.
 linalg::GenericOp findRounding(linalg::MatmulOp op) {
   Value a = op.getDpsInputs()[0];
-  if (!a.getDefiningOp<memref::AllocOp>())
-    return {};
-  linalg::GenericOp rounding;
-  for (Operation *user : a.getUsers())
-    if (auto generic = dyn_cast<linalg::GenericOp>(user))
-      rounding = generic;
-  if (!rounding || rounding.getDpsInits()[0] != a ||
-      rounding.getNumDpsInputs() != 1 || !isElementwise(rounding, op) ||
-      !onlyFreedBesides(a, {op, rounding}) ||
-      rounding->getBlock() != op->getBlock() || !rounding->isBeforeInBlock(op))
+  linalg::GenericOp rounding = writerBefore(a, op);
+  if (!rounding || rounding.getNumDpsInputs() != 1 ||
+      !isElementwise(rounding, op) || !onlyFreedBesides(a, {op, rounding}))
     return {};
   Block &body = rounding.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
@@ -833,6 +1028,150 @@ linalg::GenericOp findRounding(linalg::MatmulOp op) {
     if (!isMemoryEffectFree(between))
       return {};
   return rounding;
+}
+
+// Whether `ops` are elementwise arith and math ops on values of `body` or
+// values available before `op`: what cloneOnVectors can clone there.
+bool vectorizable(ArrayRef<Operation *> ops, Block &body, Operation *op) {
+  return llvm::all_of(ops, [&](Operation *inner) {
+    return isa<arith::ArithDialect, math::MathDialect>(inner->getDialect()) &&
+           inner->getNumRegions() == 0 && isPure(inner) &&
+           inner->hasTrait<OpTrait::Elementwise>() &&
+           llvm::all_of(inner->getOperands(), [&](Value v) {
+             return v.getParentBlock() == &body ||
+                    (v.getType().isIntOrIndexOrFloat() &&
+                     availableBefore(v, op));
+           });
+  });
+}
+
+// Whether a generic writes all of `buffer` without reading it: its one
+// output, indexed by all its loops, all parallel, and not an input.
+bool overwrites(Operation *user, Value buffer) {
+  auto generic = dyn_cast<linalg::GenericOp>(user);
+  return generic && generic.getNumDpsInits() == 1 &&
+         generic.getDpsInits()[0] == buffer &&
+         generic.getNumLoops() == generic.getNumParallelLoops() &&
+         generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
+             .isPermutation() &&
+         !llvm::is_contained(generic.getDpsInputs(), buffer) &&
+         generic.getRegion().front().getArguments().back().use_empty();
+}
+
+// Whether what `fused` (ops that `op`'s kernel takes over) write into
+// `buffer` is read by them and `op` alone: every other user frees it or
+// comes after `op` in op's block, the first of those overwriting it.
+// Bufferization hands a dead buffer to a later op of its type: the input
+// norm's output and factors are the pre-feedforward norm's too.
+bool readOnlyBy(Value buffer, linalg::MatmulOp op,
+                ArrayRef<Operation *> fused) {
+  Operation *firstAfter = nullptr;
+  for (Operation *user : buffer.getUsers()) {
+    if (user == op || llvm::is_contained(fused, user) || isBookkeeping(user))
+      continue;
+    Operation *inBlock = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!inBlock || !op->isBeforeInBlock(inBlock))
+      return false;
+    if (!firstAfter || inBlock->isBeforeInBlock(firstAfter))
+      firstAfter = inBlock;
+  }
+  return !firstAfter || overwrites(firstAfter, buffer);
+}
+
+// The RMSNorm of X that writes A just before `op` (RowKernelFusion::sum,
+// inverse, scaling): its row sum's output set by a fill, which is taken
+// (Accumulators.h); its sum, factors and A read by the norm and `op`
+// alone; nothing between the sum and `op` but them, allocations and ops
+// without memory effects. False, and nothing changed, when there is none.
+bool findNormalization(linalg::MatmulOp op, int64_t warpsPerBlock,
+                       int64_t targetWarps, RowKernelFusion &fusion) {
+  auto w = cast<MemRefType>(op.getDpsInputs()[1].getType());
+  if (!takesNorm(w.getDimSize(0), w.getDimSize(1), warpsPerBlock, targetWarps))
+    return false;
+  linalg::GenericOp scaling = writerBefore(op.getDpsInputs()[0], op);
+  if (!scaling || scaling.getNumLoops() != 2 ||
+      scaling.getNumParallelLoops() != 2 || readsLoopIndices(scaling) ||
+      !scaling.getMatchingIndexingMap(scaling.getDpsInitOperand(0))
+           .isIdentity())
+    return false;
+  Block &scalingBody = scaling.getRegion().front();
+  if (!scalingBody.getArguments().back().use_empty() ||
+      !vectorizable(bodyOps(scaling), scalingBody, op))
+    return false;
+  // X (indexed [m, k]), r (indexed [m]), and vectors indexed [k] (the
+  // norm's weight), loaded 8 at a time.
+  AffineExpr row = getAffineDimExpr(0, op.getContext());
+  AffineExpr column = getAffineDimExpr(1, op.getContext());
+  Value x, r;
+  for (OpOperand *input : scaling.getDpsInputOperands()) {
+    AffineMap map = scaling.getMatchingIndexingMap(input);
+    auto type = cast<MemRefType>(input->get().getType());
+    if (map.isIdentity() && !x)
+      x = input->get();
+    else if (map.getNumResults() == 1 && map.getResult(0) == row && !r)
+      r = input->get();
+    else if (map.getNumResults() != 1 || map.getResult(0) != column ||
+             !type.isLastDimUnitStride())
+      return false;
+  }
+  if (!x || !r)
+    return false;
+  auto xType = cast<MemRefType>(x.getType());
+  if (!xType.getElementType().isF32() || !xType.isLastDimUnitStride() ||
+      xType.getDimSize(1) != w.getDimSize(1) ||
+      rootBuffer(x) == rootBuffer(op.getDpsInits()[0]))
+    return false;
+  linalg::GenericOp inverse = writerBefore(r, scaling);
+  if (!inverse || inverse.getNumDpsInputs() != 1 ||
+      !isElementwise(inverse, op) ||
+      !cast<MemRefType>(r.getType()).getElementType().isF32())
+    return false;
+  Value s = inverse.getDpsInputs()[0];
+  if (!s.getDefiningOp<memref::AllocOp>() || s == r)
+    return false;
+  linalg::GenericOp sum = writerBefore(s, inverse);
+  if (!sum || !isRowSum(sum) || sum.getNumDpsInputs() != 1 ||
+      sum.getDpsInputs()[0] != x || sum.getDpsInits()[0] != s ||
+      !sum.getMatchingIndexingMap(sum.getDpsInputOperand(0)).isIdentity() ||
+      sum->getBlock() != op->getBlock() || !sum->isBeforeInBlock(inverse))
+    return false;
+  auto [add, term] = rowSumTerm(sum);
+  SmallVector<Operation *> termOps = bodyOps(sum);
+  llvm::erase(termOps, add);
+  Block &sumBody = sum.getRegion().front();
+  if (!add->hasOneUse() || term.getParentBlock() != &sumBody ||
+      !vectorizable(termOps, sumBody, op))
+    return false;
+  // s is set before the sum (by what takeAccumulatorInit takes), and
+  // nothing but the norm and `op` reads s, r and A.
+  SmallVector<Operation *> fused{sum, inverse, scaling};
+  for (Operation *user : s.getUsers()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(user);
+        fill && fill.getOutputs()[0] == s)
+      fused.push_back(fill);
+    if (auto copy = dyn_cast<memref::CopyOp>(user);
+        copy && copy.getTarget() == s)
+      fused.push_back(copy);
+  }
+  for (Operation *setter : ArrayRef<Operation *>(fused).drop_front(3))
+    if (setter->getBlock() != sum->getBlock() || !setter->isBeforeInBlock(sum))
+      return false;
+  if (!readOnlyBy(s, op, fused) || !readOnlyBy(r, op, fused) ||
+      !readOnlyBy(op.getDpsInputs()[0], op, fused))
+    return false;
+  for (Operation *between = sum->getNextNode(); between != op;
+       between = between->getNextNode())
+    if (between != inverse && between != scaling &&
+        !isa<memref::AllocOp>(between) && !isMemoryEffectFree(between))
+      return false;
+  Value init = takeAccumulatorInit(sum, s);
+  if (!init)
+    return false;
+  fusion.sum = sum;
+  fusion.inverse = inverse;
+  fusion.scaling = scaling;
+  fusion.sumInit = init;
+  return true;
 }
 
 // The elementwise op after `op` that alone reads C, through column blocks
@@ -894,11 +1233,12 @@ bool findEpilogue(linalg::MatmulOp op, RowKernelFusion &fusion) {
   }
   // Bufferization may hand `out` a buffer that is dead by then, even A's
   // or the rounding's source: the kernel writes it at `op`, so neither `op`
-  // nor the rounding nor anything between `op` and the epilogue may use
-  // it.
+  // nor the ops it takes over nor anything between `op` and the epilogue
+  // may use it.
+  Operation *taken[] = {rounding, fusion.sum, fusion.inverse, fusion.scaling};
   for (BufferUse use : usesThroughViews(out, op->getBlock())) {
     Operation *user = use.inBlock;
-    if (!user || user == op || (rounding && user == rounding.getOperation()) ||
+    if (!user || user == op || llvm::is_contained(taken, user) ||
         (op->isBeforeInBlock(user) && user->isBeforeInBlock(epilogue)))
       return false;
   }
@@ -931,7 +1271,11 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
   Value init = takeAccumulatorInit(op, op.getDpsInits()[0]);
   RowKernelFusion fusion;
   fusion.rounding = findRounding(op);
-  if (findEpilogue(op, fusion))
+  // A kernel takes over its input's norm or an epilogue, not both: the
+  // norm's slices are sized for one weight row a warp.
+  if (!fusion.rounding)
+    findNormalization(op, warpsPerBlock, targetWarps, fusion);
+  if (!fusion.sum && findEpilogue(op, fusion))
     placeEpilogueOperands(op, fusion.epilogue);
   auto eraseFused = [&] {
     if (fusion.epilogue) {
@@ -941,8 +1285,10 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
         if (view.use_empty())
           view.getDefiningOp()->erase();
     }
-    if (fusion.rounding)
-      fusion.rounding.erase();
+    for (linalg::GenericOp fused :
+         {fusion.rounding, fusion.scaling, fusion.inverse, fusion.sum})
+      if (fused)
+        fused.erase();
   };
   if (!tensorCores || !takesTensorCores(op)) {
     buildRowKernel(b, op, warpsPerBlock, targetWarps, init, weightsFirst,
@@ -960,6 +1306,13 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
       [&](OpBuilder &tb, Location) {
         if (fusion.rounding)
           tb.clone(*fusion.rounding);
+        if (fusion.scaling) {
+          linalg::FillOp::create(tb, loc, ValueRange{fusion.sumInit},
+                                 fusion.sum.getDpsInits());
+          for (linalg::GenericOp fused :
+               {fusion.sum, fusion.inverse, fusion.scaling})
+            tb.clone(*fused);
+        }
         buildTensorCoreKernel(tb, op, m, init, targetBlocks);
         if (fusion.epilogue)
           tb.clone(*fusion.epilogue);

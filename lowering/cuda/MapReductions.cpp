@@ -12,6 +12,7 @@
 #include "lowering/cuda/Accumulators.h"
 #include "lowering/cuda/BufferUses.h"
 #include "lowering/cuda/Passes.h"
+#include "lowering/cuda/RowSums.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
@@ -24,44 +25,6 @@ namespace mlir::gemma::cuda {
 namespace {
 
 constexpr int64_t kWarp = 32;
-
-bool readsLoopIndices(linalg::GenericOp op) {
-  return !op.getRegion().front().getOps<linalg::IndexOp>().empty();
-}
-
-// out[i] += sum_j f(ins[.., i, j, ..]) on buffers: two loops (parallel,
-// reduction), the output indexed by the row alone, the body yielding
-// `out + f(ins)` with f independent of `out`, all f32.
-bool isRowSum(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumLoops() != 2 ||
-      op.getNumDpsInits() != 1 ||
-      op.getIteratorTypesArray() !=
-          SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                           utils::IteratorType::reduction})
-    return false;
-  for (AffineMap map : op.getIndexingMapsArray())
-    if (!map.isProjectedPermutation())
-      return false;
-  AffineMap outMap = op.getIndexingMapsArray().back();
-  if (outMap.getNumResults() != 1 || !outMap.getResult(0).isFunctionOfDim(0))
-    return false;
-  // The loop indices have no meaning once the loops are the block's.
-  if (readsLoopIndices(op))
-    return false;
-  Block &body = op.getRegion().front();
-  BlockArgument out = body.getArguments().back();
-  if (!out.getType().isF32())
-    return false;
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
-  if (!add)
-    return false;
-  Value term = add.getLhs() == out ? add.getRhs() : add.getLhs();
-  if ((add.getLhs() != out && add.getRhs() != out) || term == out)
-    return false;
-  // `out` feeds nothing but the final add.
-  return out.hasOneUse();
-}
 
 // An op a row's block can run after the row sum: all loops parallel, the
 // first the rows (with the columns, when there are two), every output

@@ -94,11 +94,25 @@ def MapContractions
     a second kernel adds them, in order, into C. Other contractions are
     left to `gemma-cuda-form-kernels`.
 
-    The warp-per-row kernel takes over two elementwise neighbours, which
+    The warp-per-row kernel takes over its elementwise neighbours, which
     were kernels of their own in every decode step (the prefill branch runs
     them as before):
     - A = truncf(S) written just before (o_proj's bf16 operand from the
       attention's f32 output): the lanes load S and round it in registers.
+    - An RMSNorm that writes A just before (the input norm before
+      qkv_proj): the row sum of f(X) into a filled buffer, the factor
+      r = h(sum) and A = e(X, r, weights indexed by the column). Each warp
+      sums f over its own slice of X (the X it multiplies, kept in
+      registers), the warps that share a row add their sums through
+      workgroup memory, and each takes r from the sum as h does and
+      computes e on the X it loaded: the norm is not a kernel. Only when
+      nothing else reads the sum, r or A (a later op that overwrites a
+      buffer whole may have it: bufferization gives the input norm's
+      buffers to the pre-feedforward norm), nothing between the sum and
+      the projection touches memory, and the kernel is short: slices of at
+      most three steps, at most 4096 warps (gemma-3-1b's and 270m's
+      qkv_proj; on 4b's the longer chain a block cost more than the norm's
+      kernel). A kernel takes over a norm or an epilogue, not both.
     - An elementwise op that alone reads C, through column blocks [M, I]
       of it (the GeGLU over the stacked gate/up projection's halves): a
       warp takes row n of every block (weight rows n and n + I) side by

@@ -922,3 +922,349 @@ func.func @rounded_source_overwritten(%x: memref<?x64xf32>, %w: memref<16x64xbf1
   memref.dealloc %a : memref<?x64xbf16>
   return
 }
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#rows = affine_map<(m, n) -> (m)>
+#cols = affine_map<(m, n) -> (n)>
+#row = affine_map<(m) -> (m)>
+
+// The input norm before qkv_proj, as bufferization leaves it: the row sum
+// into a copy of a filled buffer, its 1 / sqrt, and A = bf16(x * r *
+// (1 + w)). Each warp sums the squares of the x it loads, its row (K =
+// 640: two steps of 256 columns and a part step whose lanes past K keep
+// their sums), takes the factor from the sum as the norm does, and scales
+// and rounds each loaded x before the products: the norm is no kernel of
+// its own, the buffers it wrote are never written, x is read once. With
+// tensor cores the prefill branch fills the sum and runs the norm as
+// before (the zeros the sum was copied from go: nothing reads them).
+// CHECK-LABEL: func.func @normed_operand(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x640xf32>, %[[G:[^:]+]]: memref<640xbf16>,
+// CHECK-NOT: linalg.
+// CHECK: gpu.launch
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %c640 : index
+// CHECK: scf.for %[[M:.*]] = %c0 to
+// CHECK-NEXT: %[[X0:.*]] = vector.load %[[X]][%[[M]], %[[K0:.*]]] {alignment = 16 : i64} : memref<?x640xf32>, vector<8xf32>
+// CHECK-COUNT-2: vector.load %[[X]][%[[M]],
+// CHECK-NEXT: %[[Q0:.*]] = arith.mulf %[[X0]], %[[X0]] fastmath<reassoc,contract> : vector<8xf32>
+// CHECK: arith.select %[[IN]], %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK: vector.reduction <add>
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32
+// CHECK-NEXT: %[[SUM:.*]] = arith.addf
+// CHECK-NEXT: %[[MEAN:.*]] = arith.mulf %[[SUM]], %cst{{.*}} : f32
+// CHECK-NEXT: %[[V:.*]] = arith.addf %[[MEAN]], %cst{{.*}} : f32
+// CHECK-NEXT: %[[ROOT:.*]] = math.sqrt %[[V]] : f32
+// CHECK-NEXT: %[[R:.*]] = arith.divf %cst{{.*}}, %[[ROOT]] : f32
+// CHECK-NEXT: %[[RV:.*]] = vector.broadcast %[[R]] : f32 to vector<8xf32>
+// CHECK-NEXT: %[[GV:.*]] = vector.load %[[G]][%[[K0]]] {alignment = 16 : i64} : memref<640xbf16>, vector<8xbf16>
+// CHECK-NEXT: %[[GE:.*]] = arith.extf %[[GV]] : vector<8xbf16> to vector<8xf32>
+// CHECK-NEXT: %[[G1:.*]] = arith.addf %[[GE]], %cst{{.*}} : vector<8xf32>
+// CHECK-NEXT: %[[XR:.*]] = arith.mulf %[[X0]], %[[RV]] : vector<8xf32>
+// CHECK-NEXT: %[[XN:.*]] = arith.mulf %[[XR]], %[[G1]] : vector<8xf32>
+// CHECK-NEXT: %[[AB:.*]] = arith.truncf %[[XN]] : vector<8xf32> to vector<8xbf16>
+// CHECK-NEXT: %[[AF:.*]] = arith.extf %[[AB]] : vector<8xbf16> to vector<8xf32>
+// CHECK-NEXT: %[[WE:.*]] = arith.extf
+// CHECK-NEXT: vector.fma %[[AF]], %[[WE]]
+// CHECK-NOT: vector.load %[[X]]
+// CHECK-NOT: linalg.
+// CHECK: return
+// TC-LABEL: func.func @normed_operand(
+// TC-NOT: linalg.
+// TC: scf.if
+// TC-NEXT: linalg.fill ins(%cst{{.*}} : f32) outs(%[[S:.*]] : memref<?xf32>)
+// TC-NEXT: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : memref<?x640xf32>) outs(%[[S]] : memref<?xf32>)
+// TC: linalg.generic {{.*}} ins(%[[S]] : memref<?xf32>) outs(%[[R:.*]] : memref<?xf32>)
+// TC: linalg.generic {{.*}} ins(%{{.*}}, %[[R]], %{{.*}} : memref<?x640xf32>, memref<?xf32>, memref<640xbf16>) outs(%[[A:.*]] : memref<?x640xbf16>)
+// TC: gpu.launch {{.*}} workgroup(
+// TC: } else {
+// TC: math.sqrt
+// TC: memref.dealloc %[[A]]
+func.func @normed_operand(%x: memref<?x640xf32>, %g: memref<640xbf16>, %w: memref<16x640xbf16>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %inv_k = arith.constant 1.5625e-03 : f32
+  %m = memref.dim %x, %c0 : memref<?x640xf32>
+  %r = memref.alloc(%m) : memref<?xf32>
+  %s0 = memref.alloc(%m) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%s0 : memref<?xf32>)
+  %s = memref.alloc(%m) : memref<?xf32>
+  memref.copy %s0, %s : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [#id, #rows], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x640xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %sq = arith.mulf %in, %in fastmath<reassoc,contract> : f32
+    %acc = arith.addf %out, %sq fastmath<reassoc,contract> : f32
+    linalg.yield %acc : f32
+  }
+  linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%s : memref<?xf32>) outs(%r : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %mean = arith.mulf %in, %inv_k : f32
+    %v = arith.addf %mean, %eps : f32
+    %root = math.sqrt %v : f32
+    %inv = arith.divf %one, %root : f32
+    linalg.yield %inv : f32
+  }
+  %a = memref.alloc(%m) : memref<?x640xbf16>
+  linalg.generic {indexing_maps = [#id, #rows, #cols, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %r, %g : memref<?x640xf32>, memref<?xf32>, memref<640xbf16>) outs(%a : memref<?x640xbf16>) {
+  ^bb0(%in: f32, %f: f32, %gi: bf16, %out: bf16):
+    %ge = arith.extf %gi : bf16 to f32
+    %g1 = arith.addf %ge, %one : f32
+    %xr = arith.mulf %in, %f : f32
+    %xn = arith.mulf %xr, %g1 : f32
+    %t = arith.truncf %xn : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  %c = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%a, %w : memref<?x640xbf16>, memref<16x640xbf16>) outs(%c : memref<?x16xf32>)
+  memref.dealloc %a : memref<?x640xbf16>
+  memref.dealloc %s : memref<?xf32>
+  memref.dealloc %s0 : memref<?xf32>
+  memref.dealloc %r : memref<?xf32>
+  return %c : memref<?x16xf32>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#rows = affine_map<(m, n) -> (m)>
+#cols = affine_map<(m, n) -> (n)>
+#row = affine_map<(m) -> (m)>
+
+// Bufferization gave the factor's buffer to a later op (the
+// pre-feedforward norm's): written whole before anything reads it, so
+// what the fused norm no longer stores is never read, and the norm is
+// taken over as above. The zeros the sum was copied from stay: that op
+// reads them.
+// CHECK-LABEL: func.func @normed_buffers_reused(
+// CHECK: linalg.fill
+// CHECK-NOT: linalg.generic
+// CHECK: gpu.launch
+// CHECK: math.sqrt
+// CHECK: linalg.generic
+// CHECK: memref.copy
+func.func @normed_buffers_reused(%x: memref<?x640xf32>, %g: memref<640xbf16>, %w: memref<16x640xbf16>, %y: memref<?xf32>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %inv_k = arith.constant 9.19117647e-04 : f32
+  %m = memref.dim %x, %c0 : memref<?x640xf32>
+  %r = memref.alloc(%m) : memref<?xf32>
+  %s0 = memref.alloc(%m) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%s0 : memref<?xf32>)
+  %s = memref.alloc(%m) : memref<?xf32>
+  memref.copy %s0, %s : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [#id, #rows], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x640xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %sq = arith.mulf %in, %in fastmath<reassoc,contract> : f32
+    %acc = arith.addf %out, %sq fastmath<reassoc,contract> : f32
+    linalg.yield %acc : f32
+  }
+  linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%s : memref<?xf32>) outs(%r : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %mean = arith.mulf %in, %inv_k : f32
+    %v = arith.addf %mean, %eps : f32
+    %root = math.sqrt %v : f32
+    %inv = arith.divf %one, %root : f32
+    linalg.yield %inv : f32
+  }
+  %a = memref.alloc(%m) : memref<?x640xbf16>
+  linalg.generic {indexing_maps = [#id, #rows, #cols, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %r, %g : memref<?x640xf32>, memref<?xf32>, memref<640xbf16>) outs(%a : memref<?x640xbf16>) {
+  ^bb0(%in: f32, %f: f32, %gi: bf16, %out: bf16):
+    %ge = arith.extf %gi : bf16 to f32
+    %g1 = arith.addf %ge, %one : f32
+    %xr = arith.mulf %in, %f : f32
+    %xn = arith.mulf %xr, %g1 : f32
+    %t = arith.truncf %xn : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  %c = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%a, %w : memref<?x640xbf16>, memref<16x640xbf16>) outs(%c : memref<?x16xf32>)
+  linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%s0 : memref<?xf32>) outs(%r : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %twice = arith.addf %in, %in : f32
+    linalg.yield %twice : f32
+  }
+  memref.copy %r, %y : memref<?xf32> to memref<?xf32>
+  memref.dealloc %a : memref<?x640xbf16>
+  memref.dealloc %s : memref<?xf32>
+  memref.dealloc %s0 : memref<?xf32>
+  memref.dealloc %r : memref<?xf32>
+  return %c : memref<?x16xf32>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#rows = affine_map<(m, n) -> (m)>
+#cols = affine_map<(m, n) -> (n)>
+#row = affine_map<(m) -> (m)>
+
+// The factors are read after the projection: the norm must store them,
+// so it stays, and the kernel reads A.
+// CHECK-LABEL: func.func @normed_factor_read_after(
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: gpu.launch
+// CHECK-NOT: math.sqrt
+// CHECK: memref.copy
+func.func @normed_factor_read_after(%x: memref<?x1088xf32>, %g: memref<1088xbf16>, %w: memref<16x1088xbf16>, %y: memref<?xf32>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %inv_k = arith.constant 9.19117647e-04 : f32
+  %m = memref.dim %x, %c0 : memref<?x1088xf32>
+  %r = memref.alloc(%m) : memref<?xf32>
+  %s0 = memref.alloc(%m) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%s0 : memref<?xf32>)
+  %s = memref.alloc(%m) : memref<?xf32>
+  memref.copy %s0, %s : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [#id, #rows], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x1088xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %sq = arith.mulf %in, %in fastmath<reassoc,contract> : f32
+    %acc = arith.addf %out, %sq fastmath<reassoc,contract> : f32
+    linalg.yield %acc : f32
+  }
+  linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%s : memref<?xf32>) outs(%r : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %mean = arith.mulf %in, %inv_k : f32
+    %v = arith.addf %mean, %eps : f32
+    %root = math.sqrt %v : f32
+    %inv = arith.divf %one, %root : f32
+    linalg.yield %inv : f32
+  }
+  %a = memref.alloc(%m) : memref<?x1088xbf16>
+  linalg.generic {indexing_maps = [#id, #rows, #cols, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %r, %g : memref<?x1088xf32>, memref<?xf32>, memref<1088xbf16>) outs(%a : memref<?x1088xbf16>) {
+  ^bb0(%in: f32, %f: f32, %gi: bf16, %out: bf16):
+    %ge = arith.extf %gi : bf16 to f32
+    %g1 = arith.addf %ge, %one : f32
+    %xr = arith.mulf %in, %f : f32
+    %xn = arith.mulf %xr, %g1 : f32
+    %t = arith.truncf %xn : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  %c = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%a, %w : memref<?x1088xbf16>, memref<16x1088xbf16>) outs(%c : memref<?x16xf32>)
+  memref.copy %r, %y : memref<?xf32> to memref<?xf32>
+  memref.dealloc %a : memref<?x1088xbf16>
+  memref.dealloc %s : memref<?xf32>
+  memref.dealloc %s0 : memref<?xf32>
+  memref.dealloc %r : memref<?xf32>
+  return %c : memref<?x16xf32>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#rows = affine_map<(m, n) -> (m)>
+#cols = affine_map<(m, n) -> (n)>
+#row = affine_map<(m) -> (m)>
+
+// K = 1088: alone on a row (target-warps=0) a warp would take five
+// steps, and the norm stays a kernel of its own (its X would wait in
+// registers); two warps a row (SPLIT) take 544 columns, three steps, each.
+// Each sums its own slice, lane 0 stores the sum in workgroup memory, and after a barrier
+// every warp adds its row's two in the same order.
+// SPLIT-LABEL: func.func @normed_shared_rows(
+// SPLIT: gpu.launch {{.*}} workgroup(%[[SUMS:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[PARTS:.*]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// SPLIT: scf.for
+// SPLIT: gpu.shuffle xor %{{.*}}, %c1_i32
+// SPLIT-NEXT: %[[MINE:.*]] = arith.addf
+// SPLIT-NEXT: scf.if
+// SPLIT-NEXT: memref.store %[[MINE]], %[[PARTS]][%[[WARP:.*]]]
+// SPLIT: gpu.barrier
+// SPLIT-NEXT: %[[FIRST:.*]] = arith.subi %[[WARP]], %{{.*}} : index
+// SPLIT-NEXT: %[[P0:.*]] = memref.load %[[PARTS]][%[[FIRST]]]
+// SPLIT-NEXT: %[[NEXT:.*]] = arith.addi %[[FIRST]], %c1 : index
+// SPLIT-NEXT: %[[P1:.*]] = memref.load %[[PARTS]][%[[NEXT]]]
+// SPLIT-NEXT: %[[SUM:.*]] = arith.addf %[[P0]], %[[P1]] : f32
+// SPLIT-NEXT: arith.mulf %[[SUM]]
+// CHECK-LABEL: func.func @normed_shared_rows(
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: gpu.launch
+// CHECK-NOT: math.sqrt
+// CHECK: return
+func.func @normed_shared_rows(%x: memref<?x1088xf32>, %g: memref<1088xbf16>, %w: memref<16x1088xbf16>) -> memref<?x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %inv_k = arith.constant 1.5625e-03 : f32
+  %m = memref.dim %x, %c0 : memref<?x1088xf32>
+  %r = memref.alloc(%m) : memref<?xf32>
+  %s0 = memref.alloc(%m) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%s0 : memref<?xf32>)
+  %s = memref.alloc(%m) : memref<?xf32>
+  memref.copy %s0, %s : memref<?xf32> to memref<?xf32>
+  linalg.generic {indexing_maps = [#id, #rows], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x1088xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %sq = arith.mulf %in, %in fastmath<reassoc,contract> : f32
+    %acc = arith.addf %out, %sq fastmath<reassoc,contract> : f32
+    linalg.yield %acc : f32
+  }
+  linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%s : memref<?xf32>) outs(%r : memref<?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %mean = arith.mulf %in, %inv_k : f32
+    %v = arith.addf %mean, %eps : f32
+    %root = math.sqrt %v : f32
+    %inv = arith.divf %one, %root : f32
+    linalg.yield %inv : f32
+  }
+  %a = memref.alloc(%m) : memref<?x1088xbf16>
+  linalg.generic {indexing_maps = [#id, #rows, #cols, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %r, %g : memref<?x1088xf32>, memref<?xf32>, memref<1088xbf16>) outs(%a : memref<?x1088xbf16>) {
+  ^bb0(%in: f32, %f: f32, %gi: bf16, %out: bf16):
+    %ge = arith.extf %gi : bf16 to f32
+    %g1 = arith.addf %ge, %one : f32
+    %xr = arith.mulf %in, %f : f32
+    %xn = arith.mulf %xr, %g1 : f32
+    %t = arith.truncf %xn : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  %c = memref.alloc(%m) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%a, %w : memref<?x1088xbf16>, memref<16x1088xbf16>) outs(%c : memref<?x16xf32>)
+  memref.dealloc %a : memref<?x1088xbf16>
+  memref.dealloc %s : memref<?xf32>
+  memref.dealloc %s0 : memref<?xf32>
+  memref.dealloc %r : memref<?xf32>
+  return %c : memref<?x16xf32>
+}
+
