@@ -53,13 +53,6 @@ linalg::FillOp fillBefore(Value buffer, Operation *reader) {
   return fill;
 }
 
-// Whether nothing but `fill` touches the elements of `buffer`.
-bool onlyFilled(Value buffer, linalg::FillOp fill) {
-  return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
-    return user == fill.getOperation() || isBookkeeping(user);
-  });
-}
-
 // The vector that `generic` broadcasts along the last dimension of all of
 // `out`, widened or not: its one input, indexed by the last of its (two or
 // more, parallel) dimensions; null when it computes anything else.
@@ -130,7 +123,7 @@ Value takeAccumulatorInit(Operation *accumulator, Value out) {
     return nullptr;
   Value init = fill.getInputs()[0];
   copy.erase();
-  if (onlyFilled(source, fill))
+  if (onlyFreedBesides(source, {fill}))
     fill.erase();
   return init;
 }

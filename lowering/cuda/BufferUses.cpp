@@ -47,4 +47,10 @@ bool isBookkeeping(Operation *user) {
          });
 }
 
+bool onlyFreedBesides(Value buffer, ArrayRef<Operation *> except) {
+  return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+    return llvm::is_contained(except, user) || isBookkeeping(user);
+  });
+}
+
 } // namespace mlir::gemma::cuda

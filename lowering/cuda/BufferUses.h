@@ -37,6 +37,10 @@ SmallVector<BufferUse> usesThroughViews(Value buffer, Block *block);
 /// takes the base buffer through extract_strided_metadata).
 bool isBookkeeping(Operation *user);
 
+/// Whether `buffer`'s direct users other than `except` only free it
+/// (isBookkeeping); a view of it is a user like any other.
+bool onlyFreedBesides(Value buffer, ArrayRef<Operation *> except);
+
 } // namespace mlir::gemma::cuda
 
 #endif // GEMMA_LOWERING_CUDA_BUFFERUSES_H

@@ -952,13 +952,6 @@ bool availableBefore(Value value, Operation *op) {
   return block->getParentOp()->isProperAncestor(op);
 }
 
-// Whether `buffer`'s users other than `except` only free it.
-bool onlyFreedBesides(Value buffer, ArrayRef<Operation *> except) {
-  return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
-    return llvm::is_contained(except, user) || isBookkeeping(user);
-  });
-}
-
 // An all-parallel elementwise linalg.generic of identity maps whose body
 // is arith and math on its arguments and on values available before `op`
 // (its clone goes there), and does not read its output.
