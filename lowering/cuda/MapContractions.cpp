@@ -112,13 +112,14 @@ int64_t warpsPerRowFor(int64_t n, int64_t k, int64_t rowsAtOnce,
 
 // Whether the row kernel of an [n, k] weight may take over its input's
 // norm (RowKernelFusion::sum): its blocks then wait for X, sum it, meet
-// at a barrier and only then multiply, a longer chain a block, which one
-// wave of blocks pays once and more waves each time, and a straight slice
-// keeps its X in registers until the factor is known. On an H200 (ncu,
-// medians of three layers) gemma-3-1b's qkv_proj (1536 rows of 1152, 3072
-// warps, three steps) took 6.1 us against 4.4 us plus the norm's 4.4 us;
-// gemma-3-4b's (4096 rows of 2560, 8192 warps, five steps) 17.3 us against
-// 9.8 plus 5.2, and 20 us on four warps a row (three steps).
+// at a barrier and only then multiply, a longer chain a block that a
+// kernel of many blocks pays more often, and a straight slice keeps its X
+// in registers until the factor is known. The limits are fitted between
+// the two shapes measured on an H200 (ncu, medians of three layers):
+// gemma-3-1b's qkv_proj (1536 rows of 1152, 3072 warps, three steps) took
+// 6.1 us against 4.4 us plus the norm's 4.4 us; gemma-3-4b's (4096 rows
+// of 2560, 8192 warps, five steps) 17.3 us against 9.8 plus 5.2, and
+// 20 us on four warps a row (three steps).
 bool takesNorm(int64_t n, int64_t k, int64_t warpsPerBlock,
                int64_t targetWarps) {
   const int64_t perRow = warpsPerRowFor(n, k, 1, warpsPerBlock, targetWarps);
@@ -202,8 +203,9 @@ std::pair<Operation *, Value> rowSumTerm(linalg::GenericOp sum) {
 // enough to be loaded at once is loaded before the rows of A, and with
 // `weightsFirst` the kernel waits for the kernels before it only then
 // (DependentLaunch.h): its weight stream starts while they drain. With a
-// `fusion`, it reads A's source and rounds it, or stores the epilogue's
-// values rather than C (the fused ops are left to the caller).
+// `fusion`, it reads A's source and rounds it, or normalizes it as the
+// norm would, or stores the epilogue's values rather than C (the fused
+// ops are left to the caller).
 void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
                     int64_t targetWarps, Value init, bool weightsFirst,
                     RowKernelFusion fusion) {
@@ -1096,6 +1098,7 @@ bool findNormalization(linalg::MatmulOp op, int64_t warpsPerBlock,
   AffineExpr row = getAffineDimExpr(0, op.getContext());
   AffineExpr column = getAffineDimExpr(1, op.getContext());
   Value x, r;
+  SmallVector<Value> columnInputs;
   for (OpOperand *input : scaling.getDpsInputOperands()) {
     AffineMap map = scaling.getMatchingIndexingMap(input);
     auto type = cast<MemRefType>(input->get().getType());
@@ -1103,16 +1106,22 @@ bool findNormalization(linalg::MatmulOp op, int64_t warpsPerBlock,
       x = input->get();
     else if (map.getNumResults() == 1 && map.getResult(0) == row && !r)
       r = input->get();
-    else if (map.getNumResults() != 1 || map.getResult(0) != column ||
-             !type.isLastDimUnitStride())
+    else if (map.getNumResults() == 1 && map.getResult(0) == column &&
+             type.isLastDimUnitStride())
+      columnInputs.push_back(input->get());
+    else
       return false;
   }
   if (!x || !r)
     return false;
+  // The kernel reads X while it writes C: they are different buffers, and
+  // one of them a fresh allocation (two arguments may alias).
   auto xType = cast<MemRefType>(x.getType());
+  Value xRoot = rootBuffer(x), cRoot = rootBuffer(op.getDpsInits()[0]);
   if (!xType.getElementType().isF32() || !xType.isLastDimUnitStride() ||
-      xType.getDimSize(1) != w.getDimSize(1) ||
-      rootBuffer(x) == rootBuffer(op.getDpsInits()[0]))
+      xType.getDimSize(1) != w.getDimSize(1) || xRoot == cRoot ||
+      (!xRoot.getDefiningOp<memref::AllocOp>() &&
+       !cRoot.getDefiningOp<memref::AllocOp>()))
     return false;
   linalg::GenericOp inverse = writerBefore(r, scaling);
   if (!inverse || inverse.getNumDpsInputs() != 1 ||
@@ -1122,6 +1131,13 @@ bool findNormalization(linalg::MatmulOp op, int64_t warpsPerBlock,
   Value s = inverse.getDpsInputs()[0];
   if (!s.getDefiningOp<memref::AllocOp>() || s == r)
     return false;
+  // The vectors indexed by the column (the norm's weight) hold at `op`
+  // what they held at the scaling: none is a buffer the norm or `op`
+  // writes.
+  for (Value input : columnInputs)
+    if (llvm::is_contained({s, r, op.getDpsInputs()[0], cRoot},
+                           rootBuffer(input)))
+      return false;
   linalg::GenericOp sum = writerBefore(s, inverse);
   if (!sum || !isRowSum(sum) || sum.getNumDpsInputs() != 1 ||
       sum.getDpsInputs()[0] != x || sum.getDpsInits()[0] != s ||
@@ -1255,8 +1271,9 @@ void placeEpilogueOperands(linalg::MatmulOp op, linalg::GenericOp epilogue) {
 
 // The row kernel, or, with tensor cores and at least 16 rows (a prefill),
 // the tensor-core kernel: M is known only when the code runs. The row
-// kernel takes over A's rounding and C's epilogue (RowKernelFusion); the
-// tensor-core branch runs them as they were.
+// kernel takes over A's rounding or norm and C's epilogue
+// (RowKernelFusion); the tensor-core branch runs them as they were, the
+// norm's sum from a fill of the value takeAccumulatorInit took.
 void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
          bool tensorCores, int64_t targetBlocks, bool weightsFirst) {
   OpBuilder b(op);
