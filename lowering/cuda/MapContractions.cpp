@@ -186,15 +186,27 @@ SmallVector<Operation *> bodyOps(linalg::GenericOp generic) {
   return ops;
 }
 
-// The final add of a row sum's body (isRowSum) and the term it adds.
-std::pair<Operation *, Value> rowSumTerm(linalg::GenericOp sum) {
+// The value a linalg body yields (its one output's).
+Value yielded(Block &body) {
+  return cast<linalg::YieldOp>(body.getTerminator()).getValues()[0];
+}
+
+// A row sum's body (isRowSum) as out + term: its final add, the term, and
+// the ops that compute the term (the body's others).
+struct RowSumTerm {
+  Operation *add;
+  Value term;
+  SmallVector<Operation *> ops;
+};
+RowSumTerm rowSumTerm(linalg::GenericOp sum) {
   Block &body = sum.getRegion().front();
-  Operation *add = cast<linalg::YieldOp>(body.getTerminator())
-                       .getValues()[0]
-                       .getDefiningOp();
+  Operation *add = yielded(body).getDefiningOp();
   Value out = body.getArguments().back();
+  SmallVector<Operation *> ops = bodyOps(sum);
+  llvm::erase(ops, add);
   return {add,
-          add->getOperand(0) == out ? add->getOperand(1) : add->getOperand(0)};
+          add->getOperand(0) == out ? add->getOperand(1) : add->getOperand(0),
+          std::move(ops)};
 }
 
 // The row kernel for all M rows of `op` (the decode step's M = 1): a
@@ -331,6 +343,13 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
           llvm::MaybeAlign(rowAlignment(wType))));
     return loads;
   };
+  // The 8 elements of A's source at [mi, ki].
+  auto loadSource = [&](OpBuilder &kb, Value mi, Value ki) -> Value {
+    return vector::LoadOp::create(
+        kb, loc, VectorType::get({kVector}, aSourceType.getElementType()),
+        aSource, ValueRange{mi, ki}, false,
+        llvm::MaybeAlign(rowAlignment(aSourceType)));
+  };
   // A short slice's steps: column ki of each (in the last, partial step a
   // lane past the slice reads its start again and keeps its accumulators:
   // `inside`), and its weights, all loaded at once before any row of A.
@@ -376,8 +395,7 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
       mapping.map(epilogue.getArgument(i), columns[block]);
     for (Operation &inner : epilogue.without_terminator())
       tb.clone(inner, mapping);
-    Value value = mapping.lookup(
-        cast<linalg::YieldOp>(epilogue.getTerminator()).getValues()[0]);
+    Value value = mapping.lookup(yielded(epilogue));
     memref::StoreOp::create(tb, loc, value, fusion.epilogue.getDpsInits()[0],
                             ValueRange{mi, row});
   };
@@ -389,17 +407,15 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
   // in every warp instead cost more than the norm's kernel on gemma-3-4b's
   // qkv_proj (8192 warps, 10 KB a row: 291 tok/s against 309).
   auto normFactor = [&](OpBuilder &rb, Value mi, ArrayRef<Value> loaded) {
-    auto [add, term] = rowSumTerm(fusion.sum);
-    SmallVector<Operation *> termOps = bodyOps(fusion.sum);
-    llvm::erase(termOps, add);
+    RowSumTerm g = rowSumTerm(fusion.sum);
     SmallVector<Value> acc(std::min(steps, kUnroll), zero);
     for (auto [i, xv] : llvm::enumerate(loaded)) {
       Value in = straightSteps[i].inside;
       IRMapping mapping;
       mapping.map(fusion.sum.getRegion().front().getArgument(0), xv);
-      cloneOnVectors(rb, loc, termOps, kVector, mapping);
+      cloneOnVectors(rb, loc, g.ops, kVector, mapping);
       Value &into = acc[i % kUnroll];
-      Value next = arith::AddFOp::create(rb, loc, into, mapping.lookup(term));
+      Value next = arith::AddFOp::create(rb, loc, into, mapping.lookup(g.term));
       into = in ? arith::SelectOp::create(rb, loc, in, next, into).getResult()
                 : next;
     }
@@ -433,8 +449,7 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
                             ValueRange{mi}, fusion.sumInit, total));
     for (Operation &inner : inverse.without_terminator())
       rb.clone(inner, mapping);
-    return mapping.lookup(
-        cast<linalg::YieldOp>(inverse.getTerminator()).getValues()[0]);
+    return mapping.lookup(yielded(inverse));
   };
   // A[mi, ki..ki+8] from X's `xv` there and the row's factor, as the
   // norm's scaling computes it.
@@ -459,8 +474,7 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
       }
     }
     cloneOnVectors(kb, loc, bodyOps(scaling), kVector, mapping);
-    return mapping.lookup(
-        cast<linalg::YieldOp>(body.getTerminator()).getValues()[0]);
+    return mapping.lookup(yielded(body));
   };
 
   scf::ForOp::create(
@@ -472,9 +486,7 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
         SmallVector<Value> xs;
         if (fusion.sum)
           for (const StraightStep &s : straightSteps)
-            xs.push_back(vector::LoadOp::create(
-                mb, loc, accType, aSource, ValueRange{mi, s.column}, false,
-                llvm::MaybeAlign(rowAlignment(aSourceType))));
+            xs.push_back(loadSource(mb, mi, s.column));
         Value factor = fusion.sum ? normFactor(mb, mi, xs) : Value();
         // acc[j] += the lane's 8 products at column ki with weight row j
         // (weights `wv`, or loaded here).
@@ -483,13 +495,7 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
           SmallVector<Value> weights(wv);
           if (weights.empty())
             weights = loadWeights(kb, ki);
-          Value av = loadedA ? loadedA
-                             : vector::LoadOp::create(
-                                   kb, loc,
-                                   VectorType::get(
-                                       {kVector}, aSourceType.getElementType()),
-                                   aSource, ValueRange{mi, ki}, false,
-                                   llvm::MaybeAlign(rowAlignment(aSourceType)));
+          Value av = loadedA ? loadedA : loadSource(kb, mi, ki);
           if (fusion.rounding)
             av = arith::TruncFOp::create(
                 kb, loc, VectorType::get({kVector}, aElement), av);
@@ -954,6 +960,17 @@ bool availableBefore(Value value, Operation *op) {
   return block->getParentOp()->isProperAncestor(op);
 }
 
+// Whether `inner`, an op of `body`, is arith or math without regions or
+// side effects, on values of `body` or available before `op`: an op that
+// can be cloned at `op`.
+bool clonableAt(Operation *inner, Block &body, Operation *op) {
+  return isa<arith::ArithDialect, math::MathDialect>(inner->getDialect()) &&
+         inner->getNumRegions() == 0 && isPure(inner) &&
+         llvm::all_of(inner->getOperands(), [&](Value v) {
+           return v.getParentBlock() == &body || availableBefore(v, op);
+         });
+}
+
 // An all-parallel elementwise linalg.generic of identity maps whose body
 // is arith and math on its arguments and on values available before `op`
 // (its clone goes there), and does not read its output.
@@ -965,14 +982,8 @@ bool isElementwise(linalg::GenericOp generic, Operation *op) {
     return false;
   Block &body = generic.getRegion().front();
   return body.getArguments().back().use_empty() &&
-         llvm::all_of(body.without_terminator(), [&](Operation &inner) {
-           return isa<arith::ArithDialect, math::MathDialect>(
-                      inner.getDialect()) &&
-                  inner.getNumRegions() == 0 && isPure(&inner) &&
-                  llvm::all_of(inner.getOperands(), [&](Value v) {
-                    return v.getParentBlock() == &body ||
-                           availableBefore(v, op);
-                  });
+         llvm::all_of(bodyOps(generic), [&](Operation *inner) {
+           return clonableAt(inner, body, op);
          });
 }
 
@@ -1029,13 +1040,11 @@ linalg::GenericOp findRounding(linalg::MatmulOp op) {
 // values available before `op`: what cloneOnVectors can clone there.
 bool vectorizable(ArrayRef<Operation *> ops, Block &body, Operation *op) {
   return llvm::all_of(ops, [&](Operation *inner) {
-    return isa<arith::ArithDialect, math::MathDialect>(inner->getDialect()) &&
-           inner->getNumRegions() == 0 && isPure(inner) &&
+    return clonableAt(inner, body, op) &&
            inner->hasTrait<OpTrait::Elementwise>() &&
            llvm::all_of(inner->getOperands(), [&](Value v) {
              return v.getParentBlock() == &body ||
-                    (v.getType().isIntOrIndexOrFloat() &&
-                     availableBefore(v, op));
+                    v.getType().isIntOrIndexOrFloat();
            });
   });
 }
@@ -1144,12 +1153,10 @@ bool findNormalization(linalg::MatmulOp op, int64_t warpsPerBlock,
       !sum.getMatchingIndexingMap(sum.getDpsInputOperand(0)).isIdentity() ||
       sum->getBlock() != op->getBlock() || !sum->isBeforeInBlock(inverse))
     return false;
-  auto [add, term] = rowSumTerm(sum);
-  SmallVector<Operation *> termOps = bodyOps(sum);
-  llvm::erase(termOps, add);
+  RowSumTerm g = rowSumTerm(sum);
   Block &sumBody = sum.getRegion().front();
-  if (!add->hasOneUse() || term.getParentBlock() != &sumBody ||
-      !vectorizable(termOps, sumBody, op))
+  if (!g.add->hasOneUse() || g.term.getParentBlock() != &sumBody ||
+      !vectorizable(g.ops, sumBody, op))
     return false;
   // s is set before the sum (by what takeAccumulatorInit takes), and
   // nothing but the norm and `op` reads s, r and A.
