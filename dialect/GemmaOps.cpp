@@ -440,6 +440,22 @@ LogicalResult LogitsOp::verify() {
   return success();
 }
 
+LogicalResult ArgmaxOp::verify() {
+  if (failed(checkRank(*this, "input [tokens, vocab]", getInput(), 2)))
+    return failure();
+  ArrayRef<int64_t> in = tensorType(getInput()).getShape();
+  if (failed(checkDim(*this, "result tokens",
+                      tensorType(getResult()).getDimSize(0), "input tokens",
+                      in[0])))
+    return failure();
+  // The index is an i32 token id, and `vocab` itself marks a row of NaN.
+  if (ShapedType::isDynamic(in[1]) || in[1] >= INT32_MAX)
+    return emitOpError("needs a static vocabulary below 2^31 - 1, got ")
+           << (ShapedType::isDynamic(in[1]) ? std::string("?")
+                                            : std::to_string(in[1]));
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Vision
 //===----------------------------------------------------------------------===//

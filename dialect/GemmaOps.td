@@ -425,6 +425,23 @@ def Gemma_LogitsOp : Gemma_Op<"logits", [Pure]> {
   let assemblyFormat = "$input `,` $table attr-dict `:` functional-type(operands, results)";
 }
 
+def Gemma_ArgmaxOp : Gemma_Op<"argmax", [Pure]> {
+  let summary = "greedy decoding's token: the index of each row's largest logit";
+  let description = [{
+    `result[i] = argmax_j input[i, j]`, the first index among equal largest
+    values (torch.argmax), NaN never the largest (as the runtime's host
+    argmax). A row with no value above -inf but NaN gives `vocab`, outside
+    the vocabulary, which the runtime refuses as the next token.
+
+    ```mlir
+    %t = gemma.argmax %logits : (tensor<1x262144xf32>) -> tensor<1xi32>
+    ```
+  }];
+  let arguments = (ins Gemma_Activation:$input);
+  let results = (outs Gemma_TokenIds:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Vision
 //===----------------------------------------------------------------------===//

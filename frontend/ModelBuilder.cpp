@@ -106,6 +106,10 @@ public:
     buildEntry("prefill_last", ShapedType::kDynamic, text,
                /*lastRowOnly=*/true);
     buildEntry("decode", 1, text);
+    // Greedy decoding's step: the token instead of the logits, so that a
+    // GPU sends back four bytes, not the 1 MiB row, and the host no argmax.
+    buildEntry("decode_argmax", 1, text, /*lastRowOnly=*/false,
+               /*argmaxOnly=*/true);
     if (vision) {
       module->getOperation()->setAttr(
           "gemma.image_token", b.getI64IntegerAttr(config.imageTokenIndex));
@@ -324,9 +328,10 @@ private:
   /// features the F image soft tokens of %ids take in order, and
   /// %image_groups [N], each token's image (-1 for text).
   void buildEntry(StringRef name, int64_t tokens, LayerFunctions layers,
-                  bool lastRowOnly = false) {
+                  bool lastRowOnly = false, bool argmaxOnly = false) {
     auto idsType = RankedTensorType::get({tokens}, b.getI32Type());
     auto logitsType = act({lastRowOnly ? 1 : tokens, cfg.vocabSize});
+    Type resultType = argmaxOnly ? Type(idsType) : Type(logitsType);
     SmallVector<Type> inputs = {idsType, b.getIndexType()};
     bool images = layers.images();
     if (images) {
@@ -334,12 +339,13 @@ private:
       inputs.push_back(groupsType());
     }
     auto fn = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(inputs, {logitsType}));
+                                   b.getFunctionType(inputs, {resultType}));
     fn->setAttr("gemma.entry", b.getUnitAttr());
     const char *const names[] = {"ids", "position", "features", "image_groups"};
     for (unsigned i = 0; i < inputs.size(); ++i)
       fn.setArgAttr(i, "gemma.name", b.getStringAttr(names[i]));
-    fn.setResultAttr(0, "gemma.name", b.getStringAttr("logits"));
+    fn.setResultAttr(0, "gemma.name",
+                     b.getStringAttr(argmaxOnly ? "token" : "logits"));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(fn.addEntryBlock());
     Value ids = fn.getArgument(0), pos = fn.getArgument(1);
@@ -388,6 +394,8 @@ private:
     Value head = cfg.tieWordEmbeddings ? table : weight("lm_head.weight");
     Value logits =
         ir::LogitsOp::create(b, loc, logitsType, normed, head, softcap);
+    if (argmaxOnly)
+      logits = ir::ArgmaxOp::create(b, loc, idsType, logits);
     func::ReturnOp::create(b, loc, logits);
   }
 

@@ -49,7 +49,8 @@ int64_t localCacheSlots(const TextConfig &config, int64_t maxContext,
 
 /// Emits the model of `config`: a weight_decl per tensor, a cache_decl per
 /// layer, one function per layer kind, and the `prefill` (many tokens),
-/// `prefill_last` and `decode` (one token) entry points sharing the caches.
+/// `prefill_last`, `decode` (one token) and `decode_argmax` (its token, not
+/// its logits) entry points sharing the caches.
 /// A multimodal config adds the vision tower and projector (SPEC §5): one
 /// `vision_layer` function, the `encode_image` entry point (pixels
 /// [3, S, S] -> features [mm_tokens_per_image, hidden]) and

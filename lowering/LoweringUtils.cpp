@@ -305,14 +305,23 @@ Value forLoop(
   return loop.getNumResults() ? loop.getResult(resultIndex) : Value();
 }
 
-Value warpSum(OpBuilder &b, Location loc, Value value) {
+Value warpReduce(
+    OpBuilder &b, Location loc, Value value,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   constexpr int32_t kWarp = 32;
   for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
     auto shuffle = gpu::ShuffleOp::create(b, loc, value, offset, kWarp,
                                           gpu::ShuffleMode::XOR);
-    value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
+    value = combine(b, loc, value, shuffle.getShuffleResult());
   }
   return value;
+}
+
+Value warpSum(OpBuilder &b, Location loc, Value value) {
+  return warpReduce(b, loc, value,
+                    [](OpBuilder &ab, Location l, Value x, Value y) -> Value {
+                      return arith::AddFOp::create(ab, l, x, y);
+                    });
 }
 
 } // namespace mlir::gemma

@@ -105,6 +105,11 @@ Value forLoop(
 /// lane: five gpu.shuffle xor steps (16, 8, 4, 2, 1). For kernels inside a
 /// gpu.launch whose threads run in whole warps.
 Value warpSum(OpBuilder &b, Location loc, Value value);
+/// `value` (f32 or i32) combined over the 32 lanes of a warp, in every
+/// lane, by `combine` (associative and commutative), in warpSum's steps.
+Value warpReduce(
+    OpBuilder &b, Location loc, Value value,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine);
 
 } // namespace mlir::gemma
 

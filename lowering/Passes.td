@@ -55,7 +55,12 @@ def ConvertDenseToLinalg
     reduction over the grid viewed `[g/k, k, g/k, k, C]`; `gemma.mm_project`
     the RMSNorm and an untransposed `linalg.matmul`; `gemma.merge_image` an
     `scf.for` over the tokens that inserts the k-th feature row at the k-th
-    image token. Attention and caches are left to
+    image token. `gemma.argmax` becomes the row's largest value (maxnumf)
+    and then the first column that holds it (minsi over column indices),
+    two reductions that any order of the columns computes exactly; with
+    `argmax-slice` each goes over slices of the row first, viewed as rows
+    of their own, and then over the slices' results (four reductions: a
+    GPU reads a 262 144-logit row with one block a slice, not one block). Attention and caches are left to
     gemma-convert-attention-to-loops; any other gemma op (one with no
     lowering yet) is an error. Needs gemma-layout-weights and
     gemma-expose-entry-points first.
@@ -79,6 +84,12 @@ def ConvertDenseToLinalg
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect"
+  ];
+  let options = [
+    Option<"argmaxSlice", "argmax-slice", "int64_t", /*default=*/"0",
+           "gemma.argmax reduces slices of this many columns on their own, "
+           "then their results (0: whole rows; a vocabulary it does not "
+           "divide into two or more slices: whole rows)">,
   ];
 }
 

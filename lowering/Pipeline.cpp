@@ -93,7 +93,9 @@ namespace {
 // The conversions out of the gemma dialect, one per concern.
 void addConversionsToLinalg(OpPassManager &pm,
                             const LinalgLoweringOptions &options) {
-  pm.addPass(mlir::gemma::createConvertDenseToLinalg());
+  mlir::gemma::ConvertDenseToLinalgOptions dense;
+  dense.argmaxSlice = options.argmaxSlice;
+  pm.addPass(mlir::gemma::createConvertDenseToLinalg(dense));
   mlir::gemma::ConvertAttentionToLoopsOptions attention;
   attention.bf16Dot = options.bf16Dot;
   attention.keysPerSplit = options.keysPerSplit;

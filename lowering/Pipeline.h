@@ -41,6 +41,10 @@ struct LinalgLoweringOptions {
   /// With gpuKernels, prefill attention on NVIDIA tensor cores
   /// (AttentionToKernels.cpp's flash kernel).
   bool tensorCores = false;
+  /// Columns a slice of gemma.argmax's row that it reduces on its own
+  /// before the slices' results (gemma-convert-dense-to-linalg{argmax-slice});
+  /// 0 reduces whole rows.
+  int64_t argmaxSlice = 0;
 };
 
 void buildLinalgLoweringPipeline(mlir::OpPassManager &pm,

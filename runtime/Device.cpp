@@ -117,6 +117,10 @@ EntryFunctions resolveEntryFunctions(
         resolve(name, tokenEntryOperands(name),
                 tokenEntryResults(name, info.vocabSize)));
   }
+  if (info.entryPoint("decode_argmax"))
+    functions.decodeArgmax = reinterpret_cast<TokenArgmaxEntryFn>(
+        resolve("decode_argmax", tokenEntryOperands("decode"),
+                {{"token", "i32", {1}}}));
   if (info.vision)
     for (const std::string &name : imageEntryNames()) {
       void *fn = resolve(name, imageEntryOperands(name, info),

@@ -51,6 +51,17 @@ using TokenEntryFn = void (*)(MemRefDescriptor<float, 2> *logitsOut,
                               MemRefDescriptor<int32_t, 1> *ids,
                               int64_t position);
 
+// decode_argmax (optional): decode's operands; its result is the next token
+// of greedy decoding, [1] i32 (the first largest logit, NaN never the
+// largest, as argmax() in Sampler.h; vocab when every logit is NaN),
+// malloc'ed by the generated code and freed by the caller. A GPU sends back
+// these four bytes instead of the logits' row.
+using TokenArgmaxEntryFn = void (*)(MemRefDescriptor<int32_t, 1> *tokenOut,
+                                    MemRefDescriptor<uint8_t, 1> *weights,
+                                    MemRefDescriptor<uint8_t, 1> *kvArena,
+                                    MemRefDescriptor<int32_t, 1> *ids,
+                                    int64_t position);
+
 // encode_image (multimodal models): one image's normalised pixels
 // [3, S, S] in, its image features [mm_tokens_per_image, hidden] out
 // (malloc'ed by the generated code, freed by the caller like the logits).
@@ -109,10 +120,12 @@ struct EntryFunctions {
   std::map<std::string, TokenEntryFn> tokens;           // prefill, decode, ...
   std::map<std::string, ImageTokenEntryFn> imageTokens; // multimodal only
   ImageEntryFn encodeImage = nullptr;                   // multimodal only
+  TokenArgmaxEntryFn decodeArgmax = nullptr;            // when the table has it
 
   bool has(const std::string &entry) const {
     return tokens.count(entry) != 0 || imageTokens.count(entry) != 0 ||
-           (entry == "encode_image" && encodeImage);
+           (entry == "encode_image" && encodeImage) ||
+           (entry == "decode_argmax" && decodeArgmax);
   }
   // The token entry `entry`, or its image variant; std::logic_error when
   // the executable has none (the caller checked hasEntry).
@@ -121,9 +134,9 @@ struct EntryFunctions {
 };
 
 // Resolves the table's entries through `symbols`: the token entries
-// (prefill_last optional) and, for a model with info.vision, the image
-// entries. Throws std::runtime_error naming payload.path() and the entry
-// that is missing, mistyped or not in the executable.
+// (prefill_last and decode_argmax optional) and, for a model with info.vision,
+// the image entries. Throws std::runtime_error naming payload.path() and the
+// entry that is missing, mistyped or not in the executable.
 EntryFunctions resolveEntryFunctions(
     const MappedPayload &payload, const ModelInfo &info,
     const std::function<void *(const std::string &)> &symbols);

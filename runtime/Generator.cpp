@@ -111,12 +111,14 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt,
     done += n;
   }
   stats.prefillSeconds = secondsSince(start);
-  const int64_t vocab = info.vocabSize;
-  std::vector<float> row = std::move(logits);
+  // Greedy decoding takes its tokens from decode_argmax: the logits stay on
+  // the device, and the token is argmax()'s all the same.
+  const bool argmaxOnDevice =
+      sampler.options().temperature == 0 && model.hasDecodeArgmax();
+  int32_t id = sampler.sample(logits.data(), info.vocabSize);
 
   start = Clock::now();
   for (;;) {
-    int32_t id = sampler.sample(row.data(), vocab);
     result.ids.push_back(id);
     if (std::find(options.stopIds.begin(), options.stopIds.end(), id) !=
         options.stopIds.end()) {
@@ -132,7 +134,12 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt,
                                                 : StopReason::ContextFull;
       break;
     }
-    row = model.decode(id);
+    if (argmaxOnDevice) {
+      id = model.decodeArgmax(id);
+    } else {
+      std::vector<float> row = model.decode(id);
+      id = sampler.sample(row.data(), info.vocabSize);
+    }
     ++stats.decodeSteps;
   }
   stats.decodeSeconds = secondsSince(start);

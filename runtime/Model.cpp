@@ -79,9 +79,19 @@ int64_t Model::kvBytesInUse() const {
   return modelInfo.kvBytesLocal / slots * std::min(pos, slots) + global;
 }
 
-std::vector<float> Model::run(const char *entry, const char *name,
-                              const int32_t *ids, int64_t n, int64_t rows,
-                              const std::vector<float> *imageFeatures) {
+int32_t Model::decodeArgmax(int32_t id) {
+  checkTokens("decode", &id, 1);
+  int32_t token = device->decodeArgmax(id, pos);
+  ++pos;
+  if (token < 0 || token >= modelInfo.vocabSize)
+    throw std::runtime_error(
+        "decode_argmax returned token " + std::to_string(token) +
+        " at position " + std::to_string(pos - 1) +
+        ", outside the vocabulary: the logits were all NaN");
+  return token;
+}
+
+void Model::checkTokens(const char *name, const int32_t *ids, int64_t n) const {
   const int64_t vocab = modelInfo.vocabSize;
   // Every check precedes the call: the generated code trusts its inputs, and
   // a position past the context or an id past the vocabulary would index
@@ -102,6 +112,12 @@ std::vector<float> Model::run(const char *entry, const char *name,
           std::string(name) + ": token id " + std::to_string(ids[i]) +
           " (index " + std::to_string(i) + ") is outside the vocabulary [0, " +
           std::to_string(vocab) + ")");
+}
+
+std::vector<float> Model::run(const char *entry, const char *name,
+                              const int32_t *ids, int64_t n, int64_t rows,
+                              const std::vector<float> *imageFeatures) {
+  checkTokens(name, ids, n);
   // Image soft tokens: every run whole in one call, with its features.
   std::vector<int32_t> groups;
   std::vector<int64_t> featureRowBefore; // soft tokens before each index

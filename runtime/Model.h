@@ -62,6 +62,13 @@ public:
   // One token through the decode entry point; returns [vocabSize] logits.
   // Same checks as prefill.
   std::vector<float> decode(int32_t id);
+  // Whether decodeArgmax is there (executables from before it are not).
+  bool hasDecodeArgmax() const { return device->hasEntry("decode_argmax"); }
+  // One token through the decode_argmax entry point; returns the next token
+  // of greedy decoding (what argmax() picks from decode(id)'s logits), the
+  // logits never leaving the device. Same checks as decode; throws
+  // std::runtime_error when the logits were all NaN.
+  int32_t decodeArgmax(int32_t id);
 
   // The position the next token will take (= tokens consumed so far).
   int64_t position() const { return pos; }
@@ -94,6 +101,9 @@ public:
   void setThreads(int n) { device->setThreads(n); }
 
 private:
+  // Throws, naming the call `what`, unless ids[0..n) can take the next n
+  // positions: n >= 1, within the context, every id in the vocabulary.
+  void checkTokens(const char *what, const int32_t *ids, int64_t n) const;
   // Runs the token entry point `entry` on ids[0..n) and returns its logits,
   // `rows` of them; `what` names the call in errors.
   std::vector<float> run(const char *entry, const char *what,

@@ -111,6 +111,9 @@ public:
     options.tensorCores = architecture() >= 80;
     options.keysPerSplit = 16;
     options.maxSplits = 256;
+    // Greedy decoding's argmax over 262 144 logits: 256 blocks of a slice
+    // each, then one over their results.
+    options.argmaxSlice = 1024;
     return options;
   }
 

@@ -84,7 +84,7 @@ template <typename TrigOp> struct QuadrantTrig : OpRewritePattern<TrigOp> {
   }
 };
 
-// A math op as a call of the LLVM intrinsic `name` (llvm.floor, llvm.sqrt),
+// An op as a call of the LLVM intrinsic `name` (llvm.floor, llvm.sqrt),
 // which NVPTX compiles to one correctly rounded instruction. Not the
 // llvm.intr.* op: convert-gpu-to-nvvm marks those illegal and rewrites
 // them into libdevice calls.
@@ -143,13 +143,19 @@ struct ExpandMathPass : impl::ExpandMathBase<ExpandMathPass> {
     patterns.add<AsIntrinsic<math::RoundEvenOp>>(&getContext(),
                                                  "llvm.roundeven");
     patterns.add<AsIntrinsic<math::AbsFOp>>(&getContext(), "llvm.fabs");
+    // convert-gpu-to-nvvm makes these __nv_fmaxf/__nv_fminf calls; NVPTX
+    // compiles the intrinsics to max.f32 and min.f32, which drop a NaN
+    // operand as maxnumf and minnumf do.
+    patterns.add<AsIntrinsic<arith::MaxNumFOp>>(&getContext(), "llvm.maxnum");
+    patterns.add<AsIntrinsic<arith::MinNumFOp>>(&getContext(), "llvm.minnum");
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // What is left would become a libdevice call or an approximate
     // instruction: refuse it rather than compute it wrongly.
     WalkResult left = getOperation()->walk([](Operation *op) {
       // fma is the one math op NVVM takes as it is.
-      if (isa<math::MathDialect>(op->getDialect()) && !isa<math::FmaOp>(op)) {
+      if ((isa<math::MathDialect>(op->getDialect()) && !isa<math::FmaOp>(op)) ||
+          isa<arith::MaxNumFOp, arith::MinNumFOp>(op)) {
         op->emitOpError("has no expansion for the GPU (f32 or f64; sin "
                         "and cos f32 scalars only)");
         return WalkResult::interrupt();

@@ -18,6 +18,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <limits>
+
 namespace mlir::gemma::cuda {
 #define GEN_PASS_DEF_MAPREDUCTIONS
 #include "lowering/cuda/Passes.h.inc"
@@ -153,7 +155,8 @@ SmallVector<linalg::GenericOp> chainFrom(linalg::GenericOp sum) {
         (next->getNumRegions() == 0 && isMemoryEffectFree(next)))
       continue;
     auto op = dyn_cast<linalg::GenericOp>(next);
-    if (!op || !(isRowWise(op) || isRowSum(op)) || rowExtent(op) != rows ||
+    if (!op || !(isRowWise(op) || rowReductionCombiner(op)) ||
+        rowExtent(op) != rows ||
         llvm::none_of(op.getDpsInputs(), [&](Value input) {
           return written.contains(rootBuffer(input));
         }))
@@ -171,27 +174,42 @@ SmallVector<linalg::GenericOp> chainFrom(linalg::GenericOp sum) {
 
 class KernelBuilder {
 public:
+  // `shared`: a workgroup buffer of a value a warp for each element type
+  // that the chain's reductions combine.
   KernelBuilder(OpBuilder &k, Location loc, Value row, Value thread,
-                Value shared, int64_t threads)
-      : k(k), loc(loc), row(row), thread(thread), shared(shared),
+                DenseMap<Type, Value> shared, int64_t threads)
+      : k(k), loc(loc), row(row), thread(thread), shared(std::move(shared)),
         threads(threads) {}
 
   // Thread t folds columns t, t + threads, ... of the row with the op's
-  // body from 0; the block sums its threads, and thread 0 stores `init`
-  // (or what out[row] held) plus the total.
-  void rowSum(linalg::GenericOp op, Value columns, Value init) {
-    Value zero = arith::ConstantOp::create(k, loc, k.getF32FloatAttr(0));
+  // body from the combiner's identity; the block combines its threads, and
+  // thread 0 stores `init` (or what out[row] held) combined with the total.
+  void rowReduce(linalg::GenericOp op, Operation *combiner, Value columns,
+                 Value init) {
+    Value identity = identityOf(combiner);
     auto partial = scf::ForOp::create(
-        k, loc, thread, columns, cst(threads), ValueRange{zero},
+        k, loc, thread, columns, cst(threads), ValueRange{identity},
         [&](OpBuilder &fb, Location, Value column, ValueRange acc) {
           Value result =
               inlineBody(fb, op, column, acc[0], /*withInits=*/false)[0];
           scf::YieldOp::create(fb, loc, result);
         });
-    Value total = blockSum(partial.getResult(0));
+    auto combine = [&](OpBuilder &cb, Location, Value x, Value y) {
+      IRMapping mapping;
+      mapping.map(combiner->getOperands(), ValueRange{x, y});
+      return cb.clone(*combiner, mapping)->getResult(0);
+    };
+    Value total = blockReduce(partial.getResult(0), identity, combine);
+    Value out = op.getDpsInits()[0];
     onFirstThread([&](OpBuilder &tb) {
-      storeAccumulated(tb, loc, op.getDpsInits()[0], ValueRange{row}, init,
-                       total);
+      if (isa<arith::AddFOp>(combiner)) {
+        storeAccumulated(tb, loc, out, ValueRange{row}, init, total);
+        return;
+      }
+      Value start =
+          init ? init : memref::LoadOp::create(tb, loc, out, ValueRange{row});
+      memref::StoreOp::create(tb, loc, combine(tb, loc, start, total), out,
+                              ValueRange{row});
     });
   }
 
@@ -216,6 +234,20 @@ public:
 
 private:
   Value cst(int64_t v) { return arith::ConstantIndexOp::create(k, loc, v); }
+
+  // x = c(identity, x) for every x the combiner meets: 0 for a sum, -inf
+  // for maxnumf (a NaN term is dropped either way), the largest i32 for
+  // minsi.
+  Value identityOf(Operation *combiner) {
+    TypedAttr value;
+    if (isa<arith::AddFOp>(combiner))
+      value = k.getF32FloatAttr(0);
+    else if (isa<arith::MaxNumFOp>(combiner))
+      value = k.getF32FloatAttr(-std::numeric_limits<float>::infinity());
+    else
+      value = k.getI32IntegerAttr(std::numeric_limits<int32_t>::max());
+    return arith::ConstantOp::create(k, loc, value);
+  }
 
   SmallVector<Value> indices(AffineMap map, Value column) {
     SmallVector<Value> result;
@@ -246,8 +278,14 @@ private:
                       b, loc, operand.get(),
                       indices(op.getMatchingIndexingMap(&operand), column)));
     }
-    for (Operation &inner : body.without_terminator())
+    for (Operation &inner : body.without_terminator()) {
+      // A row reduction may read its indices: the row and the column here.
+      if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+        mapping.map(index.getResult(), index.getDim() == 0 ? row : column);
+        continue;
+      }
       b.clone(inner, mapping);
+    }
     SmallVector<Value> results;
     for (Value v : cast<linalg::YieldOp>(body.getTerminator()).getOperands())
       results.push_back(mapping.lookupOrDefault(v));
@@ -271,11 +309,14 @@ private:
     });
   }
 
-  // Every thread's `partial` summed, in every thread: the warps' sums
+  // Every thread's `partial` combined, in every thread: the warps' totals
   // through workgroup memory.
-  Value blockSum(Value partial) {
+  Value blockReduce(
+      Value partial, Value identity,
+      function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
     const int64_t warps = threads / kWarp;
-    Value warpTotal = warpSum(k, loc, partial);
+    Value shared = this->shared.lookup(partial.getType());
+    Value warpTotal = warpReduce(k, loc, partial, combine);
     Value warp = arith::DivUIOp::create(k, loc, thread, cst(kWarp));
     Value lane = arith::RemUIOp::create(k, loc, thread, cst(kWarp));
     Value firstLane =
@@ -294,16 +335,15 @@ private:
           scf::YieldOp::create(tb, loc, v);
         },
         [&](OpBuilder &eb, Location) {
-          Value zero =
-              arith::ConstantOp::create(eb, loc, eb.getF32FloatAttr(0));
-          scf::YieldOp::create(eb, loc, zero);
+          scf::YieldOp::create(eb, loc, identity);
         });
-    return warpSum(k, loc, value.getResult(0));
+    return warpReduce(k, loc, value.getResult(0), combine);
   }
 
   OpBuilder &k;
   Location loc;
-  Value row, thread, shared;
+  Value row, thread;
+  DenseMap<Type, Value> shared;
   int64_t threads;
 };
 
@@ -330,10 +370,18 @@ void map(ArrayRef<linalg::GenericOp> chain,
                                               b, loc, ranges[1].size)
                                         : Value());
   }
-  auto sharedType = MemRefType::get(
-      {threads / kWarp}, b.getF32Type(), AffineMap(),
-      gpu::AddressSpaceAttr::get(b.getContext(),
-                                 gpu::GPUDialect::getWorkgroupAddressSpace()));
+  // A workgroup buffer for the warps' totals of each type combined.
+  SmallVector<Type> sharedTypes;
+  for (linalg::GenericOp op : chain)
+    if (rowReductionCombiner(op)) {
+      auto type = MemRefType::get(
+          {threads / kWarp}, getElementTypeOrSelf(op.getDpsInits()[0]),
+          AffineMap(),
+          gpu::AddressSpaceAttr::get(
+              b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
+      if (!llvm::is_contained(sharedTypes, type))
+        sharedTypes.push_back(type);
+    }
   Value nonEmpty =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows, cst(b, 0));
   auto guard = scf::IfOp::create(b, loc, nonEmpty, /*withElse=*/false);
@@ -342,16 +390,19 @@ void map(ArrayRef<linalg::GenericOp> chain,
   auto launch = gpu::LaunchOp::create(g, loc, rows, one, one, cst(g, threads),
                                       one, one, /*dynamicSharedMemorySize=*/
                                       nullptr, /*asyncTokenType=*/nullptr,
-                                      ValueRange{}, TypeRange{sharedType});
+                                      ValueRange{}, sharedTypes);
   OpBuilder k = OpBuilder::atBlockEnd(&launch.getBody().front());
+  DenseMap<Type, Value> shared;
+  for (BlockArgument buffer : launch.getWorkgroupAttributions())
+    shared[cast<MemRefType>(buffer.getType()).getElementType()] = buffer;
   KernelBuilder kernel(k, loc, launch.getBlockIds().x, launch.getThreadIds().x,
-                       launch.getWorkgroupAttributions()[0], threads);
+                       std::move(shared), threads);
   for (auto [i, op] : llvm::enumerate(chain)) {
     // What thread 0 or another thread stored is read by all after this.
     if (i > 0)
       kernel.barrier();
-    if (isRowSum(op))
-      kernel.rowSum(op, columns[i], inits.lookup(op));
+    if (Operation *combiner = rowReductionCombiner(op))
+      kernel.rowReduce(op, combiner, columns[i], inits.lookup(op));
     else
       kernel.rowWise(op, columns[i]);
   }
@@ -373,13 +424,13 @@ struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
     // sums' outputs go, and with them what would end a chain.
     DenseMap<Operation *, Value> inits;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (isRowSum(op))
+      if (rowReductionCombiner(op))
         inits[op] = takeAccumulatorInit(op, op.getDpsInits()[0]);
     });
     SmallVector<SmallVector<linalg::GenericOp>> chains;
     DenseSet<Operation *> taken;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (taken.contains(op) || !isRowSum(op))
+      if (taken.contains(op) || !rowReductionCombiner(op))
         return;
       SmallVector<linalg::GenericOp> chain =
           fuseConsumers ? chainFrom(op) : SmallVector<linalg::GenericOp>{op};

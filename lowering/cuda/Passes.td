@@ -193,7 +193,14 @@ def MapReductions
     memory, and thread 0 adds the total into out[row] (or stores it plus
     the value a fill set out to just before; the fill goes, Accumulators.h).
     One thread per row (what `gemma-cuda-form-kernels` would make of it)
-    reads a decode step's single row serially.
+    reads a decode step's single row serially. Row reductions by
+    `arith.maxnumf` (f32) and `arith.minsi` (i32), argmax's two, are
+    mapped the same way: the threads fold from the combiner's identity
+    (-inf, the largest i32), the warps and the block combine with the
+    combiner itself (one workgroup buffer per element type), and thread 0
+    combines the total with the fill's value; both give the same result in
+    any order. Their bodies may read the loop indices (`linalg.index`:
+    the block's row, the thread's column).
 
     With `fuse-consumers`, the ops that follow the sum in its block and
     read what the kernel wrote so far join it, in order, each after a
@@ -368,6 +375,10 @@ def ExpandMath : Pass<"gemma-cuda-expand-math"> {
       1-D vectors) become `llvm.call_intrinsic`s, which NVPTX compiles to
       correctly rounded instructions (`sqrt.rn.f32`); not the llvm.intr.*
       ops, which `convert-gpu-to-nvvm` would turn into libdevice calls;
+    - `arith.maxnumf` and `arith.minnumf` (argmax's largest logit) become
+      `llvm.maxnum` and `llvm.minnum` calls (`max.f32`, which drops a NaN
+      operand as maxnumf does): `convert-gpu-to-nvvm` would make them
+      `__nv_fmaxf` calls;
     - `math.fma` stays for `convert-math-to-llvm`.
 
     Any other math op (log, erf, ...) is an error naming it: there is no

@@ -17,6 +17,15 @@ namespace mlir::gemma::cuda {
 /// no meaning once its loops are a kernel's threads.
 bool readsLoopIndices(linalg::GenericOp op);
 
+/// The op that folds each term into a row reduction's output, when `op` is
+/// out[i] = c(out[i], f(ins[.., i, j, ..], i, j)) on buffers: two loops
+/// (parallel, reduction), the output indexed by the row alone, the body
+/// yielding c(out, f) with f independent of `out` and c arith.addf or
+/// arith.maxnumf on f32, or arith.minsi on i32 (argmax's two passes). Null
+/// otherwise. maxnumf and minsi give the same result in any order of the
+/// columns; addf's order is the kernel's to choose.
+Operation *rowReductionCombiner(linalg::GenericOp op);
+
 /// Whether `op` is out[i] += sum_j f(ins[.., i, j, ..]) on buffers: two
 /// loops (parallel, reduction), the output indexed by the row alone, the
 /// body yielding `out + f(ins)` with f independent of `out`, all f32. The

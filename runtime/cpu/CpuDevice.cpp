@@ -16,7 +16,7 @@ namespace {
 // Frees the logits buffer the generated code malloc'ed, on every path out of
 // runTokens, including the shape check throwing.
 struct FreeDeleter {
-  void operator()(float *buffer) const { std::free(buffer); }
+  void operator()(void *buffer) const { std::free(buffer); }
 };
 
 } // namespace
@@ -161,6 +161,22 @@ std::vector<float> CpuDevice::runTokens(const std::string &entry,
     entries.token(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef, position);
   }
   return takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
+}
+
+int32_t CpuDevice::decodeArgmax(int32_t id, int64_t position) {
+  if (!entries.decodeArgmax)
+    throw std::logic_error("this executable has no decode_argmax entry point");
+  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+  MemRefDescriptor<int32_t, 1> idsRef{&id, &id, 0, {1}, {1}};
+  MemRefDescriptor<int32_t, 1> tokenRef{};
+  entries.decodeArgmax(&tokenRef, &weightsRef, &arenaRef, &idsRef, position);
+  std::unique_ptr<int32_t, FreeDeleter> owned(tokenRef.allocated);
+  if (!tokenRef.aligned || tokenRef.sizes[0] != 1)
+    throw std::runtime_error(
+        "decode_argmax: the generated code returned a token of shape [" +
+        std::to_string(tokenRef.sizes[0]) + "], expected [1]");
+  return tokenRef.aligned[tokenRef.offset];
 }
 
 } // namespace gemma

@@ -26,6 +26,7 @@ public:
   std::vector<float> runTokens(const std::string &entry, const int32_t *ids,
                                int64_t n, int64_t position, int64_t rows,
                                const ImageTokens *images = nullptr) override;
+  int32_t decodeArgmax(int32_t id, int64_t position) override;
   std::vector<float> encodeImage(const float *pixels) override;
   int threads() const override { return threadCount; }
   void setThreads(int n) override;

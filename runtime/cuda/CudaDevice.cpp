@@ -443,45 +443,58 @@ bool CudaDevice::captureGraph(int slot, const std::function<void()> &call) {
 void CudaDevice::dropPrepared() noexcept {
   if (prepared.ids)
     release(prepared.ids);
-  if (prepared.logits.allocated)
-    release(prepared.logits.allocated);
+  if (prepared.result.logits.allocated)
+    release(prepared.result.logits.allocated);
+  if (prepared.result.token.allocated)
+    release(prepared.result.token.allocated);
   prepared = PreparedStep();
 }
 
-std::vector<float>
-CudaDevice::decodeAsGraph(TokenEntryFn fn, const int32_t *ids, int64_t position,
-                          int64_t rows, double &captureSeconds,
+CudaDevice::StepResult
+CudaDevice::decodeAsGraph(bool argmax, const int32_t *id, int64_t position,
+                          double &captureSeconds,
                           std::chrono::steady_clock::time_point &submitted) {
   using Clock = std::chrono::steady_clock;
   MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
   MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
-  auto run = [&](MemRefDescriptor<float, 2> &logits, void *idsOnDevice,
-                 int64_t at) {
+  TokenEntryFn decode = argmax ? nullptr : entries.token("decode");
+  auto run = [&](StepResult &result, void *idsOnDevice, int64_t at) {
     auto *data = static_cast<int32_t *>(idsOnDevice);
     MemRefDescriptor<int32_t, 1> idsRef{data, data, 0, {1}, {1}};
-    fn(&logits, &weightsRef, &arenaRef, &idsRef, at);
+    if (argmax)
+      entries.decodeArgmax(&result.token, &weightsRef, &arenaRef, &idsRef, at);
+    else
+      decode(&result.logits, &weightsRef, &arenaRef, &idsRef, at);
+  };
+  auto releaseResult = [&](StepResult &result) {
+    if (result.logits.allocated)
+      release(result.logits.allocated);
+    if (result.token.allocated)
+      release(result.token.allocated);
   };
 
   // This step: the graph captured during the step before, its token copied
   // in, or captured now.
-  MemRefDescriptor<float, 2> logitsRef{};
+  StepResult result;
   void *stepIds = nullptr;
   int slot = 0;
-  if (prepared.ids && prepared.position == position) {
+  if (prepared.ids && prepared.position == position &&
+      prepared.argmax == argmax) {
     slot = prepared.slot;
     stepIds = prepared.ids;
-    logitsRef = prepared.logits;
+    result = prepared.result;
     prepared = PreparedStep();
-    // A failure is reported by takeMatrix, which gives the logits back.
-    cuda::CUresult copied = driver.cuMemcpyHtoDAsync(toAddress(stepIds), ids,
+    // A failure is reported by the caller's copy, which gives the result
+    // back.
+    cuda::CUresult copied = driver.cuMemcpyHtoDAsync(toAddress(stepIds), id,
                                                      sizeof(int32_t), stream);
     if (copied != 0)
       fail("copying the token to the GPU: " + driver.describe(copied));
   } else {
     dropPrepared();
-    stepIds = upload(ids, sizeof(int32_t));
+    stepIds = upload(id, sizeof(int32_t));
     auto start = Clock::now();
-    captureGraph(slot, [&] { run(logitsRef, stepIds, position); });
+    captureGraph(slot, [&] { run(result, stepIds, position); });
     captureSeconds +=
         std::chrono::duration<double>(Clock::now() - start).count();
   }
@@ -500,24 +513,22 @@ CudaDevice::decodeAsGraph(TokenEntryFn fn, const int32_t *ids, int64_t position,
   if (failure.empty() && position + 1 < info.maxContext) {
     auto start = Clock::now();
     void *nextIds = allocate(sizeof(int32_t));
-    MemRefDescriptor<float, 2> nextLogits{};
+    StepResult next;
     int nextSlot = 1 - slot;
-    if (nextIds && captureGraph(nextSlot, [&] {
-          run(nextLogits, nextIds, position + 1);
-        })) {
-      prepared = {position + 1, nextSlot, nextIds, nextLogits};
+    if (nextIds &&
+        captureGraph(nextSlot, [&] { run(next, nextIds, position + 1); })) {
+      prepared = {position + 1, nextSlot, argmax, nextIds, next};
       ++stepsPrepared;
     } else {
       failure.clear();
       if (nextIds)
         release(nextIds);
-      if (nextLogits.allocated)
-        release(nextLogits.allocated);
+      releaseResult(next);
     }
     captureSeconds +=
         std::chrono::duration<double>(Clock::now() - start).count();
   }
-  return takeMatrix(logitsRef, "decode", "logits", rows, info.vocabSize);
+  return result;
 }
 
 float *CudaDevice::pinnedRowFor(size_t bytes) {
@@ -580,6 +591,27 @@ MemRefDescriptor<uint8_t, 1> CudaDevice::weightsMemRef() const {
 MemRefDescriptor<uint8_t, 1> CudaDevice::arenaMemRef() const {
   auto *base = static_cast<uint8_t *>(toPointer(arena));
   return {base, base, 0, {info.kvArenaBytes}, {1}};
+}
+
+int32_t CudaDevice::takeToken(MemRefDescriptor<int32_t, 1> &ref) {
+  // Back to the pool on every path, the failing ones included.
+  std::unique_ptr<void, std::function<void(void *)>> result(
+      ref.allocated, [this](void *pointer) { release(pointer); });
+  checkCall("decode_argmax");
+  if (!ref.aligned || ref.sizes[0] != 1)
+    throw std::runtime_error(
+        "decode_argmax: the generated code returned a token of shape [" +
+        std::to_string(ref.sizes[0]) + "], expected [1]");
+  int32_t token = 0;
+  driver.check(driver.cuMemcpyDtoHAsync(&token,
+                                        toAddress(ref.aligned + ref.offset),
+                                        sizeof token, stream),
+               "decode_argmax: copying the token back");
+  driver.check(driver.cuStreamSynchronize(stream),
+               "decode_argmax on " + deviceName);
+  result.reset();
+  checkCall("decode_argmax");
+  return token;
 }
 
 std::vector<float> CudaDevice::takeMatrix(MemRefDescriptor<float, 2> &ref,
@@ -656,8 +688,10 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
   double captureSeconds = 0;
   std::vector<float> logits;
   if (useGraphs && entry == "decode" && n == 1 && !images) {
-    logits = decodeAsGraph(entries.token(entry), ids, position, rows,
-                           captureSeconds, submitted);
+    StepResult result =
+        decodeAsGraph(false, ids, position, captureSeconds, submitted);
+    logits =
+        takeMatrix(result.logits, "decode", "logits", rows, info.vocabSize);
   } else {
     dropPrepared(); // the next decode step is not the prepared one
     MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
@@ -688,15 +722,51 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
     submitted = Clock::now();
     logits = takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
   }
-  if (timing) {
-    using Seconds = std::chrono::duration<double>;
-    EntryTime &time = entryTimes[entry];
-    time.calls += 1;
-    time.submitSeconds += Seconds(submitted - start).count();
-    time.captureSeconds += captureSeconds;
-    time.totalSeconds += Seconds(Clock::now() - start).count();
-  }
+  recordTime(entry, start, submitted, captureSeconds);
   return logits;
+}
+
+int32_t CudaDevice::decodeArgmax(int32_t id, int64_t position) {
+  if (!entries.decodeArgmax)
+    throw std::logic_error("this executable has no decode_argmax entry point");
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto submitted = start;
+  double captureSeconds = 0;
+  int32_t token = 0;
+  if (useGraphs) {
+    StepResult result =
+        decodeAsGraph(true, &id, position, captureSeconds, submitted);
+    token = takeToken(result.token);
+  } else {
+    dropPrepared();
+    MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+    MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+    DeviceBuffer idBuffer(*this, upload(&id, sizeof id));
+    auto *idData = static_cast<int32_t *>(idBuffer.get());
+    MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {1}, {1}};
+    MemRefDescriptor<int32_t, 1> tokenRef{};
+    entries.decodeArgmax(&tokenRef, &weightsRef, &arenaRef, &idsRef, position);
+    submitted = Clock::now();
+    token = takeToken(tokenRef);
+  }
+  recordTime("decode_argmax", start, submitted, captureSeconds);
+  return token;
+}
+
+void CudaDevice::recordTime(const std::string &entry,
+                            std::chrono::steady_clock::time_point start,
+                            std::chrono::steady_clock::time_point submitted,
+                            double captureSeconds) {
+  if (!timing)
+    return;
+  using Seconds = std::chrono::duration<double>;
+  EntryTime &time = entryTimes[entry];
+  time.calls += 1;
+  time.submitSeconds += Seconds(submitted - start).count();
+  time.captureSeconds += captureSeconds;
+  time.totalSeconds +=
+      Seconds(std::chrono::steady_clock::now() - start).count();
 }
 
 void CudaDevice::printTiming() const {

@@ -41,6 +41,7 @@ public:
   std::vector<float> runTokens(const std::string &entry, const int32_t *ids,
                                int64_t n, int64_t position, int64_t rows,
                                const ImageTokens *images = nullptr) override;
+  int32_t decodeArgmax(int32_t id, int64_t position) override;
   std::vector<float> encodeImage(const float *pixels) override;
 
   // What the generated host code calls (through the C functions in
@@ -83,22 +84,35 @@ private:
   };
   void loadKernels();
   void printProfile() const;
+  // What a decode step's graph writes: decode's logits, or decode_argmax's
+  // token (the other descriptor stays empty).
+  struct StepResult {
+    MemRefDescriptor<float, 2> logits{};
+    MemRefDescriptor<int32_t, 1> token{};
+  };
   // Captures the launches of `call` (an entry point) into a CUDA graph and
   // makes graphs[slot] that graph (updated, or instantiated anew). False
   // with the reason in `failure` when it cannot.
   bool captureGraph(int slot, const std::function<void()> &call);
-  // A decode step as a graph, the next step's captured while it runs.
-  std::vector<float>
-  decodeAsGraph(TokenEntryFn fn, const int32_t *ids, int64_t position,
-                int64_t rows, double &captureSeconds,
-                std::chrono::steady_clock::time_point &submitted);
+  // A decode step (decode_argmax's with `argmax`) as a graph, the next
+  // step's captured while it runs; its result still on the GPU.
+  StepResult decodeAsGraph(bool argmax, const int32_t *id, int64_t position,
+                           double &captureSeconds,
+                           std::chrono::steady_clock::time_point &submitted);
   // Gives back what the prepared step holds.
   void dropPrepared() noexcept;
+  // Adds a call of `entry` to GEMMA_CUDA_TIMING's table.
+  void recordTime(const std::string &entry,
+                  std::chrono::steady_clock::time_point start,
+                  std::chrono::steady_clock::time_point submitted,
+                  double captureSeconds);
   void uploadWeights();
   // Copies `bytes` of host memory to a new device buffer.
   void *upload(const void *data, size_t bytes);
   // After an entry point returns: throws the first failure of the call.
   void checkCall(const std::string &entry);
+  // Copies decode_argmax's token `ref` to the host and frees it.
+  int32_t takeToken(MemRefDescriptor<int32_t, 1> &ref);
   // Copies the [rows, cols] f32 result `ref` to the host and frees it.
   std::vector<float> takeMatrix(MemRefDescriptor<float, 2> &ref,
                                 const std::string &entry, const char *what,
@@ -151,8 +165,9 @@ private:
   struct PreparedStep {
     int64_t position = -1;
     int slot = 0;
-    void *ids = nullptr;                 // the token the graph reads
-    MemRefDescriptor<float, 2> logits{}; // what the graph writes
+    bool argmax = false; // decode_argmax's step, not decode's
+    void *ids = nullptr; // the token the graph reads
+    StepResult result{}; // what the graph writes
   };
   PreparedStep prepared;
   int64_t graphsInstantiated = 0;

@@ -881,6 +881,42 @@ func.func @logits_softcap(%h: tensor<?x32xf32>, %e: tensor<64x32xbf16>) {
 // -----
 
 //===----------------------------------------------------------------------===//
+// gemma.argmax
+//===----------------------------------------------------------------------===//
+
+func.func @argmax_input_rank(%l: tensor<64xf32>) {
+  // expected-error @+1 {{'gemma.argmax' op input [tokens, vocab] must have rank 2, got 'tensor<64xf32>'}}
+  %0 = gemma.argmax %l : (tensor<64xf32>) -> tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @argmax_tokens(%l: tensor<2x64xf32>) {
+  // expected-error @+1 {{'gemma.argmax' op result tokens (1) must equal input tokens (2)}}
+  %0 = gemma.argmax %l : (tensor<2x64xf32>) -> tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @argmax_dynamic_vocab(%l: tensor<1x?xf32>) {
+  // expected-error @+1 {{'gemma.argmax' op needs a static vocabulary below 2^31 - 1, got ?}}
+  %0 = gemma.argmax %l : (tensor<1x?xf32>) -> tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @argmax_result_type(%l: tensor<1x64xf32>) {
+  // expected-error @+1 {{'gemma.argmax' op result #0 must be 1D tensor of 32-bit signless integer values}}
+  %0 = gemma.argmax %l : (tensor<1x64xf32>) -> tensor<1xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // gemma.patch_embed
 //===----------------------------------------------------------------------===//
 

@@ -327,6 +327,17 @@ func.func @logits_softcap(%h: tensor<?x32xf32>, %table: tensor<64x32xbf16>) -> t
 
 // -----
 
+// CHECK-LABEL: func.func @argmax(
+// CHECK-SAME:    %[[L:[^:]+]]: tensor<?x64xf32>)
+// CHECK-NEXT:    %[[T:[^ ]+]] = gemma.argmax %[[L]] : (tensor<?x64xf32>) -> tensor<?xi32>
+// CHECK-NEXT:    return %[[T]] : tensor<?xi32>
+func.func @argmax(%logits: tensor<?x64xf32>) -> tensor<?xi32> {
+  %0 = gemma.argmax %logits : (tensor<?x64xf32>) -> tensor<?xi32>
+  return %0 : tensor<?xi32>
+}
+
+// -----
+
 // 56x56 pixels in 14x14 patches: a 4x4 grid of 16 patches.
 // CHECK-LABEL: func.func @patch_embed(
 // CHECK-SAME:    %[[PX:[^:]+]]: tensor<3x56x56xf32>, %[[W:[^:]+]]: tensor<32x3x14x14xbf16>, %[[B:[^:]+]]: tensor<32xbf16>, %[[PE:[^:]+]]: tensor<16x32xbf16>)

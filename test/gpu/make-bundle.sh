@@ -32,6 +32,11 @@ for fixture in text-tiny-1b-like text-tiny-27b-like text-tiny-f32 mm-tiny; do
     fi
   done
 done
+# Greedy generation's prompt and transformers' 24 ids (generation.json).
+mkdir -p "$bundle/fixtures/generation"
+python3 "$(dirname "$0")/../e2e/generation-case.py" "$fixtures/generation.json" \
+  greedy "$bundle/fixtures/generation/prompt.npy" \
+  >"$bundle/fixtures/generation/expected.txt"
 for fixture in text-tiny-1b-like text-tiny-27b-like text-tiny-f32; do
   compile "$fixture.f32" "$fixture" --kv-dtype f32
   compile "$fixture.bf16" "$fixture" --kv-dtype bf16

@@ -6,7 +6,8 @@
 # - f32 KV: logits within 2e-3 with one prefill, half prefill + decode, and
 #   token-by-token decode (once more with the kernels launched one by one
 #   instead of as CUDA graphs),
-#   and with calls of 8 and 5 tokens; mm-tiny's
+#   and with calls of 8 and 5 tokens; greedy generation's 24 ids (the
+#   argmax on the GPU); mm-tiny's
 #   image features within 2e-3 and its logits at every split that keeps
 #   the image whole;
 # - bf16 KV and bf16 matmul inputs (the checkpoints' dtype): logits within
@@ -72,6 +73,23 @@ GEMMA_CUDA_GRAPHS=0 run "text-tiny-1b-like.f32.exe no graphs prefill=1" \
   --dump-logits "$work/logits.npy" --prefill 1 -- \
   "$work/logits.npy" "$bundle/fixtures/text-tiny-1b-like/logits.npy" --max-abs 2e-3
 text text-tiny-27b-like.chunk5.exe text-tiny-27b-like --max-abs 2e-3
+
+# Greedy generation reproduces transformers' generate() (24 ids): its steps
+# are decode_argmax's, the token chosen on the GPU and the next step
+# reading it, as CUDA graphs and launched one by one.
+gen="$bundle/fixtures/generation"
+for graphs in 1 0; do
+  label="text-tiny-1b-like.f32.exe greedy generation, graphs=$graphs"
+  if GEMMA_CUDA_GRAPHS=$graphs "$bundle/exe/text-tiny-1b-like.f32.exe" \
+    --input-ids "$gen/prompt.npy" --max-tokens 24 --temperature 0 \
+    --print-ids >"$work/ids.txt" 2>"$work/stderr" &&
+    diff -q "$gen/expected.txt" "$work/ids.txt" >/dev/null; then
+    echo "$label: the 24 ids of transformers"
+  else
+    echo "$label: FAILED: $(tail -1 "$work/stderr") $(head -1 "$work/ids.txt")"
+    status=1
+  fi
+done
 
 mm="$bundle/fixtures/mm-tiny"
 run "mm-tiny.f32 image features" mm-tiny.f32.exe \

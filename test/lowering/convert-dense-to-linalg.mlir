@@ -1,4 +1,5 @@
 // RUN: gemma-opt %s --split-input-file --gemma-convert-dense-to-linalg | FileCheck %s
+// RUN: gemma-opt %s --split-input-file --gemma-convert-dense-to-linalg=argmax-slice=16 | FileCheck %s --check-prefix=SLICE
 
 // Weights become views of the blob at their packed offsets; the declarations
 // are dropped once lowered.
@@ -195,4 +196,61 @@ func.func @mm_project(%x: tensor<4x8xf32>, %n: tensor<8xbf16>, %p: tensor<8x16xb
 func.func @merge_image(%h: tensor<?x8xf32>, %ids: tensor<?xi32>, %f: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %m = gemma.merge_image %h, %ids, %f {image_token = 7 : i32} : tensor<?x8xf32>, tensor<?xi32>, tensor<?x8xf32>
   return %m : tensor<?x8xf32>
+}
+
+// -----
+
+// Argmax: the row's largest value (maxnumf from -inf: a NaN is never it),
+// then the first column holding it (minsi over the column index, 64 where
+// the value is not the largest): two reductions that give the same result
+// in any order of the columns.
+// CHECK-LABEL: func.func @argmax(
+// CHECK-SAME: %[[L:[^:]+]]: tensor<?x64xf32>)
+// CHECK: %[[LOWEST:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<?xf32>)
+// CHECK: %[[LARGEST:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[L]] : tensor<?x64xf32>) outs(%[[LOWEST]] : tensor<?xf32>)
+// CHECK: ^bb0(%[[X:.*]]: f32, %[[M:.*]]: f32):
+// CHECK-NEXT: %[[R:.*]] = arith.maxnumf %[[M]], %[[X]] : f32
+// CHECK-NEXT: linalg.yield %[[R]]
+// CHECK: %[[NONE:.*]] = arith.constant 64 : i32
+// CHECK: %[[INIT:.*]] = linalg.fill ins(%[[NONE]] : i32) outs(%{{.*}} : tensor<?xi32>)
+// CHECK: %[[FIRST:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[L]], %[[LARGEST]] : tensor<?x64xf32>, tensor<?xf32>) outs(%[[INIT]] : tensor<?xi32>)
+// CHECK: ^bb0(%[[X2:.*]]: f32, %[[BEST:.*]]: f32, %[[I:.*]]: i32):
+// CHECK-DAG: %[[J:.*]] = linalg.index 1 : index
+// CHECK-DAG: %[[JI:.*]] = arith.index_cast %[[J]] : index to i32
+// CHECK-DAG: %[[IS:.*]] = arith.cmpf oeq, %[[X2]], %[[BEST]] : f32
+// CHECK: %[[C:.*]] = arith.select %[[IS]], %[[JI]], %{{.*}} : i32
+// CHECK: arith.minsi %[[I]], %[[C]] : i32
+// CHECK: return %[[FIRST]] : tensor<?xi32>
+//
+// With argmax-slice=16 the row is 4 slices of 16, viewed as rows of their
+// own: each reduction goes over the slices ([rows * 4, 16]), then over
+// their results ([rows, 4]); the row's largest value goes back to each of
+// its slices, and a slice's column j is column (slice mod 4) * 16 + j of
+// the row.
+// SLICE-LABEL: func.func @argmax(
+// SLICE-SAME: %[[L:[^:]+]]: tensor<?x64xf32>)
+// SLICE: %[[ROWS:.*]] = tensor.dim %[[L]]
+// SLICE: %[[E:.*]] = tensor.expand_shape %[[L]] {{\[}}[0], [1, 2]] output_shape [%[[ROWS]], 4, 16] : tensor<?x64xf32> into tensor<?x4x16xf32>
+// SLICE: %[[S:.*]] = tensor.collapse_shape %[[E]] {{\[}}[0, 1], [2]] : tensor<?x4x16xf32> into tensor<?x16xf32>
+// SLICE: %[[M1:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<?x16xf32>)
+// SLICE: arith.maxnumf
+// SLICE: %[[M1S:.*]] = tensor.expand_shape %[[M1]] {{\[}}[0, 1]] output_shape [%[[ROWS]], 4]
+// SLICE: %[[M:.*]] = linalg.generic {{.*}} ins(%[[M1S]] : tensor<?x4xf32>)
+// SLICE: arith.maxnumf
+// SLICE: %[[B:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]} ins(%[[M]] : tensor<?xf32>)
+// SLICE: %[[BS:.*]] = tensor.collapse_shape %[[B]] {{\[}}[0, 1]] : tensor<?x4xf32> into tensor<?xf32>
+// SLICE: %[[I1:.*]] = linalg.generic {{.*}} ins(%[[S]], %[[BS]] : tensor<?x16xf32>, tensor<?xf32>)
+// SLICE-DAG: %[[J:.*]] = linalg.index 1 : index
+// SLICE-DAG: %[[R:.*]] = linalg.index 0 : index
+// SLICE-DAG: %[[SL:.*]] = arith.remui %[[R]], %{{.*}} : index
+// SLICE-DAG: %[[FIRSTCOL:.*]] = arith.muli %[[SL]], %{{.*}} : index
+// SLICE: arith.addi %[[FIRSTCOL]], %[[J]] : index
+// SLICE: arith.minsi
+// SLICE: %[[I1S:.*]] = tensor.expand_shape %[[I1]] {{\[}}[0, 1]] output_shape [%[[ROWS]], 4]
+// SLICE: %[[I:.*]] = linalg.generic {{.*}} ins(%[[I1S]] : tensor<?x4xi32>)
+// SLICE: arith.minsi
+// SLICE: return %[[I]] : tensor<?xi32>
+func.func @argmax(%logits: tensor<?x64xf32>) -> tensor<?xi32> {
+  %t = gemma.argmax %logits : (tensor<?x64xf32>) -> tensor<?xi32>
+  return %t : tensor<?xi32>
 }

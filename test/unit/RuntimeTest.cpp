@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 namespace {
@@ -114,6 +115,30 @@ void fakeDecode(gemma::MemRefDescriptor<float, 2> *logits,
   fakeEntry('d', logits, weights, kvArena, ids, position);
 }
 
+// When set, decode_argmax returns this token instead of the argmax (a row
+// of NaN returns the vocabulary size).
+std::optional<int32_t> fakeArgmaxToken;
+
+// Like the generated decode_argmax: decode's row, reduced to the index of
+// its first largest value, in a malloc'ed [1] i32 at an offset.
+void fakeDecodeArgmax(gemma::MemRefDescriptor<int32_t, 1> *token,
+                      gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                      gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                      gemma::MemRefDescriptor<int32_t, 1> *ids,
+                      int64_t position) {
+  gemma::MemRefDescriptor<float, 2> logits{};
+  fakeEntry('a', &logits, weights, kvArena, ids, position);
+  const float *row = logits.aligned + logits.offset;
+  int32_t best = 0;
+  for (int32_t j = 1; j < fakeVocab; ++j)
+    if (row[j] > row[best])
+      best = j;
+  std::free(logits.allocated);
+  auto *buffer = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * 4));
+  *token = {buffer, buffer, 2, {fakeWrongShape ? 2 : 1}, {1}};
+  buffer[2] = fakeArgmaxToken.value_or(best);
+}
+
 } // namespace
 
 #ifdef GEMMA_FAKE_MODEL_OBJECT
@@ -145,6 +170,17 @@ _mlir_ciface_gemma_decode(gemma::MemRefDescriptor<float, 2> *logits,
   if (ids->sizes[0] != 1)
     std::abort(); // decode takes exactly one token
   fakeDecode(logits, weights, kvArena, ids, position);
+}
+
+extern "C" void
+_mlir_ciface_gemma_decode_argmax(gemma::MemRefDescriptor<int32_t, 1> *token,
+                                 gemma::MemRefDescriptor<uint8_t, 1> *weights,
+                                 gemma::MemRefDescriptor<uint8_t, 1> *kvArena,
+                                 gemma::MemRefDescriptor<int32_t, 1> *ids,
+                                 int64_t position) {
+  if (ids->sizes[0] != 1)
+    std::abort();
+  fakeDecodeArgmax(token, weights, kvArena, ids, position);
 }
 
 #else // the tests
@@ -244,7 +280,8 @@ template <typename F> std::string errorOf(F &&f) {
 // The fake model's description: 3 layers (2 local with a window of 3, 1
 // global), `vocab` logits, the fake's entry points.
 ModelInfo fakeInfo(int64_t maxContext = 8, int64_t weightBytes = 100,
-                   int64_t vocab = kVocab, bool withPrefillLast = false) {
+                   int64_t vocab = kVocab, bool withPrefillLast = false,
+                   bool withDecodeArgmax = false) {
   ModelInfo info;
   info.modelType = "gemma3_text";
   info.target = "cpu";
@@ -275,6 +312,11 @@ ModelInfo fakeInfo(int64_t maxContext = 8, int64_t weightBytes = 100,
     info.entryPoints.push_back({name, "_mlir_ciface_gemma_" + name,
                                 gemma::tokenEntryOperands(name),
                                 gemma::tokenEntryResults(name, vocab)});
+  if (withDecodeArgmax)
+    info.entryPoints.push_back({"decode_argmax",
+                                "_mlir_ciface_gemma_decode_argmax",
+                                gemma::tokenEntryOperands("decode"),
+                                {{"token", "i32", {1}}}});
   return info;
 }
 
@@ -620,6 +662,14 @@ TEST(ModelInfo, EntryTableIsCheckedAtStart) {
   info.target = "tpu";
   EXPECT_NE(start(info, any).find("compiled for target 'tpu'"),
             std::string::npos);
+  // decode_argmax is optional, but checked when the table has it.
+  info = fakeInfo(8, 100, kVocab, false, /*withDecodeArgmax=*/true);
+  info.entryPoints.back().results[0].dtype = "f32";
+  EXPECT_NE(start(info, any).find("entry point 'decode_argmax' takes "
+                                  "(weights: i8[?], kv_arena: i8[?], ids: "
+                                  "i32[1], position: index[]) -> (token: "
+                                  "f32[1]) but this runtime calls it with "),
+            std::string::npos);
 }
 
 // --- the model loop --------------------------------------------------------
@@ -629,6 +679,7 @@ protected:
   void SetUp() override {
     fakeCalls.clear();
     fakeWrongShape = false;
+    fakeArgmaxToken.reset();
   }
   // The fake's functions by symbol, as dlsym finds them in an executable.
   static void *fakeSymbol(const std::string &symbol) {
@@ -638,6 +689,8 @@ protected:
       return reinterpret_cast<void *>(&fakePrefillLast);
     if (symbol == "_mlir_ciface_gemma_decode")
       return reinterpret_cast<void *>(&fakeDecode);
+    if (symbol == "_mlir_ciface_gemma_decode_argmax")
+      return reinterpret_cast<void *>(&fakeDecodeArgmax);
     return nullptr;
   }
   Model makeModel(const nlohmann::json &meta = fakeMetadata()) {
@@ -719,6 +772,47 @@ TEST_F(ModelTest, PrefillLastFallsBackToPrefill) {
   EXPECT_EQ(model.prefillLast(ids.data(), 3), expectedRow(11, 2));
   ASSERT_EQ(fakeCalls.size(), 1u);
   EXPECT_EQ(fakeCalls[0].kind, 'p');
+}
+
+TEST_F(ModelTest, DecodeArgmaxReturnsTheTokenOfDecodesLogits) {
+  Model model = makeModel(nlohmann::json::parse(
+      fakeInfo(8, 100, kVocab, false, /*withDecodeArgmax=*/true).toJson()));
+  ASSERT_TRUE(model.hasDecodeArgmax());
+  std::vector<int32_t> ids = {2, 7};
+  model.prefill(ids.data(), 2);
+  std::vector<float> row = expectedRow(13, 2);
+  EXPECT_EQ(model.decodeArgmax(13), gemma::argmax(row.data(), kVocab));
+  EXPECT_EQ(model.position(), 3);
+  ASSERT_EQ(fakeCalls.size(), 2u);
+  EXPECT_EQ(fakeCalls[1].kind, 'a');
+  EXPECT_EQ(fakeCalls[1].position, 2);
+  EXPECT_EQ(fakeCalls[1].ids, (std::vector<int32_t>{13}));
+
+  // Checked as decode is, before the call.
+  EXPECT_NE(errorOf([&] {
+              model.decodeArgmax(kVocab);
+            }).find("token id 16 (index 0) is outside the vocabulary"),
+            std::string::npos);
+  EXPECT_EQ(fakeCalls.size(), 2u);
+  // Logits all NaN: the entry returns the vocabulary size, which is an
+  // error, not a token.
+  fakeArgmaxToken = kVocab;
+  EXPECT_NE(errorOf([&] { model.decodeArgmax(1); })
+                .find("decode_argmax returned token 16 at position 3, "
+                      "outside the vocabulary: the logits were all NaN"),
+            std::string::npos);
+  fakeArgmaxToken.reset();
+  fakeWrongShape = true;
+  EXPECT_NE(errorOf([&] {
+              model.decodeArgmax(1);
+            }).find("returned a token of shape [2], expected [1]"),
+            std::string::npos);
+}
+
+TEST_F(ModelTest, WithoutDecodeArgmaxTheEntryIsAbsent) {
+  Model model = makeModel();
+  EXPECT_FALSE(model.hasDecodeArgmax());
+  EXPECT_THROW(model.decodeArgmax(1), std::logic_error);
 }
 
 TEST_F(ModelTest, PrefillThenDecodeReturnsEveryRowAndAdvances) {
@@ -900,6 +994,33 @@ TEST_F(GeneratorTest, PrefillsThenFeedsBackEachSampledToken) {
   EXPECT_EQ(stats.kvBytesInUse, 4 * 6 + 2 * 6);
   EXPECT_GT(stats.prefillTokensPerSecond(), 0);
   EXPECT_GT(stats.decodeTokensPerSecond(), 0);
+}
+
+TEST_F(GeneratorTest, GreedyDecodingTakesItsTokensFromDecodeArgmax) {
+  Model model = makeModel(nlohmann::json::parse(
+      fakeInfo(8, 100, kVocab, false, /*withDecodeArgmax=*/true).toJson()));
+  Generator generator(model, greedy);
+  GenerationResult result = generator.generate({2, 7, 15}, {4, {1}});
+  EXPECT_EQ(result.ids, (std::vector<int32_t>{3, 4, 4, 4}));
+  // The first token from the prefill's logits, the others decode_argmax's.
+  ASSERT_EQ(fakeCalls.size(), 4u);
+  EXPECT_EQ(fakeCalls[0].kind, 'p');
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(fakeCalls[i].kind, 'a');
+    EXPECT_EQ(fakeCalls[i].position, 2 + i);
+    EXPECT_EQ(fakeCalls[i].ids, (std::vector<int32_t>{result.ids[i - 1]}));
+  }
+  EXPECT_EQ(result.stats.decodeSteps, 3);
+
+  // Sampling needs the logits: decode, even with decode_argmax there.
+  fakeCalls.clear();
+  model.reset();
+  Sampler topOne{SamplingOptions{1.0, 1, 1.0, 0}};
+  Generator sampling(model, topOne);
+  EXPECT_EQ(sampling.generate({2, 7, 15}, {4, {1}}).ids, result.ids);
+  ASSERT_EQ(fakeCalls.size(), 4u);
+  for (int i = 1; i < 4; ++i)
+    EXPECT_EQ(fakeCalls[i].kind, 'd');
 }
 
 TEST_F(GeneratorTest, StopsAtAStopIdWithoutStreamingOrFeedingIt) {

@@ -133,3 +133,19 @@ func.func @intrinsics(%x: f32, %v: vector<4xf32>, %d: f64)
   return %q, %qv, %r, %rv, %f, %fd, %a, %av, %c, %e
       : f32, vector<4xf32>, f32, vector<4xf32>, f32, f64, f32, vector<4xf32>, f32, f32
 }
+
+// -----
+
+// maxnumf and minnumf (argmax's largest logit) are llvm.maxnum/minnum
+// calls too: convert-gpu-to-nvvm would make them __nv_fmaxf/__nv_fminf.
+// CHECK-LABEL: func.func @max_min(
+// CHECK-SAME: %[[X:[^:]+]]: f32, %[[Y:[^:]+]]: f32)
+// CHECK: %[[MAX:.*]] = llvm.call_intrinsic "llvm.maxnum.f32"(%[[X]], %[[Y]]) : (f32, f32) -> f32
+// CHECK: %[[MIN:.*]] = llvm.call_intrinsic "llvm.minnum.f32"(%[[X]], %[[Y]]) : (f32, f32) -> f32
+// CHECK-NOT: arith.maxnumf
+// CHECK: return %[[MAX]], %[[MIN]]
+func.func @max_min(%x: f32, %y: f32) -> (f32, f32) {
+  %a = arith.maxnumf %x, %y : f32
+  %b = arith.minnumf %x, %y : f32
+  return %a, %b : f32, f32
+}

@@ -160,9 +160,9 @@ func.func @column_sums(%x: memref<64x?xf32>, %sum: memref<?xf32>) {
 
 // -----
 
-// What is not a sum of f(inputs) over (row, column) is left to
-// gemma-cuda-form-kernels: a max (its identity is not the 0 that each
-// thread starts from)...
+// What is not a reduction of f(inputs, row, column) by addf, maxnumf or
+// minsi over (row, column) is left to gemma-cuda-form-kernels: a maximumf
+// (a NaN term would have to win, which no identity gives)...
 // CHECK-LABEL: func.func @row_max(
 // CHECK: linalg.generic
 // CHECK-NOT: gpu.launch
@@ -232,25 +232,72 @@ func.func @all_parallel(%x: memref<?x64xf32>, %y: memref<?x64xf32>) {
 
 // -----
 
-// A body that reads the loop indices (linalg.index) is left alone: its
-// loops are not the kernel's.
-// CHECK-LABEL: func.func @reads_index(
-// CHECK: linalg.generic
-// CHECK: linalg.index 1
+// Argmax (gemma.argmax's two passes): the largest value of the row
+// (maxnumf from -inf), then the first column holding it (minsi over the
+// column index, `vocab` where the value is not the largest), both in one
+// kernel of a block per row, after a barrier. Each folds from its
+// combiner's identity and reduces the warps with the combiner itself
+// (shuffles of f32, then of i32), through a workgroup buffer of its own
+// type; linalg.index 1 is the thread's column. Both fills go: thread 0
+// combines each total with the fill's value.
+// CHECK-LABEL: func.func @argmax(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>)
+// CHECK-DAG: %[[MAXI:.*]] = arith.constant 2147483647 : i32
+// CHECK-DAG: %[[NONE:.*]] = arith.constant 64 : i32
+// CHECK-DAG: %[[LOWEST:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK: %[[M:.*]] = memref.alloc({{.*}}) : memref<?xf32>
+// CHECK: %[[T:.*]] = memref.alloc({{.*}}) : memref<?xi32>
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch blocks(%[[ROW:[^,]+]], {{.*}} threads(%[[TID:[^,]+]], {{.*}} workgroup(%[[SF:[^ ]+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[SI:[^ ]+]] : memref<8xi32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for %{{.*}} = %[[TID]] to %{{.*}} iter_args(%{{.*}} = %[[LOWEST]]) -> (f32)
+// CHECK: arith.maxnumf
+// CHECK: gpu.shuffle xor %{{.*}} : f32
+// CHECK-NEXT: arith.maxnumf
+// CHECK: memref.store %{{.*}}, %[[SF]]
+// CHECK: %[[LARGEST:.*]] = arith.maxnumf %{{.*}}, %[[LOWEST]] : f32
+// CHECK-NEXT: memref.store %[[LARGEST]], %[[M]][%[[ROW]]]
+// CHECK: gpu.barrier
+// CHECK: scf.for %[[COL:[^ ]+]] = %[[TID]] to %{{.*}} iter_args(%{{.*}} = %[[MAXI]]) -> (i32)
+// CHECK: memref.load %[[M]][%[[ROW]]]
+// CHECK: arith.index_cast %[[COL]] : index to i32
+// CHECK: arith.minsi
+// CHECK: gpu.shuffle xor %{{.*}} : i32
+// CHECK-NEXT: arith.minsi
+// CHECK: memref.store %{{.*}}, %[[SI]]
+// CHECK: %[[FIRST:.*]] = arith.minsi %{{.*}}, %[[NONE]] : i32
+// CHECK-NEXT: memref.store %[[FIRST]], %[[T]][%[[ROW]]]
 // CHECK-NOT: gpu.launch
-func.func @reads_index(%x: memref<?x64xf32>, %s: memref<?xf32>) {
+// CHECK: return %[[T]]
+func.func @argmax(%x: memref<?x64xf32>) -> memref<?xi32> {
+  %c0 = arith.constant 0 : index
+  %rows = memref.dim %x, %c0 : memref<?x64xf32>
+  %lowest = arith.constant 0xFF800000 : f32
+  %none = arith.constant 64 : i32
+  %m = memref.alloc(%rows) : memref<?xf32>
+  linalg.fill ins(%lowest : f32) outs(%m : memref<?xf32>)
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
                   iterator_types = ["parallel", "reduction"]}
-      ins(%x : memref<?x64xf32>) outs(%s : memref<?xf32>) {
+      ins(%x : memref<?x64xf32>) outs(%m : memref<?xf32>) {
   ^bb0(%in: f32, %acc: f32):
-    %j = linalg.index 1 : index
-    %ji = arith.index_cast %j : index to i32
-    %jf = arith.sitofp %ji : i32 to f32
-    %t = arith.mulf %in, %jf : f32
-    %r = arith.addf %acc, %t : f32
+    %r = arith.maxnumf %acc, %in : f32
     linalg.yield %r : f32
   }
-  return
+  %token = memref.alloc(%rows) : memref<?xi32>
+  linalg.fill ins(%none : i32) outs(%token : memref<?xi32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %m : memref<?x64xf32>, memref<?xf32>) outs(%token : memref<?xi32>) {
+  ^bb0(%in: f32, %largest: f32, %acc: i32):
+    %j = linalg.index 1 : index
+    %ji = arith.index_cast %j : index to i32
+    %is = arith.cmpf oeq, %in, %largest : f32
+    %c = arith.select %is, %ji, %none : i32
+    %r = arith.minsi %acc, %c : i32
+    linalg.yield %r : i32
+  }
+  memref.dealloc %m : memref<?xf32>
+  return %token : memref<?xi32>
 }
 
 // -----
