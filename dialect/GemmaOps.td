@@ -430,8 +430,8 @@ def Gemma_ArgmaxOp : Gemma_Op<"argmax", [Pure]> {
   let description = [{
     `result[i] = argmax_j input[i, j]`, the first index among equal largest
     values (torch.argmax), NaN never the largest (as the runtime's host
-    argmax). A row with no value above -inf but NaN gives `vocab`, outside
-    the vocabulary, which the runtime refuses as the next token.
+    argmax). A row of NaN only gives `vocab`, outside the vocabulary, which
+    the runtime refuses as the next token.
 
     ```mlir
     %t = gemma.argmax %logits : (tensor<1x262144xf32>) -> tensor<1xi32>

@@ -60,9 +60,9 @@ def ConvertDenseToLinalg
     two reductions that any order of the columns computes exactly; with
     `argmax-slice` each goes over slices of the row first, viewed as rows
     of their own, and then over the slices' results (four reductions: a
-    GPU reads a 262 144-logit row with one block a slice, not one block). Attention and caches are left to
-    gemma-convert-attention-to-loops; any other gemma op (one with no
-    lowering yet) is an error. Needs gemma-layout-weights and
+    GPU reads a 262 144-logit row with one block a slice, not one block).
+    Attention and caches are left to gemma-convert-attention-to-loops; any
+    other gemma op (one with no lowering yet) is an error. Needs gemma-layout-weights and
     gemma-expose-entry-points first.
 
     Before:

@@ -62,8 +62,8 @@ public:
                                        int64_t position, int64_t rows,
                                        const ImageTokens *images = nullptr) = 0;
   // Runs decode_argmax: the decode step of `id` at `position`, returning
-  // the next token of greedy decoding (what argmax() would pick from
-  // decode's logits; vocab_size when they are all NaN). Throws
+  // the next token of greedy decoding (the first index of decode's largest
+  // logit, NaN never it; vocab_size when they are all NaN). Throws
   // std::logic_error when the executable has no decode_argmax (the caller
   // checks hasEntry). The caller has checked id and position.
   virtual int32_t decodeArgmax(int32_t id, int64_t position) = 0;

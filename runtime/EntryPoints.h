@@ -52,8 +52,9 @@ using TokenEntryFn = void (*)(MemRefDescriptor<float, 2> *logitsOut,
                               int64_t position);
 
 // decode_argmax (optional): decode's operands; its result is the next token
-// of greedy decoding, [1] i32 (the first largest logit, NaN never the
-// largest, as argmax() in Sampler.h; vocab when every logit is NaN),
+// of greedy decoding, [1] i32 (the first index of the largest logit, NaN
+// never it, as argmax() in Sampler.h but for a row with nothing above
+// -inf; vocab when every logit is NaN),
 // malloc'ed by the generated code and freed by the caller. A GPU sends back
 // these four bytes instead of the logits' row.
 using TokenArgmaxEntryFn = void (*)(MemRefDescriptor<int32_t, 1> *tokenOut,

@@ -112,7 +112,8 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt,
   }
   stats.prefillSeconds = secondsSince(start);
   // Greedy decoding takes its tokens from decode_argmax: the logits stay on
-  // the device, and the token is argmax()'s all the same.
+  // the device, and the token is argmax()'s (but for a row with nothing
+  // above -inf, gemma.argmax's first -inf where argmax() says 0).
   const bool argmaxOnDevice =
       sampler.options().temperature == 0 && model.hasDecodeArgmax();
   int32_t id = sampler.sample(logits.data(), info.vocabSize);

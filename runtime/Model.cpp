@@ -80,13 +80,19 @@ int64_t Model::kvBytesInUse() const {
 }
 
 int32_t Model::decodeArgmax(int32_t id) {
-  checkTokens("decode", &id, 1);
-  int32_t token = device->decodeArgmax(id, pos);
-  ++pos;
+  checkTokens("decode_argmax", &id, 1);
+  if (modelInfo.vision && id == modelInfo.vision->imageTokenId)
+    throw std::runtime_error(
+        "decode_argmax: token id " + std::to_string(id) +
+        " is the image soft token, which takes image features: prefill it "
+        "with its image");
+  // The caches hold this position whatever the device reports after.
+  const int64_t at = pos++;
+  int32_t token = device->decodeArgmax(id, at);
   if (token < 0 || token >= modelInfo.vocabSize)
     throw std::runtime_error(
         "decode_argmax returned token " + std::to_string(token) +
-        " at position " + std::to_string(pos - 1) +
+        " at position " + std::to_string(at) +
         ", outside the vocabulary: the logits were all NaN");
   return token;
 }

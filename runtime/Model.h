@@ -65,8 +65,9 @@ public:
   // Whether decodeArgmax is there (executables from before it are not).
   bool hasDecodeArgmax() const { return device->hasEntry("decode_argmax"); }
   // One token through the decode_argmax entry point; returns the next token
-  // of greedy decoding (what argmax() picks from decode(id)'s logits), the
-  // logits never leaving the device. Same checks as decode; throws
+  // of greedy decoding (the first index of decode(id)'s largest logit, NaN
+  // never it: what argmax() picks, but for a row with nothing above -inf),
+  // the logits never leaving the device. Same checks as decode; throws
   // std::runtime_error when the logits were all NaN.
   int32_t decodeArgmax(int32_t id);
 

@@ -206,6 +206,9 @@ public:
         storeAccumulated(tb, loc, out, ValueRange{row}, init, total);
         return;
       }
+      // A bias (a memref init) broadcasts along a second dimension, which
+      // a row reduction's [rows] output has not.
+      assert(!init || !isa<MemRefType>(init.getType()));
       Value start =
           init ? init : memref::LoadOp::create(tb, loc, out, ValueRange{row});
       memref::StoreOp::create(tb, loc, combine(tb, loc, start, total), out,

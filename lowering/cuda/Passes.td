@@ -199,8 +199,8 @@ def MapReductions
     (-inf, the largest i32), the warps and the block combine with the
     combiner itself (one workgroup buffer per element type), and thread 0
     combines the total with the fill's value; both give the same result in
-    any order. Their bodies may read the loop indices (`linalg.index`:
-    the block's row, the thread's column).
+    any order. A row reduction's body may read the loop indices
+    (`linalg.index`: the block's row, the thread's column).
 
     With `fuse-consumers`, the ops that follow the sum in its block and
     read what the kernel wrote so far join it, in order, each after a

@@ -232,6 +232,30 @@ func.func @all_parallel(%x: memref<?x64xf32>, %y: memref<?x64xf32>) {
 
 // -----
 
+// A sum whose body reads the loop indices (linalg.index) is mapped too:
+// index 1 is the thread's column.
+// CHECK-LABEL: func.func @reads_index(
+// CHECK: gpu.launch
+// CHECK: scf.for %[[COL:[^ ]+]] = %{{.*}} iter_args(
+// CHECK: arith.index_cast %[[COL]] : index to i32
+// CHECK-NOT: linalg.index
+func.func @reads_index(%x: memref<?x64xf32>, %s: memref<?xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%s : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %j = linalg.index 1 : index
+    %ji = arith.index_cast %j : index to i32
+    %jf = arith.sitofp %ji : i32 to f32
+    %t = arith.mulf %in, %jf : f32
+    %r = arith.addf %acc, %t : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
 // Argmax (gemma.argmax's two passes): the largest value of the row
 // (maxnumf from -inf), then the first column holding it (minsi over the
 // column index, `vocab` where the value is not the largest), both in one
