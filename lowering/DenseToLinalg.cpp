@@ -383,12 +383,8 @@ Value rowReduction(
     function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   MLIRContext *ctx = b.getContext();
   Value first = inputs.front();
-  SmallVector<Value> dynamicRows;
-  auto firstType = cast<RankedTensorType>(first.getType());
-  if (firstType.isDynamicDim(0))
-    dynamicRows.push_back(tensor::DimOp::create(b, loc, first, 0));
-  Value empty = tensor::EmptyOp::create(
-      b, loc, ArrayRef<int64_t>{firstType.getDimSize(0)}, element, dynamicRows);
+  const int64_t rows = cast<RankedTensorType>(first.getType()).getDimSize(0);
+  Value empty = emptyTensor(b, loc, {rows}, element, first);
   Value startValue = arith::ConstantOp::create(b, loc, start);
   Value init = linalg::FillOp::create(b, loc, startValue, empty).getResult(0);
   SmallVector<AffineMap> maps(inputMaps);

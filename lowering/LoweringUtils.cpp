@@ -39,15 +39,18 @@ Value mul(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::MulFOp::create(b, loc, x, y, fastMath(b.getContext()));
 }
 
-// An f32 tensor with the sizes of `shape`, taking dynamic sizes from `like`
-// (which must have the same leading dynamic dimensions).
-Value emptyF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-               Value like) {
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                  Type element, Value like) {
   SmallVector<Value> dynamic;
   for (auto [d, size] : llvm::enumerate(shape))
     if (ShapedType::isDynamic(size))
       dynamic.push_back(tensor::DimOp::create(b, loc, like, d));
-  return tensor::EmptyOp::create(b, loc, shape, b.getF32Type(), dynamic);
+  return tensor::EmptyOp::create(b, loc, shape, element, dynamic);
+}
+
+Value emptyF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+               Value like) {
+  return emptyTensor(b, loc, shape, b.getF32Type(), like);
 }
 
 Value zeros(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Value like) {

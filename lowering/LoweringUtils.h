@@ -24,8 +24,11 @@ Value idx(OpBuilder &b, Location loc, int64_t value);
 Value add(OpBuilder &b, Location loc, Value x, Value y);
 Value mul(OpBuilder &b, Location loc, Value x, Value y);
 
-/// An f32 tensor with the sizes of `shape`, taking dynamic sizes from
-/// `like` (which must have the same leading dynamic dimensions).
+/// A tensor of `element` with the sizes of `shape`, taking dynamic sizes
+/// from `like` (which must have the same leading dynamic dimensions).
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                  Type element, Value like);
+/// emptyTensor of f32.
 Value emptyF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Value like);
 Value zeros(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Value like);
 

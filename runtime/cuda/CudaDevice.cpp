@@ -440,13 +440,32 @@ bool CudaDevice::captureGraph(int slot, const std::function<void()> &call) {
   return true;
 }
 
+void CudaDevice::callTokenEntry(const std::string &entry, void *ids, int64_t n,
+                                int64_t position, StepResult &result) {
+  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+  auto *data = static_cast<int32_t *>(ids);
+  MemRefDescriptor<int32_t, 1> idsRef{data, data, 0, {n}, {1}};
+  if (entry == "decode_argmax")
+    entries.decodeArgmax(&result.token, &weightsRef, &arenaRef, &idsRef,
+                         position);
+  else
+    entries.token(entry)(&result.logits, &weightsRef, &arenaRef, &idsRef,
+                         position);
+}
+
+void CudaDevice::releaseStepResult(StepResult &result) noexcept {
+  if (result.logits.allocated)
+    release(result.logits.allocated);
+  if (result.token.allocated)
+    release(result.token.allocated);
+  result = StepResult();
+}
+
 void CudaDevice::dropPrepared() noexcept {
   if (prepared.ids)
     release(prepared.ids);
-  if (prepared.result.logits.allocated)
-    release(prepared.result.logits.allocated);
-  if (prepared.result.token.allocated)
-    release(prepared.result.token.allocated);
+  releaseStepResult(prepared.result);
   prepared = PreparedStep();
 }
 
@@ -455,22 +474,9 @@ CudaDevice::decodeAsGraph(bool argmax, const int32_t *id, int64_t position,
                           double &captureSeconds,
                           std::chrono::steady_clock::time_point &submitted) {
   using Clock = std::chrono::steady_clock;
-  MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
-  MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
-  TokenEntryFn decode = argmax ? nullptr : entries.token("decode");
+  const std::string entry = argmax ? "decode_argmax" : "decode";
   auto run = [&](StepResult &result, void *idsOnDevice, int64_t at) {
-    auto *data = static_cast<int32_t *>(idsOnDevice);
-    MemRefDescriptor<int32_t, 1> idsRef{data, data, 0, {1}, {1}};
-    if (argmax)
-      entries.decodeArgmax(&result.token, &weightsRef, &arenaRef, &idsRef, at);
-    else
-      decode(&result.logits, &weightsRef, &arenaRef, &idsRef, at);
-  };
-  auto releaseResult = [&](StepResult &result) {
-    if (result.logits.allocated)
-      release(result.logits.allocated);
-    if (result.token.allocated)
-      release(result.token.allocated);
+    callTokenEntry(entry, idsOnDevice, 1, at, result);
   };
 
   // This step: the graph captured during the step before, its token copied
@@ -523,7 +529,7 @@ CudaDevice::decodeAsGraph(bool argmax, const int32_t *id, int64_t position,
       failure.clear();
       if (nextIds)
         release(nextIds);
-      releaseResult(next);
+      releaseStepResult(next);
     }
     captureSeconds +=
         std::chrono::duration<double>(Clock::now() - start).count();
@@ -694,13 +700,13 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
         takeMatrix(result.logits, "decode", "logits", rows, info.vocabSize);
   } else {
     dropPrepared(); // the next decode step is not the prepared one
-    MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
-    MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
     DeviceBuffer idBuffer(*this, upload(ids, static_cast<size_t>(n) * 4));
-    auto *idData = static_cast<int32_t *>(idBuffer.get());
-    MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {n}, {1}};
-    MemRefDescriptor<float, 2> logitsRef{};
+    StepResult result;
     if (images) {
+      MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
+      MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
+      auto *idData = static_cast<int32_t *>(idBuffer.get());
+      MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {n}, {1}};
       ImageTokenEntryFn fn = entries.imageToken(entry);
       const int64_t hidden = info.hiddenSize;
       DeviceBuffer featureBuffer(
@@ -713,14 +719,13 @@ std::vector<float> CudaDevice::runTokens(const std::string &entry,
       MemRefDescriptor<float, 2> featuresRef{
           features, features, 0, {images->featureRows, hidden}, {hidden, 1}};
       MemRefDescriptor<int32_t, 1> groupsRef{groups, groups, 0, {n}, {1}};
-      fn(&logitsRef, &weightsRef, &arenaRef, &idsRef, position, &featuresRef,
-         &groupsRef);
+      fn(&result.logits, &weightsRef, &arenaRef, &idsRef, position,
+         &featuresRef, &groupsRef);
     } else {
-      entries.token(entry)(&logitsRef, &weightsRef, &arenaRef, &idsRef,
-                           position);
+      callTokenEntry(entry, idBuffer.get(), n, position, result);
     }
     submitted = Clock::now();
-    logits = takeMatrix(logitsRef, entry, "logits", rows, info.vocabSize);
+    logits = takeMatrix(result.logits, entry, "logits", rows, info.vocabSize);
   }
   recordTime(entry, start, submitted, captureSeconds);
   return logits;
@@ -740,15 +745,11 @@ int32_t CudaDevice::decodeArgmax(int32_t id, int64_t position) {
     token = takeToken(result.token);
   } else {
     dropPrepared();
-    MemRefDescriptor<uint8_t, 1> weightsRef = weightsMemRef();
-    MemRefDescriptor<uint8_t, 1> arenaRef = arenaMemRef();
     DeviceBuffer idBuffer(*this, upload(&id, sizeof id));
-    auto *idData = static_cast<int32_t *>(idBuffer.get());
-    MemRefDescriptor<int32_t, 1> idsRef{idData, idData, 0, {1}, {1}};
-    MemRefDescriptor<int32_t, 1> tokenRef{};
-    entries.decodeArgmax(&tokenRef, &weightsRef, &arenaRef, &idsRef, position);
+    StepResult result;
+    callTokenEntry("decode_argmax", idBuffer.get(), 1, position, result);
     submitted = Clock::now();
-    token = takeToken(tokenRef);
+    token = takeToken(result.token);
   }
   recordTime("decode_argmax", start, submitted, captureSeconds);
   return token;

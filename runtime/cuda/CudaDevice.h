@@ -99,6 +99,13 @@ private:
   StepResult decodeAsGraph(bool argmax, const int32_t *id, int64_t position,
                            double &captureSeconds,
                            std::chrono::steady_clock::time_point &submitted);
+  // Calls the token entry `entry` ("prefill", "decode" or "decode_argmax")
+  // on `n` ids already on the GPU; its result (still there) lands in
+  // `result`: the logits, or decode_argmax's token.
+  void callTokenEntry(const std::string &entry, void *ids, int64_t n,
+                      int64_t position, StepResult &result);
+  // Gives `result`'s buffers back to the pool.
+  void releaseStepResult(StepResult &result) noexcept;
   // Gives back what the prepared step holds.
   void dropPrepared() noexcept;
   // Adds a call of `entry` to GEMMA_CUDA_TIMING's table.
