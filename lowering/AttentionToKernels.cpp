@@ -14,6 +14,13 @@
 //   2. a block per (query token, query head) combining the splits: out =
 //      sum_s exp(m_s - M) acc_s / sum_s exp(m_s - M) l_s, M = max_s m_s,
 //      each warp merging a share of the splits, then the warps' states.
+//      A call of at most kAttentionCounterRows (token, head) rows (decode)
+//      has no such kernel: each split's warp counts itself done in a device
+//      global (an atomic add, after a fence that makes its partial row
+//      visible to the GPU), and the warp that finishes a row's last split
+//      merges the row's splits itself (the threadFenceReduction pattern of
+//      CUDA's samples). On a 1B local layer (ncu) the two kernels took
+//      7.3 + 4.7 us, the one 10.2.
 //
 // The keys are read from the cache, which gemma.attention_prologue has
 // written the call's new keys and values into before attention (SPEC §4's
@@ -40,8 +47,10 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
 
 #include <limits>
+#include <tuple>
 
 namespace mlir::gemma {
 namespace {
@@ -57,6 +66,15 @@ constexpr int64_t kKeysAtOnce = 8;
 // loads in flight together, then the warps' states merged in workgroup
 // memory (a warp walking 32 splits one by one took 4 us).
 constexpr int64_t kCombineWarps = 8, kCombineAtOnce = 4;
+// The last split's warp of a (token, head) merges the splits this many at
+// a time, their loads in flight together.
+constexpr int64_t kTailAtOnce = 16;
+// The device global counting each (token, head)'s finished splits.
+constexpr llvm::StringLiteral kCountersName = "gemma_attention_counters";
+
+MemRefType countersType(MLIRContext *ctx) {
+  return MemRefType::get({kAttentionCounterRows}, IntegerType::get(ctx, 32));
+}
 
 // The tensor-core kernel (buildFlash): a warp per 16 query tokens, four
 // warps a block, 32 keys a step, the output's head dimension in passes of
@@ -224,11 +242,27 @@ private:
         g, loc, idx(g, loc, 1),
         arith::CeilDivUIOp::create(g, loc, span, splitKeys));
     allocatePartials(g);
+    Value counted =
+        arith::CmpIOp::create(g, loc, arith::CmpIPredicate::ule, rows,
+                              idx(g, loc, kAttentionCounterRows));
+    scf::IfOp::create(
+        g, loc, counted,
+        [&](OpBuilder &tb, Location) {
+          buildSplits(launchSplits(tb, rows), /*combineLast=*/true);
+          scf::YieldOp::create(tb, loc);
+        },
+        [&](OpBuilder &eb, Location) {
+          buildSplits(launchSplits(eb, rows), /*combineLast=*/false);
+          launchCombine(eb, rows);
+          scf::YieldOp::create(eb, loc);
+        });
+  }
+
+  // The split kernel's launch: a warp per (token, head) row and split.
+  gpu::LaunchOp launchSplits(OpBuilder &g, Value rows) {
     Value one = idx(g, loc, 1);
-    auto splitsLaunch = gpu::LaunchOp::create(g, loc, rows, splits, one,
-                                              idx(g, loc, kWarp), one, one);
-    buildSplits(splitsLaunch);
-    launchCombine(g, rows);
+    return gpu::LaunchOp::create(g, loc, rows, splits, one, idx(g, loc, kWarp),
+                                 one, one);
   }
 
   // The combine kernel over `rows` = tokens x heads, a block each. Its
@@ -344,10 +378,28 @@ private:
                                       b, loc, state[2].getType(), correction))};
   }
 
-  // Kernel 1: one warp per (token, head) x split.
-  void buildSplits(gpu::LaunchOp launch) {
+  // The state of an online softmax that has seen nothing: max -inf, sum 0
+  // and a zero slice of the row.
+  SmallVector<Value, 3> emptyState(OpBuilder &b) const {
+    return {f32Constant(b, loc, -std::numeric_limits<float>::infinity()),
+            f32Constant(b, loc, 0),
+            arith::ConstantOp::create(b, loc,
+                                      b.getZeroAttr(laneType(b.getF32Type())))};
+  }
+
+  // Whether `i` is below `end`, and the index to read for it: `i`, or
+  // `last` past the end (a group's loads are issued together, so one past
+  // the end reads the last again and its result is not counted).
+  std::pair<Value, Value> readIndex(OpBuilder &b, Value i, Value end,
+                                    Value last) const {
+    Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, end);
+    return {in, arith::SelectOp::create(b, loc, in, i, last)};
+  }
+
+  // Kernel 1: one warp per (token, head) x split; with `combineLast`, the
+  // warp that finishes a row's last split combines the row's splits.
+  void buildSplits(gpu::LaunchOp launch, bool combineLast) {
     OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
-    auto f32 = b.getF32Type();
     Value row = launch.getBlockIds().x, split = launch.getBlockIds().y;
     Value lane = launch.getThreadIds().x;
     Value t = arith::DivUIOp::create(b, loc, row, idx(b, loc, heads));
@@ -377,24 +429,19 @@ private:
       ownGroup = memref::LoadOp::create(b, loc, groups, ValueRange{t});
 
     Value qv = loadLane(b, q, ValueRange{t, h, d0});
-    Value negInf = f32Constant(b, loc, -std::numeric_limits<float>::infinity());
-    Value zero = f32Constant(b, loc, 0);
-    Value zeros =
-        arith::ConstantOp::create(b, loc, b.getZeroAttr(laneType(f32)));
+    SmallVector<Value, 3> empty = emptyState(b);
+    Value negInf = empty[0], zero = empty[1];
     Value keyPlane = idx(b, loc, 0), valuePlane = idx(b, loc, 1);
     Value lastKey = arith::SubIOp::create(b, loc, k1, idx(b, loc, 1));
     auto keys = scf::ForOp::create(
-        b, loc, k0, k1, idx(b, loc, kKeysAtOnce),
-        ValueRange{negInf, zero, zeros},
+        b, loc, k0, k1, idx(b, loc, kKeysAtOnce), empty,
         [&](OpBuilder &kb, Location, Value u0, ValueRange state) {
           // The group's key and value rows first, all loads in flight at
           // once (a key past the split reads the split's last again).
           SmallVector<Value> us, inside, keyRows, valueRows;
           for (int64_t j = 0; j < kKeysAtOnce; ++j) {
             Value u = arith::AddIOp::create(kb, loc, u0, idx(kb, loc, j));
-            Value in = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
-                                             u, k1);
-            Value slot = arith::SelectOp::create(kb, loc, in, u, lastKey);
+            auto [in, slot] = readIndex(kb, u, k1, lastKey);
             if (cacheType.isLocal())
               slot = arith::RemUIOp::create(
                   kb, loc, slot, idx(kb, loc, cacheType.getCapacity()));
@@ -452,7 +499,127 @@ private:
                               ValueRange{t, h, split});
       scf::YieldOp::create(tb, loc);
     });
+    if (combineLast)
+      combineIfLast(b, row, t, h, lane, d0);
     gpu::TerminatorOp::create(b, loc);
+  }
+
+  // The end of a split's warp when no combine kernel follows: the warp
+  // makes its partial row visible to the GPU (every lane's release fence
+  // at GPU scope after its stores, then the warp meets), lane 0 counts the
+  // split done, and the warp that counted the row's last split resets the
+  // counter, fences again (acquire: the other splits' rows, counted
+  // before, are visible after it) and writes out = sum_s e_s acc_s /
+  // sum_s e_s l_s, as the combine kernel does. fence.acq_rel.gpu rather
+  // than membar.gl (fence.sc.gpu), and sixteen splits at a time rather
+  // than eight: the split kernel with the merge took 10.2 us on a 1B local
+  // layer against 10.6, and the step was 852 tok/s against 837 (ncu and
+  // one H200 call, benchmarks/RESULTS.md).
+  void combineIfLast(OpBuilder &b, Value row, Value t, Value h, Value lane,
+                     Value d0) {
+    auto i32 = b.getI32Type();
+    auto i32Constant = [&](OpBuilder &at, int32_t v) -> Value {
+      return arith::ConstantOp::create(at, loc, at.getI32IntegerAttr(v));
+    };
+    LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::release, "device");
+    NVVM::SyncWarpOp::create(b, loc, i32Constant(b, -1));
+    Value counters = memref::GetGlobalOp::create(
+        b, loc, countersType(b.getContext()), kCountersName);
+    Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            lane, idx(b, loc, 0));
+    auto count = scf::IfOp::create(
+        b, loc, firstLane,
+        [&](OpBuilder &tb, Location) {
+          Value before = memref::AtomicRMWOp::create(
+              tb, loc, arith::AtomicRMWKind::addi, i32Constant(tb, 1), counters,
+              ValueRange{row});
+          scf::YieldOp::create(tb, loc, before);
+        },
+        [&](OpBuilder &eb, Location) {
+          scf::YieldOp::create(eb, loc, i32Constant(eb, 0));
+        });
+    Value before = gpu::ShuffleOp::create(b, loc, count.getResult(0), 0, kWarp,
+                                          gpu::ShuffleMode::IDX)
+                       .getShuffleResult();
+    Value lastCount = arith::IndexCastOp::create(
+        b, loc, i32, arith::SubIOp::create(b, loc, splits, idx(b, loc, 1)));
+    Value last = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, before,
+                                       lastCount);
+    scf::IfOp::create(b, loc, last, [&](OpBuilder &lb, Location) {
+      scf::IfOp::create(lb, loc, firstLane, [&](OpBuilder &tb, Location) {
+        memref::StoreOp::create(tb, loc, i32Constant(tb, 0), counters,
+                                ValueRange{row});
+        scf::YieldOp::create(tb, loc);
+      });
+      LLVM::FenceOp::create(lb, loc, LLVM::AtomicOrdering::acquire, "device");
+      Value l, acc;
+      std::tie(std::ignore, l, acc) =
+          mergeSplits(lb, t, h, d0, idx(lb, loc, 0), kTailAtOnce, kTailAtOnce);
+      Value inverse =
+          arith::DivFOp::create(lb, loc, f32Constant(lb, loc, 1), l);
+      Value normalised = arith::MulFOp::create(
+          lb, loc, acc,
+          vector::BroadcastOp::create(lb, loc, acc.getType(), inverse));
+      vector::StoreOp::create(
+          lb, loc, normalised, out, ValueRange{t, h, d0},
+          /*nontemporal=*/false,
+          llvm::MaybeAlign(laneAlignment(cast<MemRefType>(out.getType()))));
+      scf::YieldOp::create(lb, loc);
+    });
+  }
+
+  // A warp's merge of splits first, first + step, ..., each with the
+  // atOnce - 1 after it (their loads issued together), into one online
+  // softmax state (max, sum, the lane's slice of the row). A split past
+  // the last reads the last again and counts nothing.
+  std::tuple<Value, Value, Value> mergeSplits(OpBuilder &b, Value t, Value h,
+                                              Value d0, Value first,
+                                              int64_t step, int64_t atOnce) {
+    IndexOps ix(loc);
+    SmallVector<Value, 3> empty = emptyState(b);
+    Value negInf = empty[0], zero = empty[1];
+    Value lastSplit = arith::SubIOp::create(b, loc, splits, idx(b, loc, 1));
+    auto merged = scf::ForOp::create(
+        b, loc, first, splits, idx(b, loc, step), empty,
+        [&](OpBuilder &sb, Location, Value s0, ValueRange state) {
+          SmallVector<Value> inside, maxima, sums, rows;
+          for (int64_t j = 0; j < atOnce; ++j) {
+            Value s = ix.add(sb, s0, j);
+            auto [in, read] = readIndex(sb, s, splits, lastSplit);
+            inside.push_back(in);
+            maxima.push_back(memref::LoadOp::create(sb, loc, partialMax,
+                                                    ValueRange{t, h, read}));
+            sums.push_back(memref::LoadOp::create(sb, loc, partialSum,
+                                                  ValueRange{t, h, read}));
+            rows.push_back(loadLane(sb, partial, ValueRange{t, h, read, d0}));
+          }
+          Value m = state[0];
+          for (int64_t j = 0; j < atOnce; ++j)
+            m = arith::MaximumFOp::create(
+                sb, loc, m,
+                arith::SelectOp::create(sb, loc, inside[j], maxima[j], negInf));
+          auto [none, l, acc] = rescaled(sb, state, m, negInf);
+          Value seen = arith::XOrIOp::create(
+              sb, loc, none,
+              arith::ConstantIntOp::create(sb, loc, 1, /*width=*/1));
+          for (int64_t j = 0; j < atOnce; ++j) {
+            Value counts = arith::AndIOp::create(sb, loc, inside[j], seen);
+            Value factor = arith::SelectOp::create(
+                sb, loc, counts,
+                math::ExpOp::create(
+                    sb, loc, arith::SubFOp::create(sb, loc, maxima[j], m)),
+                zero);
+            l = arith::AddFOp::create(
+                sb, loc, l, arith::MulFOp::create(sb, loc, factor, sums[j]));
+            acc =
+                vector::FMAOp::create(sb, loc,
+                                      vector::BroadcastOp::create(
+                                          sb, loc, empty[2].getType(), factor),
+                                      rows[j], acc);
+          }
+          scf::YieldOp::create(sb, loc, ValueRange{m, l, acc});
+        });
+    return {merged.getResult(0), merged.getResult(1), merged.getResult(2)};
   }
 
   // The tensor-core kernel (FlashAttention-2 on mma.sync): a block per 64
@@ -915,52 +1082,9 @@ private:
     Value d0 = ix.mul(b, lane, perLane);
     Value negInf = f32Constant(b, loc, -std::numeric_limits<float>::infinity());
     Value zero = f32Constant(b, loc, 0), one = f32Constant(b, loc, 1);
-    auto vecType = laneType(f32);
-    Value zeros = arith::ConstantOp::create(b, loc, b.getZeroAttr(vecType));
-    Value lastSplit = arith::SubIOp::create(b, loc, splits, idx(b, loc, 1));
-    auto merged = scf::ForOp::create(
-        b, loc, ix.mul(b, warp, kCombineAtOnce), splits,
-        idx(b, loc, kCombineWarps * kCombineAtOnce),
-        ValueRange{negInf, zero, zeros},
-        [&](OpBuilder &sb, Location, Value s0, ValueRange state) {
-          // A split past the last reads the last again and counts nothing.
-          SmallVector<Value> inside, maxima, sums, rows;
-          for (int64_t j = 0; j < kCombineAtOnce; ++j) {
-            Value s = ix.add(sb, s0, j);
-            Value in = arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult,
-                                             s, splits);
-            Value read = arith::SelectOp::create(sb, loc, in, s, lastSplit);
-            inside.push_back(in);
-            maxima.push_back(memref::LoadOp::create(sb, loc, partialMax,
-                                                    ValueRange{t, h, read}));
-            sums.push_back(memref::LoadOp::create(sb, loc, partialSum,
-                                                  ValueRange{t, h, read}));
-            rows.push_back(loadLane(sb, partial, ValueRange{t, h, read, d0}));
-          }
-          Value m = state[0];
-          for (int64_t j = 0; j < kCombineAtOnce; ++j)
-            m = arith::MaximumFOp::create(
-                sb, loc, m,
-                arith::SelectOp::create(sb, loc, inside[j], maxima[j], negInf));
-          auto [none, l, acc] = rescaled(sb, state, m, negInf);
-          Value seen = arith::XOrIOp::create(
-              sb, loc, none,
-              arith::ConstantIntOp::create(sb, loc, 1, /*width=*/1));
-          for (int64_t j = 0; j < kCombineAtOnce; ++j) {
-            Value counts = arith::AndIOp::create(sb, loc, inside[j], seen);
-            Value factor = arith::SelectOp::create(
-                sb, loc, counts,
-                math::ExpOp::create(
-                    sb, loc, arith::SubFOp::create(sb, loc, maxima[j], m)),
-                zero);
-            l = arith::AddFOp::create(
-                sb, loc, l, arith::MulFOp::create(sb, loc, factor, sums[j]));
-            acc = vector::FMAOp::create(
-                sb, loc, vector::BroadcastOp::create(sb, loc, vecType, factor),
-                rows[j], acc);
-          }
-          scf::YieldOp::create(sb, loc, ValueRange{m, l, acc});
-        });
+    auto [mergedMax, mergedSum, mergedRow] =
+        mergeSplits(b, t, h, d0, ix.mul(b, warp, kCombineAtOnce),
+                    kCombineWarps * kCombineAtOnce, kCombineAtOnce);
 
     // Workgroup memory: the W maxima, the W sums, then the W rows.
     auto workgroup = gpu::AddressSpaceAttr::get(
@@ -977,9 +1101,8 @@ private:
     Value firstLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                             lane, idx(b, loc, 0));
     scf::IfOp::create(b, loc, firstLane, [&](OpBuilder &tb, Location) {
-      memref::StoreOp::create(tb, loc, merged.getResult(0), states,
-                              ValueRange{warp});
-      memref::StoreOp::create(tb, loc, merged.getResult(1), states,
+      memref::StoreOp::create(tb, loc, mergedMax, states, ValueRange{warp});
+      memref::StoreOp::create(tb, loc, mergedSum, states,
                               ValueRange{ix.add(tb, warp, kCombineWarps)});
       scf::YieldOp::create(tb, loc);
     });
@@ -989,11 +1112,10 @@ private:
     Value rowStart =
         ix.add(b, ix.add(b, ix.mul(b, warp, headDim), 2 * kCombineWarps), d0);
     for (int64_t e = 0; e < perLane; ++e)
-      memref::StoreOp::create(b, loc,
-                              vector::ExtractOp::create(b, loc,
-                                                        merged.getResult(2),
-                                                        ArrayRef<int64_t>{e}),
-                              states, ValueRange{ix.add(b, rowStart, e)});
+      memref::StoreOp::create(
+          b, loc,
+          vector::ExtractOp::create(b, loc, mergedRow, ArrayRef<int64_t>{e}),
+          states, ValueRange{ix.add(b, rowStart, e)});
     gpu::BarrierOp::create(b, loc);
 
     SmallVector<Value> maxima;
@@ -1050,6 +1172,24 @@ private:
 };
 
 } // namespace
+
+void declareAttentionCounters(ModuleOp module) {
+  bool needed = false;
+  module.walk([&](AttentionOp op) {
+    needed |= static_cast<bool>(op.getCache());
+    return needed ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  if (!needed || SymbolTable::lookupSymbolIn(module, kCountersName))
+    return;
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  MemRefType type = countersType(module.getContext());
+  memref::GlobalOp::create(
+      b, module.getLoc(), kCountersName, b.getStringAttr("private"), type,
+      DenseElementsAttr::get(
+          RankedTensorType::get(type.getShape(), type.getElementType()),
+          ArrayRef<Attribute>{b.getI32IntegerAttr(0)}),
+      /*constant=*/false, /*alignment=*/IntegerAttr());
+}
 
 bool attentionKernelsApply(AttentionOp op, bool tensorCores) {
   return AttentionKernels::applies(op, tensorCores);

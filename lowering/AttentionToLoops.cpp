@@ -1661,6 +1661,9 @@ struct ConvertAttentionToLoopsPass
     target.addDynamicallyLegalOp<func::CallOp, func::ReturnOp>(
         [&](Operation *op) { return types.isLegal(op); });
 
+    if (gpuKernels)
+      declareAttentionCounters(module);
+
     RewritePatternSet patterns(ctx);
     patterns.add<CacheLowering, CacheUpdateLowering>(types, ctx);
     patterns.add<AttentionPrologueLowering>(types, ctx, gpuKernels);

@@ -160,8 +160,11 @@ def ConvertAttentionToLoops
     Option<"gpuKernels", "gpu-kernels", "bool", /*default=*/"false",
            "attention over a cache as gpu.launch kernels, a warp per "
            "query head and split of keys-per-split keys "
-           "(AttentionToKernels.cpp), and the attention prologue as one, "
-           "a warp per token and head">,
+           "(AttentionToKernels.cpp; a call of at most 1024 (token, head) "
+           "rows has the last split's warp of a row combine the row, "
+           "counting the splits in the module's zero-initialised "
+           "gemma_attention_counters global, which this option adds), "
+           "and the attention prologue as one, a warp per token and head">,
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"false",
            "with gpu-kernels, a bf16 cache and a head dimension that is a "
            "multiple of 16: calls of 16 tokens or more as one "

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/ControlFlow/Transforms/BufferDeallocationOpInterfaceImpl.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
@@ -29,7 +30,8 @@ namespace gemma {
 namespace {
 
 // Kernels built before buffer deallocation (attention's tensor-core kernel)
-// synchronise with gpu.barrier, wait for cp.async groups and multiply with
+// synchronise with gpu.barrier, wait for cp.async groups, fence and meet as a
+// warp (the split kernels' last-split count) and multiply with
 // nvvm.mma.sync, which upstream declares no memory effects for; ownership-based
 // deallocation refuses an op without them. These say what the ops do to memory:
 // they order every access of the block (read and write, no allocation), which
@@ -75,6 +77,10 @@ void registerCompilerDialects(DialectRegistry &registry) {
   registry.insert<gpu::GPUDialect, NVVM::NVVMDialect, nvgpu::NVGPUDialect>();
   registry.addExtension(+[](MLIRContext *ctx, NVVM::NVVMDialect *) {
     NVVM::MmaOp::attachInterface<ComputesOnRegisters>(*ctx);
+    NVVM::SyncWarpOp::attachInterface<OrdersMemory<NVVM::SyncWarpOp>>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, LLVM::LLVMDialect *) {
+    LLVM::FenceOp::attachInterface<OrdersMemory<LLVM::FenceOp>>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, gpu::GPUDialect *) {
     gpu::BarrierOp::attachInterface<OrdersMemory<gpu::BarrierOp>>(*ctx);

@@ -2,9 +2,11 @@
 // RUN: gemma-opt %s --split-input-file --gemma-convert-attention-to-loops="gpu-kernels=true keys-per-split=64 tensor-cores=true" | FileCheck %s --check-prefix=TC
 
 // With gpu-kernels (what the cuda target sets), attention over a cache
-// becomes two gpu.launch ops, flash-decoding style (AttentionToKernels.cpp):
-// a warp per (query token, query head, split of 64 keys), then a warp per
-// (query token, query head) combining the splits.
+// becomes gpu.launch ops, flash-decoding style (AttentionToKernels.cpp):
+// a warp per (query token, query head, split of 64 keys), whose last warp
+// of each (token, head) combines the row's splits when the call has at most
+// 1024 such rows, and otherwise a block per (query token, query head)
+// combining them in a second kernel.
 //
 // A local layer (window 16, a ring of 24 slots, bf16, one kv head for two
 // query heads, head_dim 64: 2 elements a lane). On the host: a query scans
@@ -15,6 +17,9 @@
 // max(1, ceil(span / splitKeys)). Scratch is one partial row, max and sum
 // per (token, head, split), and the output [tokens, heads, head_dim]. The
 // launches run when tokens * heads > 0.
+// The counters of the splits' last-split combine: one per (token, head)
+// row, zero at load.
+// CHECK: memref.global "private" @gemma_attention_counters : memref<1024xi32> = dense<0>
 // CHECK-LABEL: func.func @local_attention(
 // CHECK-SAME: %[[ARENA:[^:]+]]: memref<?xi8> {gemma.kv_arena}, %[[Q:[^:]+]]: tensor<?x2x64xf32>, %{{[^:]+}}: tensor<?x1x64xf32>, %[[POS:[^:]+]]: index)
 // CHECK: %[[CACHE:.*]] = memref.view %[[ARENA]][%{{.*}}][] : memref<?xi8> to memref<2x1x24x64xbf16>
@@ -48,6 +53,11 @@
 // CHECK-NEXT: %[[PARTIAL:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
 // CHECK-NEXT: %[[PMAX:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
 // CHECK-NEXT: %[[PSUM:.*]] = memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?xf32>
+// Up to 1024 (token, head) rows (a counter each), the split kernel
+// combines the splits itself; more, and a second kernel does.
+// CHECK-NEXT: %[[C1024:.*]] = arith.constant 1024 : index
+// CHECK-NEXT: %[[COUNTED:.*]] = arith.cmpi ule, %[[ROWS]], %[[C1024]] : index
+// CHECK-NEXT: scf.if %[[COUNTED]] {
 // CHECK-NEXT: %[[ONE:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[C32:.*]] = arith.constant 32 : index
 // Kernel 1: grid (tokens * heads, splits), a warp a block. Row r is token
@@ -195,6 +205,61 @@
 // CHECK-NEXT: memref.store %[[STATE]]#0, %[[PMAX]][%[[T]], %[[H]], %[[S]]] : memref<?x2x?xf32>
 // CHECK-NEXT: memref.store %[[STATE]]#1, %[[PSUM]][%[[T]], %[[H]], %[[S]]] : memref<?x2x?xf32>
 // CHECK-NEXT: }
+// Every lane fences its stores (release, GPU scope) and the warp meets;
+// lane 0 counts the split done (an atomic add on the row's counter) and the warp learns the count
+// before it by a shuffle.
+// CHECK-NEXT: llvm.fence syncscope("device") release
+// CHECK-NEXT: %[[ALL:.*]] = arith.constant -1 : i32
+// CHECK-NEXT: nvvm.bar.warp.sync %[[ALL]] : i32
+// CHECK-NEXT: %[[COUNTERS:.*]] = memref.get_global @gemma_attention_counters : memref<1024xi32>
+// CHECK-NEXT: %[[K0C:.*]] = arith.constant 0 : index
+// CHECK-NEXT: %[[FIRSTLANE:.*]] = arith.cmpi eq, %[[LANE]], %[[K0C]] : index
+// CHECK-NEXT: %[[COUNT:.*]] = scf.if %[[FIRSTLANE]] -> (i32) {
+// CHECK-NEXT: %[[ONEI:.*]] = arith.constant 1 : i32
+// CHECK-NEXT: %[[OLD:.*]] = memref.atomic_rmw addi %[[ONEI]], %[[COUNTERS]][%[[R]]] : (i32, memref<1024xi32>) -> i32
+// CHECK-NEXT: scf.yield %[[OLD]] : i32
+// CHECK-NEXT: } else {
+// CHECK-NEXT: %[[ZEROI:.*]] = arith.constant 0 : i32
+// CHECK-NEXT: scf.yield %[[ZEROI]] : i32
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[SRC:.*]] = arith.constant 0 : i32
+// CHECK-NEXT: %[[WIDTH:.*]] = arith.constant 32 : i32
+// CHECK-NEXT: %[[BEFORE:[^,]*]], %{{.*}} = gpu.shuffle idx %[[COUNT]], %[[SRC]], %[[WIDTH]] : i32
+// CHECK-NEXT: %[[K1D:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[LASTSPLIT:.*]] = arith.subi %[[SPLITS]], %[[K1D]] : index
+// CHECK-NEXT: %[[LASTCOUNT:.*]] = arith.index_cast %[[LASTSPLIT]] : index to i32
+// CHECK-NEXT: %[[ISLAST:.*]] = arith.cmpi eq, %[[BEFORE]], %[[LASTCOUNT]] : i32
+// The row's last split: lane 0 resets the counter, the warp fences
+// (acquire), merges the splits sixteen at a time (as the combine kernel's warps do, below),
+// and stores the normalised row.
+// CHECK-NEXT: scf.if %[[ISLAST]] {
+// CHECK-NEXT: scf.if %[[FIRSTLANE]] {
+// CHECK-NEXT: %[[ZEROR:.*]] = arith.constant 0 : i32
+// CHECK-NEXT: memref.store %[[ZEROR]], %[[COUNTERS]][%[[R]]] : memref<1024xi32>
+// CHECK-NEXT: }
+// CHECK-NEXT: llvm.fence syncscope("device") acquire
+// CHECK-NEXT: %[[FROMT:.*]] = arith.constant 0 : index
+// CHECK: %[[SIXTEEN:.*]] = arith.constant 16 : index
+// CHECK-NEXT: %[[TAIL:.*]]:3 = scf.for %{{.*}} = %[[FROMT]] to %[[SPLITS]] step %[[SIXTEEN]] iter_args
+// CHECK-COUNT-16: vector.load %[[PARTIAL]]
+// CHECK: scf.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[ONET:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT: %[[INVT:.*]] = arith.divf %[[ONET]], %[[TAIL]]#1 : f32
+// CHECK-NEXT: %[[INVV:.*]] = vector.broadcast %[[INVT]] : f32 to vector<2xf32>
+// CHECK-NEXT: %[[ROWT:.*]] = arith.mulf %[[TAIL]]#2, %[[INVV]] : vector<2xf32>
+// CHECK-NEXT: vector.store %[[ROWT]], %[[OUT]][%[[T]], %[[H]], %[[D0]]] {alignment = 8 : i64} : memref<?x2x64xf32>, vector<2xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+// CHECK-NEXT: }
+// More rows than counters: the same split kernel without the count.
+// CHECK-NEXT: } else {
+// CHECK-NEXT: %[[ONEE:.*]] = arith.constant 1 : index
+// CHECK-NEXT: %[[C32E:.*]] = arith.constant 32 : index
+// CHECK-NEXT: gpu.launch blocks(%{{[^,]*}}, %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[SPLITS]], %{{[^ ]*}} = %[[ONEE]])
+// CHECK-NOT: llvm.fence
+// CHECK: memref.store %{{.*}}, %[[PSUM]]
+// CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
 // CHECK-NEXT: }
 // Kernel 2: grid (tokens * heads), a block of 8 warps and 2112 bytes of
@@ -214,15 +279,17 @@
 // CHECK-NEXT: %[[H2:.*]] = arith.remui %[[R2]], %[[J2B]] : index
 // CHECK-NEXT: %[[J2C:.*]] = arith.constant 2 : index
 // CHECK-NEXT: %[[E0:.*]] = arith.muli %[[LANE2]], %[[J2C]] : index
+// CHECK-NEXT: arith.constant 0xFF800000 : f32
+// CHECK-NEXT: arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[ONE2F:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT: %[[J4:.*]] = arith.constant 4 : index
+// CHECK-NEXT: %[[FIRST:.*]] = arith.muli %[[WARP]], %[[J4]] : index
 // CHECK-NEXT: %[[NEGINF2:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-NEXT: %[[ZERO2:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK-NEXT: %[[ONE2F:.*]] = arith.constant 1.000000e+00 : f32
 // CHECK-NEXT: %[[ZEROS2:.*]] = arith.constant dense<0.000000e+00> : vector<2xf32>
 // CHECK-NEXT: %[[J1:.*]] = arith.constant 1 : index
 // CHECK-NEXT: %[[LASTS:.*]] = arith.subi %[[SPLITS]], %[[J1]] : index
 // CHECK-NEXT: %[[J32C:.*]] = arith.constant 32 : index
-// CHECK-NEXT: %[[J4:.*]] = arith.constant 4 : index
-// CHECK-NEXT: %[[FIRST:.*]] = arith.muli %[[WARP]], %[[J4]] : index
 // Warp w merges splits 4w .. 4w + 3, then 4w + 32 .., a group's loads
 // first (a split past the last reads the last again).
 // CHECK-NEXT: %[[MERGED:.*]]:3 = scf.for %[[SG:.*]] = %[[FIRST]] to %[[SPLITS]] step %[[J32C]] iter_args(%[[MM:.*]] = %[[NEGINF2]], %[[LL:.*]] = %[[ZERO2]], %[[OO:.*]] = %[[ZEROS2]]) -> (f32, f32, vector<2xf32>) {
@@ -310,6 +377,7 @@
 // CHECK-NEXT: memref.store %[[RES]], %[[OUT]][%[[T2]], %[[H2]], %[[D]]] : memref<?x2x64xf32>
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
+// CHECK-NEXT: }
 // CHECK-NEXT: }
 // CHECK-NEXT: }
 // CHECK-NEXT: %[[RESULT:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x2x64xf32> to tensor<?x2x64xf32>
