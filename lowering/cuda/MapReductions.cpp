@@ -172,10 +172,33 @@ SmallVector<linalg::GenericOp> chainFrom(linalg::GenericOp sum) {
   return chain;
 }
 
+// How the threads of a row's block reach a buffer: the pattern of its
+// indices (accessPattern: 0 the row, 1 the column), and whether thread 0
+// alone does. Thread t takes the columns t, t + threads, ... of every op,
+// so two accesses by the same pattern with the column in it are by the
+// same thread at each element, as are two by thread 0.
+struct Access {
+  SmallVector<int64_t> pattern;
+  bool firstThread = false;
+
+  bool sameThreadAs(const Access &other) const {
+    if (firstThread || other.firstThread)
+      return firstThread && other.firstThread;
+    return pattern == other.pattern && llvm::is_contained(pattern, 1);
+  }
+};
+
+// The memory an op of the chain reads and writes, by root buffer.
+struct Accesses {
+  SmallVector<std::pair<Value, Access>> reads, writes;
+};
+
 class KernelBuilder {
 public:
-  // `shared`: a workgroup buffer of a value a warp for each element type
-  // that the chain's reductions combine.
+  // `shared`: a workgroup buffer [2][warps] for each element type that the
+  // chain's reductions combine; successive reductions take its halves in
+  // turn, so that one's warps may still read their totals while the
+  // next's store theirs.
   KernelBuilder(OpBuilder &k, Location loc, Value row, Value thread,
                 DenseMap<Type, Value> shared, int64_t threads)
       : k(k), loc(loc), row(row), thread(thread), shared(std::move(shared)),
@@ -183,9 +206,17 @@ public:
 
   // Thread t folds columns t, t + threads, ... of the row with the op's
   // body from the combiner's identity; the block combines its threads, and
-  // thread 0 stores `init` (or what out[row] held) combined with the total.
+  // every thread combines the total with `init` (or what out[row] held):
+  // thread 0 stores it, and the members after read it from a register.
   void rowReduce(linalg::GenericOp op, Operation *combiner, Value columns,
                  Value init) {
+    Value out = op.getDpsInits()[0];
+    if (!init)
+      init = rowValues.lookup(out);
+    Accesses accesses = accessesOf(op, /*firstThread=*/false);
+    // The column loop reads before the block's barrier, the store after.
+    if (conflicts(accesses.reads, {}))
+      barrier();
     Value identity = identityOf(combiner);
     auto partial = scf::ForOp::create(
         k, loc, thread, columns, cst(threads), ValueRange{identity},
@@ -200,43 +231,161 @@ public:
       return cb.clone(*combiner, mapping)->getResult(0);
     };
     Value total = blockReduce(partial.getResult(0), identity, combine);
-    Value out = op.getDpsInits()[0];
-    onFirstThread([&](OpBuilder &tb) {
-      if (isa<arith::AddFOp>(combiner)) {
-        storeAccumulated(tb, loc, out, ValueRange{row}, init, total);
-        return;
-      }
-      // A bias (a memref init) broadcasts along a second dimension, which
-      // a row reduction's [rows] output has not.
-      assert(!init || !isa<MemRefType>(init.getType()));
-      Value start =
-          init ? init : memref::LoadOp::create(tb, loc, out, ValueRange{row});
-      memref::StoreOp::create(tb, loc, combine(tb, loc, start, total), out,
-                              ValueRange{row});
-    });
-  }
-
-  // A row-wise op: one thread for the row alone, the columns spread over
-  // the threads for row and column.
-  void rowWise(linalg::GenericOp op, Value columns) {
-    if (op.getNumLoops() == 1) {
+    Access byFirst{{0}, /*firstThread=*/true};
+    Value root = rootBuffer(out);
+    if (!init) {
+      // What out[row] holds is read by thread 0 alone, which then
+      // overwrites it: no other thread may read it.
       onFirstThread([&](OpBuilder &tb) {
-        store(tb, op, inlineBody(tb, op, nullptr, nullptr, true), nullptr);
+        Value start = memref::LoadOp::create(tb, loc, out, ValueRange{row});
+        memref::StoreOp::create(tb, loc, combine(tb, loc, start, total), out,
+                                ValueRange{row});
       });
+      forget(root);
+      read[root].push_back(byFirst);
+      written[root].push_back(byFirst);
       return;
     }
+    Value value;
+    if (isa<arith::AddFOp>(combiner)) {
+      value = accumulated(k, loc, out, ValueRange{row}, init, total);
+    } else {
+      // A bias (a memref init) broadcasts along a second dimension, which
+      // a row reduction's [rows] output has not.
+      assert(!isa<MemRefType>(init.getType()));
+      value = combine(k, loc, init, total);
+    }
+    onFirstThread([&](OpBuilder &tb) {
+      memref::StoreOp::create(tb, loc, value, out, ValueRange{row});
+    });
+    forget(root);
+    rowValues[out] = value;
+    written[root].push_back(byFirst);
+  }
+
+  // A row-wise op. One loop: every thread computes the row's element
+  // (thread 0 alone when the op reads, from memory, a buffer it writes),
+  // thread 0 stores it and the members after read it from a register. Two
+  // loops: the columns spread over the threads.
+  void rowWise(linalg::GenericOp op, Value columns) {
+    if (op.getNumLoops() == 1) {
+      Accesses accesses = accessesOf(op, /*firstThread=*/false);
+      bool inPlace = llvm::any_of(accesses.reads, [&](auto &readAccess) {
+        return llvm::any_of(accesses.writes, [&](auto &writeAccess) {
+          return readAccess.first == writeAccess.first;
+        });
+      });
+      if (inPlace)
+        accesses = accessesOf(op, /*firstThread=*/true);
+      if (conflicts(accesses.reads, accesses.writes))
+        barrier();
+      if (inPlace) {
+        onFirstThread([&](OpBuilder &tb) {
+          store(tb, op, inlineBody(tb, op, nullptr, nullptr, true), nullptr);
+        });
+        note(accesses);
+        return;
+      }
+      SmallVector<Value> results = inlineBody(k, op, nullptr, nullptr, true);
+      onFirstThread([&](OpBuilder &tb) { store(tb, op, results, nullptr); });
+      note(accesses);
+      for (auto [init, value] : llvm::zip(op.getDpsInits(), results))
+        rowValues[init] = value;
+      return;
+    }
+    Accesses accesses = accessesOf(op, /*firstThread=*/false);
+    if (conflicts(accesses.reads, accesses.writes))
+      barrier();
     scf::ForOp::create(
         k, loc, thread, columns, cst(threads), ValueRange{},
         [&](OpBuilder &fb, Location, Value column, ValueRange) {
           store(fb, op, inlineBody(fb, op, column, nullptr, true), column);
           scf::YieldOp::create(fb, loc);
         });
+    note(accesses);
   }
-
-  void barrier() { gpu::BarrierOp::create(k, loc); }
 
 private:
   Value cst(int64_t v) { return arith::ConstantIndexOp::create(k, loc, v); }
+
+  void barrier() {
+    gpu::BarrierOp::create(k, loc);
+    written.clear();
+    read.clear();
+  }
+
+  // Whether reading `reads` and writing `writes` now could meet what
+  // another thread wrote or read since the last barrier.
+  bool conflicts(ArrayRef<std::pair<Value, Access>> reads,
+                 ArrayRef<std::pair<Value, Access>> writes) const {
+    auto meets = [](const DenseMap<Value, SmallVector<Access>> &before,
+                    Value root, const Access &access) {
+      auto it = before.find(root);
+      return it != before.end() &&
+             llvm::any_of(it->second, [&](const Access &earlier) {
+               return !earlier.sameThreadAs(access);
+             });
+    };
+    for (auto &[root, access] : reads)
+      if (meets(written, root, access))
+        return true;
+    for (auto &[root, access] : writes)
+      if (meets(written, root, access) || meets(read, root, access))
+        return true;
+    return false;
+  }
+
+  // Records `accesses` as made since the last barrier; a write makes the
+  // registers of the buffer it writes stale.
+  void note(const Accesses &accesses) {
+    for (auto &[root, access] : accesses.reads)
+      read[root].push_back(access);
+    for (auto &[root, access] : accesses.writes) {
+      forget(root);
+      written[root].push_back(access);
+    }
+  }
+
+  void forget(Value root) {
+    SmallVector<Value> stale;
+    for (auto &[buffer, value] : rowValues)
+      if (rootBuffer(buffer) == root)
+        stale.push_back(buffer);
+    for (Value buffer : stale)
+      rowValues.erase(buffer);
+  }
+
+  // Whether `operand` is read from a register: a row's element the chain
+  // computed before.
+  bool inRegister(linalg::GenericOp op, OpOperand &operand) const {
+    return rowValues.contains(operand.get()) &&
+           accessPattern(op.getMatchingIndexingMap(&operand)) ==
+               SmallVector<int64_t>{0};
+  }
+
+  // What `op` reads from memory and writes, when one loop's ops run on
+  // thread 0 alone (`firstThread`) or on every thread. A row reduction
+  // reads its inputs and writes its output at [row] from thread 0.
+  Accesses accessesOf(linalg::GenericOp op, bool firstThread) const {
+    bool reduction = rowReductionCombiner(op) != nullptr;
+    bool oneLoop = op.getNumLoops() == 1;
+    Accesses accesses;
+    for (OpOperand &operand : op->getOpOperands()) {
+      SmallVector<int64_t> pattern =
+          accessPattern(op.getMatchingIndexingMap(&operand));
+      Value root = rootBuffer(operand.get());
+      if (op.isDpsInit(&operand)) {
+        accesses.writes.push_back(
+            {root, Access{pattern, reduction || oneLoop}});
+        if (reduction || op.getMatchingBlockArgument(&operand).use_empty())
+          continue;
+      }
+      if (!inRegister(op, operand))
+        accesses.reads.push_back(
+            {root, Access{pattern, oneLoop && firstThread}});
+    }
+    return accesses;
+  }
 
   // x = c(identity, x) for every x the combiner meets: 0 for a sum, -inf
   // for maxnumf (a NaN term is dropped either way), the largest i32 for
@@ -261,8 +410,8 @@ private:
   }
 
   // The op's body on the elements at (row, column), its inputs (and, with
-  // `withInits`, the outputs it reads) loaded; `acc` stands for the one
-  // output of a row sum.
+  // `withInits`, the outputs it reads) loaded or taken from their
+  // registers; `acc` stands for the one output of a row sum.
   SmallVector<Value> inlineBody(OpBuilder &b, linalg::GenericOp op,
                                 Value column, Value acc, bool withInits) {
     Block &body = op.getRegion().front();
@@ -276,6 +425,10 @@ private:
       }
       if (isInit && arg.use_empty())
         continue;
+      if (inRegister(op, operand)) {
+        mapping.map(arg, rowValues.lookup(operand.get()));
+        continue;
+      }
       mapping.map(arg,
                   memref::LoadOp::create(
                       b, loc, operand.get(),
@@ -313,19 +466,22 @@ private:
   }
 
   // Every thread's `partial` combined, in every thread: the warps' totals
-  // through workgroup memory.
+  // through workgroup memory, after a barrier (which orders all memory
+  // accesses before it).
   Value blockReduce(
       Value partial, Value identity,
       function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
     const int64_t warps = threads / kWarp;
     Value shared = this->shared.lookup(partial.getType());
+    Value half = cst(reductions[partial.getType()]++ % 2);
     Value warpTotal = warpReduce(k, loc, partial, combine);
     Value warp = arith::DivUIOp::create(k, loc, thread, cst(kWarp));
     Value lane = arith::RemUIOp::create(k, loc, thread, cst(kWarp));
     Value firstLane =
         arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq, lane, cst(0));
     scf::IfOp::create(k, loc, firstLane, [&](OpBuilder &tb, Location) {
-      memref::StoreOp::create(tb, loc, warpTotal, shared, ValueRange{warp});
+      memref::StoreOp::create(tb, loc, warpTotal, shared,
+                              ValueRange{half, warp});
       scf::YieldOp::create(tb, loc);
     });
     barrier();
@@ -334,7 +490,8 @@ private:
     auto value = scf::IfOp::create(
         k, loc, hasValue,
         [&](OpBuilder &tb, Location) {
-          Value v = memref::LoadOp::create(tb, loc, shared, ValueRange{lane});
+          Value v =
+              memref::LoadOp::create(tb, loc, shared, ValueRange{half, lane});
           scf::YieldOp::create(tb, loc, v);
         },
         [&](OpBuilder &eb, Location) {
@@ -348,6 +505,15 @@ private:
   Value row, thread;
   DenseMap<Type, Value> shared;
   int64_t threads;
+  // The reductions so far, by element type: which half of its workgroup
+  // buffer the next one takes.
+  DenseMap<Type, int64_t> reductions;
+  // The row's elements the chain computed (every thread holds them), by
+  // the buffer thread 0 stored them to.
+  DenseMap<Value, Value> rowValues;
+  // What the threads wrote and read in memory since the last barrier, by
+  // root buffer.
+  DenseMap<Value, SmallVector<Access>> written, read;
 };
 
 // One kernel for `chain` (a row sum and what follows it), launched where
@@ -378,7 +544,7 @@ void map(ArrayRef<linalg::GenericOp> chain,
   for (linalg::GenericOp op : chain)
     if (rowReductionCombiner(op)) {
       auto type = MemRefType::get(
-          {threads / kWarp}, getElementTypeOrSelf(op.getDpsInits()[0]),
+          {2, threads / kWarp}, getElementTypeOrSelf(op.getDpsInits()[0]),
           AffineMap(),
           gpu::AddressSpaceAttr::get(
               b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
@@ -400,10 +566,10 @@ void map(ArrayRef<linalg::GenericOp> chain,
     shared[cast<MemRefType>(buffer.getType()).getElementType()] = buffer;
   KernelBuilder kernel(k, loc, launch.getBlockIds().x, launch.getThreadIds().x,
                        std::move(shared), threads);
+  // A barrier goes only where a thread reads or overwrites what another
+  // one accessed since the last: a row's values are in registers, and the
+  // columns of a row are the same thread's in every op.
   for (auto [i, op] : llvm::enumerate(chain)) {
-    // What thread 0 or another thread stored is read by all after this.
-    if (i > 0)
-      kernel.barrier();
     if (Operation *combiner = rowReductionCombiner(op))
       kernel.rowReduce(op, combiner, columns[i], inits.lookup(op));
     else

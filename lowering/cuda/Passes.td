@@ -190,8 +190,10 @@ def MapReductions
     `threads-per-block` threads folds the columns thread, thread + threads,
     ... with the op's own body from 0, the warps sum their threads with
     `gpu.shuffle xor`, every warp sums the warps' totals from workgroup
-    memory, and thread 0 adds the total into out[row] (or stores it plus
-    the value a fill set out to just before; the fill goes, Accumulators.h).
+    memory (a buffer [2][warps]: successive reductions take its halves in
+    turn), so every thread has the total, and thread 0 stores it plus the
+    value a fill set out to just before (the fill goes, Accumulators.h) or
+    adds it into out[row].
     One thread per row (what `gemma-cuda-form-kernels` would make of it)
     reads a decode step's single row serially. Row reductions by
     `arith.maxnumf` (f32) and `arith.minsi` (i32), argmax's two, are
@@ -203,12 +205,21 @@ def MapReductions
     (`linalg.index`: the block's row, the thread's column).
 
     With `fuse-consumers`, the ops that follow the sum in its block and
-    read what the kernel wrote so far join it, in order, each after a
-    `gpu.barrier`: all-parallel `linalg.generic` ops over the same rows
-    (one loop: thread 0 computes the row's element; two: the block's
+    read what the kernel wrote so far join it, in order: all-parallel
+    `linalg.generic` ops over the same rows (one loop: every thread
+    computes the row's element and thread 0 stores it; two: the block's
     threads take the columns), and further row sums. RMSNorm (sum, 1 /
     sqrt, scaling) is then one kernel, and so is a layer's post-attention
-    norm, residual add and pre-feedforward norm. Only ops touching nothing
+    norm, residual add and pre-feedforward norm. A row's element that the
+    kernel computed (a sum, its 1 / sqrt) is in every thread's registers,
+    and the members after read it there, not from memory; thread t takes
+    the columns t, t + threads, ... in every member, so it reads back only
+    what it wrote itself. A `gpu.barrier` goes only before a member that
+    reads or overwrites what another thread accessed since the last one
+    (a one-loop op that reads from memory what it writes runs on thread 0
+    alone, and the members that read its result wait): an RMSNorm has only
+    its block reduction's, a decode layer's post-attention norm, residual
+    and pre-feedforward norm two where it had seven. Only ops touching nothing
     in between but index arithmetic and allocations are taken, and only
     when every buffer a member writes is reached by every member at the
     row's own elements through the same value, so that no block reads what
@@ -233,17 +244,17 @@ def MapReductions
     ```mlir
     gpu.launch blocks(%row, ...) in (%gx = %rows, ...)
                threads(%t, ...) in (%sx = %c1024, ...)
-               workgroup(%partials : memref<32xf32, #gpu.address_space<workgroup>>) {
+               workgroup(%partials : memref<2x32xf32, #gpu.address_space<workgroup>>) {
       %p = scf.for %j = %t to %c1152 step %c1024 iter_args(%acc = %zero) {
         %in = memref.load %x[%row, %j]
         ... // the sum's body
       }
-      ... // gpu.shuffle xor within warps, workgroup memory, gpu.barrier
+      ... // gpu.shuffle xor within warps, %partials[0, warp], gpu.barrier
+      %total = ...                 // in every thread
       scf.if %first { memref.store %total, %sum[%row] }
-      gpu.barrier
-      scf.if %first { %inv[%row] = 1 / sqrt(%sum[%row]) }
-      gpu.barrier
-      scf.for %j = %t to %c1152 step %c1024 { %y[%row, %j] = ... }
+      %r = ...                     // 1 / sqrt(%total), in every thread
+      scf.if %first { memref.store %r, %inv[%row] }
+      scf.for %j = %t to %c1152 step %c1024 { %y[%row, %j] = ... %r ... }
       gpu.terminator
     }
     ```

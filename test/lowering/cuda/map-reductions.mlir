@@ -3,11 +3,11 @@
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="threads-per-block=128" --canonicalize | FileCheck %s --check-prefix=T128
 
 // RMSNorm's sum of squares over a row of 64: one block of 256 threads per
-// row, launched only when there are rows, with 8 floats of workgroup
-// memory (one per warp). Thread t folds columns t, t + 256, ... with the
-// op's own body from 0; the warp sums its threads with gpu.shuffle xor
-// (16, 8, 4, 2, 1 over 32 lanes) and its lane 0 stores the warp's sum at
-// [warp]; after a barrier every warp sums the 8 partials (lanes past the
+// row, launched only when there are rows, with 2 x 8 floats of workgroup
+// memory (one per warp, for two reductions in turn). Thread t folds
+// columns t, t + 256, ... with the op's own body from 0; the warp sums its
+// threads with gpu.shuffle xor (16, 8, 4, 2, 1 over 32 lanes) and its lane
+// 0 stores the warp's sum at [0, warp]; after a barrier every warp sums the 8 partials (lanes past the
 // 8th contribute 0), so that every thread has the total, and thread 0 adds
 // it into out[row] (what the output held: nothing here says it was 0).
 // CHECK-LABEL: func.func @sum_of_squares(
@@ -30,7 +30,7 @@
 // CHECK-NEXT: scf.if %[[ANY]] {
 // CHECK-NEXT: gpu.launch blocks(%[[ROW:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[ROWS]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
 // CHECK-SAME: threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%{{[^ ]*}} = %[[C256]], %{{[^ ]*}} = %[[C1]], %{{[^ ]*}} = %[[C1]])
-// CHECK-SAME: workgroup(%[[SHARED:[^ ]*]] : memref<8xf32, #gpu.address_space<workgroup>>) {
+// CHECK-SAME: workgroup(%[[SHARED:[^ ]*]] : memref<2x8xf32, #gpu.address_space<workgroup>>) {
 // CHECK-NEXT: %[[PARTIAL:.*]] = scf.for %[[J:.*]] = %[[TX]] to %[[C64]] step %[[C256]] iter_args(%[[ACC:.*]] = %[[ZERO]]) -> (f32) {
 // CHECK-NEXT: %[[IN:.*]] = memref.load %[[X]][%[[ROW]], %[[J]]] : memref<?x64xf32>
 // CHECK-NEXT: %[[SQ:.*]] = arith.mulf %[[IN]], %[[IN]] : f32
@@ -51,12 +51,12 @@
 // CHECK-NEXT: %[[LANE:.*]] = arith.remui %[[TX]], %[[C32]] : index
 // CHECK-NEXT: %[[LANE0:.*]] = arith.cmpi eq, %[[LANE]], %[[C0]] : index
 // CHECK-NEXT: scf.if %[[LANE0]] {
-// CHECK-NEXT: memref.store %[[WARPSUM]], %[[SHARED]][%[[WARP]]] : memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: memref.store %[[WARPSUM]], %[[SHARED]][%[[C0]], %[[WARP]]] : memref<2x8xf32, #gpu.address_space<workgroup>>
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: %[[HAS:.*]] = arith.cmpi ult, %[[LANE]], %[[C8]] : index
 // CHECK-NEXT: %[[V:.*]] = scf.if %[[HAS]] -> (f32) {
-// CHECK-NEXT: %[[P:.*]] = memref.load %[[SHARED]][%[[LANE]]] : memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: %[[P:.*]] = memref.load %[[SHARED]][%[[C0]], %[[LANE]]] : memref<2x8xf32, #gpu.address_space<workgroup>>
 // CHECK-NEXT: scf.yield %[[P]] : f32
 // CHECK-NEXT: } else {
 // CHECK-NEXT: scf.yield %[[ZERO]] : f32
@@ -82,18 +82,18 @@
 // CHECK-NEXT: }
 // CHECK-NEXT: return
 // CHECK-NOT: linalg.generic
-// 128 threads a block: 4 warps, so 4 floats of workgroup memory, columns
+// 128 threads a block: 4 warps, so 2 x 4 floats of workgroup memory, columns
 // t, t + 128, ..., and the first warp's lanes below 4 read the partials.
 // T128-LABEL: func.func @sum_of_squares(
 // T128-DAG: %[[C4:.*]] = arith.constant 4 : index
 // T128-DAG: %[[C128:.*]] = arith.constant 128 : index
 // T128: gpu.launch blocks({{.*}}) threads(%[[TX:[^,]*]], {{.*}}) in (%{{[^ ]*}} = %[[C128]],
-// T128-SAME: workgroup(%[[SHARED:[^ ]*]] : memref<4xf32, #gpu.address_space<workgroup>>) {
+// T128-SAME: workgroup(%[[SHARED:[^ ]*]] : memref<2x4xf32, #gpu.address_space<workgroup>>) {
 // T128-NEXT: scf.for %{{.*}} = %[[TX]] to %{{.*}} step %[[C128]] iter_args
-// T128: memref.store %{{.*}}, %[[SHARED]][%{{.*}}] : memref<4xf32, #gpu.address_space<workgroup>>
+// T128: memref.store %{{.*}}, %[[SHARED]][%{{.*}}, %{{.*}}] : memref<2x4xf32, #gpu.address_space<workgroup>>
 // T128: %[[LANE:.*]] = arith.remui %[[TX]]
 // T128: arith.cmpi ult, %[[LANE]], %[[C4]] : index
-// T128: memref.load %[[SHARED]][%[[LANE]]] : memref<4xf32, #gpu.address_space<workgroup>>
+// T128: memref.load %[[SHARED]][%{{.*}}, %[[LANE]]] : memref<2x4xf32, #gpu.address_space<workgroup>>
 #row = affine_map<(d0, d1) -> (d0, d1)>
 #out = affine_map<(d0, d1) -> (d0)>
 func.func @sum_of_squares(%x: memref<?x64xf32>, %sum: memref<?xf32>) {
@@ -259,37 +259,41 @@ func.func @reads_index(%x: memref<?x64xf32>, %s: memref<?xf32>) {
 // Argmax (gemma.argmax's two passes): the largest value of the row
 // (maxnumf from -inf), then the first column holding it (minsi over the
 // column index, `vocab` where the value is not the largest), both in one
-// kernel of a block per row, after a barrier. Each folds from its
-// combiner's identity and reduces the warps with the combiner itself
-// (shuffles of f32, then of i32), through a workgroup buffer of its own
-// type; linalg.index 1 is the thread's column. Both fills go: thread 0
-// combines each total with the fill's value.
+// kernel of a block per row. Each folds from its combiner's identity and
+// reduces the warps with the combiner itself (shuffles of f32, then of
+// i32), through a workgroup buffer of its own type; linalg.index 1 is the
+// thread's column. Both fills go: each total is combined with the fill's
+// value. The largest value is in every thread, so the second pass reads
+// it from a register, with no barrier before it, and the buffer it was
+// stored to goes (canonicalization: nothing reads it); thread 0 stores the
+// column.
 // CHECK-LABEL: func.func @argmax(
 // CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>)
 // CHECK-DAG: %[[MAXI:.*]] = arith.constant 2147483647 : i32
 // CHECK-DAG: %[[NONE:.*]] = arith.constant 64 : i32
 // CHECK-DAG: %[[LOWEST:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
-// CHECK: %[[M:.*]] = memref.alloc({{.*}}) : memref<?xf32>
+// CHECK-NOT: memref<?xf32>
 // CHECK: %[[T:.*]] = memref.alloc({{.*}}) : memref<?xi32>
 // CHECK-NOT: linalg.fill
-// CHECK: gpu.launch blocks(%[[ROW:[^,]+]], {{.*}} threads(%[[TID:[^,]+]], {{.*}} workgroup(%[[SF:[^ ]+]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[SI:[^ ]+]] : memref<8xi32, #gpu.address_space<workgroup>>)
+// CHECK: gpu.launch blocks(%[[ROW:[^,]+]], {{.*}} threads(%[[TID:[^,]+]], {{.*}} workgroup(%[[SF:[^ ]+]] : memref<2x8xf32, #gpu.address_space<workgroup>>, %[[SI:[^ ]+]] : memref<2x8xi32, #gpu.address_space<workgroup>>)
 // CHECK: scf.for %{{.*}} = %[[TID]] to %{{.*}} iter_args(%{{.*}} = %[[LOWEST]]) -> (f32)
 // CHECK: arith.maxnumf
 // CHECK: gpu.shuffle xor %{{.*}} : f32
 // CHECK-NEXT: arith.maxnumf
 // CHECK: memref.store %{{.*}}, %[[SF]]
 // CHECK: %[[LARGEST:.*]] = arith.maxnumf %{{.*}}, %[[LOWEST]] : f32
-// CHECK-NEXT: memref.store %[[LARGEST]], %[[M]][%[[ROW]]]
-// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
 // CHECK: scf.for %[[COL:[^ ]+]] = %[[TID]] to %{{.*}} iter_args(%{{.*}} = %[[MAXI]]) -> (i32)
-// CHECK: memref.load %[[M]][%[[ROW]]]
 // CHECK: arith.index_cast %[[COL]] : index to i32
+// CHECK: arith.cmpf oeq, %{{.*}}, %[[LARGEST]] : f32
 // CHECK: arith.minsi
 // CHECK: gpu.shuffle xor %{{.*}} : i32
 // CHECK-NEXT: arith.minsi
 // CHECK: memref.store %{{.*}}, %[[SI]]
 // CHECK: %[[FIRST:.*]] = arith.minsi %{{.*}}, %[[NONE]] : i32
+// CHECK-NEXT: %[[ZERO:.*]] = arith.cmpi eq, %[[TID]], %[[C0]] : index
+// CHECK-NEXT: scf.if %[[ZERO]] {
 // CHECK-NEXT: memref.store %[[FIRST]], %[[T]][%[[ROW]]]
 // CHECK-NOT: gpu.launch
 // CHECK: return %[[T]]
@@ -328,35 +332,26 @@ func.func @argmax(%x: memref<?x64xf32>) -> memref<?xi32> {
 
 // RMSNorm as bufferization leaves it: a fill of 0, the row sum of squares,
 // 1 / sqrt per row, and the scaling of the row, all in one kernel of a
-// block per row. The sum starts from the fill's 0 (the fill goes, and
-// thread 0 stores the total without loading); after a barrier thread 0
-// takes the row's inverse RMS, and after another the block's threads scale
-// the row's columns t, t + 256, ... Nothing of the linalg ops is left.
+// block per row. The sum starts from the fill's 0 (the fill goes). Every
+// thread has the block's total, so every thread takes the row's inverse
+// RMS in a register and scales its columns t, t + 256, ... with it: the
+// only barrier is the block reduction's, and the stores of the sum and the
+// inverse (thread 0's, for readers after the kernel) go with their
+// buffers, which nothing else reads. Nothing of the linalg ops is left.
 // CHECK-LABEL: func.func @rms_norm(
 // CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[W:[^:]+]]: memref<64xbf16>, %[[Y:[^:]+]]: memref<?x64xbf16>)
 // CHECK-NOT: linalg.fill
-// CHECK: %[[SUM:.*]] = memref.alloc
-// CHECK: %[[INV:.*]] = memref.alloc
+// CHECK-NOT: memref.alloc
 // CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
 // CHECK: gpu.barrier
 // CHECK-COUNT-5: gpu.shuffle xor
 // CHECK-NEXT: %[[TOTAL:.*]] = arith.addf
-// CHECK-NEXT: %[[FIRST:.*]] = arith.cmpi eq, %[[TX]]
-// CHECK-NEXT: scf.if %[[FIRST]] {
-// CHECK-NEXT: memref.store %[[TOTAL]], %[[SUM]][%[[ROW]]] : memref<?xf32>
-// CHECK-NEXT: }
-// CHECK-NEXT: gpu.barrier
-// CHECK-NEXT: %[[FIRST2:.*]] = arith.cmpi eq, %[[TX]]
-// CHECK-NEXT: scf.if %[[FIRST2]] {
-// CHECK-NEXT: %[[S:.*]] = memref.load %[[SUM]][%[[ROW]]] : memref<?xf32>
-// CHECK-NEXT: %[[R:.*]] = math.rsqrt %[[S]] : f32
-// CHECK-NEXT: memref.store %[[R]], %[[INV]][%[[ROW]]] : memref<?xf32>
-// CHECK-NEXT: }
-// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[R:.*]] = math.rsqrt %[[TOTAL]] : f32
 // CHECK-NEXT: scf.for %[[J:.*]] = %[[TX]] to %{{.*}} step %{{.*}} {
 // CHECK-NEXT: %[[XV:.*]] = memref.load %[[X]][%[[ROW]], %[[J]]] : memref<?x64xf32>
-// CHECK-NEXT: %[[IV:.*]] = memref.load %[[INV]][%[[ROW]]] : memref<?xf32>
 // CHECK-NEXT: %[[WV:.*]] = memref.load %[[W]][%[[J]]] : memref<64xbf16>
+// CHECK-NEXT: %[[WF:.*]] = arith.extf %[[WV]]
+// CHECK-NEXT: arith.mulf %[[XV]], %[[R]] : f32
 // CHECK: memref.store %{{.*}}, %[[Y]][%[[ROW]], %[[J]]] : memref<?x64xbf16>
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
@@ -409,12 +404,24 @@ func.func @rms_norm(%x: memref<?x64xf32>, %w: memref<64xbf16>, %y: memref<?x64xb
 // so the copies go, and then the fill, which nothing reads any more. The
 // second sum, over the first's rows (its input a fresh [n, 64] buffer of
 // the same n), reads the residual the elementwise op between them wrote:
-// all four ops are one kernel.
+// all four ops are one kernel. The elementwise op takes the first sum from
+// a register, and the second sum reads, at each column, what the same
+// thread stored there: the two block reductions' barriers are the only
+// ones; thread 0 stores the result.
 // CHECK-LABEL: func.func @two_sums(
+// CHECK-SAME: %[[OUT:[^:]+]]: memref<?xf32>)
 // CHECK-NOT: linalg.fill
 // CHECK-NOT: memref.copy
+// CHECK: %[[H:.*]] = memref.alloc({{.*}}) : memref<?x64xf32>
 // CHECK: gpu.launch
-// CHECK-COUNT-4: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[H]]
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.load %[[H]]
+// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[OUT]]
 // CHECK: gpu.terminator
 // CHECK-NOT: gpu.launch
 // CHECK-NOT: linalg.
@@ -458,6 +465,57 @@ func.func @two_sums(%x: memref<?x64xf32>, %d: memref<?x64xf32>, %out: memref<?xf
       ins(%s2 : memref<?xf32>) outs(%out : memref<?xf32>) {
   ^bb0(%s: f32, %o: f32):
     linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A one-loop op that reads, from memory, the buffer it writes (a row's
+// scale held in an argument, scaled in place by the sum) runs on thread 0
+// alone, and the op after it, which reads that row's scale from memory in
+// every thread, waits at a barrier for it.
+// CHECK-LABEL: func.func @row_in_place(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[SCALE:[^:]+]]: memref<?xf32>, %[[Y:[^:]+]]: memref<?x64xf32>)
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
+// CHECK: gpu.barrier
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK-NEXT: %[[TOTAL:.*]] = arith.addf
+// CHECK-NEXT: %[[FIRST:.*]] = arith.cmpi eq, %[[TX]]
+// CHECK-NEXT: scf.if %[[FIRST]] {
+// CHECK-NEXT: %[[OLD:.*]] = memref.load %[[SCALE]][%[[ROW]]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.mulf %[[OLD]], %[[TOTAL]]
+// CHECK-NEXT: memref.store %[[NEW]], %[[SCALE]][%[[ROW]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: scf.for
+// CHECK: memref.load %[[SCALE]][%[[ROW]]]
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @row_in_place(%x: memref<?x64xf32>, %scale: memref<?xf32>, %y: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%sum : memref<?xf32>) outs(%scale : memref<?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.mulf %o, %s : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %scale : memref<?x64xf32>, memref<?xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %p = arith.mulf %a, %c : f32
+    linalg.yield %p : f32
   }
   return
 }
