@@ -23,6 +23,16 @@ namespace mlir::gemma {
 /// (gemma.matmul_inputs) and the head dimension is even.
 bool attentionKernelsApply(AttentionOp op, bool tensorCores);
 
+/// The (token, head) rows a call may have for its splits to be combined by
+/// the last split's warp: one i32 counter each.
+constexpr int64_t kAttentionCounterRows = 1024;
+
+/// Adds to `module`, unless it has it, the zero-initialised device global
+/// of kAttentionCounterRows i32 counters the split kernels count their
+/// finished splits in: each row's last split resets its counter, so it is
+/// zero again between kernels.
+void declareAttentionCounters(ModuleOp module);
+
 /// Builds the launches (a warp per query token, head and split of
 /// `keysPerSplit` keys, or more when that makes over `maxSplits` splits; a
 /// block per token and head combining the splits, or, for calls of at most
@@ -37,16 +47,6 @@ bool attentionKernelsApply(AttentionOp op, bool tensorCores);
 /// the keys and values are first copied to bf16, zero-padded to a multiple
 /// of 16 dimensions (SigLIP's 72 to 80), and the flash kernel writes the
 /// normalised rows itself.
-/// The (token, head) rows a call may have for its splits to be combined by
-/// the last split's warp: one i32 counter each.
-constexpr int64_t kAttentionCounterRows = 1024;
-
-/// Adds to `module`, unless it has it, the zero-initialised device global
-/// of kAttentionCounterRows i32 counters the split kernels count their
-/// finished splits in: each row's last split resets its counter, so it is
-/// zero again between kernels.
-void declareAttentionCounters(ModuleOp module);
-
 Value buildAttentionKernels(AttentionOp op, AttentionOp::Adaptor adaptor,
                             OpBuilder &b, int64_t keysPerSplit,
                             int64_t maxSplits, bool tensorCores);

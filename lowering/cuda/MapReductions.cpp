@@ -241,9 +241,7 @@ public:
         memref::StoreOp::create(tb, loc, combine(tb, loc, start, total), out,
                                 ValueRange{row});
       });
-      forget(root);
-      read[root].push_back(byFirst);
-      written[root].push_back(byFirst);
+      note(Accesses{{{root, byFirst}}, {{root, byFirst}}});
       return;
     }
     Value value;
@@ -258,9 +256,8 @@ public:
     onFirstThread([&](OpBuilder &tb) {
       memref::StoreOp::create(tb, loc, value, out, ValueRange{row});
     });
-    forget(root);
+    note(Accesses{{}, {{root, byFirst}}});
     rowValues[out] = value;
-    written[root].push_back(byFirst);
   }
 
   // A row-wise op. One loop: every thread computes the row's element
