@@ -26,8 +26,9 @@ namespace mlir::gemma::cuda {
 /// writes (weights) may be read before it.
 void waitForPriorKernels(OpBuilder &b, Location loc);
 
-/// Whether `kernel` already has the wait of waitForPriorKernels.
-bool waitsForPriorKernels(gpu::GPUFuncOp kernel);
+/// Whether `kernel` (a gpu.func, or a gpu.launch before outlining) already
+/// has the wait of waitForPriorKernels.
+bool waitsForPriorKernels(Operation *kernel);
 
 } // namespace mlir::gemma::cuda
 

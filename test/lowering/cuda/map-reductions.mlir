@@ -1,6 +1,7 @@
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions --canonicalize | FileCheck %s
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="fuse-consumers=false" --canonicalize | FileCheck %s --check-prefix=NOFUSE
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="threads-per-block=128" --canonicalize | FileCheck %s --check-prefix=T128
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="tail-chains=false" --canonicalize | FileCheck %s --check-prefix=NOTAIL
 
 // RMSNorm's sum of squares over a row of 64: one block of 256 threads per
 // row, launched only when there are rows, with 2 x 8 floats of workgroup
@@ -570,6 +571,340 @@ func.func @other_rows(%x: memref<?x64xf32>, %sum: memref<?xf32>, %z: memref<?x64
   ^bb0(%a: f32, %s: f32, %o: f32):
     %p = arith.mulf %a, %s : f32
     linalg.yield %p : f32
+  }
+  return
+}
+
+// -----
+
+// A barrier for a write after a read alone: every thread reads a row's
+// scale from memory to compute t, then thread 0 overwrites that scale with
+// t (taken from a register). No thread wrote anything another reads, but
+// thread 0 must not store before the others have loaded.
+// CHECK-LABEL: func.func @write_after_read(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[SCALE:[^:]+]]: memref<?xf32>)
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
+// CHECK: gpu.barrier
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK-NEXT: %[[TOTAL:.*]] = arith.addf
+// CHECK-NEXT: %[[OLD:.*]] = memref.load %[[SCALE]][%[[ROW]]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.mulf %[[OLD]], %[[TOTAL]]
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[FIRST:.*]] = arith.cmpi eq, %[[TX]]
+// CHECK-NEXT: scf.if %[[FIRST]] {
+// CHECK-NEXT: memref.store %[[NEW]], %[[SCALE]][%[[ROW]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @write_after_read(%x: memref<?x64xf32>, %scale: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  %t = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #id1, #id1], iterator_types = ["parallel"]}
+      ins(%sum, %scale : memref<?xf32>, memref<?xf32>) outs(%t : memref<?xf32>) {
+  ^bb0(%s: f32, %c: f32, %o: f32):
+    %m = arith.mulf %c, %s : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%t : memref<?xf32>) outs(%scale : memref<?xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  }
+  return
+}
+
+// -----
+
+// Three f32 reductions in one kernel take the halves of the warps' buffer
+// in turn, 0, 1, 0: the second reduction's barrier separates the first's
+// reads of half 0 from the third's writes to it.
+// CHECK-LABEL: func.func @three_sums(
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : index
+// CHECK: gpu.launch {{.*}} workgroup(%[[PARTIALS:[^ ]*]] : memref<2x8xf32, #gpu.address_space<workgroup>>)
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%[[C0]], %{{.*}}]
+// CHECK: memref.load %[[PARTIALS]][%[[C0]], %{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%[[C1]], %{{.*}}]
+// CHECK: memref.load %[[PARTIALS]][%[[C1]], %{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%[[C0]], %{{.*}}]
+// CHECK: memref.load %[[PARTIALS]][%[[C0]], %{{.*}}]
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @three_sums(%x: memref<?x64xf32>, %out: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %s1 = memref.alloc(%n) : memref<?xf32>
+  %s2 = memref.alloc(%n) : memref<?xf32>
+  %s3 = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%s1 : memref<?xf32>)
+  linalg.fill ins(%zero : f32) outs(%s2 : memref<?xf32>)
+  linalg.fill ins(%zero : f32) outs(%s3 : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%s1 : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %s1 : memref<?x64xf32>, memref<?xf32>) outs(%s2 : memref<?xf32>) {
+  ^bb0(%in: f32, %m: f32, %acc: f32):
+    %d = arith.subf %in, %m : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %s2 : memref<?x64xf32>, memref<?xf32>) outs(%s3 : memref<?xf32>) {
+  ^bb0(%in: f32, %m: f32, %acc: f32):
+    %d = arith.mulf %in, %m : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%s3 : memref<?xf32>) outs(%out : memref<?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A row sum without a fill adds its total into what its output held: thread
+// 0 alone loads and stores it, so the op after, which reads that output,
+// reads it from memory after a barrier. The sum's own body reads the first
+// sum's total from a register, not from memory.
+// CHECK-LABEL: func.func @accumulating_sum(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[ACC:[^:]+]]: memref<?xf32>, %[[Y:[^:]+]]: memref<?x64xf32>)
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]]
+// CHECK-NEXT: arith.mulf %[[V]], %{{[0-9]+}} : f32
+// CHECK: gpu.barrier
+// CHECK: %[[OLD:.*]] = memref.load %[[ACC]][%[[ROW]]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]]
+// CHECK-NEXT: memref.store %[[NEW]], %[[ACC]][%[[ROW]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK: memref.load %[[ACC]][%[[ROW]]]
+// CHECK: memref.store %{{.*}}, %[[Y]]
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+func.func @accumulating_sum(%x: memref<?x64xf32>, %acc: memref<?xf32>, %y: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %s1 = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%s1 : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%s1 : memref<?xf32>) {
+  ^bb0(%in: f32, %a: f32):
+    %s = arith.addf %a, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %s1 : memref<?x64xf32>, memref<?xf32>) outs(%acc : memref<?xf32>) {
+  ^bb0(%in: f32, %m: f32, %a: f32):
+    %p = arith.mulf %in, %m : f32
+    %s = arith.addf %a, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %acc : memref<?x64xf32>, memref<?xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %p = arith.mulf %a, %c : f32
+    linalg.yield %p : f32
+  }
+  return
+}
+
+// -----
+
+// A one-loop op with two outputs, one of them read in place: the whole op
+// runs on thread 0, neither value stays in a register, and the op after,
+// which reads the other output, reads it from memory after a barrier.
+// CHECK-LABEL: func.func @one_output_in_place(
+// CHECK-SAME: %[[X:[^:]+]]: memref<?x64xf32>, %[[SCALE:[^:]+]]: memref<?xf32>, %[[COPY:[^:]+]]: memref<?xf32>, %[[Y:[^:]+]]: memref<?x64xf32>)
+// CHECK: gpu.launch blocks(%[[ROW:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[TX]]
+// CHECK-NEXT: scf.if %[[FIRST]] {
+// CHECK-NEXT: %[[OLD:.*]] = memref.load %[[SCALE]][%[[ROW]]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.mulf %[[OLD]]
+// CHECK-NEXT: memref.store %[[NEW]], %[[SCALE]][%[[ROW]]]
+// CHECK-NEXT: memref.store %[[NEW]], %[[COPY]][%[[ROW]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: scf.for
+// CHECK: memref.load %[[COPY]][%[[ROW]]]
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @one_output_in_place(%x: memref<?x64xf32>, %scale: memref<?xf32>, %copy: memref<?xf32>, %y: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  %sum = memref.alloc(%n) : memref<?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id1, #id1, #id1], iterator_types = ["parallel"]}
+      ins(%sum : memref<?xf32>) outs(%scale, %copy : memref<?xf32>, memref<?xf32>) {
+  ^bb0(%s: f32, %o: f32, %c: f32):
+    %m = arith.mulf %o, %s : f32
+    linalg.yield %m, %m : f32, f32
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %copy : memref<?x64xf32>, memref<?xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %p = arith.mulf %a, %c : f32
+    linalg.yield %p : f32
+  }
+  return
+}
+
+// -----
+
+// A chain after a kernel whose calls have few rows (gemma.rows_bound, the
+// warp-per-row projection of a decode step) runs in that kernel's last
+// block: each block meets, thread 0 fences the block's stores and counts
+// it in its slot of @gemma_tail_counters, and the block that counted last resets the
+// slot, fences and runs the chain a row at a time with the kernel's 256
+// threads (8 warps: a [2][8] buffer for the sums). The allocation between
+// the branch and the chain moves above the branch; the prefill branch
+// gets a kernel of its own for the chain. Without tail-chains the chain is
+// a kernel after the branch.
+// CHECK: memref.global "private" @gemma_tail_counters : memref<1xi32> = dense<0>
+// CHECK-LABEL: func.func @tail(
+// CHECK-SAME: %[[C:[^:]+]]: memref<?x64xf32>, %[[W:[^:]+]]: memref<64xf32>, %[[SUM:[^:]+]]: memref<?xf32>)
+// CHECK: %[[M:.*]] = memref.dim %[[C]]
+// CHECK: %[[Y:.*]] = memref.alloc(%[[M]]) : memref<?x64xf32>
+// CHECK: scf.if
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %[[Y]]
+// CHECK: gpu.terminator
+// CHECK: } else {
+// CHECK: gpu.launch {{.*}} threads(%[[TX:[^,]*]], {{.*}} workgroup(%[[PARTIALS:[^ ]*]] : memref<2x8xf32, #gpu.address_space<workgroup>>, %[[FLAG:[^ ]*]] : memref<1xi32, #gpu.address_space<workgroup>>)
+// CHECK: memref.store %{{.*}}, %[[C]]
+// CHECK: gpu.barrier
+// CHECK: %[[COUNTERS:.*]] = memref.get_global @gemma_tail_counters
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: llvm.fence syncscope("device") release
+// CHECK-NEXT: memref.atomic_rmw addi %{{.*}}, %[[COUNTERS]]
+// CHECK: memref.store %{{.*}}, %[[FLAG]]
+// CHECK: gpu.barrier
+// CHECK-NEXT: memref.load %[[FLAG]]
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[COUNTERS]]
+// CHECK: llvm.fence syncscope("device") acquire
+// CHECK-NEXT: scf.for %[[ROW:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: memref.load %[[C]][%[[ROW]],
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]]
+// CHECK: memref.store %{{.*}}, %[[SUM]][%[[ROW]]]
+// CHECK: memref.store %{{.*}}, %[[Y]][%[[ROW]],
+// CHECK: gpu.barrier
+// CHECK-NEXT: }
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+// CHECK-NOT: gemma.rows_bound
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[Y]]
+// NOTAIL-LABEL: func.func @tail(
+// NOTAIL-NOT: gemma_tail_counters
+// NOTAIL: } {gemma.rows_bound = 15 : i64}
+// NOTAIL-NEXT: }
+// NOTAIL: gpu.launch
+// NOTAIL: return
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+func.func @tail(%c: memref<?x64xf32>, %w: memref<64xf32>, %sum: memref<?xf32>) -> memref<?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c16 = arith.constant 16 : index
+  %c256 = arith.constant 256 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %m = memref.dim %c, %c0 : memref<?x64xf32>
+  %many = arith.cmpi uge, %m, %c16 : index
+  scf.if %many {
+    linalg.fill ins(%one : f32) outs(%c : memref<?x64xf32>)
+  } else {
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c8, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+      %inside = arith.cmpi ult, %tx, %c8 : index
+      scf.if %inside {
+        %col = arith.muli %bx, %c8 : index
+        %j = arith.addi %col, %tx : index
+        memref.store %one, %c[%c0, %j] : memref<?x64xf32>
+      }
+      gpu.terminator
+    } {gemma.rows_bound = 15 : i64}
+  }
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%c : memref<?x64xf32>) outs(%sum : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc(%m) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#row, #rowonly, #col, #row], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %sum, %w : memref<?x64xf32>, memref<?xf32>, memref<64xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %v: f32, %o: f32):
+    %p = arith.mulf %a, %s : f32
+    %q = arith.mulf %p, %v : f32
+    linalg.yield %q : f32
+  }
+  return %y : memref<?x64xf32>
+}
+
+// -----
+
+// Not a tail: the chain's rows (4, a view's) are not those of what the
+// kernel before writes, so its bound says nothing about them.
+// CHECK-LABEL: func.func @other_rows_than_kernel(
+// CHECK: } {gemma.rows_bound = 15 : i64}
+// CHECK: gpu.launch
+// CHECK: return
+#row = affine_map<(d0, d1) -> (d0, d1)>
+#rowonly = affine_map<(d0, d1) -> (d0)>
+func.func @other_rows_than_kernel(%c: memref<?x64xf32>, %d: memref<4x64xf32>, %sum: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %one = arith.constant 1.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    memref.store %one, %c[%c0, %tx] : memref<?x64xf32>
+    gpu.terminator
+  } {gemma.rows_bound = 15 : i64}
+  linalg.generic {indexing_maps = [#row, #rowonly], iterator_types = ["parallel", "reduction"]}
+      ins(%d : memref<4x64xf32>) outs(%sum : memref<4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %acc, %in : f32
+    linalg.yield %s : f32
   }
   return
 }
