@@ -131,7 +131,7 @@ public:
     // takes a row of up to 1024 elements in one load a thread per phase.
     cuda::MapReductionsOptions reductions;
     reductions.threadsPerBlock = 1024;
-    pm.addPass(cuda::createMapReductions(reductions));
+    pm.addNestedPass<func::FuncOp>(cuda::createMapReductions(reductions));
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     pm.addNestedPass<func::FuncOp>(cuda::createFormKernels());
     pm.addPass(createGpuKernelOutliningPass());

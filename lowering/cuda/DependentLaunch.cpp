@@ -94,9 +94,9 @@ void waitForPriorKernels(OpBuilder &b, Location loc) {
         /*asm_dialect=*/nullptr, /*operand_attrs=*/nullptr);
 }
 
-bool waitsForPriorKernels(Operation *kernel) {
+bool waitsForPriorKernels(gpu::GPUFuncOp kernel) {
   return kernel
-      ->walk([](LLVM::InlineAsmOp op) {
+      .walk([](LLVM::InlineAsmOp op) {
         return op.getAsmString() == kWait ? WalkResult::interrupt()
                                           : WalkResult::advance();
       })

@@ -26,9 +26,8 @@ namespace mlir::gemma::cuda {
 /// writes (weights) may be read before it.
 void waitForPriorKernels(OpBuilder &b, Location loc);
 
-/// Whether `kernel` (a gpu.func, or a gpu.launch before outlining) already
-/// has the wait of waitForPriorKernels.
-bool waitsForPriorKernels(Operation *kernel);
+/// Whether `kernel` already has the wait of waitForPriorKernels.
+bool waitsForPriorKernels(gpu::GPUFuncOp kernel);
 
 } // namespace mlir::gemma::cuda
 

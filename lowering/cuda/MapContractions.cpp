@@ -218,10 +218,9 @@ RowSumTerm rowSumTerm(linalg::GenericOp sum) {
 // `fusion`, it reads A's source and rounds it, or normalizes it as the
 // norm would, or stores the epilogue's values rather than C (the fused
 // ops are left to the caller).
-gpu::LaunchOp buildRowKernel(OpBuilder &b, linalg::MatmulOp op,
-                             int64_t warpsPerBlock, int64_t targetWarps,
-                             Value init, bool weightsFirst,
-                             RowKernelFusion fusion) {
+void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
+                    int64_t targetWarps, Value init, bool weightsFirst,
+                    RowKernelFusion fusion) {
   Location loc = op.getLoc();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
@@ -638,7 +637,6 @@ gpu::LaunchOp buildRowKernel(OpBuilder &b, linalg::MatmulOp op,
         gpu::BarrierOp::create(mb, loc);
         scf::YieldOp::create(mb, loc);
       });
-  return launch;
 }
 
 // The tensor-core kernel's tiles: a block of 8 warps per 128 x 128 tile of
@@ -1338,11 +1336,8 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
         scf::YieldOp::create(tb, loc);
       },
       [&](OpBuilder &eb, Location) {
-        gpu::LaunchOp launch = buildRowKernel(
-            eb, op, warpsPerBlock, targetWarps, init, weightsFirst, fusion);
-        // What gemma-cuda-map-reductions needs to run a row-wise chain
-        // after it in its last block.
-        launch->setAttr(kRowsBoundAttr, eb.getI64IntegerAttr(kMmaRows - 1));
+        buildRowKernel(eb, op, warpsPerBlock, targetWarps, init, weightsFirst,
+                       fusion);
         scf::YieldOp::create(eb, loc);
       });
   eraseFused();

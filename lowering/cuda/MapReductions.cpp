@@ -11,7 +11,6 @@
 #include "lowering/LoweringUtils.h"
 #include "lowering/cuda/Accumulators.h"
 #include "lowering/cuda/BufferUses.h"
-#include "lowering/cuda/DependentLaunch.h"
 #include "lowering/cuda/Passes.h"
 #include "lowering/cuda/RowSums.h"
 
@@ -28,16 +27,6 @@ namespace mlir::gemma::cuda {
 namespace {
 
 constexpr int64_t kWarp = 32;
-// The device global counting each tail's finished blocks, a slot a tail.
-constexpr llvm::StringLiteral kTailCountersName = "gemma_tail_counters";
-// A tail walks the rows one after another in one block: it is taken only
-// after kernels whose calls have at most this many (a decode step's one).
-constexpr int64_t kMaxTailRows = 16;
-// A tail's block is a projection's (256 threads), a quarter of a row
-// kernel's: its column loops of up to this many steps are unrolled (a
-// gemma-3-27b row of 5376 is 21), so that a thread's loads of a row are
-// in flight together rather than one round trip each.
-constexpr int64_t kMaxStraightSteps = 32;
 
 // An op a row's block can run after the row sum: all loops parallel, the
 // first the rows (with the columns, when there are two), every output
@@ -210,13 +199,10 @@ public:
   // chain's reductions combine; successive reductions take its halves in
   // turn, so that one's warps may still read their totals while the
   // next's store theirs.
-  // `straight`: the column loops of a static row of a few steps are
-  // unrolled, so that a thread's loads are in flight together.
   KernelBuilder(OpBuilder &k, Location loc, Value row, Value thread,
-                DenseMap<Type, Value> shared, int64_t threads,
-                bool straight = false)
+                DenseMap<Type, Value> shared, int64_t threads)
       : k(k), loc(loc), row(row), thread(thread), shared(std::move(shared)),
-        threads(threads), straight(straight) {}
+        threads(threads) {}
 
   // Thread t folds columns t, t + threads, ... of the row with the op's
   // body from the combiner's identity; the block combines its threads, and
@@ -232,34 +218,19 @@ public:
     if (conflicts(accesses.reads, {}))
       barrier();
     Value identity = identityOf(combiner);
-    Value partialValue;
-    if (std::optional<int64_t> steps = straightSteps(columns)) {
-      partialValue = identity;
-      for (int64_t i = 0; i < *steps; ++i) {
-        auto [column, inside] = straightColumn(columns, i);
-        Value result =
-            inlineBody(k, op, column, partialValue, /*withInits=*/false)[0];
-        partialValue = inside ? arith::SelectOp::create(k, loc, inside, result,
-                                                        partialValue)
-                              : result;
-      }
-    } else {
-      partialValue =
-          scf::ForOp::create(
-              k, loc, thread, columns, cst(threads), ValueRange{identity},
-              [&](OpBuilder &fb, Location, Value column, ValueRange acc) {
-                Value result =
-                    inlineBody(fb, op, column, acc[0], /*withInits=*/false)[0];
-                scf::YieldOp::create(fb, loc, result);
-              })
-              .getResult(0);
-    }
+    auto partial = scf::ForOp::create(
+        k, loc, thread, columns, cst(threads), ValueRange{identity},
+        [&](OpBuilder &fb, Location, Value column, ValueRange acc) {
+          Value result =
+              inlineBody(fb, op, column, acc[0], /*withInits=*/false)[0];
+          scf::YieldOp::create(fb, loc, result);
+        });
     auto combine = [&](OpBuilder &cb, Location, Value x, Value y) {
       IRMapping mapping;
       mapping.map(combiner->getOperands(), ValueRange{x, y});
       return cb.clone(*combiner, mapping)->getResult(0);
     };
-    Value total = blockReduce(partialValue, identity, combine);
+    Value total = blockReduce(partial.getResult(0), identity, combine);
     Access byFirst{{0}, /*firstThread=*/true};
     Value root = rootBuffer(out);
     if (!init) {
@@ -322,29 +293,6 @@ public:
     Accesses accesses = accessesOf(op, /*firstThread=*/false);
     if (conflicts(accesses.reads, accesses.writes))
       barrier();
-    if (std::optional<int64_t> steps = straightSteps(columns)) {
-      // Every column's loads first, then the stores: a thread's columns
-      // are distinct elements, and a buffer the op both reads and writes
-      // is reached at the same element (rowsAreIndependent).
-      SmallVector<std::tuple<Value, Value, SmallVector<Value>>> rows;
-      for (int64_t i = 0; i < *steps; ++i) {
-        auto [column, inside] = straightColumn(columns, i);
-        rows.emplace_back(column, inside,
-                          inlineBody(k, op, column, nullptr, true));
-      }
-      for (auto &[column, inside, results] : rows) {
-        if (!inside) {
-          store(k, op, results, column);
-          continue;
-        }
-        scf::IfOp::create(k, loc, inside, [&](OpBuilder &tb, Location) {
-          store(tb, op, results, column);
-          scf::YieldOp::create(tb, loc);
-        });
-      }
-      note(accesses);
-      return;
-    }
     scf::ForOp::create(
         k, loc, thread, columns, cst(threads), ValueRange{},
         [&](OpBuilder &fb, Location, Value column, ValueRange) {
@@ -356,30 +304,6 @@ public:
 
 private:
   Value cst(int64_t v) { return arith::ConstantIndexOp::create(k, loc, v); }
-
-  // With `straight`, the column loops of at most kMaxStraightSteps steps of
-  // a static row are unrolled: how many steps that is.
-  std::optional<int64_t> straightSteps(Value columns) const {
-    std::optional<int64_t> size = getConstantIntValue(columns);
-    if (!straight || !size)
-      return std::nullopt;
-    int64_t steps = (*size + threads - 1) / threads;
-    return steps <= kMaxStraightSteps ? std::optional<int64_t>(steps)
-                                      : std::nullopt;
-  }
-
-  // Step i of an unrolled column loop: the column the thread reads (the
-  // last one past the row's end) and whether it is inside (null: always).
-  std::pair<Value, Value> straightColumn(Value columns, int64_t i) {
-    int64_t size = *getConstantIntValue(columns);
-    Value column = arith::AddIOp::create(k, loc, thread, cst(i * threads));
-    if ((i + 1) * threads <= size)
-      return {column, nullptr};
-    Value inside = arith::CmpIOp::create(k, loc, arith::CmpIPredicate::ult,
-                                         column, cst(size));
-    return {arith::SelectOp::create(k, loc, inside, column, cst(size - 1)),
-            inside};
-  }
 
   void barrier() {
     gpu::BarrierOp::create(k, loc);
@@ -578,7 +502,6 @@ private:
   Value row, thread;
   DenseMap<Type, Value> shared;
   int64_t threads;
-  bool straight;
   // The reductions so far, by element type: which half of its workgroup
   // buffer the next one takes.
   DenseMap<Type, int64_t> reductions;
@@ -589,62 +512,6 @@ private:
   // root buffer.
   DenseMap<Value, SmallVector<Access>> written, read;
 };
-
-// The loops' sizes of `chain`, computed at `b` (on the host): the rows,
-// and each member's columns (null for a member of one loop).
-std::pair<Value, SmallVector<Value>>
-loopSizes(ArrayRef<linalg::GenericOp> chain, OpBuilder &b, Location loc) {
-  Value rows;
-  SmallVector<Value> columns;
-  for (linalg::GenericOp op : chain) {
-    SmallVector<Range> ranges =
-        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-    if (!rows)
-      rows = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
-    columns.push_back(ranges.size() > 1 ? getValueOrCreateConstantIndexOp(
-                                              b, loc, ranges[1].size)
-                                        : Value());
-  }
-  return {rows, columns};
-}
-
-// A workgroup buffer [2][warps] for the warps' totals of each element type
-// the chain's reductions combine.
-SmallVector<Type> workgroupTypes(ArrayRef<linalg::GenericOp> chain,
-                                 int64_t threads) {
-  SmallVector<Type> types;
-  for (linalg::GenericOp op : chain)
-    if (rowReductionCombiner(op)) {
-      auto type = MemRefType::get(
-          {2, threads / kWarp}, getElementTypeOrSelf(op.getDpsInits()[0]),
-          AffineMap(),
-          gpu::AddressSpaceAttr::get(
-              op.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
-      if (!llvm::is_contained(types, type))
-        types.push_back(type);
-    }
-  return types;
-}
-
-// The chain's members for one row, in order. A barrier goes only where a
-// thread reads or overwrites what another one accessed since the last: a
-// row's values are in registers, and the columns of a row are the same
-// thread's in every op.
-void buildRow(KernelBuilder &kernel, ArrayRef<linalg::GenericOp> chain,
-              ArrayRef<Value> columns,
-              const DenseMap<Operation *, Value> &inits) {
-  for (auto [i, op] : llvm::enumerate(chain)) {
-    if (Operation *combiner = rowReductionCombiner(op))
-      kernel.rowReduce(op, combiner, columns[i], inits.lookup(op));
-    else
-      kernel.rowWise(op, columns[i]);
-  }
-}
-
-void eraseChain(ArrayRef<linalg::GenericOp> chain) {
-  for (linalg::GenericOp op : llvm::reverse(chain))
-    op.erase();
-}
 
 // One kernel for `chain` (a row sum and what follows it), launched where
 // its last op was, a block per row; `inits` holds where each row sum
@@ -657,233 +524,57 @@ void map(ArrayRef<linalg::GenericOp> chain,
   auto cst = [&](OpBuilder &at, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(at, loc, v);
   };
-  auto [rows, columns] = loopSizes(chain, b, loc);
+  // The loops' sizes, on the host before the launch.
+  Value rows;
+  SmallVector<Value> columns;
+  for (linalg::GenericOp op : chain) {
+    SmallVector<Range> ranges =
+        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+    if (!rows)
+      rows = getValueOrCreateConstantIndexOp(b, loc, ranges[0].size);
+    columns.push_back(ranges.size() > 1 ? getValueOrCreateConstantIndexOp(
+                                              b, loc, ranges[1].size)
+                                        : Value());
+  }
+  // A workgroup buffer for the warps' totals of each type combined.
+  SmallVector<Type> sharedTypes;
+  for (linalg::GenericOp op : chain)
+    if (rowReductionCombiner(op)) {
+      auto type = MemRefType::get(
+          {2, threads / kWarp}, getElementTypeOrSelf(op.getDpsInits()[0]),
+          AffineMap(),
+          gpu::AddressSpaceAttr::get(
+              b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
+      if (!llvm::is_contained(sharedTypes, type))
+        sharedTypes.push_back(type);
+    }
   Value nonEmpty =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows, cst(b, 0));
   auto guard = scf::IfOp::create(b, loc, nonEmpty, /*withElse=*/false);
   OpBuilder g = guard.getThenBodyBuilder();
   Value one = cst(g, 1);
-  auto launch = gpu::LaunchOp::create(
-      g, loc, rows, one, one, cst(g, threads), one, one,
-      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-      ValueRange{}, workgroupTypes(chain, threads));
+  auto launch = gpu::LaunchOp::create(g, loc, rows, one, one, cst(g, threads),
+                                      one, one, /*dynamicSharedMemorySize=*/
+                                      nullptr, /*asyncTokenType=*/nullptr,
+                                      ValueRange{}, sharedTypes);
   OpBuilder k = OpBuilder::atBlockEnd(&launch.getBody().front());
   DenseMap<Type, Value> shared;
   for (BlockArgument buffer : launch.getWorkgroupAttributions())
     shared[cast<MemRefType>(buffer.getType()).getElementType()] = buffer;
   KernelBuilder kernel(k, loc, launch.getBlockIds().x, launch.getThreadIds().x,
                        std::move(shared), threads);
-  buildRow(kernel, chain, columns, inits);
+  // A barrier goes only where a thread reads or overwrites what another
+  // one accessed since the last: a row's values are in registers, and the
+  // columns of a row are the same thread's in every op.
+  for (auto [i, op] : llvm::enumerate(chain)) {
+    if (Operation *combiner = rowReductionCombiner(op))
+      kernel.rowReduce(op, combiner, columns[i], inits.lookup(op));
+    else
+      kernel.rowWise(op, columns[i]);
+  }
   gpu::TerminatorOp::create(k, loc);
-  eraseChain(chain);
-}
-
-// A kernel `chain` can run at the end of: the gpu.launch just before it
-// (nothing between but allocations and ops without memory effects), or at
-// the end of one branch of an scf.if without results just before, that
-// carries kRowsBoundAttr of at most kMaxTailRows, a static block of whole
-// warps along x, and writes a buffer whose rows are the chain's, short
-// enough that the chain's column loops are unrolled. `branch` is that scf.if
-// (null when the launch is the op before the chain).
-struct TailHost {
-  gpu::LaunchOp launch;
-  scf::IfOp branch;
-};
-
-bool isQuiet(Operation *op) {
-  return isa<memref::AllocOp>(op) ||
-         (op->getNumRegions() == 0 && isMemoryEffectFree(op));
-}
-
-// The last op of `block` before its terminator that is not quiet.
-Operation *lastLoud(Block &block) {
-  for (Operation &op : llvm::reverse(block.without_terminator()))
-    if (!isQuiet(&op))
-      return &op;
-  return nullptr;
-}
-
-bool takesTail(gpu::LaunchOp launch) {
-  auto bound = launch->getAttrOfType<IntegerAttr>(kRowsBoundAttr);
-  std::optional<int64_t> x = getConstantIntValue(launch.getBlockSizeX());
-  return bound && bound.getInt() <= kMaxTailRows && x && *x % kWarp == 0 &&
-         isConstantIntValue(launch.getBlockSizeY(), 1) &&
-         isConstantIntValue(launch.getBlockSizeZ(), 1) &&
-         !launch.getAsyncToken();
-}
-
-// Whether `launch` bounds `rows`: the bound is on the rows of what it
-// writes, so one of the buffers it stores to (outside workgroup memory)
-// has them as its first dimension.
-bool boundsRows(gpu::LaunchOp launch, const Extent &rows) {
-  return launch
-      .walk([&](Operation *op) {
-        Value buffer;
-        if (auto store = dyn_cast<memref::StoreOp>(op))
-          buffer = store.getMemRef();
-        else if (auto store = dyn_cast<vector::StoreOp>(op))
-          buffer = store.getBase();
-        auto type = buffer ? dyn_cast<MemRefType>(buffer.getType()) : nullptr;
-        if (type && type.getRank() > 0 &&
-            !gpu::GPUDialect::hasWorkgroupMemoryAddressSpace(type) &&
-            extentOf(buffer, 0) == rows)
-          return WalkResult::interrupt();
-        return WalkResult::advance();
-      })
-      .wasInterrupted();
-}
-
-// Whether each of `chain`'s members has at most kMaxStraightSteps steps of
-// `threads` columns, static: a tail's loops are unrolled (a row of the
-// logits, 262 208 columns in a block of 256 threads, is not a tail's).
-bool shortRows(ArrayRef<linalg::GenericOp> chain, int64_t threads) {
-  return llvm::all_of(chain, [&](linalg::GenericOp op) {
-    SmallVector<int64_t> sizes = op.getStaticLoopRanges();
-    return sizes.size() < 2 || (!ShapedType::isDynamic(sizes[1]) &&
-                                sizes[1] <= kMaxStraightSteps * threads);
-  });
-}
-
-std::optional<TailHost> tailHost(ArrayRef<linalg::GenericOp> chain) {
-  linalg::GenericOp first = chain.front();
-  std::optional<Extent> rows = rowExtent(first);
-  if (!rows)
-    return std::nullopt;
-  auto takes = [&](gpu::LaunchOp launch) {
-    return launch && takesTail(launch) && boundsRows(launch, *rows) &&
-           shortRows(chain, *getConstantIntValue(launch.getBlockSizeX()));
-  };
-  Operation *before = first->getPrevNode();
-  while (before && isQuiet(before))
-    before = before->getPrevNode();
-  if (auto launch = dyn_cast_or_null<gpu::LaunchOp>(before); takes(launch))
-    return TailHost{launch, nullptr};
-  auto branch = dyn_cast_or_null<scf::IfOp>(before);
-  if (!branch || branch.getNumResults() != 0 || !branch.elseBlock())
-    return std::nullopt;
-  for (Block *block : {branch.thenBlock(), branch.elseBlock()})
-    if (auto launch = dyn_cast_or_null<gpu::LaunchOp>(lastLoud(*block));
-        takes(launch))
-      return TailHost{launch, branch};
-  return std::nullopt;
-}
-
-// Runs `chain` at the end of `host.launch`, in the block that finishes
-// last: every block meets, thread 0 makes the block's stores visible to
-// the GPU (a release fence, cumulative over what the barrier ordered
-// before it, as CUTLASS's semaphore release is) and counts the block done
-// in `counters[slot]`, and the block that counted last resets the counter,
-// fences again (acquire) and runs the chain's rows one after another with
-// the launch's threads. The other branch of `host.branch` gets a kernel
-// of its own for the chain. A kernel launched after, or the next call of
-// this one, starts counting only after this one finished (stream order;
-// programmatic dependent launch waits for it too).
-void mapAsTail(ArrayRef<linalg::GenericOp> chain,
-               DenseMap<Operation *, Value> &inits, TailHost host,
-               std::pair<StringAttr, MemRefType> counters, int64_t slot,
-               int64_t kernelThreads) {
-  linalg::GenericOp first = chain.front(), last = chain.back();
-  Location loc = first.getLoc();
-  gpu::LaunchOp launch = host.launch;
-  // What the chain reads and the sizes it needs, before the kernel.
-  Operation *anchor =
-      host.branch ? host.branch.getOperation() : launch.getOperation();
-  for (Operation *op = anchor->getNextNode(), *next = nullptr;
-       op != last.getOperation(); op = next) {
-    next = op->getNextNode();
-    if (!llvm::is_contained(chain, op))
-      op->moveBefore(anchor);
-  }
-  if (host.branch) {
-    Block *other = launch->getBlock() == host.branch.thenBlock()
-                       ? host.branch.elseBlock()
-                       : host.branch.thenBlock();
-    OpBuilder ob(other->getTerminator());
-    SmallVector<linalg::GenericOp> copies;
-    for (linalg::GenericOp op : chain) {
-      copies.push_back(cast<linalg::GenericOp>(ob.clone(*op)));
-      if (Value init = inits.lookup(op))
-        inits[copies.back()] = init;
-    }
-    map(copies, inits, kernelThreads);
-  }
-  const int64_t threads = *getConstantIntValue(launch.getBlockSizeX());
-  OpBuilder h(launch);
-  auto [rows, columns] = loopSizes(chain, h, loc);
-
-  Block &body = launch.getBody().front();
-  OpBuilder k(body.getTerminator());
-  MLIRContext *ctx = k.getContext();
-  auto workgroup = gpu::AddressSpaceAttr::get(
-      ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
-  DenseMap<Type, Value> shared;
-  for (Type type : workgroupTypes(chain, threads))
-    shared[cast<MemRefType>(type).getElementType()] =
-        launch.addWorkgroupAttribution(type, loc);
-  auto i32 = k.getI32Type();
-  Value isLastFlag = launch.addWorkgroupAttribution(
-      MemRefType::get({1}, i32, AffineMap(), workgroup), loc);
-  auto idx = [&](OpBuilder &at, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(at, loc, v);
-  };
-  auto i32Constant = [&](OpBuilder &at, int32_t v) -> Value {
-    return arith::ConstantOp::create(at, loc, at.getI32IntegerAttr(v));
-  };
-  // The chain reads what the kernels before wrote: under programmatic
-  // dependent launch every thread waits for them, as the kernel's own
-  // wait may be in a branch some threads skip.
-  if (waitsForPriorKernels(launch))
-    waitForPriorKernels(k, loc);
-  gpu::BarrierOp::create(k, loc);
-  Value thread = launch.getThreadIds().x;
-  Value firstThread = arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq,
-                                            thread, idx(k, 0));
-  Value counterArray = memref::GetGlobalOp::create(k, loc, counters.second,
-                                                   counters.first.getValue());
-  Value counter = idx(k, slot);
-  scf::IfOp::create(k, loc, firstThread, [&](OpBuilder &tb, Location) {
-    LLVM::FenceOp::create(tb, loc, LLVM::AtomicOrdering::release, "device");
-    Value before = memref::AtomicRMWOp::create(
-        tb, loc, arith::AtomicRMWKind::addi, i32Constant(tb, 1), counterArray,
-        ValueRange{counter});
-    gpu::KernelDim3 grid = launch.getGridSize();
-    Value blocks = arith::MulIOp::create(
-        tb, loc, arith::MulIOp::create(tb, loc, grid.x, grid.y), grid.z);
-    Value lastCount = arith::IndexCastOp::create(
-        tb, loc, i32, arith::SubIOp::create(tb, loc, blocks, idx(tb, 1)));
-    Value last = arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq,
-                                       before, lastCount);
-    memref::StoreOp::create(tb, loc, arith::ExtUIOp::create(tb, loc, i32, last),
-                            isLastFlag, ValueRange{idx(tb, 0)});
-    scf::YieldOp::create(tb, loc);
-  });
-  gpu::BarrierOp::create(k, loc);
-  Value isLast = arith::CmpIOp::create(
-      k, loc, arith::CmpIPredicate::ne,
-      memref::LoadOp::create(k, loc, isLastFlag, ValueRange{idx(k, 0)}),
-      i32Constant(k, 0));
-  scf::IfOp::create(k, loc, isLast, [&](OpBuilder &lb, Location) {
-    scf::IfOp::create(lb, loc, firstThread, [&](OpBuilder &tb, Location) {
-      memref::StoreOp::create(tb, loc, i32Constant(tb, 0), counterArray,
-                              ValueRange{counter});
-      scf::YieldOp::create(tb, loc);
-    });
-    LLVM::FenceOp::create(lb, loc, LLVM::AtomicOrdering::acquire, "device");
-    scf::ForOp::create(lb, loc, idx(lb, 0), rows, idx(lb, 1), ValueRange{},
-                       [&](OpBuilder &rb, Location, Value row, ValueRange) {
-                         KernelBuilder kernel(rb, loc, row, thread, shared,
-                                              threads,
-                                              /*straight=*/true);
-                         buildRow(kernel, chain, columns, inits);
-                         // The next row's reductions reuse the workgroup
-                         // buffers.
-                         gpu::BarrierOp::create(rb, loc);
-                         scf::YieldOp::create(rb, loc);
-                       });
-    scf::YieldOp::create(lb, loc);
-  });
-  launch->removeAttr(kRowsBoundAttr);
-  eraseChain(chain);
+  for (linalg::GenericOp op : llvm::reverse(chain))
+    op.erase();
 }
 
 struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
@@ -913,40 +604,8 @@ struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
         taken.insert(member);
       chains.push_back(std::move(chain));
     });
-    // The chains a kernel before them can end with, each with its slot of
-    // the counters.
-    SmallVector<std::optional<TailHost>> hosts;
-    int64_t tails = 0;
-    for (ArrayRef<linalg::GenericOp> chain : chains) {
-      hosts.push_back(tailChains ? tailHost(chain) : std::nullopt);
-      tails += hosts.back().has_value();
-    }
-    auto countersType = MemRefType::get({std::max<int64_t>(tails, 1)},
-                                        IntegerType::get(&getContext(), 32));
-    StringAttr counters = tails > 0 ? declareCounters(countersType) : nullptr;
-    int64_t slot = 0;
-    for (auto [chain, host] : llvm::zip(chains, hosts)) {
-      if (!host) {
-        map(chain, inits, threadsPerBlock);
-        continue;
-      }
-      mapAsTail(chain, inits, *host, {counters, countersType}, slot++,
-                threadsPerBlock);
-    }
-  }
-
-  // The tails' counters, zero at load: a device global of a slot a tail,
-  // renamed when the name is taken.
-  StringAttr declareCounters(MemRefType type) {
-    ModuleOp module = getOperation();
-    OpBuilder b(module.getContext());
-    auto global = memref::GlobalOp::create(
-        b, module.getLoc(), kTailCountersName, b.getStringAttr("private"), type,
-        DenseElementsAttr::get(
-            RankedTensorType::get(type.getShape(), type.getElementType()),
-            ArrayRef<Attribute>{b.getI32IntegerAttr(0)}),
-        /*constant=*/false, /*alignment=*/IntegerAttr());
-    return SymbolTable(module).insert(global, module.getBody()->begin());
+    for (ArrayRef<linalg::GenericOp> chain : chains)
+      map(chain, inits, threadsPerBlock);
   }
 };
 

@@ -34,12 +34,6 @@ constexpr llvm::StringLiteral kKernelModuleName = "gemma_kernels";
 /// keys on the same number, the arch of the image it loads.
 constexpr int kDependentLaunchArchitecture = 90;
 
-/// A gpu.launch's discardable attribute (i64): the calls that reach it have
-/// at most this many rows (gemma-cuda-map-contractions' warp-per-row kernel
-/// in the branch of fewer than 16). gemma-cuda-map-reductions runs a row
-/// chain after such a kernel in its last block, a row at a time.
-constexpr llvm::StringLiteral kRowsBoundAttr = "gemma.rows_bound";
-
 } // namespace mlir::gemma::cuda
 
 #endif // GEMMA_LOWERING_CUDA_PASSES_H

@@ -91,10 +91,8 @@ def MapContractions
     (K % 32 != 0) copies zeros. When the tiles make fewer than
     `target-blocks` blocks, K is split over the grid's third dimension
     (each split at least 256 columns): the splits store partial tiles and
-    a second kernel adds them, in order, into C. The warp-per-row kernel
-    of that branch carries `gemma.rows_bound = 15`, so that
-    `gemma-cuda-map-reductions` may finish it with the row chain after it.
-    Other contractions are left to `gemma-cuda-form-kernels`.
+    a second kernel adds them, in order, into C. Other contractions are
+    left to `gemma-cuda-form-kernels`.
 
     The warp-per-row kernel takes over its elementwise neighbours, which
     were kernels of their own in every decode step (the prefill branch runs
@@ -182,7 +180,7 @@ def MapContractions
 }
 
 def MapReductions
-    : Pass<"gemma-cuda-map-reductions", "::mlir::ModuleOp"> {
+    : Pass<"gemma-cuda-map-reductions", "::mlir::func::FuncOp"> {
   let summary = "row sums, and the row-wise ops that consume them, as kernels of one block per row";
   let description = [{
     A bufferized `linalg.generic` over (row, column) that sums f(inputs)
@@ -230,22 +228,6 @@ def MapReductions
     between the blocks of every kernel this target forms; the barriers
     depend on it too. The kernel launches where the last member was.
 
-    With `tail-chains`, a chain right after a kernel that carries
-    `gemma.rows_bound` of at most 16 (the warp-per-row projection in the
-    branch of fewer than 16 rows: a decode step's o_proj and down_proj),
-    itself or at the end of one branch of the `scf.if` just before, and
-    writing a buffer whose first dimension is the chain's rows (not, say,
-    argmax's slices of the logits after the LM head), runs in that
-    kernel's last block instead of a kernel of its own: every
-    thread fences its stores (release, GPU scope), the block meets, thread
-    0 counts the block done in its slot of the `gemma_tail_counters`
-    global, and the block that counts last resets the slot, fences
-    (acquire) and runs the chain a row at a time with the kernel's own
-    threads. The other branch (a prefill's) keeps the chain as a kernel.
-    A decode layer of gemma-3-1b is then 6 kernels: the post-attention
-    norm, residual and pre-feedforward norm finish o_proj, the
-    post-feedforward norm and residual finish down_proj.
-
     Before:
     ```mlir
     linalg.fill ins(%zero : f32) outs(%sum : memref<?xf32>)
@@ -286,14 +268,10 @@ def MapReductions
     Option<"fuseConsumers", "fuse-consumers", "bool", "true",
            "run the row-wise ops that follow a row sum and read it in the "
            "same kernel">,
-    Option<"tailChains", "tail-chains", "bool", "true",
-           "run a chain after a kernel that bounds its rows "
-           "(gemma.rows_bound) in that kernel's last block">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
-    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
   ];
 }
 

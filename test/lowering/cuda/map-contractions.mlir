@@ -357,8 +357,7 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 // against bank conflicts) while the warps multiply the other stage's: an
 // ldmatrix x4 per 16 rows of A and per 16 rows of W, 16 mma.sync m16n8k16
 // a depth of 16. K = 64 is two steps: the first copied before the loop,
-// the second inside it (unrolled here), the last multiplied after it. The
-// warp-per-row kernel says that its calls have at most 15 rows.
+// the second inside it (unrolled here), the last multiplied after it.
 // TC-LABEL: func.func @prefill_tiles(
 // TC: %[[M:.*]] = memref.dim %{{.*}}, %c0 : memref<?x64xbf16>
 // TC: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16 : index
@@ -392,7 +391,6 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 // TC: gpu.launch
 // TC: vector.fma
 // TC-NOT: nvvm.mma.sync
-// TC: } {gemma.rows_bound = 15 : i64}
 // TC: return
 func.func @prefill_tiles(%a: memref<?x64xbf16>, %w: memref<40x64xbf16>, %c: memref<?x40xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]

@@ -5,7 +5,6 @@
 // A row's block is whole warps (the warps' sums are combined through
 // shuffles over 32 lanes), at most 1024 threads.
 // expected-error @below {{threads-per-block must be a multiple of 32 in [32, 1024]}}
-module {
 func.func @sum_of_squares(%x: memref<?x64xf32>, %sum: memref<?xf32>) {
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>],
                   iterator_types = ["parallel", "reduction"]}
@@ -17,5 +16,3 @@ func.func @sum_of_squares(%x: memref<?x64xf32>, %sum: memref<?xf32>) {
   }
   return
 }
-}
-
