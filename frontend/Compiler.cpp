@@ -409,7 +409,8 @@ void compileModel(const CompileOptions &options) {
   DType kvDtype = options.kvDtype.value_or(checkpoint.dtype());
   int64_t maxContext =
       options.maxContext.value_or(config.text.maxPositionEmbeddings);
-  int64_t chunk = options.prefillChunk.value_or(kDefaultPrefillChunk);
+  int64_t chunk = options.prefillChunk.value_or(
+      target->defaultPrefillChunk().value_or(kDefaultPrefillChunk));
   if (chunk < 1)
     throw UsageError("--prefill-chunk must be >= 1, got " +
                      std::to_string(chunk));

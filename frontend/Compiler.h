@@ -33,8 +33,9 @@ struct CompileOptions {
   /// when unset.
   std::optional<int64_t> maxContext;
   /// The most tokens one call of the executable's entry points takes (the
-  /// runtime cuts longer runs); kDefaultPrefillChunk when unset, at most
-  /// the context. Local rings hold a window and this many.
+  /// runtime cuts longer runs); the target's default when unset (cpu 512,
+  /// cuda 4096), at most the context. Local rings hold a window and this
+  /// many.
   std::optional<int64_t> prefillChunk;
   /// The KV-cache dtype; the stored weights' dtype when unset.
   std::optional<DType> kvDtype;

@@ -25,6 +25,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,14 @@ public:
   /// Registers the target's own passes with MLIR's pass registry, so that
   /// gemma-opt runs them by name.
   virtual void registerPasses() const {}
+
+  /// The most tokens one call of the entry points takes when `gemmac
+  /// compile --prefill-chunk` is unset; nullopt: the frontend's default
+  /// (512). A GPU wants a long prompt in one call: its tensor-core tiles
+  /// need thousands of rows to fill the device (docs/cuda.md).
+  virtual std::optional<int64_t> defaultPrefillChunk() const {
+    return std::nullopt;
+  }
 
   /// What the target-independent conversions to linalg and loops may use
   /// on this target (e.g. the CPU's bf16 dot-product instruction in

@@ -60,6 +60,10 @@ using namespace mlir;
 namespace gemma {
 namespace {
 
+// Threads of a row kernel's block when a call has many rows (a prefill):
+// 128 and 256 gave the same 1B prefill (94K tok/s against 88K with 1024).
+constexpr int64_t kManyRowsThreads = 256;
+
 class CudaTarget final : public Target {
 public:
   explicit CudaTarget(const TargetOptions &options)
@@ -100,6 +104,13 @@ public:
     mlir::gemma::cuda::registerGemmaCudaPasses();
   }
 
+  // A 4096-token prompt in one call, as PyTorch runs it: in calls of 512
+  // its projections' tiles were ~1.6 waves of the H200's 132 SMs (gate_up)
+  // or few enough for split-K, and a 1B prefill ran at 58K tok/s against
+  // 88K in one call (benchmarks/RESULTS.md). The local rings grow by the
+  // chunk: 3.5K slots more a layer.
+  std::optional<int64_t> defaultPrefillChunk() const override { return 4096; }
+
   // Attention over the cache as kernels of a warp per query head and 16
   // keys, two steps of keys each (at 64 keys, four steps of four, a
   // gemma-3-1b decode step's 512-key window took 19 us on 32 warps), or of
@@ -129,8 +140,12 @@ public:
     pm.addPass(cuda::createMapContractions(contractions));
     // A decode step's norms are one row each: a block of 1024 threads
     // takes a row of up to 1024 elements in one load a thread per phase.
+    // A prefill's thousands of rows in such blocks ran two rows a
+    // multiprocessor at a time, latency-bound (a 1B post-attention norm
+    // kernel at 4096 rows: 119 us for ~0.1 GB of traffic).
     cuda::MapReductionsOptions reductions;
     reductions.threadsPerBlock = 1024;
+    reductions.manyRowsThreadsPerBlock = kManyRowsThreads;
     pm.addNestedPass<func::FuncOp>(cuda::createMapReductions(reductions));
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     pm.addNestedPass<func::FuncOp>(cuda::createFormKernels());

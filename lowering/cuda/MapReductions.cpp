@@ -27,6 +27,10 @@ namespace mlir::gemma::cuda {
 namespace {
 
 constexpr int64_t kWarp = 32;
+// Rows from which a call takes the many-rows form of a kernel: a decode
+// step's one row wants every thread of a big block on it, a prefill's
+// thousands want blocks small enough that many rows are in flight.
+constexpr int64_t kFewRows = 16;
 
 // An op a row's block can run after the row sum: all loops parallel, the
 // first the rows (with the columns, when there are two), every output
@@ -513,11 +517,54 @@ private:
   DenseMap<Value, SmallVector<Access>> written, read;
 };
 
+// The launch of `chain`'s kernel at `g`, a block of `threads` a row.
+void buildLaunch(OpBuilder &g, ArrayRef<linalg::GenericOp> chain,
+                 const DenseMap<Operation *, Value> &inits, Value rows,
+                 ArrayRef<Value> columns, int64_t threads) {
+  Location loc = chain.front()->getLoc();
+  // A workgroup buffer for the warps' totals of each type combined.
+  SmallVector<Type> sharedTypes;
+  for (linalg::GenericOp op : chain)
+    if (rowReductionCombiner(op)) {
+      auto type = MemRefType::get(
+          {2, threads / kWarp}, getElementTypeOrSelf(op.getDpsInits()[0]),
+          AffineMap(),
+          gpu::AddressSpaceAttr::get(
+              g.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
+      if (!llvm::is_contained(sharedTypes, type))
+        sharedTypes.push_back(type);
+    }
+  Value one = arith::ConstantIndexOp::create(g, loc, 1);
+  auto launch = gpu::LaunchOp::create(
+      g, loc, rows, one, one, arith::ConstantIndexOp::create(g, loc, threads),
+      one, one, /*dynamicSharedMemorySize=*/nullptr,
+      /*asyncTokenType=*/nullptr, ValueRange{}, sharedTypes);
+  OpBuilder k = OpBuilder::atBlockEnd(&launch.getBody().front());
+  DenseMap<Type, Value> shared;
+  for (BlockArgument buffer : launch.getWorkgroupAttributions())
+    shared[cast<MemRefType>(buffer.getType()).getElementType()] = buffer;
+  KernelBuilder kernel(k, loc, launch.getBlockIds().x, launch.getThreadIds().x,
+                       std::move(shared), threads);
+  // A barrier goes only where a thread reads or overwrites what another
+  // one accessed since the last: a row's values are in registers, and the
+  // columns of a row are the same thread's in every op.
+  for (auto [i, op] : llvm::enumerate(chain)) {
+    if (Operation *combiner = rowReductionCombiner(op))
+      kernel.rowReduce(op, combiner, columns[i], inits.lookup(op));
+    else
+      kernel.rowWise(op, columns[i]);
+  }
+  gpu::TerminatorOp::create(k, loc);
+}
+
 // One kernel for `chain` (a row sum and what follows it), launched where
 // its last op was, a block per row; `inits` holds where each row sum
-// starts (null: from what its output holds).
+// starts (null: from what its output holds). With `manyRowsThreads` set,
+// a call of kFewRows rows or more launches a second form of the kernel,
+// with blocks of that many threads.
 void map(ArrayRef<linalg::GenericOp> chain,
-         const DenseMap<Operation *, Value> &inits, int64_t threads) {
+         const DenseMap<Operation *, Value> &inits, int64_t threads,
+         int64_t manyRowsThreads) {
   linalg::GenericOp sum = chain.front();
   OpBuilder b(chain.back());
   Location loc = sum.getLoc();
@@ -536,43 +583,21 @@ void map(ArrayRef<linalg::GenericOp> chain,
                                               b, loc, ranges[1].size)
                                         : Value());
   }
-  // A workgroup buffer for the warps' totals of each type combined.
-  SmallVector<Type> sharedTypes;
-  for (linalg::GenericOp op : chain)
-    if (rowReductionCombiner(op)) {
-      auto type = MemRefType::get(
-          {2, threads / kWarp}, getElementTypeOrSelf(op.getDpsInits()[0]),
-          AffineMap(),
-          gpu::AddressSpaceAttr::get(
-              b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
-      if (!llvm::is_contained(sharedTypes, type))
-        sharedTypes.push_back(type);
-    }
   Value nonEmpty =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows, cst(b, 0));
   auto guard = scf::IfOp::create(b, loc, nonEmpty, /*withElse=*/false);
   OpBuilder g = guard.getThenBodyBuilder();
-  Value one = cst(g, 1);
-  auto launch = gpu::LaunchOp::create(g, loc, rows, one, one, cst(g, threads),
-                                      one, one, /*dynamicSharedMemorySize=*/
-                                      nullptr, /*asyncTokenType=*/nullptr,
-                                      ValueRange{}, sharedTypes);
-  OpBuilder k = OpBuilder::atBlockEnd(&launch.getBody().front());
-  DenseMap<Type, Value> shared;
-  for (BlockArgument buffer : launch.getWorkgroupAttributions())
-    shared[cast<MemRefType>(buffer.getType()).getElementType()] = buffer;
-  KernelBuilder kernel(k, loc, launch.getBlockIds().x, launch.getThreadIds().x,
-                       std::move(shared), threads);
-  // A barrier goes only where a thread reads or overwrites what another
-  // one accessed since the last: a row's values are in registers, and the
-  // columns of a row are the same thread's in every op.
-  for (auto [i, op] : llvm::enumerate(chain)) {
-    if (Operation *combiner = rowReductionCombiner(op))
-      kernel.rowReduce(op, combiner, columns[i], inits.lookup(op));
-    else
-      kernel.rowWise(op, columns[i]);
+  if (manyRowsThreads == 0 || manyRowsThreads == threads) {
+    buildLaunch(g, chain, inits, rows, columns, threads);
+  } else {
+    Value few = arith::CmpIOp::create(g, loc, arith::CmpIPredicate::ult, rows,
+                                      cst(g, kFewRows));
+    auto forms = scf::IfOp::create(g, loc, few, /*withElse=*/true);
+    OpBuilder then = forms.getThenBodyBuilder();
+    buildLaunch(then, chain, inits, rows, columns, threads);
+    OpBuilder otherwise = forms.getElseBodyBuilder();
+    buildLaunch(otherwise, chain, inits, rows, columns, manyRowsThreads);
   }
-  gpu::TerminatorOp::create(k, loc);
   for (linalg::GenericOp op : llvm::reverse(chain))
     op.erase();
 }
@@ -580,11 +605,17 @@ void map(ArrayRef<linalg::GenericOp> chain,
 struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
   using MapReductionsBase::MapReductionsBase;
   void runOnOperation() override {
-    if (threadsPerBlock < kWarp || threadsPerBlock > 1024 ||
-        threadsPerBlock % kWarp != 0) {
-      getOperation().emitError(
-          "threads-per-block must be a multiple of 32 in [32, 1024]");
-      return signalPassFailure();
+    for (auto [threads, option] :
+         {std::pair{int64_t(threadsPerBlock), "threads-per-block"},
+          std::pair{int64_t(manyRowsThreadsPerBlock),
+                    "many-rows-threads-per-block"}}) {
+      if (threads == 0 && option != StringRef("threads-per-block"))
+        continue;
+      if (threads < kWarp || threads > 1024 || threads % kWarp != 0) {
+        getOperation().emitError()
+            << option << " must be a multiple of 32 in [32, 1024]";
+        return signalPassFailure();
+      }
     }
     // Where each sum starts, first: the fills and copies that set the
     // sums' outputs go, and with them what would end a chain.
@@ -605,7 +636,7 @@ struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
       chains.push_back(std::move(chain));
     });
     for (ArrayRef<linalg::GenericOp> chain : chains)
-      map(chain, inits, threadsPerBlock);
+      map(chain, inits, threadsPerBlock, manyRowsThreadsPerBlock);
   }
 };
 

@@ -195,7 +195,11 @@ def MapReductions
     value a fill set out to just before (the fill goes, Accumulators.h) or
     adds it into out[row].
     One thread per row (what `gemma-cuda-form-kernels` would make of it)
-    reads a decode step's single row serially. Row reductions by
+    reads a decode step's single row serially. With
+    `many-rows-threads-per-block`, the kernel has a second form with blocks
+    of that many threads, which a call of 16 rows or more launches instead
+    (`scf.if` on the rows, on the host): a prefill's thousands of rows want
+    small blocks, many rows in flight on each multiprocessor. Row reductions by
     `arith.maxnumf` (f32) and `arith.minsi` (i32), argmax's two, are
     mapped the same way: the threads fold from the combiner's identity
     (-inf, the largest i32), the warps and the block combine with the
@@ -265,6 +269,11 @@ def MapReductions
   let options = [
     Option<"threadsPerBlock", "threads-per-block", "int64_t", "256",
            "threads of the block that sums a row">,
+    Option<"manyRowsThreadsPerBlock", "many-rows-threads-per-block",
+           "int64_t", "0",
+           "threads of the block that sums a row when a call has 16 rows or "
+           "more (a second form of the kernel, picked at run time); 0: "
+           "threads-per-block">,
     Option<"fuseConsumers", "fuse-consumers", "bool", "true",
            "run the row-wise ops that follow a row sum and read it in the "
            "same kernel">,

@@ -1,6 +1,7 @@
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions --canonicalize | FileCheck %s
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="fuse-consumers=false" --canonicalize | FileCheck %s --check-prefix=NOFUSE
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="threads-per-block=128" --canonicalize | FileCheck %s --check-prefix=T128
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-reductions="threads-per-block=1024 many-rows-threads-per-block=256" --canonicalize | FileCheck %s --check-prefix=MANY
 
 // RMSNorm's sum of squares over a row of 64: one block of 256 threads per
 // row, launched only when there are rows, with 2 x 8 floats of workgroup
@@ -361,6 +362,25 @@ func.func @argmax(%x: memref<?x64xf32>) -> memref<?xi32> {
 // NOFUSE: gpu.terminator
 // NOFUSE: linalg.generic {{.*}}["parallel"]
 // NOFUSE: linalg.generic {{.*}}["parallel", "parallel"]
+// With a second block size for many rows, the host picks the kernel's form
+// by the rows: fewer than 16 (a decode step) take blocks of 1024 threads,
+// more (a prefill) blocks of 256, each with its own workgroup buffer of a
+// slot a warp.
+// MANY-LABEL: func.func @rms_norm(
+// MANY-SAME: %[[X:[^:]+]]: memref<?x64xf32>
+// MANY-DAG: %[[C16:.*]] = arith.constant 16 : index
+// MANY-DAG: %[[C256:.*]] = arith.constant 256 : index
+// MANY-DAG: %[[C1024:.*]] = arith.constant 1024 : index
+// MANY: %[[ROWS:.*]] = memref.dim %[[X]]
+// MANY: scf.if
+// MANY-NEXT: %[[FEW:.*]] = arith.cmpi ult, %[[ROWS]], %[[C16]] : index
+// MANY-NEXT: scf.if %[[FEW]] {
+// MANY-NEXT: gpu.launch blocks({{.*}}) in ({{.*}} = %[[ROWS]], {{.*}}) threads({{.*}}) in ({{.*}} = %[[C1024]], {{.*}}) workgroup({{.*}} : memref<2x32xf32, #gpu.address_space<workgroup>>)
+// MANY-COUNT-2: gpu.shuffle xor %{{.*}}, %c16_i32, %c32_i32
+// MANY: gpu.terminator
+// MANY: } else {
+// MANY-NEXT: gpu.launch blocks({{.*}}) in ({{.*}} = %[[ROWS]], {{.*}}) threads({{.*}}) in ({{.*}} = %[[C256]], {{.*}}) workgroup({{.*}} : memref<2x8xf32, #gpu.address_space<workgroup>>)
+// MANY: gpu.terminator
 #row = affine_map<(d0, d1) -> (d0, d1)>
 #rowonly = affine_map<(d0, d1) -> (d0)>
 #col = affine_map<(d0, d1) -> (d1)>
