@@ -394,9 +394,11 @@
 // slots of its keys (cp.async), multiplies the keys in (ldmatrix,
 // mma.sync), takes the scores into the online softmax (row maxima across
 // the lanes of a row by xor shuffles), rounds the weights to bf16 pairs
-// and multiplies the values in (ldmatrix.trans, mma.sync). The split's
-// partial rows go to the split kernels' partial buffers, which their
-// combine kernel sums. Fewer tokens take the split kernels.
+// and multiplies the values in (ldmatrix.trans, mma.sync). With one
+// split (the tiles alone make enough blocks) the rows are whole: the block
+// normalises and stores them, and no combine kernel runs; otherwise the
+// split's partial rows go to the split kernels' partial buffers, which
+// their combine kernel sums. Fewer tokens take the split kernels.
 // TC-LABEL: func.func @local_attention(
 // TC: %[[TOKENS:.*]] = memref.dim
 // TC: %[[MANY:.*]] = arith.cmpi uge, %[[TOKENS]], %{{.*}} : index
@@ -424,7 +426,15 @@
 // TC: nvgpu.ldmatrix %[[VALUES]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = true}
 // TC: nvvm.mma.sync
 // TC: scf.yield
+// TC: %[[SINGLE:.*]] = arith.cmpi eq, %[[SPLITS]], %{{.*}} : index
+// TC-NEXT: scf.if %[[SINGLE]] {
+// TC: arith.divf
+// TC: vector.store %{{.*}}, %{{.*}} : memref<?x2x64xf32>, vector<2xf32>
+// TC: } else {
 // TC: vector.store %{{.*}}, %{{.*}} : memref<?x2x?x64xf32>, vector<2xf32>
+// TC: gpu.terminator
+// TC: %[[SPLIT:.*]] = arith.cmpi ugt, %[[SPLITS]], %{{.*}} : index
+// TC-NEXT: scf.if %[[SPLIT]] {
 // TC: gpu.launch
 // TC: } else {
 // TC: gpu.launch
