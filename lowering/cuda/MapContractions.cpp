@@ -656,6 +656,16 @@ constexpr int64_t kTileStride = kDepthStep + 8;
 // Steps of K a split of K takes at least (256 columns).
 constexpr int64_t kMinimumSplitSteps = 8;
 
+// Whether the tensor-core kernel stores `fusion`'s epilogue itself: one
+// over two column blocks of C (the GeGLU), whose output columns are whole
+// n8 products (buildTensorCoreKernel).
+bool tensorCoreEpilogue(RowKernelFusion &fusion) {
+  if (!fusion.epilogue || fusion.blockOffsets.size() != 2)
+    return false;
+  auto out = cast<MemRefType>(fusion.epilogue.getDpsInits()[0].getType());
+  return out.getDimSize(1) % kMmaColumns == 0;
+}
+
 // Whether the tensor-core kernel takes `op`: bf16 activations (the mma
 // multiplies bf16 exactly as the f32 FMAs do after rounding to bf16) whose
 // rows, like the weight's, start on 16-byte boundaries (the asynchronous
@@ -677,8 +687,18 @@ bool takesTensorCores(linalg::MatmulOp op) {
 // (nvgpu.mma.sync has no bf16 lowering in MLIR 22). Rows past M and
 // columns past N read the last row or column and are not stored; a last
 // step past K (K % 32 != 0) copies zeros.
+//
+// With `geglu` (an epilogue over C's two column blocks, the GeGLU after the
+// stacked gate/up projection: tensorCoreEpilogue) a tile is 64 columns of
+// the epilogue's output: its n8 products alternate between the two blocks
+// (tile columns 16 q + [0, 8) are weight rows offset0 + 8 q + [0, 8) of the
+// tile's 64, 16 q + [8, 16) the same at offset1), so that a lane holds
+// both of an output element's inputs, and the kernel stores the epilogue's
+// value instead of C, in place of the f32 C and an elementwise kernel that
+// read it back (a 1B prefill's gate_up output: 226 MB). K is not split.
 void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
-                           Value init, int64_t targetBlocks) {
+                           Value init, int64_t targetBlocks,
+                           RowKernelFusion *geglu) {
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
@@ -686,6 +706,12 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   auto wType = cast<MemRefType>(w.getType());
   const int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
   const int64_t depthSteps = (k + kDepthStep - 1) / kDepthStep;
+  // The columns a tile covers of what the kernel stores: C's, or the
+  // epilogue output's (half as many: each takes two of C's).
+  Value out = geglu ? geglu->epilogue.getDpsInits()[0] : c;
+  const int64_t outColumns =
+      geglu ? cast<MemRefType>(out.getType()).getDimSize(1) : n;
+  const int64_t tileColumns = geglu ? kBlockColumns / 2 : kBlockColumns;
   auto cst = [&](OpBuilder &at, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(at, loc, v);
   };
@@ -695,7 +721,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
                       gpu::AddressSpaceAttr::get(
                           ctx, gpu::GPUDialect::getWorkgroupAddressSpace()));
   Value one = cst(b, 1);
-  const int64_t columnTiles = (n + kBlockColumns - 1) / kBlockColumns;
+  const int64_t columnTiles = (outColumns + tileColumns - 1) / tileColumns;
   Value columnBlocks = cst(b, columnTiles);
   Value rowBlocks = arith::CeilDivUIOp::create(b, loc, m, cst(b, kBlockRows));
 
@@ -705,8 +731,9 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   // kMinimumSplitSteps steps, their sums added by a second kernel in a
   // fixed order (the result does not depend on the timing).
   const int64_t maxSplits =
-      targetBlocks > 0 ? std::max<int64_t>(1, depthSteps / kMinimumSplitSteps)
-                       : 1;
+      targetBlocks > 0 && !geglu
+          ? std::max<int64_t>(1, depthSteps / kMinimumSplitSteps)
+          : 1;
   Value splits = one, stepsPerSplit = cst(b, depthSteps), partials, anySplit;
   if (maxSplits > 1) {
     Value tiles = arith::MulIOp::create(b, loc, rowBlocks, cst(b, columnTiles));
@@ -739,7 +766,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   Value thread = launch.getThreadIds().x;
   Value warp = ix.div(kb, thread, kWarp), lane = ix.rem(kb, thread, kWarp);
   Value rowStart = ix.mul(kb, launch.getBlockIds().y, kBlockRows);
-  Value columnStart = ix.mul(kb, launch.getBlockIds().x, kBlockColumns);
+  Value columnStart = ix.mul(kb, launch.getBlockIds().x, tileColumns);
   constexpr int64_t kWarpsAcross = kBlockColumns / kWarpColumns;
   Value warpRow = ix.mul(kb, ix.div(kb, warp, kWarpsAcross), kWarpRows);
   Value warpColumn = ix.mul(kb, ix.rem(kb, warp, kWarpsAcross), kWarpColumns);
@@ -769,8 +796,27 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
       for (int64_t i = 0; i < kBlockRows * kChunksPerRow / kThreads; ++i) {
         Value row = ix.add(at, ix.div(at, thread, kChunksPerRow),
                            cst(at, i * kThreads / kChunksPerRow));
-        Value sourceRow =
-            arith::MinUIOp::create(at, loc, ix.add(at, start, row), last);
+        Value sourceRow;
+        if (geglu && source == w) {
+          // Tile row 16 q + 8 h + r: output column 8 q + r of the tile's,
+          // in block h.
+          Value column = ix.add(at, start,
+                                ix.add(at, ix.mul(at, ix.div(at, row, 16), 8),
+                                       ix.rem(at, row, 8)));
+          column =
+              arith::MinUIOp::create(at, loc, column, cst(at, outColumns - 1));
+          Value second = arith::CmpIOp::create(
+              at, loc, arith::CmpIPredicate::eq,
+              ix.rem(at, ix.div(at, row, 8), 2), cst(at, 1));
+          sourceRow =
+              ix.add(at, column,
+                     arith::SelectOp::create(at, loc, second,
+                                             cst(at, geglu->blockOffsets[1]),
+                                             cst(at, geglu->blockOffsets[0])));
+        } else {
+          sourceRow =
+              arith::MinUIOp::create(at, loc, ix.add(at, start, row), last);
+        }
         tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
             at, loc, tokenType, tiles, ValueRange{stage, row, chunkColumn},
             source, ValueRange{sourceRow, column}, at.getIndexAttr(kVector),
@@ -882,6 +928,50 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
         });
   };
   Value warpRowStart = ix.add(kb, ix.add(kb, rowStart, warpRow), group);
+  if (geglu) {
+    // Products j and j + 1 of a warp are the two blocks' values of the
+    // same output columns: 8 (j / 2) + 2 (l % 4) + {0, 1} of the warp's 16.
+    Value outBound = cst(kb, outColumns);
+    Value warpOutStart = ix.add(
+        kb, ix.add(kb, columnStart, ix.div(kb, warpColumn, 2)), pairColumn);
+    Block &body = geglu->epilogue.getRegion().front();
+    for (int64_t i = 0; i < kWarpTilesM; ++i) {
+      for (int64_t half = 0; half < 2; ++half) {
+        Value row = ix.add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
+        Value rowInside =
+            arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, row, m);
+        for (int64_t j = 0; j < kWarpTilesN; j += 2) {
+          for (int64_t e = 0; e < 2; ++e) {
+            Value col = ix.add(kb, warpOutStart, cst(kb, j / 2 * 8 + e));
+            Value inside = arith::AndIOp::create(
+                kb, loc, rowInside,
+                arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, col,
+                                      outBound));
+            scf::IfOp::create(kb, loc, inside, [&](OpBuilder &tb, Location) {
+              SmallVector<Value> blocks;
+              for (int64_t block = 0; block < 2; ++block)
+                blocks.push_back(accumulated(
+                    tb, loc, c,
+                    ValueRange{row,
+                               ix.add(tb, col, geglu->blockOffsets[block])},
+                    init,
+                    sums[4 * (i * kWarpTilesN + j + block) + 2 * half + e]));
+              IRMapping mapping;
+              for (auto [input, block] : llvm::enumerate(geglu->inputBlocks))
+                mapping.map(body.getArgument(input), blocks[block]);
+              for (Operation &inner : body.without_terminator())
+                tb.clone(inner, mapping);
+              memref::StoreOp::create(tb, loc, mapping.lookup(yielded(body)),
+                                      out, ValueRange{row, col});
+              scf::YieldOp::create(tb, loc);
+            });
+          }
+        }
+      }
+    }
+    gpu::TerminatorOp::create(kb, loc);
+    return;
+  }
   Value warpColumnStart =
       ix.add(kb, ix.add(kb, columnStart, warpColumn), pairColumn);
   for (int64_t i = 0; i < kWarpTilesM; ++i) {
@@ -1330,8 +1420,10 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
                {fusion.sum, fusion.inverse, fusion.scaling})
             tb.clone(*fused);
         }
-        buildTensorCoreKernel(tb, op, m, init, targetBlocks);
-        if (fusion.epilogue)
+        const bool geglu = tensorCoreEpilogue(fusion);
+        buildTensorCoreKernel(tb, op, m, init, targetBlocks,
+                              geglu ? &fusion : nullptr);
+        if (fusion.epilogue && !geglu)
           tb.clone(*fusion.epilogue);
         scf::YieldOp::create(tb, loc);
       },

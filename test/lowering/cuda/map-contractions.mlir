@@ -642,8 +642,11 @@ func.func @filled_then_read(%x: memref<?x64xf32>, %w: memref<16x64xbf16>, %z: me
 // weight rows n and n + 16, loaded side by side, two sums across the
 // warp, and lane 0 stores the elementwise op's value of the two at [m, n]
 // of its output, tanh of the gate row's sum times the up row's; C is
-// never written (nor allocated, once unused). With tensor
-// cores, the host's prefill branch runs the op after the tile kernel.
+// never written (nor allocated, once unused). With tensor cores the
+// prefill branch's tile kernel stores the op's value too: a tile is 64
+// output columns, its weight rows 16 q + 8 h + r those of output column
+// 8 q + r in block h (up at 16, gate at 0), so that products j and j + 1
+// of a warp are the two inputs of the same output columns.
 // CHECK-LABEL: func.func @gated_halves(
 // CHECK-SAME: %[[X:[^:]+]]: memref<?x64xbf16>, %[[W:[^:]+]]: memref<32x64xbf16>)
 // CHECK-NOT: linalg.
@@ -670,18 +673,29 @@ func.func @filled_then_read(%x: memref<?x64xf32>, %w: memref<16x64xbf16>, %z: me
 // CHECK-NOT: linalg.generic
 // CHECK: return %[[OUT]]
 // TC-LABEL: func.func @gated_halves(
-// TC: %[[C:.*]] = memref.alloc(%{{.*}}) : memref<?x32xf32>
+// TC-SAME: %{{[^:]+}}: memref<?x64xbf16>, %[[W:[^:]+]]: memref<32x64xbf16>)
+// TC-NOT: memref<?x32xf32>
 // TC: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x16xbf16>
-// TC: %[[U:.*]] = memref.subview %[[C]][0, 16] [%{{.*}}, 16] [1, 1]
-// TC: %[[G:.*]] = memref.subview %[[C]][0, 0] [%{{.*}}, 16] [1, 1]
 // TC: scf.if
-// TC: gpu.launch {{.*}} workgroup(
-// TC: linalg.generic {{.*}} ins(%[[U]], %[[G]] : {{.*}}) outs(%[[OUT]] : memref<?x16xbf16>)
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1, {{.*}}) {{.*}} workgroup(
+// TC: %[[CLAMPED:.*]] = arith.minui %{{.*}}, %c15 : index
+// TC: %[[SECOND:.*]] = arith.cmpi eq, %{{.*}}, %c1 : index
+// TC-NEXT: %[[OFFSET:.*]] = arith.select %[[SECOND]], %c0, %c16 : index
+// TC-NEXT: %[[WROW:.*]] = arith.addi %[[CLAMPED]], %[[OFFSET]] : index
+// TC-NEXT: nvgpu.device_async_copy %[[W]][%[[WROW]], %{{.*}}], %{{.*}}[%c0, %{{.*}}, %{{.*}}], 8
+// TC: nvvm.mma.sync
+// TC: %[[INSIDE:.*]] = arith.cmpi ult, %{{.*}}, %c16 : index
+// TC-NEXT: arith.andi %{{.*}}, %[[INSIDE]] : i1
+// TC-NEXT: scf.if
+// TC-NEXT: math.tanh
+// TC-NEXT: arith.mulf
+// TC-NEXT: arith.truncf
+// TC-NEXT: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}] : memref<?x16xbf16>
+// TC-NOT: linalg.generic
 // TC: } else {
 // TC: gpu.launch
 // TC: math.tanh
 // TC: memref.store %{{.*}}, %[[OUT]]
-// TC: memref.dealloc %[[C]]
 func.func @gated_halves(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref<?x16xbf16> {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32
