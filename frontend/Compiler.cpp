@@ -323,22 +323,6 @@ std::vector<std::string> emitStages(const Target &target) {
           t.assembly, t.artifact, "exe"};
 }
 
-nlohmann::json planModel(const ModelConfig &config, int64_t context,
-                         DType kvDtype) {
-  if (std::string problem =
-          contextProblem(config, context, kDefaultPrefillChunk, kvDtype);
-      !problem.empty())
-    throw UsageError("--context " + problem);
-  auto ctx = makeContext(nullptr);
-  BuildOptions options;
-  options.maxContext = context;
-  options.kvDtype = kvDtype;
-  options.weightDtype = config.dtype;
-  OwningOpRef<ModuleOp> module = buildModel(*ctx, config, options);
-  runPipeline(*module, "plan", buildGemmaOptimizationPipeline);
-  return planJson(*module, config, context, kvDtype);
-}
-
 namespace {
 std::unique_ptr<Target> createTarget(const std::string &name,
                                      const TargetOptions &options) {
@@ -352,7 +336,37 @@ std::unique_ptr<Target> createTarget(const std::string &name,
   }
   return target;
 }
+
+// The most tokens a call takes: `requested`, else the target's default.
+int64_t prefillChunkFor(const Target &target,
+                        std::optional<int64_t> requested) {
+  int64_t chunk = requested.value_or(
+      target.defaultPrefillChunk().value_or(kDefaultPrefillChunk));
+  if (chunk < 1)
+    throw UsageError("--prefill-chunk must be >= 1, got " +
+                     std::to_string(chunk));
+  return chunk;
+}
 } // namespace
+
+nlohmann::json planModel(const ModelConfig &config, int64_t context,
+                         DType kvDtype, const std::string &targetName,
+                         std::optional<int64_t> prefillChunk) {
+  const int64_t chunk =
+      prefillChunkFor(*createTarget(targetName, TargetOptions()), prefillChunk);
+  if (std::string problem = contextProblem(config, context, chunk, kvDtype);
+      !problem.empty())
+    throw UsageError("--context " + problem);
+  auto ctx = makeContext(nullptr);
+  BuildOptions options;
+  options.maxContext = context;
+  options.prefillChunk = chunk;
+  options.kvDtype = kvDtype;
+  options.weightDtype = config.dtype;
+  OwningOpRef<ModuleOp> module = buildModel(*ctx, config, options);
+  runPipeline(*module, "plan", buildGemmaOptimizationPipeline);
+  return planJson(*module, config, context, kvDtype);
+}
 
 void compileIR(const std::string &input, const std::string &output,
                const std::string &targetName, const TargetOptions &options) {
@@ -409,11 +423,7 @@ void compileModel(const CompileOptions &options) {
   DType kvDtype = options.kvDtype.value_or(checkpoint.dtype());
   int64_t maxContext =
       options.maxContext.value_or(config.text.maxPositionEmbeddings);
-  int64_t chunk = options.prefillChunk.value_or(
-      target->defaultPrefillChunk().value_or(kDefaultPrefillChunk));
-  if (chunk < 1)
-    throw UsageError("--prefill-chunk must be >= 1, got " +
-                     std::to_string(chunk));
+  int64_t chunk = prefillChunkFor(*target, options.prefillChunk);
   if (std::string problem = contextProblem(config, maxContext, chunk, kvDtype);
       !problem.empty()) {
     if (options.maxContext)

@@ -72,10 +72,12 @@ struct CompileOptions {
 void compileModel(const CompileOptions &options);
 
 /// `gemmac plan`: the KV-cache and weight plan of `config` for `context`
-/// positions, as JSON. Throws UsageError for a context no executable can
-/// hold.
+/// positions, as JSON, as `compile --target targetName` would make it
+/// (calls of `prefillChunk` tokens, else the target's default). Throws
+/// UsageError for a context no executable can hold or an unknown target.
 nlohmann::json planModel(const ModelConfig &config, int64_t context,
-                         DType kvDtype);
+                         DType kvDtype, const std::string &targetName = "cpu",
+                         std::optional<int64_t> prefillChunk = std::nullopt);
 
 /// `gemmac compile-ir`: compiles the MLIR module in the file `input`, at any
 /// stage from gemma to linalg (kernels for benchmarks and tests: a function

@@ -11,6 +11,7 @@
 //                  [--gpu-arch SM]
 //   gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model
 //   gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype ...]
+//                  [--target NAME] [--prefill-chunk N]
 //   gemmac random-checkpoint CONFIG.json -o DIR [--seed S]
 //                  [--dtype bf16|f16|f32] [--shard-bytes N]
 //
@@ -73,6 +74,7 @@ constexpr bool kSanitizerBuild = false;
          "  gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model\n"
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
+         "                 [--target NAME] [--prefill-chunk N]\n"
          "  gemmac random-checkpoint CONFIG.json -o DIR [--seed S] [--dtype "
          "bf16|f16|f32] [--shard-bytes N]\n";
   std::exit(2);
@@ -241,7 +243,11 @@ int plan(const Args &args) {
   if (!context)
     usage("plan needs --context T");
   DType kvDtype = args.getDType("--kv-dtype").value_or(config.dtype);
-  std::cout << planModel(config, *context, kvDtype).dump(2) << "\n";
+  std::cout << planModel(config, *context, kvDtype,
+                         args.get("--target").value_or("cpu"),
+                         args.getInt("--prefill-chunk"))
+                   .dump(2)
+            << "\n";
   return 0;
 }
 
@@ -309,7 +315,9 @@ int main(int argc, char **argv) {
     if (command == "convert-tokenizer")
       return convertTokenizer(Args(argc, argv, 2, {"-o"}));
     if (command == "plan")
-      return plan(Args(argc, argv, 2, {"--context", "--kv-dtype"}));
+      return plan(
+          Args(argc, argv, 2,
+               {"--context", "--kv-dtype", "--target", "--prefill-chunk"}));
     if (command == "random-checkpoint")
       return randomCheckpoint(
           Args(argc, argv, 2, {"-o", "--seed", "--dtype", "--shard-bytes"}));

@@ -724,6 +724,10 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   const int64_t columnTiles = (outColumns + tileColumns - 1) / tileColumns;
   Value columnBlocks = cst(b, columnTiles);
   Value rowBlocks = arith::CeilDivUIOp::create(b, loc, m, cst(b, kBlockRows));
+  // The epilogue output's rows, which its views of C may make fewer than
+  // A's.
+  Value outRows =
+      geglu ? memref::DimOp::create(b, loc, out, 0).getResult() : Value();
 
   // Split K when the tiles alone make fewer than targetBlocks blocks (a
   // 512-row call of down_proj, N = 1152, is 36 tiles for 132
@@ -938,8 +942,8 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     for (int64_t i = 0; i < kWarpTilesM; ++i) {
       for (int64_t half = 0; half < 2; ++half) {
         Value row = ix.add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
-        Value rowInside =
-            arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, row, m);
+        Value rowInside = arith::CmpIOp::create(
+            kb, loc, arith::CmpIPredicate::ult, row, outRows);
         for (int64_t j = 0; j < kWarpTilesN; j += 2) {
           for (int64_t e = 0; e < 2; ++e) {
             Value col = ix.add(kb, warpOutStart, cst(kb, j / 2 * 8 + e));

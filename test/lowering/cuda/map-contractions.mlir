@@ -727,6 +727,59 @@ func.func @gated_halves(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref
 #C = affine_map<(m, n, k) -> (m, n)>
 #id = affine_map<(m, n) -> (m, n)>
 
+// A GeGLU of 80 output columns on the tensor cores (gate first, at 0; up at
+// 80): two column tiles of 64 (the second a quarter full), the weight rows
+// of output columns past 79 clamped to 79, and the stores bounded by the
+// output's own rows (its dim, here the alloc's size) and columns.
+// TC-LABEL: func.func @gated_two_tiles(
+// TC-SAME: %{{[^:]+}}: memref<?x64xbf16>, %[[W:[^:]+]]: memref<160x64xbf16>)
+// TC: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x80xbf16>
+// TC: scf.if
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c2, {{.*}}) {{.*}} workgroup(
+// TC: %[[CLAMPED:.*]] = arith.minui %{{.*}}, %c79 : index
+// TC: %[[SECOND:.*]] = arith.cmpi eq, %{{.*}}, %c1 : index
+// TC-NEXT: %[[OFFSET:.*]] = arith.select %[[SECOND]], %c80, %c0 : index
+// TC-NEXT: %[[WROW:.*]] = arith.addi %[[CLAMPED]], %[[OFFSET]] : index
+// TC-NEXT: nvgpu.device_async_copy %[[W]][%[[WROW]], %{{.*}}]
+// TC: %[[ROWIN:.*]] = arith.cmpi ult, %{{.*}}, %{{.*}} : index
+// TC: %[[COLIN:.*]] = arith.cmpi ult, %{{.*}}, %c80 : index
+// TC-NEXT: arith.andi %[[ROWIN]], %[[COLIN]] : i1
+// TC-NEXT: scf.if
+// TC-NEXT: math.tanh
+// TC: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}] : memref<?x80xbf16>
+// TC-NOT: linalg.generic
+// TC: } else {
+func.func @gated_two_tiles(%x: memref<?x64xbf16>, %w: memref<160x64xbf16>) -> memref<?x80xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %c = memref.alloc(%m) : memref<?x160xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x160xf32>)
+  linalg.matmul indexing_maps = [#A, #Bt, #C]
+      ins(%x, %w : memref<?x64xbf16>, memref<160x64xbf16>) outs(%c : memref<?x160xf32>)
+  %gate = memref.subview %c[0, 0] [%m, 80] [1, 1] : memref<?x160xf32> to memref<?x80xf32, strided<[160, 1]>>
+  %up = memref.subview %c[0, 80] [%m, 80] [1, 1] : memref<?x160xf32> to memref<?x80xf32, strided<[160, 1], offset: 80>>
+  %out = memref.alloc(%m) : memref<?x80xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%gate, %up : memref<?x80xf32, strided<[160, 1]>>, memref<?x80xf32, strided<[160, 1], offset: 80>>)
+      outs(%out : memref<?x80xbf16>) {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %t = math.tanh %g : f32
+    %p = arith.mulf %t, %u : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %c : memref<?x160xf32>
+  return %out : memref<?x80xbf16>
+}
+
+// -----
+
+#A = affine_map<(m, n, k) -> (m, k)>
+#Bt = affine_map<(m, n, k) -> (n, k)>
+#C = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
 // The GeGLU's halves where the 8 warps of a block share each pair of rows
 // (K = 4352: 544 columns a warp): lane 0 of every warp puts its two sums
 // in workgroup memory at [warp][block] (block 0 the up row n + 16, taken
