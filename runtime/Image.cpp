@@ -567,7 +567,10 @@ RgbImage decodeWithStb(const uint8_t *bytes, size_t size,
       fail(path, cannotDecode(source));
   }
   // stb's BMP header reader gives a top-down bitmap's height negative, as
-  // stored; its loader flips the rows and returns it positive.
+  // stored; its loader flips the rows and returns it positive. INT_MIN has
+  // no positive (a fuzzer finding).
+  if (format == Format::Bmp && height == INT_MIN)
+    fail(path, "corrupt BMP: its height is -2147483648 rows");
   if (format == Format::Bmp)
     height = std::abs(height);
   if (width < 1 || height < 1)

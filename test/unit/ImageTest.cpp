@@ -828,6 +828,17 @@ TEST(Image, CorruptDataIsRefused) {
             "in.img: corrupt PNM header: maximum value 0 is not in 1..65535");
   EXPECT_EQ(decodeError("P6 99999999999 1 255\n"),
             "in.img: corrupt PNM header: width too large");
+  // A BMP of width 0 (so no pixel budget refuses it first) whose height is
+  // INT_MIN (a fuzzer finding: undefined behaviour in taking its absolute
+  // value).
+  std::string bmp;
+  const std::vector<uint8_t> pixel = {1, 2, 3};
+  stbi_write_bmp_to_func(appendBytes, &bmp, 1, 1, 3, pixel.data());
+  const char zeroWidthIntMinHeight[] = {0, 0, 0, 0, 0, 0, 0, char(0x80)};
+  bmp.replace(18, 8, zeroWidthIntMinHeight, 8); // BITMAPINFOHEADER's
+  EXPECT_EQ(decodeError(bmp),
+            "in.img: corrupt BMP: its height is -2147483648 rows");
+  EXPECT_THROW(loadImage(kCorpus + "/regression-int-min-height.bmp"), Error);
   // An empty first IDAT (a fuzzer finding: undefined behaviour in stb).
   std::string emptyData = png;
   emptyData.insert(idat - 4, pngChunk("IDAT", ""));
