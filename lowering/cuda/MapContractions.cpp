@@ -191,6 +191,22 @@ Value yielded(Block &body) {
   return cast<linalg::YieldOp>(body.getTerminator()).getValues()[0];
 }
 
+// Stores `fusion`'s epilogue at `indices` of its output: its body on the
+// values of C's column blocks there (`blocks[j]` that of block j, at
+// column offset blockOffsets[j]).
+void storeEpilogue(OpBuilder &b, Location loc, const RowKernelFusion &fusion,
+                   ArrayRef<Value> blocks, ValueRange indices) {
+  linalg::GenericOp epilogue = fusion.epilogue;
+  Block &body = epilogue.getRegion().front();
+  IRMapping mapping;
+  for (auto [input, block] : llvm::enumerate(fusion.inputBlocks))
+    mapping.map(body.getArgument(input), blocks[block]);
+  for (Operation &inner : body.without_terminator())
+    b.clone(inner, mapping);
+  memref::StoreOp::create(b, loc, mapping.lookup(yielded(body)),
+                          epilogue.getDpsInits()[0], indices);
+}
+
 // A row sum's body (isRowSum) as out + term: its final add, the term, and
 // the ops that compute the term (the body's others).
 struct RowSumTerm {
@@ -389,15 +405,7 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
                                      : arith::AddIOp::create(tb, loc, row,
                                                              cst(tb, offset))},
           init, sum));
-    Block &epilogue = fusion.epilogue.getRegion().front();
-    IRMapping mapping;
-    for (auto [i, block] : llvm::enumerate(fusion.inputBlocks))
-      mapping.map(epilogue.getArgument(i), columns[block]);
-    for (Operation &inner : epilogue.without_terminator())
-      tb.clone(inner, mapping);
-    Value value = mapping.lookup(yielded(epilogue));
-    memref::StoreOp::create(tb, loc, value, fusion.epilogue.getDpsInits()[0],
-                            ValueRange{mi, row});
+    storeEpilogue(tb, loc, fusion, columns, ValueRange{mi, row});
   };
 
   // The norm's factor r[mi] = h(init + sum_k g(X[mi, k])) from the X of
@@ -938,7 +946,6 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     Value outBound = cst(kb, outColumns);
     Value warpOutStart = ix.add(
         kb, ix.add(kb, columnStart, ix.div(kb, warpColumn, 2)), pairColumn);
-    Block &body = geglu->epilogue.getRegion().front();
     for (int64_t i = 0; i < kWarpTilesM; ++i) {
       for (int64_t half = 0; half < 2; ++half) {
         Value row = ix.add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
@@ -960,13 +967,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
                                ix.add(tb, col, geglu->blockOffsets[block])},
                     init,
                     sums[4 * (i * kWarpTilesN + j + block) + 2 * half + e]));
-              IRMapping mapping;
-              for (auto [input, block] : llvm::enumerate(geglu->inputBlocks))
-                mapping.map(body.getArgument(input), blocks[block]);
-              for (Operation &inner : body.without_terminator())
-                tb.clone(inner, mapping);
-              memref::StoreOp::create(tb, loc, mapping.lookup(yielded(body)),
-                                      out, ValueRange{row, col});
+              storeEpilogue(tb, loc, *geglu, blocks, ValueRange{row, col});
               scf::YieldOp::create(tb, loc);
             });
           }

@@ -605,13 +605,14 @@ void map(ArrayRef<linalg::GenericOp> chain,
 struct MapReductionsPass : impl::MapReductionsBase<MapReductionsPass> {
   using MapReductionsBase::MapReductionsBase;
   void runOnOperation() override {
-    for (auto [threads, option] :
-         {std::pair{int64_t(threadsPerBlock), "threads-per-block"},
-          std::pair{int64_t(manyRowsThreadsPerBlock),
-                    "many-rows-threads-per-block"}}) {
-      if (threads == 0 && option != StringRef("threads-per-block"))
-        continue;
-      if (threads < kWarp || threads > 1024 || threads % kWarp != 0) {
+    auto blockSize = [](int64_t threads) {
+      return threads >= kWarp && threads <= 1024 && threads % kWarp == 0;
+    };
+    for (auto [threads, option, unset] :
+         {std::tuple{int64_t(threadsPerBlock), "threads-per-block", false},
+          std::tuple{int64_t(manyRowsThreadsPerBlock),
+                     "many-rows-threads-per-block", true}}) {
+      if (!blockSize(threads) && !(unset && threads == 0)) {
         getOperation().emitError()
             << option << " must be a multiple of 32 in [32, 1024]";
         return signalPassFailure();
