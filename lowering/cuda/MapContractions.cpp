@@ -649,18 +649,21 @@ void buildRowKernel(OpBuilder &b, linalg::MatmulOp op, int64_t warpsPerBlock,
 
 // The tensor-core kernel's tiles: a block of 8 warps per 128 x 128 tile of
 // C, the warps 2 x 4 tiles of 64 x 32 (four m16 by four n8 mma products
-// each); K in steps of 32, two steps in workgroup memory at a time (one
-// used while the next arrives).
+// each); K in steps of 32, three steps in workgroup memory at a time (one
+// used while the next two arrive): 3 x 2 x 128 x 32 bf16, the 48 KB a
+// block's static workgroup memory may hold.
 constexpr int64_t kBlockRows = 128, kBlockColumns = 128, kDepthStep = 32;
-constexpr int64_t kWarpRows = 64, kWarpColumns = 32, kStages = 2;
+constexpr int64_t kWarpRows = 64, kWarpColumns = 32, kStages = 3;
 constexpr int64_t kBlockWarps =
     (kBlockRows / kWarpRows) * (kBlockColumns / kWarpColumns);
 constexpr int64_t kWarpTilesM = kWarpRows / kMmaRows;       // 4
 constexpr int64_t kWarpTilesN = kWarpColumns / kMmaColumns; // 4
-// A tile row in workgroup memory: 32 bf16 and 8 of padding, so that the
-// eight 16-byte rows an ldmatrix phase reads, 80 bytes apart, fall in eight
-// different bank groups (5 r mod 8 differs for r < 8).
-constexpr int64_t kTileStride = kDepthStep + 8;
+// A tile row in workgroup memory is four 16-byte chunks (64 bytes), chunk c
+// of row r stored at chunk c ^ ((r / 2) % 4): the eight rows an ldmatrix
+// phase reads (r0 + [0, 8), r0 % 8 = 0, one logical chunk) then fall in the
+// eight 16-byte bank groups of a 128-byte line, with no padding (which would
+// leave room for two stages only).
+constexpr int64_t kChunksPerRow = kDepthStep / kVector;
 // Steps of K a split of K takes at least (256 columns).
 constexpr int64_t kMinimumSplitSteps = 8;
 
@@ -687,9 +690,9 @@ bool takesTensorCores(linalg::MatmulOp op) {
 
 // C += A * W^T on the tensor cores (sm_80+), the shape of CUTLASS's and
 // Triton's Ampere matmuls: a block per 128 x 128 tile of C; each step of
-// 32 along K, its threads copy the A and W tiles into workgroup memory
-// with 16-byte `cp.async` (nvgpu.device_async_copy) while the warps
-// multiply the previous step's tiles: `ldmatrix` loads the m16n8k16
+// 32 along K, its threads copy the A and W tiles of the step two ahead
+// into workgroup memory with 16-byte `cp.async` (nvgpu.device_async_copy)
+// while the warps multiply this step's tiles: `ldmatrix` loads the m16n8k16
 // fragments (nvgpu.ldmatrix, x4: four 8 x 8 matrices a lane's four
 // registers), `nvvm.mma.sync` adds the products into f32 accumulators
 // (nvgpu.mma.sync has no bf16 lowering in MLIR 22). Rows past M and
@@ -725,7 +728,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   };
   auto bf16 = b.getBF16Type();
   auto tileType =
-      MemRefType::get({kStages, kBlockRows, kTileStride}, bf16, AffineMap(),
+      MemRefType::get({kStages, kBlockRows, kDepthStep}, bf16, AffineMap(),
                       gpu::AddressSpaceAttr::get(
                           ctx, gpu::GPUDialect::getWorkgroupAddressSpace()));
   Value one = cst(b, 1);
@@ -785,23 +788,52 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
 
   // The copies: a tile is 128 rows of four 16-byte chunks, two chunks of
   // each operand a thread; the chunk's row clamped to the operand's last.
+  // Thread t copies logical chunk t % 4 of rows t / 4 + 64 i, whose swizzle
+  // ((row / 2) % 4) is (t / 8) % 4 for every i.
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
-  constexpr int64_t kChunksPerRow = kDepthStep / kVector;
   constexpr int64_t kThreads = kBlockWarps * kWarp;
+  static_assert(kThreads / kChunksPerRow % 8 == 0,
+                "a thread's rows must share their swizzle");
+  auto xorIndex = [&](OpBuilder &at, Value x, Value y) -> Value {
+    return arith::XOrIOp::create(at, loc, x, y);
+  };
   Value chunkColumn = ix.mul(kb, ix.rem(kb, thread, kChunksPerRow), kVector);
+  Value storedChunkColumn =
+      ix.mul(kb,
+             xorIndex(kb, ix.rem(kb, thread, kChunksPerRow),
+                      ix.rem(kb, ix.div(kb, thread, 2 * kChunksPerRow), 4)),
+             kVector);
   Value lastRow = arith::SubIOp::create(kb, loc, m, one);
-  auto copyStep = [&](OpBuilder &at, Value k0, Value stage) {
+  // This block's steps of K: [firstStep, endStep).
+  Value splitIndex = launch.getBlockIds().z;
+  Value firstStep = arith::MulIOp::create(kb, loc, splitIndex, stepsPerSplit);
+  Value endStep = arith::MinUIOp::create(
+      kb, loc, ix.add(kb, firstStep, stepsPerSplit), cst(kb, depthSteps));
+  Value lastStep = arith::SubIOp::create(kb, loc, endStep, one);
+  auto stageOf = [&](OpBuilder &at, Value step) {
+    return ix.rem(at, arith::SubIOp::create(at, loc, step, firstStep), kStages);
+  };
+  // Copies step `step`'s tiles into its stage; a step past endStep (the
+  // pipeline's tail) reads nothing and writes zeros, from the last step's
+  // addresses, so that every step commits one group.
+  auto copyStep = [&](OpBuilder &at, Value step) {
     SmallVector<Value> tokens;
+    Value stage = stageOf(at, step);
+    Value inside = arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult,
+                                         step, endStep);
+    Value k0 =
+        ix.mul(at, arith::MinUIOp::create(at, loc, step, lastStep), kDepthStep);
     Value column = ix.add(at, k0, chunkColumn);
-    Value sourceElements;
     if (k % kDepthStep != 0) {
       // Past K: nothing read (the address kept inside), zeros written.
-      Value inside = arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult,
-                                           column, cst(at, k));
-      sourceElements = arith::SelectOp::create(at, loc, inside,
-                                               cst(at, kVector), cst(at, 0));
+      inside = arith::AndIOp::create(
+          at, loc, inside,
+          arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult, column,
+                                cst(at, k)));
       column = arith::MinUIOp::create(at, loc, column, cst(at, k - kVector));
     }
+    Value sourceElements =
+        arith::SelectOp::create(at, loc, inside, cst(at, kVector), cst(at, 0));
     for (auto [source, tiles, start, last] :
          {std::tuple{a, aTiles, rowStart, lastRow},
           std::tuple{w, wTiles, columnStart, cst(at, n - 1)}}) {
@@ -830,48 +862,52 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
               arith::MinUIOp::create(at, loc, ix.add(at, start, row), last);
         }
         tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-            at, loc, tokenType, tiles, ValueRange{stage, row, chunkColumn},
-            source, ValueRange{sourceRow, column}, at.getIndexAttr(kVector),
+            at, loc, tokenType, tiles,
+            ValueRange{stage, row, storedChunkColumn}, source,
+            ValueRange{sourceRow, column}, at.getIndexAttr(kVector),
             sourceElements, at.getUnitAttr()));
       }
     }
     return nvgpu::DeviceAsyncCreateGroupOp::create(at, loc, tokenType, tokens)
         .getResult();
   };
-  // Waits until at most `pending` copy groups are in flight, then for the
-  // whole block.
-  auto await = [&](OpBuilder &at, Value group, int64_t pending) {
-    nvgpu::DeviceAsyncWaitOp::create(at, loc, group,
-                                     at.getI32IntegerAttr(pending));
-    gpu::BarrierOp::create(at, loc);
-  };
 
   // The lanes' ldmatrix rows: for A, lanes 0-15 address rows 0-15 at
   // column 0 and lanes 16-31 the same rows at column 8 (registers a0-a3 of
   // the m16n8k16 A fragment); for W, two n8 products' B fragments: rows
-  // (l % 8) + 8 (l / 16), column 8 ((l / 8) % 2).
+  // (l % 8) + 8 (l / 16), column 8 ((l / 8) % 2). Both kinds of rows are
+  // (l / 2) % 4 past a multiple of 8 in pairs, their swizzle; the depth's
+  // chunk (0 or 2) is a bit the lane's own (0 or 1) does not use, so the
+  // stored chunk is the lane's swizzled one XOR the depth's.
+  Value laneSwizzle = ix.rem(kb, ix.div(kb, lane, 2), 4);
   Value aLaneRow = ix.add(kb, warpRow, ix.rem(kb, lane, 16));
-  Value aLaneColumn = ix.mul(kb, ix.div(kb, lane, 16), 8);
+  Value aLaneChunk = xorIndex(kb, ix.div(kb, lane, 16), laneSwizzle);
   Value wLaneRow = ix.add(
       kb, warpColumn,
       ix.add(kb, ix.rem(kb, lane, 8), ix.mul(kb, ix.div(kb, lane, 16), 8)));
-  Value wLaneColumn = ix.mul(kb, ix.rem(kb, ix.div(kb, lane, 8), 2), 8);
+  Value wLaneChunk =
+      xorIndex(kb, ix.rem(kb, ix.div(kb, lane, 8), 2), laneSwizzle);
+  auto storedColumn = [&](OpBuilder &at, Value laneChunk, int64_t depth) {
+    return ix.mul(at, xorIndex(at, laneChunk, cst(at, depth / kVector)),
+                  kVector);
+  };
   // The products of one staged step: two depths of 16.
   auto multiplyStep = [&](OpBuilder &at, Value stage, ValueRange acc) {
     SmallVector<Value> next(acc.begin(), acc.end());
     for (int64_t depth = 0; depth < kDepthStep; depth += kMmaDepth) {
       SmallVector<std::array<Value, 4>> aRegisters, wRegisters;
+      Value aColumn = storedColumn(at, aLaneChunk, depth);
+      Value wColumn = storedColumn(at, wLaneChunk, depth);
       for (int64_t i = 0; i < kWarpTilesM; ++i)
-        aRegisters.push_back(
-            loadMatrices(at, loc, aTiles,
-                         ValueRange{stage, ix.add(at, aLaneRow, i * kMmaRows),
-                                    ix.add(at, aLaneColumn, depth)},
-                         /*transpose=*/false));
+        aRegisters.push_back(loadMatrices(
+            at, loc, aTiles,
+            ValueRange{stage, ix.add(at, aLaneRow, i * kMmaRows), aColumn},
+            /*transpose=*/false));
       for (int64_t p = 0; p < kWarpTilesN / 2; ++p)
         wRegisters.push_back(loadMatrices(
             at, loc, wTiles,
             ValueRange{stage, ix.add(at, wLaneRow, p * 2 * kMmaColumns),
-                       ix.add(at, wLaneColumn, depth)},
+                       wColumn},
             /*transpose=*/false));
       for (int64_t i = 0; i < kWarpTilesM; ++i)
         for (int64_t j = 0; j < kWarpTilesN; ++j)
@@ -885,33 +921,28 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
 
   Value zero = arith::ConstantOp::create(kb, loc, kb.getF32FloatAttr(0));
   SmallVector<Value> inits(kWarpTilesM * kWarpTilesN * 4, zero);
-  // This block's steps of K: [firstStep, endStep).
-  Value splitIndex = launch.getBlockIds().z;
-  Value firstStep = arith::MulIOp::create(kb, loc, splitIndex, stepsPerSplit);
-  Value endStep = arith::MinUIOp::create(
-      kb, loc, ix.add(kb, firstStep, stepsPerSplit), cst(kb, depthSteps));
-  Value lastStep = arith::SubIOp::create(kb, loc, endStep, one);
-  auto stageOf = [&](OpBuilder &at, Value step) {
-    return ix.rem(at, arith::SubIOp::create(at, loc, step, firstStep), kStages);
-  };
-  Value first = copyStep(kb, ix.mul(kb, firstStep, kDepthStep), cst(kb, 0));
-  // Step s's tiles are multiplied while step s + 1's arrive; the last
-  // step, with nothing more to copy, after the loop.
+  // The pipeline, as CUTLASS's multistage matmul: kStages - 1 steps in
+  // flight before the first product; at step s, once step s's group has
+  // landed (at most kStages - 2 younger ones pending) and every warp is past
+  // the barrier (so done with step s - 1's stage, which step s + 2 takes),
+  // step s + 2's copies start and step s's tiles are multiplied. One barrier
+  // a step.
+  Value copies;
+  for (int64_t ahead = 0; ahead < kStages - 1; ++ahead)
+    copies = copyStep(kb, ix.add(kb, firstStep, ahead));
   auto steps = scf::ForOp::create(
-      kb, loc, firstStep, lastStep, one, inits,
+      kb, loc, firstStep, endStep, one, inits,
       [&](OpBuilder &sb, Location, Value s, ValueRange acc) {
-        Value next = ix.add(sb, s, one);
-        Value group =
-            copyStep(sb, ix.mul(sb, next, kDepthStep), stageOf(sb, next));
-        await(sb, group, 1);
-        SmallVector<Value> sums = multiplyStep(sb, stageOf(sb, s), acc);
-        // Every warp is done with this stage before the next copy into it.
+        nvgpu::DeviceAsyncWaitOp::create(sb, loc, copies,
+                                         sb.getI32IntegerAttr(kStages - 2));
         gpu::BarrierOp::create(sb, loc);
+        copyStep(sb, ix.add(sb, s, kStages - 1));
+        SmallVector<Value> sums = multiplyStep(sb, stageOf(sb, s), acc);
         scf::YieldOp::create(sb, loc, sums);
       });
-  await(kb, first, 0);
-  SmallVector<Value> sums =
-      multiplyStep(kb, stageOf(kb, lastStep), steps.getResults());
+  // The tail's zero-filling copies land before the block exits.
+  nvgpu::DeviceAsyncWaitOp::create(kb, loc, copies, kb.getI32IntegerAttr(0));
+  ValueRange sums = steps.getResults();
 
   // C's fragment of product (i, j): rows g and g + 8 of its 16, columns
   // 2 (l % 4) + {0, 1} of its 8.

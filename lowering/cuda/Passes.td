@@ -82,11 +82,13 @@ def MapContractions
     (a prefill) to a tensor-core kernel shaped like CUTLASS's and Triton's
     Ampere matmuls: a block of 8 warps per 128 x 128 tile of C, each warp
     64 x 32 (16 `nvvm.mma.sync` m16n8k16 a depth of 16, f32
-    accumulators). Each step of 32 along K the threads copy the next A and
-    W tiles into workgroup memory with 16-byte `nvgpu.device_async_copy`
-    (cp.async) while the warps multiply the current ones, fragments loaded
-    with `nvgpu.ldmatrix` x4; tile rows are padded to 40 elements so that
-    ldmatrix's eight rows hit eight bank groups. Rows past M and columns
+    accumulators). Each step of 32 along K the threads copy the A and W
+    tiles of the step two ahead into workgroup memory with 16-byte
+    `nvgpu.device_async_copy` (cp.async; three stages, 48 KB) while the
+    warps multiply the current ones, one barrier a step, fragments loaded
+    with `nvgpu.ldmatrix` x4; a row's four 16-byte chunks are stored XOR
+    swizzled (chunk c of row r at c ^ ((r / 2) % 4)) so that ldmatrix's
+    eight rows hit eight bank groups. Rows past M and columns
     past N read the last ones and are not stored; a step past K
     (K % 32 != 0) copies zeros. When the tiles make fewer than
     `target-blocks` blocks, K is split over the grid's third dimension

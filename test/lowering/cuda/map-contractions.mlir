@@ -353,35 +353,63 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 // more (a prefill) run a block of 8 warps per 128 x 128 tile of C, fewer
 // the warp-per-row kernel. Each step of 32 along K, the threads copy the A
 // and W tiles (two 16-byte chunks of each a thread, rows clamped to the
-// last) into one of two stages of workgroup memory (rows of 40: padded
-// against bank conflicts) while the warps multiply the other stage's: an
-// ldmatrix x4 per 16 rows of A and per 16 rows of W, 16 mma.sync m16n8k16
-// a depth of 16. K = 64 is two steps: the first copied before the loop,
-// the second inside it (unrolled here), the last multiplied after it.
+// last) into one of three stages of workgroup memory, chunk c of row r at
+// chunk c ^ ((r / 2) % 4) against bank conflicts (thread t: (t / 8) % 4),
+// two steps ahead of the warps' products: an ldmatrix x4 per 16 rows of A
+// and per 16 rows of W (the lane's chunk swizzled alike; the second depth
+// of 16 is chunk 2 further, an XOR), 16 mma.sync m16n8k16 a depth of 16.
+// K = 64 is two steps, both copied before the loop; each step waits for its
+// own group (one younger pending), meets the block at one barrier, starts
+// the copy of the step two ahead (past the end: 0 source elements, zeros)
+// and multiplies its stage. The tail's copies are awaited before the
+// stores.
 // TC-LABEL: func.func @prefill_tiles(
 // TC: %[[M:.*]] = memref.dim %{{.*}}, %c0 : memref<?x64xbf16>
 // TC: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16 : index
 // TC: scf.if %[[MANY]] {
 // TC: %[[ROWBLOCKS:.*]] = arith.ceildivui %[[M]], %c128 : index
-// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[AT:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>, %[[WT:.*]] : memref<2x128x40xbf16, #gpu.address_space<workgroup>>)
+// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[AT:.*]] : memref<3x128x32xbf16, #gpu.address_space<workgroup>>, %[[WT:.*]] : memref<3x128x32xbf16, #gpu.address_space<workgroup>>)
+// TC: %[[EIGHTS:.*]] = arith.divui %[[T]], %c8 : index
+// TC-NEXT: %[[SWIZZLE:.*]] = arith.remui %[[EIGHTS]], %c4 : index
+// TC-NEXT: %[[CHUNK:.*]] = arith.remui %[[T]], %c4 : index
+// TC-NEXT: %[[SWIZZLED:.*]] = arith.xori %[[CHUNK]], %[[SWIZZLE]] : index
+// TC-NEXT: %[[STORED:.*]] = arith.muli %[[SWIZZLED]], %c8 : index
 // TC: %[[LAST:.*]] = arith.subi %[[M]], %c1 : index
+// TC: %[[ALANECHUNK:.*]] = arith.xori %{{.*}}, %{{.*}} : index
+// TC: %[[WLANECHUNK:.*]] = arith.xori %{{.*}}, %{{.*}} : index
 // TC: %[[AROW:.*]] = arith.minui %{{.*}}, %[[LAST]] : index
-// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[AROW]], %{{.*}}], %[[AT]][%c0, %{{.*}}, %{{.*}}], 8 {bypassL1} : memref<?x64xbf16> to memref<2x128x40xbf16, #gpu.address_space<workgroup>>
+// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[AROW]], %{{.*}}], %[[AT]][%c0, %{{.*}}, %[[STORED]]], 8, %c8 {bypassL1} : memref<?x64xbf16> to memref<3x128x32xbf16, #gpu.address_space<workgroup>>
 // TC: nvgpu.device_async_copy
 // TC: %[[WROW:.*]] = arith.minui %{{.*}}, %c39 : index
-// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[WROW]], %{{.*}}], %[[WT]][%c0, %{{.*}}, %{{.*}}], 8 {bypassL1} : memref<40x64xbf16> to memref<2x128x40xbf16, #gpu.address_space<workgroup>>
+// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[WROW]], %{{.*}}], %[[WT]][%c0, %{{.*}}, %[[STORED]]], 8, %c8 {bypassL1} : memref<40x64xbf16> to memref<3x128x32xbf16, #gpu.address_space<workgroup>>
 // TC: nvgpu.device_async_copy
 // TC: nvgpu.device_async_create_group
 // TC-COUNT-4: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%c1,
-// TC: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// TC: %[[GROUP:.*]] = nvgpu.device_async_create_group
+// TC-NEXT: %{{.*}}:64 = scf.for %[[S:.*]] = %c0 to %c2 step %c1
+// TC-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 1 : i32}
 // TC-NEXT: gpu.barrier
-// TC-COUNT-4: nvgpu.ldmatrix %[[AT]][%c0, %{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
-// TC-COUNT-2: nvgpu.ldmatrix %[[WT]][%c0, %{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// TC-NEXT: %[[AHEAD:.*]] = arith.addi %[[S]], %c2 : index
+// TC-NEXT: %[[AHEADSTAGE:.*]] = arith.remui %[[AHEAD]], %c3 : index
+// TC-NEXT: %[[INSIDE:.*]] = arith.cmpi ult, %[[AHEAD]], %c2 : index
+// TC: %[[COUNT:.*]] = arith.select %[[INSIDE]], %c8, %c0 : index
+// TC-COUNT-4: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%[[AHEADSTAGE]], %{{.*}}, %[[STORED]]], 8, %[[COUNT]] {bypassL1}
+// TC: nvgpu.device_async_create_group
+// TC-NEXT: %[[STAGE:.*]] = arith.remui %[[S]], %c3 : index
+// TC-NEXT: %[[ACOLUMN:.*]] = arith.muli %[[ALANECHUNK]], %c8 : index
+// TC-NEXT: %[[WCOLUMN:.*]] = arith.muli %[[WLANECHUNK]], %c8 : index
+// TC-NEXT: nvgpu.ldmatrix %[[AT]][%[[STAGE]], %{{.*}}, %[[ACOLUMN]]] {numTiles = 4 : i32, transpose = false}
+// TC-COUNT-3: nvgpu.ldmatrix %[[AT]][%[[STAGE]], %{{.*}}, %[[ACOLUMN]]] {numTiles = 4 : i32, transpose = false}
+// TC-COUNT-2: nvgpu.ldmatrix %[[WT]][%[[STAGE]], %{{.*}}, %[[WCOLUMN]]] {numTiles = 4 : i32, transpose = false}
 // TC-COUNT-16: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
-// TC: gpu.barrier
-// TC: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
-// TC-NEXT: gpu.barrier
-// TC: nvgpu.ldmatrix %[[AT]][%c1,
+// TC: %[[ADEEPER:.*]] = arith.xori %[[ALANECHUNK]], %c2 : index
+// TC: nvgpu.ldmatrix %[[AT]][%[[STAGE]], %{{.*}}, %{{.*}}]
+// TC-COUNT-16: nvvm.mma.sync
+// TC-NOT: gpu.barrier
+// TC: scf.yield
+// TC-NEXT: }
+// TC-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 0 : i32}
+// TC-NOT: gpu.barrier
 // TC: arith.cmpi ult, %{{.*}}, %[[M]] : index
 // TC: arith.cmpi ult, %{{.*}}, %c40 : index
 // TC: scf.if
@@ -407,8 +435,8 @@ func.func @prefill_tiles(%a: memref<?x64xbf16>, %w: memref<40x64xbf16>, %c: memr
 // TC: gpu.launch
 // TC: %[[COL:.*]] = arith.addi %{{.*}}, %c32 : index
 // TC: %[[IN:.*]] = arith.cmpi ult, %[[COL]], %c48 : index
-// TC: %[[COUNT:.*]] = arith.select %[[IN]], %c8, %c0 : index
 // TC: %[[SAFE:.*]] = arith.minui %[[COL]], %c40 : index
+// TC: %[[COUNT:.*]] = arith.select %[[IN]], %c8, %c0 : index
 // TC: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %[[SAFE]]], %{{.*}}[%c1, %{{.*}}, %{{.*}}], 8, %[[COUNT]] {bypassL1}
 func.func @depth_tail(%a: memref<?x48xbf16>, %w: memref<40x48xbf16>, %c: memref<?x40xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
@@ -733,7 +761,7 @@ func.func @gated_halves(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref
 // output's own rows (its dim, here the alloc's size) and columns.
 // TC-LABEL: func.func @gated_two_tiles(
 // TC-SAME: %{{[^:]+}}: memref<?x64xbf16>, %[[W:[^:]+]]: memref<160x64xbf16>)
-// TC: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x80xbf16>
+// TC: %[[OUT:.*]] = memref.alloc(%[[OUTROWS:.*]]) : memref<?x80xbf16>
 // TC: scf.if
 // TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c2, {{.*}}) {{.*}} workgroup(
 // TC: %[[CLAMPED:.*]] = arith.minui %{{.*}}, %c79 : index
@@ -741,7 +769,7 @@ func.func @gated_halves(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref
 // TC-NEXT: %[[OFFSET:.*]] = arith.select %[[SECOND]], %c80, %c0 : index
 // TC-NEXT: %[[WROW:.*]] = arith.addi %[[CLAMPED]], %[[OFFSET]] : index
 // TC-NEXT: nvgpu.device_async_copy %[[W]][%[[WROW]], %{{.*}}]
-// TC: %[[ROWIN:.*]] = arith.cmpi ult, %{{.*}}, %{{.*}} : index
+// TC: %[[ROWIN:.*]] = arith.cmpi ult, %{{.*}}, %[[OUTROWS]] : index
 // TC: %[[COLIN:.*]] = arith.cmpi ult, %{{.*}}, %c80 : index
 // TC-NEXT: arith.andi %[[ROWIN]], %[[COLIN]] : i1
 // TC-NEXT: scf.if
