@@ -83,7 +83,7 @@ MemRefType countersType(MLIRContext *ctx) {
 constexpr int64_t kFlashRows = 16, kFlashWarps = 4, kFlashKeys = 32;
 constexpr int64_t kMaxPassColumns = 128;
 // The widest padded head dimension a call without a cache takes (its key
-// tile 32 x 520 bf16, 33 KB, beside a pass's value tile).
+// tiles 2 x 32 x 520 bf16, 67 KB, beside a pass's value tiles).
 constexpr int64_t kMaxEncoderHeadDim = 512;
 // Blocks the kernel aims for (two on each of an H200's 132
 // multiprocessors), and the fewest steps of keys a split of a tile takes.
@@ -91,6 +91,8 @@ constexpr int64_t kFlashTargetBlocks = 264, kFlashMinimumSteps = 4;
 // A tile row in workgroup memory is padded by 8 bf16 (16 bytes), so that
 // the eight rows an ldmatrix phase reads fall in eight bank groups.
 constexpr int64_t kFlashPad = 8;
+// Key and value tiles in workgroup memory at a time.
+constexpr int64_t kFlashStages = 2;
 
 Value f32Constant(OpBuilder &b, Location loc, float value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
@@ -645,10 +647,14 @@ private:
     IndexOps ix(loc);
     auto workgroup = gpu::AddressSpaceAttr::get(
         ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
-    auto keyTileType = MemRefType::get({kFlashKeys, paddedDim + kFlashPad},
-                                       bf16, AffineMap(), workgroup);
-    auto valueTileType = MemRefType::get({kFlashKeys, passColumns + kFlashPad},
-                                         bf16, AffineMap(), workgroup);
+    // Two stages of each: a step's keys and values arrive while the step
+    // before is multiplied.
+    auto keyTileType =
+        MemRefType::get({kFlashStages, kFlashKeys, paddedDim + kFlashPad}, bf16,
+                        AffineMap(), workgroup);
+    auto valueTileType =
+        MemRefType::get({kFlashStages, kFlashKeys, passColumns + kFlashPad},
+                        bf16, AffineMap(), workgroup);
     constexpr int64_t kTokensPerBlock = kFlashRows * kFlashWarps;
     constexpr int64_t kThreads = kFlashWarps * kWarp;
     const int64_t passes = paddedDim / passColumns;
@@ -678,10 +684,12 @@ private:
     }
     // The tiles live in dynamic workgroup memory: ownership-based buffer
     // deallocation, which runs after this conversion, would give workgroup
-    // attributions (memref block arguments) ownership flags.
-    const int64_t keyTileBytes = kFlashKeys * (paddedDim + kFlashPad) * 2;
-    const int64_t tileBytes =
-        keyTileBytes + kFlashKeys * (passColumns + kFlashPad) * 2;
+    // attributions (memref block arguments) ownership flags. Past 48 KB (a
+    // head_dim of 256: 51 KB) the runtime raises the kernel's limit.
+    const int64_t keyTileBytes =
+        kFlashStages * kFlashKeys * (paddedDim + kFlashPad) * 2;
+    const int64_t tileBytes = keyTileBytes + kFlashStages * kFlashKeys *
+                                                 (passColumns + kFlashPad) * 2;
     Value sharedBytes = arith::ConstantOp::create(
         b, loc, b.getI32IntegerAttr(static_cast<int32_t>(tileBytes)));
     auto launch = gpu::LaunchOp::create(
@@ -788,7 +796,7 @@ private:
     // Copies the cache rows of keys u0 .. u0 + 31 (clamped to the last
     // key) into the tiles: all key columns, the pass's value columns.
     Value passStart = ix.mul(kb, pass, passColumns);
-    auto copyKeys = [&](OpBuilder &at, Value u0) {
+    auto copyKeys = [&](OpBuilder &at, Value u0, Value stage) {
       SmallVector<Value> copies;
       for (auto [tile, plane, columns, first] :
            {std::tuple{keyTile, int64_t{0}, paddedDim, cst(at, 0)},
@@ -808,15 +816,13 @@ private:
           // Only a local layer's cache has a window, and a ring of slots.
           Value slot = window ? ix.rem(at, u, cacheType.getCapacity()) : u;
           copies.push_back(nvgpu::DeviceAsyncCopyOp::create(
-              at, loc, tokenType, tile, ValueRange{row, col}, cache,
+              at, loc, tokenType, tile, ValueRange{stage, row, col}, cache,
               ValueRange{cst(at, plane), kvHead, slot, ix.add(at, col, first)},
               at.getIndexAttr(8), /*srcElements=*/Value(), at.getUnitAttr()));
         }
       }
-      Value group =
-          nvgpu::DeviceAsyncCreateGroupOp::create(at, loc, tokenType, copies);
-      nvgpu::DeviceAsyncWaitOp::create(at, loc, group, at.getI32IntegerAttr(0));
-      gpu::BarrierOp::create(at, loc);
+      return nvgpu::DeviceAsyncCreateGroupOp::create(at, loc, tokenType, copies)
+          .getResult();
     };
     // Lane addresses of the ldmatrix x4 loads: key B fragments for two n8
     // products (rows (l % 8) + 8 (l / 16), column 8 ((l / 8) % 2)); value
@@ -842,20 +848,40 @@ private:
     // the accumulators, 4 a product: rows g (0, 1) and g + 8 (2, 3).
     SmallVector<Value> inits = {negInf, negInf, zero, zero};
     inits.append(valueProducts * 4, zero);
+    auto keysOf = [&](OpBuilder &at, Value step) {
+      return ix.add(at, lo, ix.mul(at, step, kFlashKeys));
+    };
+    auto stageOf = [&](OpBuilder &at, Value step) {
+      return ix.rem(at, arith::SubIOp::create(at, loc, step, firstStep),
+                    kFlashStages);
+    };
+    // The first step's copies before the loop (a split without steps reads
+    // clamped keys and uses none); each step waits for its own, meets the
+    // block (whose warps are then done with the other stage) and starts the
+    // next step's copies into the other stage before its products.
+    Value firstCopies = copyKeys(kb, keysOf(kb, firstStep), cst(kb, 0));
     auto steps = scf::ForOp::create(
         kb, loc, firstStep, endStep, one, inits,
         [&](OpBuilder &sb, Location, Value step, ValueRange state) {
-          Value u0 = ix.add(sb, lo, ix.mul(sb, step, kFlashKeys));
-          // The previous step's readers are done with the tiles.
+          Value u0 = keysOf(sb, step);
+          nvgpu::DeviceAsyncWaitOp::create(sb, loc, firstCopies,
+                                           sb.getI32IntegerAttr(0));
           gpu::BarrierOp::create(sb, loc);
-          copyKeys(sb, u0);
+          Value nextStep = ix.add(sb, step, 1);
+          Value more = arith::CmpIOp::create(sb, loc, arith::CmpIPredicate::ult,
+                                             nextStep, endStep);
+          scf::IfOp::create(sb, loc, more, [&](OpBuilder &tb, Location) {
+            copyKeys(tb, keysOf(tb, nextStep), stageOf(tb, nextStep));
+            scf::YieldOp::create(tb, loc);
+          });
+          Value stage = stageOf(sb, step);
           // Scores: 16 rows x 32 keys, four n8 products.
           SmallVector<Value> scores(kKeyProducts * 4, zero);
           for (int64_t d = 0; d < paddedDim / kMmaDepth; ++d) {
             for (int64_t p = 0; p < kKeyProducts / 2; ++p) {
               std::array<Value, 4> keys = loadMatrices(
                   sb, loc, keyTile,
-                  ValueRange{ix.add(sb, keyLaneRow, p * 16),
+                  ValueRange{stage, ix.add(sb, keyLaneRow, p * 16),
                              ix.add(sb, keyLaneColumn, d * kMmaDepth)},
                   /*transpose=*/false);
               for (int64_t j = 0; j < 2; ++j)
@@ -945,11 +971,11 @@ private:
                   pack(sb, weights[4 * j + 2], weights[4 * j + 3]);
             }
             for (int64_t n = 0; n < valueProducts / 2; ++n) {
-              std::array<Value, 4> values =
-                  loadMatrices(sb, loc, valueTile,
-                               ValueRange{ix.add(sb, valueLaneRow, s * 16),
-                                          ix.add(sb, valueLaneColumn, n * 16)},
-                               /*transpose=*/true);
+              std::array<Value, 4> values = loadMatrices(
+                  sb, loc, valueTile,
+                  ValueRange{stage, ix.add(sb, valueLaneRow, s * 16),
+                             ix.add(sb, valueLaneColumn, n * 16)},
+                  /*transpose=*/true);
               for (int64_t j = 0; j < 2; ++j)
                 multiplyAccumulateBf16(
                     sb, loc, a, ArrayRef<Value>(values).slice(2 * j, 2),

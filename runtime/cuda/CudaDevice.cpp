@@ -303,8 +303,10 @@ void CudaDevice::launchOrFail(int32_t kernel, const char *kernelName,
     failure = "launch of a kernel with a negative index";
     return;
   }
-  if (static_cast<size_t>(kernel) >= kernels.size())
+  if (static_cast<size_t>(kernel) >= kernels.size()) {
     kernels.resize(static_cast<size_t>(kernel) + 1, nullptr);
+    kernelSharedLimits.resize(kernels.size(), cuda::kDefaultDynamicSharedBytes);
+  }
   cuda::CUfunction &function = kernels[static_cast<size_t>(kernel)];
   if (!function) {
     cuda::CUresult result =
@@ -314,6 +316,19 @@ void CudaDevice::launchOrFail(int32_t kernel, const char *kernelName,
                 " is not in the payload's kernels: " + driver.describe(result);
       return;
     }
+  }
+  int32_t &sharedLimit = kernelSharedLimits[static_cast<size_t>(kernel)];
+  if (sharedBytes > sharedLimit) {
+    cuda::CUresult result = driver.cuFuncSetAttribute(
+        function, cuda::kFunctionAttributeMaxDynamicSharedBytes, sharedBytes);
+    if (result != 0) {
+      failure = std::string("kernel ") + kernelName + " needs " +
+                std::to_string(sharedBytes) + " bytes of shared memory, more " +
+                "than " + deviceName +
+                " gives a block: " + driver.describe(result);
+      return;
+    }
+    sharedLimit = sharedBytes;
   }
   for (int d = 0; d < 3; ++d)
     if (grid[d] < 1 || grid[d] > INT32_MAX || block[d] < 1 || block[d] > 1024) {

@@ -137,6 +137,10 @@ private:
   cuda::CUstream stream = nullptr;
   cuda::CUmodule module = nullptr;
   std::vector<cuda::CUfunction> kernels; // by LowerLaunches' index
+  // The dynamic workgroup memory each kernel was allowed past the default
+  // 48 KB (cuFuncSetAttribute), by the same index: a pipelined tile kernel
+  // asks for more.
+  std::vector<int32_t> kernelSharedLimits;
   cuda::CUdeviceptr weights = 0;
   cuda::CUdeviceptr arena = 0;
   std::string arch;       // "sm_90"

@@ -48,6 +48,7 @@ std::unique_ptr<Driver> load(const std::string &library, std::string &error) {
   resolve(driver->cuModuleLoadDataEx, "cuModuleLoadDataEx");
   resolve(driver->cuModuleUnload, "cuModuleUnload");
   resolve(driver->cuModuleGetFunction, "cuModuleGetFunction");
+  resolve(driver->cuFuncSetAttribute, "cuFuncSetAttribute");
   resolve(driver->cuLaunchKernel, "cuLaunchKernel");
   driver->cuLaunchKernelEx =
       reinterpret_cast<decltype(driver->cuLaunchKernelEx)>(

@@ -61,6 +61,10 @@ static_assert(sizeof(CUlaunchAttribute) == 72 && sizeof(CUlaunchConfig) == 56,
 constexpr int kAttributeMultiprocessorCount = 16;
 constexpr int kAttributeComputeCapabilityMajor = 75;
 constexpr int kAttributeComputeCapabilityMinor = 76;
+// CUfunction_attribute: the dynamic workgroup memory a kernel may be
+// launched with, 48 KB unless raised (up to the GPU's opt-in limit).
+constexpr int kFunctionAttributeMaxDynamicSharedBytes = 8;
+constexpr int32_t kDefaultDynamicSharedBytes = 48 * 1024;
 // CU_STREAM_CAPTURE_MODE_RELAXED: the generated code may allocate device
 // memory (cuMemAlloc) while its launches are captured.
 constexpr int kStreamCaptureModeRelaxed = 2;
@@ -97,6 +101,7 @@ struct Driver {
   CUresult (*cuModuleUnload)(CUmodule module);
   CUresult (*cuModuleGetFunction)(CUfunction *function, CUmodule module,
                                   const char *name);
+  CUresult (*cuFuncSetAttribute)(CUfunction function, int attribute, int value);
   CUresult (*cuLaunchKernel)(CUfunction function, unsigned gridX,
                              unsigned gridY, unsigned gridZ, unsigned blockX,
                              unsigned blockY, unsigned blockZ,

@@ -7,7 +7,10 @@
 // a copy back to the host reads the f32 pattern (i * 37) % 101 from its
 // start, so that what the host does with a copied row shows in the
 // sampled ids. GEMMA_FAKE_CUDA_NO_PAGE_LOCKED=1 refuses page-locked host
-// memory (cuMemAllocHost), as a driver short of it would. The tests use it
+// memory (cuMemAllocHost), as a driver short of it would. A launch asking
+// for more than 48 KB of dynamic shared memory fails unless the kernel's
+// limit was raised first (cuFuncSetAttribute, at most an H200's 227 KB), as
+// on a GPU. The tests use it
 // to check the runtime's bookkeeping (the pool, launches, decode steps as
 // CUDA graphs, the copies back) in CI; docs/cuda.md uses it to time the
 // host's share of a step.
@@ -38,20 +41,62 @@ struct PageLockedReport {
   }
 } pageLocked;
 
+// Kernels whose dynamic shared memory limit was raised (handles are their
+// names' addresses), with GEMMA_FAKE_CUDA_REPORT=1 reported at the end.
+constexpr unsigned kDefaultSharedBytes = 48 * 1024;
+constexpr int kMaxOptInSharedBytes = 227 * 1024;
+struct SharedLimits {
+  static constexpr int kCapacity = 256;
+  const void *functions[kCapacity] = {};
+  unsigned limits[kCapacity] = {};
+  int count = 0;
+  unsigned limit(const void *function) const {
+    for (int i = 0; i < count; ++i)
+      if (functions[i] == function)
+        return limits[i];
+    return kDefaultSharedBytes;
+  }
+  bool raise(const void *function, unsigned bytes) {
+    for (int i = 0; i < count; ++i)
+      if (functions[i] == function) {
+        limits[i] = bytes;
+        return true;
+      }
+    if (count == kCapacity)
+      return false;
+    functions[count] = function;
+    limits[count++] = bytes;
+    return true;
+  }
+  ~SharedLimits() {
+    const char *report = std::getenv("GEMMA_FAKE_CUDA_REPORT");
+    if (!report || std::strcmp(report, "1") != 0)
+      return;
+    unsigned largest = 0;
+    for (int i = 0; i < count; ++i)
+      largest = limits[i] > largest ? limits[i] : largest;
+    std::fprintf(stderr,
+                 "fake cuda: shared memory raised for %d kernels, to at most "
+                 "%u bytes\n",
+                 count, largest);
+  }
+} sharedLimits;
+
 // What a launch of ours may not be: no kernel, an empty grid or block,
 // more than 1024 threads a block, no arguments (every generated
 // kernel takes some; a driver would take none for a kernel without
 // parameters, which the compiler does not make), the `extra` form the
-// runtime does not use, or a stream it did not create.
+// runtime does not use, a stream it did not create, or more dynamic shared
+// memory than the kernel's limit.
 CUresult checkLaunch(void *function, const unsigned grid[3],
-                     const unsigned block[3], void *stream, void **arguments,
-                     void **extra) {
+                     const unsigned block[3], unsigned sharedBytes,
+                     void *stream, void **arguments, void **extra) {
   constexpr CUresult kInvalidValue = 1;
   for (unsigned d = 0; d < 3; ++d)
     if (grid[d] == 0 || block[d] == 0)
       return kInvalidValue;
   if (!function || block[0] * block[1] * block[2] > 1024 || !arguments ||
-      extra || stream != &dummy)
+      extra || stream != &dummy || sharedBytes > sharedLimits.limit(function))
     return kInvalidValue;
   return kSuccess;
 }
@@ -100,13 +145,23 @@ CUresult cuModuleGetFunction(void **function, void *, const char *name) {
   *function = const_cast<char *>(name);
   return kSuccess;
 }
+// Only CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES (8).
+CUresult cuFuncSetAttribute(void *function, int attribute, int value) {
+  constexpr CUresult kInvalidValue = 1;
+  if (!function || attribute != 8 || value < 0 ||
+      value > kMaxOptInSharedBytes ||
+      !sharedLimits.raise(function, static_cast<unsigned>(value)))
+    return kInvalidValue;
+  return kSuccess;
+}
 CUresult cuLaunchKernel(void *function, unsigned gridX, unsigned gridY,
                         unsigned gridZ, unsigned blockX, unsigned blockY,
-                        unsigned blockZ, unsigned, void *stream,
+                        unsigned blockZ, unsigned sharedBytes, void *stream,
                         void **arguments, void **extra) {
   const unsigned grid[3] = {gridX, gridY, gridZ};
   const unsigned block[3] = {blockX, blockY, blockZ};
-  return checkLaunch(function, grid, block, stream, arguments, extra);
+  return checkLaunch(function, grid, block, sharedBytes, stream, arguments,
+                     extra);
 }
 // cuda.h's CUlaunchConfig and CUlaunchAttribute; the runtime sets one
 // attribute, programmatic stream serialization (6), to 1.
@@ -130,8 +185,8 @@ CUresult cuLaunchKernelEx(const LaunchConfig *config, void *function,
   if (config->count != 1 || config->attributes[0].id != 6 ||
       config->attributes[0].value.value != 1)
     return kInvalidValue;
-  return checkLaunch(function, config->grid, config->block, config->stream,
-                     arguments, extra);
+  return checkLaunch(function, config->grid, config->block, config->sharedBytes,
+                     config->stream, arguments, extra);
 }
 CUresult cuStreamCreate(void **stream, unsigned) {
   *stream = &dummy;

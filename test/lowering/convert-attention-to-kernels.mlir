@@ -389,9 +389,12 @@
 // the grid's third dimension is the splits of the keys (enough for about
 // 264 blocks, each at least 4 steps of 32 keys) times the passes over the
 // head dimension (64 columns: one). Its tiles of 32 key rows and 32 value
-// rows (64 + 8 columns of padding) are dynamic workgroup memory. The
-// queries are rounded to bf16 pairs once; each step copies the ring's
-// slots of its keys (cp.async), multiplies the keys in (ldmatrix,
+// rows (64 + 8 columns of padding), two stages of each, are dynamic
+// workgroup memory. The queries are rounded to bf16 pairs once; the first
+// step's copies of the ring's slots of its keys (cp.async) start before
+// the loop; each step waits for its own, meets the block at a barrier,
+// starts the next step's copies into the other stage (when there is a next
+// step) and multiplies its own keys in (ldmatrix,
 // mma.sync), takes the scores into the online softmax (row maxima across
 // the lanes of a row by xor shuffles), rounds the weights to bf16 pairs
 // and multiplies the values in (ldmatrix.trans, mma.sync). With one
@@ -406,24 +409,34 @@
 // TC: %[[TILES:.*]] = arith.ceildivui %[[TOKENS]], %{{.*}} : index
 // TC: %[[SPLITS:.*]] = arith.minui
 // TC: memref.alloc(%[[TOKENS]], %[[SPLITS]]) : memref<?x2x?x64xf32>
-// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[TILES]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}) dynamic_shared_memory_size %c9216_i32
+// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[TILES]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}) dynamic_shared_memory_size %c18432_i32
 // TC-NEXT: %[[SHARED:.*]] = gpu.dynamic_shared_memory
-// TC: %[[KEYS:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<32x72xbf16, #gpu.address_space<workgroup>>
-// TC: %[[VALUES:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<32x72xbf16, #gpu.address_space<workgroup>>
+// TC: %[[KEYS:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x72xbf16, #gpu.address_space<workgroup>>
+// TC: %[[VALUES:.*]] = memref.view %[[SHARED]][%c9216{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x72xbf16, #gpu.address_space<workgroup>>
 // TC: arith.truncf %{{.*}} : vector<2xf32> to vector<2xbf16>
-// TC: scf.for
-// TC: gpu.barrier
 // TC: arith.remui %{{.*}}, %c24{{.*}} : index
-// TC: nvgpu.device_async_copy %{{.*}}, %[[KEYS]][%{{.*}}, %{{.*}}], 8 {bypassL1}
-// TC: nvgpu.device_async_copy %{{.*}}, %[[VALUES]][%{{.*}}, %{{.*}}], 8 {bypassL1}
-// TC: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// TC: nvgpu.device_async_copy %{{.*}}, %[[KEYS]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8 {bypassL1}
+// TC: nvgpu.device_async_copy %{{.*}}, %[[VALUES]][%c0{{.*}}, %{{.*}}, %{{.*}}], 8 {bypassL1}
+// TC: %[[FIRST:.*]] = nvgpu.device_async_create_group
+// TC-NEXT: %{{.*}}:36 = scf.for %[[STEP:.*]] = %{{.*}} to %[[END:.*]] step
+// TC: nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
 // TC-NEXT: gpu.barrier
-// TC: nvgpu.ldmatrix %[[KEYS]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
+// TC: %[[NEXT:.*]] = arith.addi %[[STEP]], %c1{{.*}} : index
+// TC-NEXT: %[[MORE:.*]] = arith.cmpi ult, %[[NEXT]], %[[END]] : index
+// TC-NEXT: scf.if %[[MORE]] {
+// TC: %[[NEXTSTAGE:.*]] = arith.remui %{{.*}}, %c2{{.*}} : index
+// TC: nvgpu.device_async_copy %{{.*}}, %[[KEYS]][%[[NEXTSTAGE]], %{{.*}}, %{{.*}}], 8 {bypassL1}
+// TC: nvgpu.device_async_copy %{{.*}}, %[[VALUES]][%[[NEXTSTAGE]], %{{.*}}, %{{.*}}], 8 {bypassL1}
+// TC: nvgpu.device_async_create_group
+// TC-NOT: gpu.barrier
+// TC: %[[STAGE:.*]] = arith.remui %{{.*}}, %c2{{.*}} : index
+// TC-NOT: gpu.barrier
+// TC: nvgpu.ldmatrix %[[KEYS]][%[[STAGE]], %{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = false}
 // TC: nvvm.mma.sync
 // TC: gpu.shuffle xor
 // TC: math.exp
 // TC: arith.truncf %{{.*}} : vector<2xf32> to vector<2xbf16>
-// TC: nvgpu.ldmatrix %[[VALUES]][%{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = true}
+// TC: nvgpu.ldmatrix %[[VALUES]][%[[STAGE]], %{{.*}}, %{{.*}}] {numTiles = 4 : i32, transpose = true}
 // TC: nvvm.mma.sync
 // TC: scf.yield
 // TC: %[[SINGLE:.*]] = arith.cmpi eq, %[[SPLITS]], %{{.*}} : index
@@ -690,8 +703,8 @@ func.func @attention_prologue(%arena: memref<?xi8> {gemma.kv_arena}, %q: tensor<
 // TC: %[[KZ:.*]] = arith.select %[[INSIDE]], %[[KB]], %{{.*}} : bf16
 // TC: memref.store %[[KZ]], %[[PACKED]][%{{.*}}, %[[G]], %[[T]], %[[D]]] : memref<2x2x?x16xbf16>
 // TC: gpu.launch
-// TC-SAME: dynamic_shared_memory_size %c3072_i32
-// TC: memref.view {{.*}} to memref<32x24xbf16, #gpu.address_space<workgroup>>
+// TC-SAME: dynamic_shared_memory_size %c6144_i32
+// TC: memref.view {{.*}} to memref<2x32x24xbf16, #gpu.address_space<workgroup>>
 // TC: arith.select {{.*}} : i32
 // TC: scf.for
 // TC: nvgpu.device_async_copy %[[PACKED]]
