@@ -83,8 +83,9 @@ def MapContractions
     Ampere matmuls: a block of 8 warps per 128 x 128 tile of C, each warp
     64 x 32 (16 `nvvm.mma.sync` m16n8k16 a depth of 16, f32
     accumulators). Each step of 32 along K the threads copy the A and W
-    tiles of the step two ahead into workgroup memory with 16-byte
-    `nvgpu.device_async_copy` (cp.async; three stages, 48 KB) while the
+    tiles of the step three ahead into workgroup memory with 16-byte
+    `nvgpu.device_async_copy` (cp.async; four stages, 64 KB of dynamic
+    workgroup memory, which the runtime allows past 48 KB) while the
     warps multiply the current ones, one barrier a step, fragments loaded
     with `nvgpu.ldmatrix` x4; a row's four 16-byte chunks are stored XOR
     swizzled (chunk c of row r at c ^ ((r / 2) % 4)) so that ldmatrix's

@@ -72,13 +72,21 @@ struct SharedLimits {
     const char *report = std::getenv("GEMMA_FAKE_CUDA_REPORT");
     if (!report || std::strcmp(report, "1") != 0)
       return;
-    unsigned largest = 0;
-    for (int i = 0; i < count; ++i)
-      largest = limits[i] > largest ? limits[i] : largest;
-    std::fprintf(stderr,
-                 "fake cuda: shared memory raised for %d kernels, to at most "
-                 "%u bytes\n",
-                 count, largest);
+    // The distinct limits, ascending.
+    std::fprintf(stderr, "fake cuda: shared memory raised for %d kernels, to",
+                 count);
+    unsigned last = 0;
+    for (;;) {
+      unsigned next = 0;
+      for (int i = 0; i < count; ++i)
+        if (limits[i] > last && (next == 0 || limits[i] < next))
+          next = limits[i];
+      if (next == 0)
+        break;
+      std::fprintf(stderr, " %u", next);
+      last = next;
+    }
+    std::fprintf(stderr, " bytes\n");
   }
 } sharedLimits;
 

@@ -353,22 +353,25 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 // more (a prefill) run a block of 8 warps per 128 x 128 tile of C, fewer
 // the warp-per-row kernel. Each step of 32 along K, the threads copy the A
 // and W tiles (two 16-byte chunks of each a thread, rows clamped to the
-// last) into one of three stages of workgroup memory, chunk c of row r at
-// chunk c ^ ((r / 2) % 4) against bank conflicts (thread t: (t / 8) % 4),
-// two steps ahead of the warps' products: an ldmatrix x4 per 16 rows of A
-// and per 16 rows of W (the lane's chunk swizzled alike; the second depth
-// of 16 is chunk 2 further, an XOR), 16 mma.sync m16n8k16 a depth of 16.
-// K = 64 is two steps, both copied before the loop; each step waits for its
-// own group (one younger pending), meets the block at one barrier, starts
-// the copy of the step two ahead (past the end: 0 source elements, zeros)
-// and multiplies its stage. The tail's copies are awaited before the
-// stores.
+// last) into one of four stages of dynamic workgroup memory (64 KB: A's
+// stages, then W's), chunk c of row r at chunk c ^ ((r / 2) % 4) against
+// bank conflicts (thread t: (t / 8) % 4), three steps ahead of the warps'
+// products: an ldmatrix x4 per 16 rows of A and per 16 rows of W (the
+// lane's chunk swizzled alike; the second depth of 16 is chunk 2 further,
+// an XOR), 16 mma.sync m16n8k16 a depth of 16. K = 64 is two steps: three
+// are copied before the loop, the third past the end (0 source elements:
+// zeros); each step waits for its own group (two younger pending), meets
+// the block at one barrier, starts the copy of the step three ahead and
+// multiplies its stage. The tail's copies are awaited before the stores.
 // TC-LABEL: func.func @prefill_tiles(
 // TC: %[[M:.*]] = memref.dim %{{.*}}, %c0 : memref<?x64xbf16>
 // TC: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16 : index
 // TC: scf.if %[[MANY]] {
 // TC: %[[ROWBLOCKS:.*]] = arith.ceildivui %[[M]], %c128 : index
-// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[AT:.*]] : memref<3x128x32xbf16, #gpu.address_space<workgroup>>, %[[WT:.*]] : memref<3x128x32xbf16, #gpu.address_space<workgroup>>)
+// TC: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %[[ROWBLOCKS]], %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) dynamic_shared_memory_size %c65536_i32
+// TC-NEXT: %[[SHARED:.*]] = gpu.dynamic_shared_memory
+// TC-NEXT: %[[AT:.*]] = memref.view %[[SHARED]][%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x32xbf16, #gpu.address_space<workgroup>>
+// TC-NEXT: %[[WT:.*]] = memref.view %[[SHARED]][%c32768][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x32xbf16, #gpu.address_space<workgroup>>
 // TC: %[[EIGHTS:.*]] = arith.divui %[[T]], %c8 : index
 // TC-NEXT: %[[SWIZZLE:.*]] = arith.remui %[[EIGHTS]], %c4 : index
 // TC-NEXT: %[[CHUNK:.*]] = arith.remui %[[T]], %c4 : index
@@ -378,24 +381,26 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 // TC: %[[ALANECHUNK:.*]] = arith.xori %{{.*}}, %{{.*}} : index
 // TC: %[[WLANECHUNK:.*]] = arith.xori %{{.*}}, %{{.*}} : index
 // TC: %[[AROW:.*]] = arith.minui %{{.*}}, %[[LAST]] : index
-// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[AROW]], %{{.*}}], %[[AT]][%c0, %{{.*}}, %[[STORED]]], 8, %c8 {bypassL1} : memref<?x64xbf16> to memref<3x128x32xbf16, #gpu.address_space<workgroup>>
+// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[AROW]], %{{.*}}], %[[AT]][%c0, %{{.*}}, %[[STORED]]], 8, %c8 {bypassL1} : memref<?x64xbf16> to memref<4x128x32xbf16, #gpu.address_space<workgroup>>
 // TC: nvgpu.device_async_copy
 // TC: %[[WROW:.*]] = arith.minui %{{.*}}, %c39 : index
-// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[WROW]], %{{.*}}], %[[WT]][%c0, %{{.*}}, %[[STORED]]], 8, %c8 {bypassL1} : memref<40x64xbf16> to memref<3x128x32xbf16, #gpu.address_space<workgroup>>
+// TC-NEXT: nvgpu.device_async_copy %{{.*}}[%[[WROW]], %{{.*}}], %[[WT]][%c0, %{{.*}}, %[[STORED]]], 8, %c8 {bypassL1} : memref<40x64xbf16> to memref<4x128x32xbf16, #gpu.address_space<workgroup>>
 // TC: nvgpu.device_async_copy
 // TC: nvgpu.device_async_create_group
-// TC-COUNT-4: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%c1,
+// TC-COUNT-4: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%c1, %{{.*}}, %[[STORED]]], 8, %c8
+// TC: nvgpu.device_async_create_group
+// TC-COUNT-4: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%c2, %{{.*}}, %[[STORED]]], 8, %c0
 // TC: %[[GROUP:.*]] = nvgpu.device_async_create_group
 // TC-NEXT: %{{.*}}:64 = scf.for %[[S:.*]] = %c0 to %c2 step %c1
-// TC-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 1 : i32}
+// TC-NEXT: nvgpu.device_async_wait %[[GROUP]] {numGroups = 2 : i32}
 // TC-NEXT: gpu.barrier
-// TC-NEXT: %[[AHEAD:.*]] = arith.addi %[[S]], %c2 : index
-// TC-NEXT: %[[AHEADSTAGE:.*]] = arith.remui %[[AHEAD]], %c3 : index
+// TC-NEXT: %[[AHEAD:.*]] = arith.addi %[[S]], %c3 : index
+// TC-NEXT: %[[AHEADSTAGE:.*]] = arith.remui %[[AHEAD]], %c4 : index
 // TC-NEXT: %[[INSIDE:.*]] = arith.cmpi ult, %[[AHEAD]], %c2 : index
 // TC: %[[COUNT:.*]] = arith.select %[[INSIDE]], %c8, %c0 : index
 // TC-COUNT-4: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%[[AHEADSTAGE]], %{{.*}}, %[[STORED]]], 8, %[[COUNT]] {bypassL1}
 // TC: nvgpu.device_async_create_group
-// TC-NEXT: %[[STAGE:.*]] = arith.remui %[[S]], %c3 : index
+// TC-NEXT: %[[STAGE:.*]] = arith.remui %[[S]], %c4 : index
 // TC-NEXT: %[[ACOLUMN:.*]] = arith.muli %[[ALANECHUNK]], %c8 : index
 // TC-NEXT: %[[WCOLUMN:.*]] = arith.muli %[[WLANECHUNK]], %c8 : index
 // TC-NEXT: nvgpu.ldmatrix %[[AT]][%[[STAGE]], %{{.*}}, %[[ACOLUMN]]] {numTiles = 4 : i32, transpose = false}
@@ -705,7 +710,7 @@ func.func @filled_then_read(%x: memref<?x64xf32>, %w: memref<16x64xbf16>, %z: me
 // TC-NOT: memref<?x32xf32>
 // TC: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x16xbf16>
 // TC: scf.if
-// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1, {{.*}}) {{.*}} workgroup(
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1, {{.*}}) {{.*}} dynamic_shared_memory_size %c65536_i32
 // TC: %[[CLAMPED:.*]] = arith.minui %{{.*}}, %c15 : index
 // TC: %[[SECOND:.*]] = arith.cmpi eq, %{{.*}}, %c1 : index
 // TC-NEXT: %[[OFFSET:.*]] = arith.select %[[SECOND]], %c0, %c16 : index
@@ -763,7 +768,7 @@ func.func @gated_halves(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>) -> memref
 // TC-SAME: %{{[^:]+}}: memref<?x64xbf16>, %[[W:[^:]+]]: memref<160x64xbf16>)
 // TC: %[[OUT:.*]] = memref.alloc(%[[OUTROWS:.*]]) : memref<?x80xbf16>
 // TC: scf.if
-// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c2, {{.*}}) {{.*}} workgroup(
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c2, {{.*}}) {{.*}} dynamic_shared_memory_size %c65536_i32
 // TC: %[[CLAMPED:.*]] = arith.minui %{{.*}}, %c79 : index
 // TC: %[[SECOND:.*]] = arith.cmpi eq, %{{.*}}, %c1 : index
 // TC-NEXT: %[[OFFSET:.*]] = arith.select %[[SECOND]], %c80, %c0 : index
@@ -962,7 +967,7 @@ func.func @epilogue_buffer_in_use(%x: memref<?x64xbf16>, %w: memref<32x64xbf16>,
 // TC-LABEL: func.func @rounded_operand(
 // TC: scf.if
 // TC-NEXT: linalg.generic {{.*}} ins(%{{.*}} : memref<?x64xf32>) outs(%[[A:.*]] : memref<?x64xbf16>)
-// TC: gpu.launch {{.*}} workgroup(
+// TC: gpu.launch {{.*}} dynamic_shared_memory_size %c65536_i32
 // TC: } else {
 // TC: arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
 // TC: memref.dealloc %[[A]]
@@ -1074,7 +1079,7 @@ func.func @rounded_source_overwritten(%x: memref<?x64xf32>, %w: memref<16x64xbf1
 // TC-NEXT: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : memref<?x640xf32>) outs(%[[S]] : memref<?xf32>)
 // TC: linalg.generic {{.*}} ins(%[[S]] : memref<?xf32>) outs(%[[R:.*]] : memref<?xf32>)
 // TC: linalg.generic {{.*}} ins(%{{.*}}, %[[R]], %{{.*}} : memref<?x640xf32>, memref<?xf32>, memref<640xbf16>) outs(%[[A:.*]] : memref<?x640xbf16>)
-// TC: gpu.launch {{.*}} workgroup(
+// TC: gpu.launch {{.*}} dynamic_shared_memory_size %c65536_i32
 // TC: } else {
 // TC: math.sqrt
 // TC: memref.dealloc %[[A]]
