@@ -183,16 +183,27 @@ func.func @mm_project(%x: tensor<4x8xf32>, %n: tensor<8xbf16>, %p: tensor<8x16xb
 
 // -----
 
-// Image features into the embeddings: a walk over the tokens that inserts
-// the next feature row at each image token.
+// Image features into the embeddings: a walk over the tokens numbers the
+// feature row each takes (the next one at an image token while rows are
+// left, else -1), then a parallel op over tokens x hidden gathers an
+// element from its token's row or keeps the embedding's. The walk touches
+// no feature (a serial loop is one thread on the GPU).
 // CHECK-LABEL: func.func @merge_image(
 // CHECK: %[[TOKEN:.*]] = arith.constant 7 : i32
-// CHECK: scf.for {{.*}} iter_args(%[[OUT:.*]] = %{{.*}}, %[[NEXT:.*]] = %{{.*}}) -> (tensor<?x8xf32>, index)
+// CHECK: %[[NONE:.*]] = arith.constant -1 : i32
+// CHECK: %[[WALK:.*]]:2 = scf.for {{.*}} iter_args(%[[ROWS:.*]] = %{{.*}}, %[[NEXT:.*]] = %{{.*}}) -> (tensor<?xi32>, i32)
 // CHECK: %[[ID:.*]] = tensor.extract
-// CHECK: arith.cmpi eq, %[[ID]], %[[TOKEN]] : i32
+// CHECK: %[[LEFT:.*]] = arith.cmpi slt, %[[NEXT]], %{{.*}} : i32
+// CHECK: %[[IMAGE:.*]] = arith.cmpi eq, %[[ID]], %[[TOKEN]] : i32
+// CHECK: %[[TAKE:.*]] = arith.andi %[[IMAGE]], %[[LEFT]] : i1
+// CHECK: %[[ROW:.*]] = arith.select %[[TAKE]], %[[NEXT]], %[[NONE]] : i32
+// CHECK: tensor.insert %[[ROW]] into %[[ROWS]]
+// CHECK-NOT: tensor.extract_slice
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %[[WALK]]#0 : tensor<?x8xf32>, tensor<?xi32>)
+// CHECK: %[[COL:.*]] = linalg.index 1 : index
 // CHECK: scf.if
-// CHECK: tensor.extract_slice %{{.*}}[%[[NEXT]], 0] [1, 8] [1, 1] : tensor<?x8xf32> to tensor<1x8xf32>
-// CHECK: tensor.insert_slice
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %[[COL]]] : tensor<?x8xf32>
+// CHECK: } else {
 func.func @merge_image(%h: tensor<?x8xf32>, %ids: tensor<?xi32>, %f: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %m = gemma.merge_image %h, %ids, %f {image_token = 7 : i32} : tensor<?x8xf32>, tensor<?xi32>, tensor<?x8xf32>
   return %m : tensor<?x8xf32>
