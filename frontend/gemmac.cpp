@@ -65,12 +65,12 @@ constexpr bool kSanitizerBuild = false;
          "gemma|fused|linalg|llvm|llvm-ir|ptx|obj|exe]\n"
          "                 [--dump-dir DIR] [--main cli|benchmark] "
          "[--tokenizer FILE]\n"
-         "                 [--cpu host|NAME] [--gpu-arch sm_90] "
+         "                 [--cpu host|NAME] [--gpu-arch sm_90a] "
          "[--external-weights]\n"
          "  gemmac compile CONFIG.json --random-weights SEED [--dtype "
          "bf16|f16|f32] -o EXE ...\n"
          "  gemmac compile-ir FILE.mlir -o OUT.o [--target NAME] [--cpu "
-         "host|NAME] [--gpu-arch sm_90]\n"
+         "host|NAME] [--gpu-arch sm_90a]\n"
          "  gemmac convert-tokenizer TOKENIZER.json -o TOKENIZER.model\n"
          "  gemmac plan MODEL_DIR|CONFIG.json --context T [--kv-dtype "
          "bf16|f16|f32]\n"
@@ -169,9 +169,10 @@ int listTargets() {
   return 0;
 }
 
-// --gpu-arch: an NVIDIA architecture name, sm_NN (sm_90 by default).
+// --gpu-arch: an NVIDIA architecture name, sm_NN or sm_NNa (sm_90a, the
+// H100/H200 with wgmma, by default).
 std::string gpuArch(const Args &args) {
-  std::string arch = args.get("--gpu-arch").value_or("sm_90");
+  std::string arch = args.get("--gpu-arch").value_or("sm_90a");
   bool valid = arch.size() >= 5 && arch.rfind("sm_", 0) == 0 &&
                std::all_of(arch.begin() + 3, arch.end(), [](char c) {
                  return std::isdigit(static_cast<unsigned char>(c)) || c == 'a';

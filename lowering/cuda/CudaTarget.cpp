@@ -72,7 +72,7 @@ public:
 
   llvm::StringRef name() const override { return "cuda"; }
   llvm::StringRef description() const override {
-    return "NVIDIA GPUs (--gpu-arch, default sm_90): PTX kernels, host code "
+    return "NVIDIA GPUs (--gpu-arch, default sm_90a): PTX kernels, host code "
            "for this CPU; runs with the NVIDIA driver only";
   }
   TargetStages stages() const override {
@@ -135,6 +135,8 @@ public:
     });
     cuda::MapContractionsOptions contractions;
     contractions.tensorCores = architecture() >= 80;
+    // wgmma exists on sm_90a alone: its PTX loads on sm_90 GPUs only.
+    contractions.warpgroupMma = gpuArch == "sm_90a";
     contractions.dependentLaunch =
         architecture() >= cuda::kDependentLaunchArchitecture;
     pm.addPass(cuda::createMapContractions(contractions));
@@ -176,6 +178,9 @@ public:
     // ones with a direct LLVM form.
     kernels.addPass(createConvertVectorToLLVMPass());
     kernels.addPass(createConvertGpuOpsToNVVMOps());
+    // NVVM ops that LLVM has no intrinsic for (wgmma.mma_async) become
+    // inline PTX.
+    kernels.addPass(createConvertNVVMToLLVMPass());
     kernels.addPass(cuda::createExternDynamicSharedMemory());
     kernels.addPass(createReconcileUnrealizedCastsPass());
     GpuModuleToBinaryPassOptions binary;

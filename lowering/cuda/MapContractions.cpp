@@ -9,6 +9,7 @@
 #include "lowering/cuda/Passes.h"
 #include "lowering/cuda/RowSums.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/IRMapping.h"
@@ -669,6 +670,30 @@ constexpr int64_t kChunksPerRow = kDepthStep / kVector;
 // Steps of K a split of K takes at least (256 columns).
 constexpr int64_t kMinimumSplitSteps = 8;
 
+// The same tiles multiplied by sm_90a's warpgroup MMA (`wgmma.mma_async`,
+// A and W read from workgroup memory through matrix descriptors): the 8
+// warps are two warpgroups of 128 threads, warpgroup h rows 64 h + [0, 64)
+// of the tile and all its 128 columns, one m64n128k16 product a depth of
+// 16. The tiles' rows are already what wgmma calls a K-major layout with
+// 64-byte swizzle (Swizzle<2,4,3>: address bits 4-5 XOR bits 7-8, which
+// is chunk c of row r at c ^ ((r / 2) % 4) for 64-byte rows in a region
+// aligned to 512 bytes): eight rows make one 512-byte swizzle atom, the
+// descriptor's stride between atoms. Each warpgroup keeps one step's
+// products in flight while the next is issued, so a step's stage is free
+// one step later than with mma.sync: five stages (80 KB), the copies three
+// steps ahead.
+constexpr int64_t kGroupThreads = 128, kGroupRows = 64, kGroupStages = 5;
+constexpr int64_t kGroupAccumulators =
+    kGroupRows * kBlockColumns / kGroupThreads;
+// A matrix descriptor's fixed fields (PTX ISA, "Matrix Descriptor Format"
+// of the asynchronous warpgroup MMA): bits 16-29 the leading byte offset
+// (unused by swizzled K-major layouts whose K step fits the swizzle; 1 as
+// CUTLASS sets it), bits 32-45 the stride byte offset >> 4 (one swizzle
+// atom, 8 rows of 64 bytes), bits 62-63 the swizzle (2: 64 bytes).
+constexpr uint64_t kDescriptorFields =
+    (uint64_t{1} << 16) | (uint64_t{8 * kDepthStep * 2 / 16} << 32) |
+    (uint64_t{2} << 62);
+
 // Whether the tensor-core kernel stores `fusion`'s epilogue itself: one
 // over two column blocks of C (the GeGLU), whose output columns are whole
 // n8 products (buildTensorCoreKernel).
@@ -711,7 +736,7 @@ bool takesTensorCores(linalg::MatmulOp op) {
 // read it back (a 1B prefill's gate_up output: 226 MB). K is not split.
 void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
                            Value init, int64_t targetBlocks,
-                           RowKernelFusion *geglu) {
+                           RowKernelFusion *geglu, bool warpgroups) {
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
@@ -731,9 +756,10 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   auto bf16 = b.getBF16Type();
   auto workgroup = gpu::AddressSpaceAttr::get(
       ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
-  auto tileType = MemRefType::get({kStages, kBlockRows, kDepthStep}, bf16,
+  const int64_t stages = warpgroups ? kGroupStages : kStages;
+  auto tileType = MemRefType::get({stages, kBlockRows, kDepthStep}, bf16,
                                   AffineMap(), workgroup);
-  constexpr int64_t kTileBytes = kStages * kBlockRows * kDepthStep * 2;
+  const int64_t tileBytes = stages * kBlockRows * kDepthStep * 2;
   Value one = cst(b, 1);
   const int64_t columnTiles = (outColumns + tileColumns - 1) / tileColumns;
   Value columnBlocks = cst(b, columnTiles);
@@ -776,7 +802,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   // The tiles are dynamic workgroup memory: past 48 KB a kernel's static
   // workgroup memory cannot go, and the runtime raises its dynamic limit.
   Value sharedBytes = arith::ConstantOp::create(
-      b, loc, b.getI32IntegerAttr(static_cast<int32_t>(2 * kTileBytes)));
+      b, loc, b.getI32IntegerAttr(static_cast<int32_t>(2 * tileBytes)));
   auto launch =
       gpu::LaunchOp::create(b, loc, columnBlocks, rowBlocks, splits,
                             cst(b, kBlockWarps * kWarp), one, one, sharedBytes);
@@ -788,15 +814,30 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   Value aTiles = memref::ViewOp::create(kb, loc, tileType, shared, cst(kb, 0),
                                         ValueRange{});
   Value wTiles = memref::ViewOp::create(kb, loc, tileType, shared,
-                                        cst(kb, kTileBytes), ValueRange{});
+                                        cst(kb, tileBytes), ValueRange{});
   IndexOps ix(loc);
   Value thread = launch.getThreadIds().x;
   Value warp = ix.div(kb, thread, kWarp), lane = ix.rem(kb, thread, kWarp);
   Value rowStart = ix.mul(kb, launch.getBlockIds().y, kBlockRows);
   Value columnStart = ix.mul(kb, launch.getBlockIds().x, tileColumns);
+  // Where a warp's accumulators lie in the tile: its first row and column
+  // and its m16 x n8 products. A wgmma warp holds 16 rows of its
+  // warpgroup's 64 and every column, its registers in mma.sync's order of
+  // n8 products (the PTX ISA's wgmma D fragment).
   constexpr int64_t kWarpsAcross = kBlockColumns / kWarpColumns;
-  Value warpRow = ix.mul(kb, ix.div(kb, warp, kWarpsAcross), kWarpRows);
-  Value warpColumn = ix.mul(kb, ix.rem(kb, warp, kWarpsAcross), kWarpColumns);
+  constexpr int64_t kGroupWarps = kGroupThreads / kWarp;
+  Value warpRow, warpColumn;
+  int64_t tilesM = kWarpTilesM, tilesN = kWarpTilesN;
+  if (warpgroups) {
+    warpRow = ix.add(kb, ix.mul(kb, ix.div(kb, warp, kGroupWarps), kGroupRows),
+                     ix.mul(kb, ix.rem(kb, warp, kGroupWarps), kMmaRows));
+    warpColumn = cst(kb, 0);
+    tilesM = 1;
+    tilesN = kBlockColumns / kMmaColumns;
+  } else {
+    warpRow = ix.mul(kb, ix.div(kb, warp, kWarpsAcross), kWarpRows);
+    warpColumn = ix.mul(kb, ix.rem(kb, warp, kWarpsAcross), kWarpColumns);
+  }
 
   // The copies: a tile is 128 rows of four 16-byte chunks, two chunks of
   // each operand a thread; the chunk's row clamped to the operand's last.
@@ -823,7 +864,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
       kb, loc, ix.add(kb, firstStep, stepsPerSplit), cst(kb, depthSteps));
   Value lastStep = arith::SubIOp::create(kb, loc, endStep, one);
   auto stageOf = [&](OpBuilder &at, Value step) {
-    return ix.rem(at, arith::SubIOp::create(at, loc, step, firstStep), kStages);
+    return ix.rem(at, arith::SubIOp::create(at, loc, step, firstStep), stages);
   };
   // Copies step `step`'s tiles into its stage; a step past endStep (the
   // pipeline's tail) reads nothing and writes zeros, from the last step's
@@ -891,14 +932,16 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   // (l / 2) % 4 past a multiple of 8 in pairs, their swizzle; the depth's
   // chunk (0 or 2) is a bit the lane's own (0 or 1) does not use, so the
   // stored chunk is the lane's swizzled one XOR the depth's.
-  Value laneSwizzle = ix.rem(kb, ix.div(kb, lane, 2), 4);
-  Value aLaneRow = ix.add(kb, warpRow, ix.rem(kb, lane, 16));
-  Value aLaneChunk = xorIndex(kb, ix.div(kb, lane, 16), laneSwizzle);
-  Value wLaneRow = ix.add(
-      kb, warpColumn,
-      ix.add(kb, ix.rem(kb, lane, 8), ix.mul(kb, ix.div(kb, lane, 16), 8)));
-  Value wLaneChunk =
-      xorIndex(kb, ix.rem(kb, ix.div(kb, lane, 8), 2), laneSwizzle);
+  Value aLaneRow, aLaneChunk, wLaneRow, wLaneChunk;
+  if (!warpgroups) {
+    Value laneSwizzle = ix.rem(kb, ix.div(kb, lane, 2), 4);
+    aLaneRow = ix.add(kb, warpRow, ix.rem(kb, lane, 16));
+    aLaneChunk = xorIndex(kb, ix.div(kb, lane, 16), laneSwizzle);
+    wLaneRow = ix.add(
+        kb, warpColumn,
+        ix.add(kb, ix.rem(kb, lane, 8), ix.mul(kb, ix.div(kb, lane, 16), 8)));
+    wLaneChunk = xorIndex(kb, ix.rem(kb, ix.div(kb, lane, 8), 2), laneSwizzle);
+  }
   auto storedColumn = [&](OpBuilder &at, Value laneChunk, int64_t depth) {
     return ix.mul(at, xorIndex(at, laneChunk, cst(at, depth / kVector)),
                   kVector);
@@ -932,30 +975,110 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   };
 
   Value zero = arith::ConstantOp::create(kb, loc, kb.getF32FloatAttr(0));
-  SmallVector<Value> inits(kWarpTilesM * kWarpTilesN * 4, zero);
-  // The pipeline, as CUTLASS's multistage matmul: kStages - 1 steps in
-  // flight before the first product; at step s, once step s's group has
-  // landed (at most kStages - 2 younger ones pending) and every warp is past
-  // the barrier (so done with step s - 1's stage, which step
-  // s + kStages - 1 takes), that step's copies start and step s's tiles are
-  // multiplied. One barrier
-  // a step.
-  Value copies;
-  for (int64_t ahead = 0; ahead < kStages - 1; ++ahead)
-    copies = copyStep(kb, ix.add(kb, firstStep, ahead));
-  auto steps = scf::ForOp::create(
-      kb, loc, firstStep, endStep, one, inits,
-      [&](OpBuilder &sb, Location, Value s, ValueRange acc) {
-        nvgpu::DeviceAsyncWaitOp::create(sb, loc, copies,
-                                         sb.getI32IntegerAttr(kStages - 2));
-        gpu::BarrierOp::create(sb, loc);
-        copyStep(sb, ix.add(sb, s, kStages - 1));
-        SmallVector<Value> sums = multiplyStep(sb, stageOf(sb, s), acc);
-        scf::YieldOp::create(sb, loc, sums);
-      });
-  // The tail's zero-filling copies land before the block exits.
-  nvgpu::DeviceAsyncWaitOp::create(kb, loc, copies, kb.getI32IntegerAttr(0));
-  ValueRange sums = steps.getResults();
+  SmallVector<Value> sums;
+  if (warpgroups) {
+    // A descriptor of the bf16 tile rows at `byteOffset` into the
+    // workgroup memory: their address >> 4 in bits 0-13.
+    Type i64 = kb.getI64Type();
+    Value base = arith::IndexCastUIOp::create(
+        kb, loc, i64,
+        memref::ExtractAlignedPointerAsIndexOp::create(kb, loc, shared));
+    Value fields = arith::ConstantOp::create(
+        kb, loc, kb.getI64IntegerAttr(static_cast<int64_t>(kDescriptorFields)));
+    auto descriptor = [&](OpBuilder &at, Value byteOffset) -> Value {
+      Value address = arith::AddIOp::create(
+          at, loc, base,
+          arith::IndexCastUIOp::create(at, loc, i64, byteOffset));
+      Value startField = arith::AndIOp::create(
+          at, loc,
+          arith::ShRUIOp::create(
+              at, loc, address,
+              arith::ConstantOp::create(at, loc, at.getI64IntegerAttr(4))),
+          arith::ConstantOp::create(at, loc, at.getI64IntegerAttr(0x3fff)));
+      return arith::OrIOp::create(at, loc, startField, fields);
+    };
+    auto accumulatorType = LLVM::LLVMStructType::getLiteral(
+        ctx, SmallVector<Type>(kGroupAccumulators, kb.getF32Type()));
+    Value acc = LLVM::PoisonOp::create(kb, loc, accumulatorType);
+    for (int64_t i = 0; i < kGroupAccumulators; ++i)
+      acc = LLVM::InsertValueOp::create(kb, loc, acc, zero, i);
+    constexpr int64_t kStageBytes = kBlockRows * kDepthStep * 2;
+    Value groupRowBytes = ix.mul(kb, ix.div(kb, thread, kGroupThreads),
+                                 kGroupRows * kDepthStep * 2);
+    auto shape =
+        NVVM::MMAShapeAttr::get(ctx, kGroupRows, kBlockColumns, kMmaDepth);
+    // As the mma.sync pipeline but two steps in flight instead of three:
+    // at step s, once step s's copies have landed (fenced for the tensor
+    // cores' async proxy, which reads what cp.async wrote) and every
+    // thread is past the barrier (so every warpgroup has retired step
+    // s - 2's products), step s + kGroupStages - 2 is copied into s - 2's
+    // stage and step s's products are issued; each warpgroup then waits
+    // for step s - 1's.
+    constexpr int64_t kAhead = kGroupStages - 2;
+    Value copies;
+    for (int64_t ahead = 0; ahead < kAhead; ++ahead)
+      copies = copyStep(kb, ix.add(kb, firstStep, ahead));
+    auto steps = scf::ForOp::create(
+        kb, loc, firstStep, endStep, one, ValueRange{acc},
+        [&](OpBuilder &sb, Location, Value s, ValueRange iterArgs) {
+          nvgpu::DeviceAsyncWaitOp::create(sb, loc, copies,
+                                           sb.getI32IntegerAttr(kAhead - 1));
+          NVVM::FenceProxyOp::create(
+              sb, loc, NVVM::ProxyKind::async_shared,
+              NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+          gpu::BarrierOp::create(sb, loc);
+          copyStep(sb, ix.add(sb, s, kAhead));
+          Value stageBytes = ix.mul(sb, stageOf(sb, s), kStageBytes);
+          Value aBytes = ix.add(sb, stageBytes, groupRowBytes);
+          Value wBytes = ix.add(sb, stageBytes, tileBytes);
+          Value next = iterArgs[0];
+          NVVM::WgmmaFenceAlignedOp::create(sb, loc);
+          for (int64_t depth = 0; depth < kDepthStep; depth += kMmaDepth) {
+            Value aDescriptor = descriptor(sb, ix.add(sb, aBytes, depth * 2));
+            Value wDescriptor = descriptor(sb, ix.add(sb, wBytes, depth * 2));
+            next = NVVM::WgmmaMmaAsyncOp::create(
+                sb, loc, accumulatorType, next, aDescriptor, wDescriptor, shape,
+                NVVM::WGMMATypes::bf16, NVVM::WGMMATypes::bf16,
+                NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+                NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+                NVVM::MMALayout::row, NVVM::MMALayout::col,
+                /*satfinite=*/nullptr);
+          }
+          NVVM::WgmmaGroupSyncAlignedOp::create(sb, loc);
+          NVVM::WgmmaWaitGroupSyncOp::create(sb, loc, 1);
+          scf::YieldOp::create(sb, loc, next);
+        });
+    NVVM::WgmmaWaitGroupSyncOp::create(kb, loc, 0);
+    nvgpu::DeviceAsyncWaitOp::create(kb, loc, copies, kb.getI32IntegerAttr(0));
+    for (int64_t i = 0; i < kGroupAccumulators; ++i)
+      sums.push_back(
+          LLVM::ExtractValueOp::create(kb, loc, steps.getResult(0), i));
+  } else {
+    SmallVector<Value> inits(kWarpTilesM * kWarpTilesN * 4, zero);
+    // The pipeline, as CUTLASS's multistage matmul: kStages - 1 steps in
+    // flight before the first product; at step s, once step s's group has
+    // landed (at most kStages - 2 younger ones pending) and every warp is past
+    // the barrier (so done with step s - 1's stage, which step
+    // s + kStages - 1 takes), that step's copies start and step s's tiles are
+    // multiplied. One barrier
+    // a step.
+    Value copies;
+    for (int64_t ahead = 0; ahead < kStages - 1; ++ahead)
+      copies = copyStep(kb, ix.add(kb, firstStep, ahead));
+    auto steps = scf::ForOp::create(
+        kb, loc, firstStep, endStep, one, inits,
+        [&](OpBuilder &sb, Location, Value s, ValueRange acc) {
+          nvgpu::DeviceAsyncWaitOp::create(sb, loc, copies,
+                                           sb.getI32IntegerAttr(kStages - 2));
+          gpu::BarrierOp::create(sb, loc);
+          copyStep(sb, ix.add(sb, s, kStages - 1));
+          SmallVector<Value> sums = multiplyStep(sb, stageOf(sb, s), acc);
+          scf::YieldOp::create(sb, loc, sums);
+        });
+    // The tail's zero-filling copies land before the block exits.
+    nvgpu::DeviceAsyncWaitOp::create(kb, loc, copies, kb.getI32IntegerAttr(0));
+    llvm::append_range(sums, steps.getResults());
+  }
 
   // C's fragment of product (i, j): rows g and g + 8 of its 16, columns
   // 2 (l % 4) + {0, 1} of its 8.
@@ -990,12 +1113,12 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     Value outBound = cst(kb, outColumns);
     Value warpOutStart = ix.add(
         kb, ix.add(kb, columnStart, ix.div(kb, warpColumn, 2)), pairColumn);
-    for (int64_t i = 0; i < kWarpTilesM; ++i) {
+    for (int64_t i = 0; i < tilesM; ++i) {
       for (int64_t half = 0; half < 2; ++half) {
         Value row = ix.add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
         Value rowInside = arith::CmpIOp::create(
             kb, loc, arith::CmpIPredicate::ult, row, outRows);
-        for (int64_t j = 0; j < kWarpTilesN; j += 2) {
+        for (int64_t j = 0; j < tilesN; j += 2) {
           for (int64_t e = 0; e < 2; ++e) {
             Value col = ix.add(kb, warpOutStart, cst(kb, j / 2 * 8 + e));
             Value inside = arith::AndIOp::create(
@@ -1009,8 +1132,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
                     tb, loc, c,
                     ValueRange{row,
                                ix.add(tb, col, geglu->blockOffsets[block])},
-                    init,
-                    sums[4 * (i * kWarpTilesN + j + block) + 2 * half + e]));
+                    init, sums[4 * (i * tilesN + j + block) + 2 * half + e]));
               storeEpilogue(tb, loc, *geglu, blocks, ValueRange{row, col});
               scf::YieldOp::create(tb, loc);
             });
@@ -1023,19 +1145,19 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   }
   Value warpColumnStart =
       ix.add(kb, ix.add(kb, columnStart, warpColumn), pairColumn);
-  for (int64_t i = 0; i < kWarpTilesM; ++i) {
+  for (int64_t i = 0; i < tilesM; ++i) {
     for (int64_t half = 0; half < 2; ++half) {
       Value row = ix.add(kb, warpRowStart, cst(kb, i * kMmaRows + 8 * half));
       Value rowInside =
           arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, row, m);
-      for (int64_t j = 0; j < kWarpTilesN; ++j) {
+      for (int64_t j = 0; j < tilesN; ++j) {
         for (int64_t e = 0; e < 2; ++e) {
           Value col = ix.add(kb, warpColumnStart, cst(kb, j * kMmaColumns + e));
           Value inside = arith::AndIOp::create(
               kb, loc, rowInside,
               arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, col,
                                     nBound));
-          Value value = sums[4 * (i * kWarpTilesN + j) + 2 * half + e];
+          Value value = sums[4 * (i * tilesN + j) + 2 * half + e];
           scf::IfOp::create(kb, loc, inside, [&](OpBuilder &tb, Location) {
             store(tb, row, col, value);
             scf::YieldOp::create(tb, loc);
@@ -1421,7 +1543,8 @@ void placeEpilogueOperands(linalg::MatmulOp op, linalg::GenericOp epilogue) {
 // (RowKernelFusion); the tensor-core branch runs them as they were, the
 // norm's sum from a fill of the value takeAccumulatorInit took.
 void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
-         bool tensorCores, int64_t targetBlocks, bool weightsFirst) {
+         bool tensorCores, bool warpgroups, int64_t targetBlocks,
+         bool weightsFirst) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value init = takeAccumulatorInit(op, op.getDpsInits()[0]);
@@ -1471,7 +1594,7 @@ void map(linalg::MatmulOp op, int64_t warpsPerBlock, int64_t targetWarps,
         }
         const bool geglu = tensorCoreEpilogue(fusion);
         buildTensorCoreKernel(tb, op, m, init, targetBlocks,
-                              geglu ? &fusion : nullptr);
+                              geglu ? &fusion : nullptr, warpgroups);
         if (fusion.epilogue && !geglu)
           tb.clone(*fusion.epilogue);
         scf::YieldOp::create(tb, loc);
@@ -1544,8 +1667,8 @@ struct MapContractionsPass : impl::MapContractionsBase<MapContractionsPass> {
             {op, dependentLaunch && weights.isWeight(op.getDpsInputs()[1])});
     });
     for (auto [op, weightsFirst] : ops)
-      map(op, warpsPerBlock, targetWarps, tensorCores, targetBlocks,
-          weightsFirst);
+      map(op, warpsPerBlock, targetWarps, tensorCores, warpgroupMma,
+          targetBlocks, weightsFirst);
   }
 };
 

@@ -167,6 +167,10 @@ def MapContractions
            "with bf16 activations and K a multiple of 16, calls of at least "
            "16 rows (prefill) run on the tensor cores (nvvm.mma.sync "
            "m16n8k16, sm_80 and newer)">,
+    Option<"warpgroupMma", "warpgroup-mma", "bool", "false",
+           "with tensor-cores, the tiles are multiplied by warpgroups "
+           "(nvvm.wgmma.mma_async m64n128k16 from workgroup memory, "
+           "sm_90a) instead of warps (mma.sync)">,
     Option<"targetBlocks", "target-blocks", "int64_t", "264",
            "when a tensor-core call's 128 x 128 tiles make fewer blocks "
            "than this, K is split over up to that many (0: never); 264 is "
@@ -181,7 +185,8 @@ def MapContractions
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
     "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
   ];

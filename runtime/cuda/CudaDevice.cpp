@@ -42,6 +42,15 @@ int archNumber(const std::string &arch) {
   return arch.size() > 3 ? std::atoi(arch.c_str() + 3) : 0;
 }
 
+// Whether PTX for `ptxArch` can load on a GPU of `deviceArch`: a newer or
+// the same architecture, and the very one for an arch-specific target
+// ("sm_90a": wgmma, which no later GPU has).
+bool loadsOn(const std::string &ptxArch, const std::string &deviceArch) {
+  if (!ptxArch.empty() && ptxArch.back() == 'a')
+    return archNumber(ptxArch) == archNumber(deviceArch);
+  return archNumber(ptxArch) <= archNumber(deviceArch);
+}
+
 void *toPointer(cuda::CUdeviceptr address) {
   return reinterpret_cast<void *>(static_cast<uintptr_t>(address));
 }
@@ -160,7 +169,8 @@ void CudaDevice::loadKernels() {
                                " kernels lie outside the payload");
     if (image.format == "ptx")
       ptx = &image;
-    else if (image.format == "cubin" && image.arch == arch)
+    else if (image.format == "cubin" &&
+             (image.arch == arch || image.arch == arch + "a"))
       cubin = &image;
   }
   if (!ptx)
@@ -192,14 +202,13 @@ void CudaDevice::loadKernels() {
   cuda::CUresult result =
       driver.cuModuleLoadDataEx(&module, text.c_str(), 2, keys, values);
   if (result != 0)
-    throw std::runtime_error(payload.path() + ": the kernels, PTX for " +
-                             ptx->arch + ", do not load on " + deviceName +
-                             " (" + arch + "): " + driver.describe(result) +
-                             (log[0] ? std::string(": ") : "") +
-                             std::string(log, strnlen(log, sizeof log)) +
-                             (archNumber(ptx->arch) > archNumber(arch)
-                                  ? "; recompile with --gpu-arch " + arch
-                                  : ""));
+    throw std::runtime_error(
+        payload.path() + ": the kernels, PTX for " + ptx->arch +
+        ", do not load on " + deviceName + " (" + arch +
+        "): " + driver.describe(result) + (log[0] ? std::string(": ") : "") +
+        std::string(log, strnlen(log, sizeof log)) +
+        (loadsOn(ptx->arch, arch) ? ""
+                                  : "; recompile with --gpu-arch " + arch));
 }
 
 void CudaDevice::uploadWeights() {

@@ -10,7 +10,9 @@
 // memory (cuMemAllocHost), as a driver short of it would. A launch asking
 // for more than 48 KB of dynamic shared memory fails unless the kernel's
 // limit was raised first (cuFuncSetAttribute, at most an H200's 227 KB), as
-// on a GPU. The tests use it
+// on a GPU. GEMMA_FAKE_CUDA_ARCH=NN makes the GPU an sm_NN (90 by
+// default), which refuses PTX for an arch-specific target (sm_90a) of
+// another architecture, as a driver does. The tests use it
 // to check the runtime's bookkeeping (the pool, launches, decode steps as
 // CUDA graphs, the copies back) in CI; docs/cuda.md uses it to time the
 // host's share of a step.
@@ -27,6 +29,14 @@ constexpr CUresult kSuccess = 0;
 // Addresses handed out, 4 KiB apart, far from any host allocation.
 uint64_t nextAddress = uint64_t{1} << 44;
 int dummy = 0; // what handles point at
+
+// The GPU's architecture number: 90 for sm_90.
+int fakeArch() {
+  const char *arch = std::getenv("GEMMA_FAKE_CUDA_ARCH");
+  return arch ? std::atoi(arch) : 90;
+}
+// CUDA_ERROR_NO_BINARY_FOR_GPU
+constexpr CUresult kNoBinaryForGpu = 209;
 
 // GEMMA_FAKE_CUDA_REPORT=1: how often page-locked memory was given and
 // refused, on stderr when the process ends, for the tests.
@@ -128,9 +138,11 @@ CUresult cuDeviceGetName(char *name, int length, int) {
   std::strncpy(name, "Fake GPU", static_cast<size_t>(length));
   return kSuccess;
 }
-// Compute capability 9.0, 132 multiprocessors.
+// Compute capability 9.0 (or GEMMA_FAKE_CUDA_ARCH's), 132 multiprocessors.
 CUresult cuDeviceGetAttribute(int *value, int attribute, int) {
-  *value = attribute == 75 ? 9 : attribute == 76 ? 0 : 132;
+  *value = attribute == 75   ? fakeArch() / 10
+           : attribute == 76 ? fakeArch() % 10
+                             : 132;
   return kSuccess;
 }
 CUresult cuDeviceTotalMem_v2(size_t *bytes, int) {
@@ -143,8 +155,17 @@ CUresult cuDevicePrimaryCtxRetain(void **context, int) {
 }
 CUresult cuDevicePrimaryCtxRelease_v2(int) { return kSuccess; }
 CUresult cuCtxSetCurrent(void *) { return kSuccess; }
-CUresult cuModuleLoadDataEx(void **module, const void *, unsigned, int *,
+CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned, int *,
                             void **) {
+  // PTX for sm_NNa loads on an sm_NN only.
+  const char *target =
+      std::strstr(static_cast<const char *>(image), ".target sm_");
+  if (target) {
+    char *end = nullptr;
+    long arch = std::strtol(target + 11, &end, 10);
+    if (*end == 'a' && arch != fakeArch())
+      return kNoBinaryForGpu;
+  }
   *module = &dummy;
   return kSuccess;
 }
@@ -260,8 +281,10 @@ CUresult cuGetErrorName(CUresult, const char **name) {
   *name = "CUDA_ERROR_FAKE";
   return kSuccess;
 }
-CUresult cuGetErrorString(CUresult, const char **text) {
-  *text = "the fake driver fails nothing";
+CUresult cuGetErrorString(CUresult result, const char **text) {
+  *text = result == kNoBinaryForGpu ? "no kernel image is available for "
+                                      "execution on the device"
+                                    : "the fake driver fails nothing";
   return kSuccess;
 }
 } // extern "C"

@@ -3,6 +3,7 @@
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions --canonicalize | FileCheck %s --check-prefix=SPLIT
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="tensor-cores=true" --canonicalize | FileCheck %s --check-prefix=TC
 // RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="dependent-launch=true" --canonicalize | FileCheck %s --check-prefix=DL
+// RUN: gemma-opt %s --split-input-file --gemma-cuda-map-contractions="tensor-cores=true warpgroup-mma=true" --canonicalize | FileCheck %s --check-prefix=WGMMA
 
 #A = affine_map<(m, n, k) -> (m, k)>
 #Bt = affine_map<(m, n, k) -> (n, k)>
@@ -425,6 +426,60 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 // TC: vector.fma
 // TC-NOT: nvvm.mma.sync
 // TC: return
+// With warpgroup-mma (sm_90a) the same copies feed wgmma: five stages (80
+// KB; W's at 40960), copies three steps ahead (three groups before the
+// loop, two younger ones pending at each step's wait). A step's wait is
+// followed by a proxy fence (the tensor cores read workgroup memory
+// through the async proxy, cp.async wrote it through the generic one) and
+// the barrier; its products are two m64n128k16 of the warpgroup's 64 rows
+// (thread / 128 * 4096 bytes into the stage) from descriptors: the tile
+// address >> 4 in bits 0-13, OR'ed with the fixed fields (leading offset
+// 1, stride 512 bytes >> 4 = 32, 64-byte swizzle). One group of products
+// stays in flight across steps, none after the loop.
+// WGMMA-LABEL: func.func @prefill_tiles(
+// WGMMA-DAG: %[[FIELDS:.*]] = arith.constant -9223371899415756800 : i64
+// WGMMA-DAG: %[[MASK:.*]] = arith.constant 16383 : i64
+// WGMMA: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c256, {{.*}}) dynamic_shared_memory_size %c81920_i32
+// WGMMA-NEXT: %[[SHARED:.*]] = gpu.dynamic_shared_memory
+// WGMMA-NEXT: memref.view %[[SHARED]][%c0][] : {{.*}} to memref<5x128x32xbf16, #gpu.address_space<workgroup>>
+// WGMMA-NEXT: memref.view %[[SHARED]][%c40960][] : {{.*}} to memref<5x128x32xbf16, #gpu.address_space<workgroup>>
+// WGMMA: %[[PTR:.*]] = memref.extract_aligned_pointer_as_index %[[SHARED]]
+// WGMMA-NEXT: %[[BASE:.*]] = arith.index_castui %[[PTR]] : index to i64
+// WGMMA: %[[GROUP:.*]] = arith.divui %{{.*}}, %c128 : index
+// WGMMA-NEXT: %[[GROUPBYTES:.*]] = arith.muli %[[GROUP]], %c4096 : index
+// WGMMA-COUNT-3: nvgpu.device_async_create_group
+// WGMMA-NEXT: scf.for %[[S:.*]] = %c0 to %c2 step %c1 iter_args(%[[ACC:.*]] = %{{.*}}) -> (!llvm.struct<(f32,
+// WGMMA-NEXT: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
+// WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT: gpu.barrier
+// WGMMA-NEXT: %[[AHEAD:.*]] = arith.addi %[[S]], %c3 : index
+// WGMMA-NEXT: arith.remui %[[AHEAD]], %c5 : index
+// WGMMA: nvgpu.device_async_create_group
+// WGMMA-NEXT: %[[STAGE:.*]] = arith.remui %[[S]], %c5 : index
+// WGMMA-NEXT: %[[STAGEBYTES:.*]] = arith.muli %[[STAGE]], %c8192 : index
+// WGMMA-NEXT: %[[ABYTES:.*]] = arith.addi %[[STAGEBYTES]], %[[GROUPBYTES]] : index
+// WGMMA-NEXT: %[[WBYTES:.*]] = arith.addi %[[STAGEBYTES]], %c40960 : index
+// WGMMA-NEXT: nvvm.wgmma.fence.aligned
+// WGMMA-NEXT: %[[AOFF:.*]] = arith.index_castui %[[ABYTES]] : index to i64
+// WGMMA-NEXT: %[[AADDR:.*]] = arith.addi %[[BASE]], %[[AOFF]] : i64
+// WGMMA-NEXT: %[[ASHIFT:.*]] = arith.shrui %[[AADDR]], %c4_i64 : i64
+// WGMMA-NEXT: %[[AFIELD:.*]] = arith.andi %[[ASHIFT]], %[[MASK]] : i64
+// WGMMA-NEXT: %[[ADESC:.*]] = arith.ori %[[AFIELD]], %[[FIELDS]] : i64
+// WGMMA-NEXT: %[[WOFF:.*]] = arith.index_castui %[[WBYTES]] : index to i64
+// WGMMA: %[[WDESC:.*]] = arith.ori %{{.*}}, %[[FIELDS]] : i64
+// WGMMA-NEXT: %[[P0:.*]] = nvvm.wgmma.mma_async %[[ADESC]], %[[WDESC]], %[[ACC]], <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// WGMMA: %[[A32:.*]] = arith.addi %[[ABYTES]], %c32 : index
+// WGMMA: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[P0]], <m = 64, n = 128, k = 16>
+// WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// WGMMA-NEXT: scf.yield
+// WGMMA-NEXT: }
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA-NEXT: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// WGMMA: llvm.extractvalue %{{.*}}[63]
+// WGMMA: } else {
+// WGMMA-NOT: wgmma
+// WGMMA: return
 func.func @prefill_tiles(%a: memref<?x64xbf16>, %w: memref<40x64xbf16>, %c: memref<?x40xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%a, %w : memref<?x64xbf16>, memref<40x64xbf16>) outs(%c : memref<?x40xf32>)
