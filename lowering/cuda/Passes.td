@@ -97,6 +97,18 @@ def MapContractions
     a second kernel adds them, in order, into C. Other contractions are
     left to `gemma-cuda-form-kernels`.
 
+    With `warpgroup-mma` (sm_90a) the tiles are multiplied by
+    `nvvm.wgmma.mma_async` m64n128k16 instead: the 8 warps are two
+    warpgroups, each 64 rows of the tile by its 128 columns, A and W read
+    from workgroup memory through matrix descriptors (the swizzled rows
+    are wgmma's K-major layout with 64-byte swizzle: stride 512 bytes
+    between 8-row atoms, the second depth of 16 at +32 bytes). Each step
+    waits for its copies, fences them for the async proxy
+    (`nvvm.fence.proxy`), meets the barrier, copies the step three ahead
+    (five stages, 80 KB), issues its two products and waits for the step
+    before's (`nvvm.wgmma.wait.group.sync.aligned 1`); the accumulators,
+    64 f32 a thread in an LLVM struct, are stored as mma.sync's are.
+
     The warp-per-row kernel takes over its elementwise neighbours, which
     were kernels of their own in every decode step (the prefill branch runs
     them as before, but for the last):
