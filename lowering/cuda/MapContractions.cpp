@@ -670,29 +670,30 @@ constexpr int64_t kChunksPerRow = kDepthStep / kVector;
 // Steps of K a split of K takes at least (256 columns).
 constexpr int64_t kMinimumSplitSteps = 8;
 
-// The same tiles multiplied by sm_90a's warpgroup MMA (`wgmma.mma_async`,
-// A and W read from workgroup memory through matrix descriptors): the 8
+// The tiles multiplied by sm_90a's warpgroup MMA (`wgmma.mma_async`, A
+// and W read from workgroup memory through matrix descriptors): the 8
 // warps are two warpgroups of 128 threads, warpgroup h rows 64 h + [0, 64)
 // of the tile and all its 128 columns, one m64n128k16 product a depth of
-// 16. The tiles' rows are already what wgmma calls a K-major layout with
-// 64-byte swizzle (Swizzle<2,4,3>: address bits 4-5 XOR bits 7-8, which
-// is chunk c of row r at c ^ ((r / 2) % 4) for 64-byte rows in a region
-// aligned to 512 bytes): eight rows make one 512-byte swizzle atom, the
-// descriptor's stride between atoms. Each warpgroup keeps one step's
-// products in flight while the next is issued, so a step's stage is free
-// one step later than with mma.sync: five stages (80 KB), the copies three
-// steps ahead.
-constexpr int64_t kGroupThreads = 128, kGroupRows = 64, kGroupStages = 5;
+// 16. A step is 64 deep, its rows 128 bytes stored as wgmma's K-major
+// layout with 128-byte swizzle (Swizzle<3,4,3>: address bits 4-6 XOR bits
+// 7-9, which is chunk c of row r at c ^ (r % 8) for 128-byte rows in a
+// region aligned to 1024 bytes): eight rows make one 1024-byte swizzle
+// atom, the descriptor's stride between atoms. Half as many steps as 32
+// deep, so half the barriers: 1B prefill +11%, 4B +18% on an H200 against
+// 32-deep steps in five stages. Three stages (96 KB; two blocks still
+// share a multiprocessor), the copies two steps ahead.
+constexpr int64_t kGroupThreads = 128, kGroupRows = 64, kGroupStages = 3;
+constexpr int64_t kGroupDepthStep = 64;
 constexpr int64_t kGroupAccumulators =
     kGroupRows * kBlockColumns / kGroupThreads;
 // A matrix descriptor's fixed fields (PTX ISA, "Matrix Descriptor Format"
 // of the asynchronous warpgroup MMA): bits 16-29 the leading byte offset
 // (unused by swizzled K-major layouts whose K step fits the swizzle; 1 as
 // CUTLASS sets it), bits 32-45 the stride byte offset >> 4 (one swizzle
-// atom, 8 rows of 64 bytes), bits 62-63 the swizzle (2: 64 bytes).
+// atom, 8 rows of 128 bytes), bits 62-63 the swizzle (1: 128 bytes).
 constexpr uint64_t kDescriptorFields =
-    (uint64_t{1} << 16) | (uint64_t{8 * kDepthStep * 2 / 16} << 32) |
-    (uint64_t{2} << 62);
+    (uint64_t{1} << 16) | (uint64_t{8 * kGroupDepthStep * 2 / 16} << 32) |
+    (uint64_t{1} << 62);
 
 // Whether the tensor-core kernel stores `fusion`'s epilogue itself: one
 // over two column blocks of C (the GeGLU), whose output columns are whole
@@ -743,7 +744,9 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   Value c = op.getDpsInits()[0];
   auto wType = cast<MemRefType>(w.getType());
   const int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
-  const int64_t depthSteps = (k + kDepthStep - 1) / kDepthStep;
+  const int64_t depthStep = warpgroups ? kGroupDepthStep : kDepthStep;
+  const int64_t chunksPerRow = depthStep / kVector;
+  const int64_t depthSteps = (k + depthStep - 1) / depthStep;
   // The columns a tile covers of what the kernel stores: C's, or the
   // epilogue output's (half as many: each takes two of C's).
   Value out = geglu ? geglu->epilogue.getDpsInits()[0] : c;
@@ -757,9 +760,9 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   auto workgroup = gpu::AddressSpaceAttr::get(
       ctx, gpu::GPUDialect::getWorkgroupAddressSpace());
   const int64_t stages = warpgroups ? kGroupStages : kStages;
-  auto tileType = MemRefType::get({stages, kBlockRows, kDepthStep}, bf16,
+  auto tileType = MemRefType::get({stages, kBlockRows, depthStep}, bf16,
                                   AffineMap(), workgroup);
-  const int64_t tileBytes = stages * kBlockRows * kDepthStep * 2;
+  const int64_t tileBytes = stages * kBlockRows * depthStep * 2;
   Value one = cst(b, 1);
   const int64_t columnTiles = (outColumns + tileColumns - 1) / tileColumns;
   Value columnBlocks = cst(b, columnTiles);
@@ -772,11 +775,13 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   // Split K when the tiles alone make fewer than targetBlocks blocks (a
   // 512-row call of down_proj, N = 1152, is 36 tiles for 132
   // multiprocessors): `splits` blocks a tile, each at least
-  // kMinimumSplitSteps steps, their sums added by a second kernel in a
+  // kMinimumSplitSteps 32-deep steps (256 columns), their sums added by a
+  // second kernel in a
   // fixed order (the result does not depend on the timing).
   const int64_t maxSplits =
       targetBlocks > 0 && !geglu
-          ? std::max<int64_t>(1, depthSteps / kMinimumSplitSteps)
+          ? std::max<int64_t>(1, depthSteps * depthStep /
+                                     (kMinimumSplitSteps * kDepthStep))
           : 1;
   Value splits = one, stepsPerSplit = cst(b, depthSteps), partials, anySplit;
   if (maxSplits > 1) {
@@ -839,23 +844,27 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     warpColumn = ix.mul(kb, ix.rem(kb, warp, kWarpsAcross), kWarpColumns);
   }
 
-  // The copies: a tile is 128 rows of four 16-byte chunks, two chunks of
-  // each operand a thread; the chunk's row clamped to the operand's last.
-  // Thread t copies logical chunk t % 4 of rows t / 4 + 64 i, whose swizzle
-  // ((row / 2) % 4) is (t / 8) % 4 for every i.
+  // The copies: a tile is 128 rows of four 16-byte chunks (eight with
+  // warpgroups), two (four) chunks of each operand a thread; the chunk's
+  // row clamped to the operand's last. Thread t copies logical chunk t % 4
+  // of rows t / 4 + 64 i, whose swizzle ((row / 2) % 4) is (t / 8) % 4 for
+  // every i (with warpgroups chunk t % 8 of rows t / 8 + 32 i, swizzle
+  // row % 8 = (t / 8) % 8).
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
   constexpr int64_t kThreads = kBlockWarps * kWarp;
-  static_assert(kThreads / kChunksPerRow % 8 == 0,
+  static_assert(kThreads / (kGroupDepthStep / kVector) % 8 == 0,
                 "a thread's rows must share their swizzle");
   auto xorIndex = [&](OpBuilder &at, Value x, Value y) -> Value {
     return arith::XOrIOp::create(at, loc, x, y);
   };
-  Value chunkColumn = ix.mul(kb, ix.rem(kb, thread, kChunksPerRow), kVector);
-  Value storedChunkColumn =
-      ix.mul(kb,
-             xorIndex(kb, ix.rem(kb, thread, kChunksPerRow),
-                      ix.rem(kb, ix.div(kb, thread, 2 * kChunksPerRow), 4)),
-             kVector);
+  Value chunkColumn = ix.mul(kb, ix.rem(kb, thread, chunksPerRow), kVector);
+  Value storedChunkColumn = ix.mul(
+      kb,
+      xorIndex(kb, ix.rem(kb, thread, chunksPerRow),
+               warpgroups
+                   ? ix.rem(kb, ix.div(kb, thread, chunksPerRow), 8)
+                   : ix.rem(kb, ix.div(kb, thread, 2 * chunksPerRow), 4)),
+      kVector);
   Value lastRow = arith::SubIOp::create(kb, loc, m, one);
   // This block's steps of K: [firstStep, endStep).
   Value splitIndex = launch.getBlockIds().z;
@@ -875,9 +884,9 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     Value inside = arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult,
                                          step, endStep);
     Value k0 =
-        ix.mul(at, arith::MinUIOp::create(at, loc, step, lastStep), kDepthStep);
+        ix.mul(at, arith::MinUIOp::create(at, loc, step, lastStep), depthStep);
     Value column = ix.add(at, k0, chunkColumn);
-    if (k % kDepthStep != 0) {
+    if (k % depthStep != 0) {
       // Past K: nothing read (the address kept inside), zeros written.
       inside = arith::AndIOp::create(
           at, loc, inside,
@@ -890,9 +899,9 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     for (auto [source, tiles, start, last] :
          {std::tuple{a, aTiles, rowStart, lastRow},
           std::tuple{w, wTiles, columnStart, cst(at, n - 1)}}) {
-      for (int64_t i = 0; i < kBlockRows * kChunksPerRow / kThreads; ++i) {
-        Value row = ix.add(at, ix.div(at, thread, kChunksPerRow),
-                           cst(at, i * kThreads / kChunksPerRow));
+      for (int64_t i = 0; i < kBlockRows * chunksPerRow / kThreads; ++i) {
+        Value row = ix.add(at, ix.div(at, thread, chunksPerRow),
+                           cst(at, i * kThreads / chunksPerRow));
         Value sourceRow;
         if (geglu && source == w) {
           // Tile row 16 q + 8 h + r: output column 8 q + r of the tile's,
@@ -1002,19 +1011,18 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     Value acc = LLVM::PoisonOp::create(kb, loc, accumulatorType);
     for (int64_t i = 0; i < kGroupAccumulators; ++i)
       acc = LLVM::InsertValueOp::create(kb, loc, acc, zero, i);
-    constexpr int64_t kStageBytes = kBlockRows * kDepthStep * 2;
+    constexpr int64_t kStageBytes = kBlockRows * kGroupDepthStep * 2;
     Value groupRowBytes = ix.mul(kb, ix.div(kb, thread, kGroupThreads),
-                                 kGroupRows * kDepthStep * 2);
+                                 kGroupRows * kGroupDepthStep * 2);
     auto shape =
         NVVM::MMAShapeAttr::get(ctx, kGroupRows, kBlockColumns, kMmaDepth);
-    // As the mma.sync pipeline but two steps in flight instead of three:
-    // at step s, once step s's copies have landed (fenced for the tensor
+    // At step s, once step s's copies have landed (fenced for the tensor
     // cores' async proxy, which reads what cp.async wrote) and every
     // thread is past the barrier (so every warpgroup has retired step
-    // s - 2's products), step s + kGroupStages - 2 is copied into s - 2's
-    // stage and step s's products are issued; each warpgroup then waits
-    // for step s - 1's.
-    constexpr int64_t kAhead = kGroupStages - 2;
+    // s - 1's products), step s's products are issued, step
+    // s + kGroupStages - 1 is copied into s - 1's stage while they run,
+    // and each warpgroup waits for them.
+    constexpr int64_t kAhead = kGroupStages - 1;
     Value copies;
     for (int64_t ahead = 0; ahead < kAhead; ++ahead)
       copies = copyStep(kb, ix.add(kb, firstStep, ahead));
@@ -1027,13 +1035,12 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
               sb, loc, NVVM::ProxyKind::async_shared,
               NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
           gpu::BarrierOp::create(sb, loc);
-          copyStep(sb, ix.add(sb, s, kAhead));
           Value stageBytes = ix.mul(sb, stageOf(sb, s), kStageBytes);
           Value aBytes = ix.add(sb, stageBytes, groupRowBytes);
           Value wBytes = ix.add(sb, stageBytes, tileBytes);
           Value next = iterArgs[0];
           NVVM::WgmmaFenceAlignedOp::create(sb, loc);
-          for (int64_t depth = 0; depth < kDepthStep; depth += kMmaDepth) {
+          for (int64_t depth = 0; depth < kGroupDepthStep; depth += kMmaDepth) {
             Value aDescriptor = descriptor(sb, ix.add(sb, aBytes, depth * 2));
             Value wDescriptor = descriptor(sb, ix.add(sb, wBytes, depth * 2));
             next = NVVM::WgmmaMmaAsyncOp::create(
@@ -1045,10 +1052,10 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
                 /*satfinite=*/nullptr);
           }
           NVVM::WgmmaGroupSyncAlignedOp::create(sb, loc);
-          NVVM::WgmmaWaitGroupSyncOp::create(sb, loc, 1);
+          copyStep(sb, ix.add(sb, s, kAhead));
+          NVVM::WgmmaWaitGroupSyncOp::create(sb, loc, 0);
           scf::YieldOp::create(sb, loc, next);
         });
-    NVVM::WgmmaWaitGroupSyncOp::create(kb, loc, 0);
     nvgpu::DeviceAsyncWaitOp::create(kb, loc, copies, kb.getI32IntegerAttr(0));
     for (int64_t i = 0; i < kGroupAccumulators; ++i)
       sums.push_back(

@@ -100,13 +100,14 @@ def MapContractions
     With `warpgroup-mma` (sm_90a) the tiles are multiplied by
     `nvvm.wgmma.mma_async` m64n128k16 instead: the 8 warps are two
     warpgroups, each 64 rows of the tile by its 128 columns, A and W read
-    from workgroup memory through matrix descriptors (the swizzled rows
-    are wgmma's K-major layout with 64-byte swizzle: stride 512 bytes
-    between 8-row atoms, the second depth of 16 at +32 bytes). Each step
-    waits for its copies, fences them for the async proxy
-    (`nvvm.fence.proxy`), meets the barrier, copies the step three ahead
-    (five stages, 80 KB), issues its two products and waits for the step
-    before's (`nvvm.wgmma.wait.group.sync.aligned 1`); the accumulators,
+    from workgroup memory through matrix descriptors. A step is 64 deep,
+    its 128-byte rows stored as wgmma's K-major layout with 128-byte
+    swizzle (chunk c of row r at c ^ (r % 8); stride 1024 bytes between
+    8-row atoms, each depth of 16 at +32 bytes). Each step waits for its
+    copies, fences them for the async proxy (`nvvm.fence.proxy`), meets
+    the barrier, issues its four products, copies the step two ahead
+    (three stages, 96 KB) while they run and waits for them
+    (`nvvm.wgmma.wait.group.sync.aligned 0`); the accumulators,
     64 f32 a thread in an LLVM struct, are stored as mma.sync's are.
 
     The warp-per-row kernel takes over its elementwise neighbours, which

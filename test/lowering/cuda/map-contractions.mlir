@@ -426,60 +426,6 @@ func.func @unaligned_rows(%a: memref<?x64xf32, strided<[64, 1], offset: 3>>,
 // TC: vector.fma
 // TC-NOT: nvvm.mma.sync
 // TC: return
-// With warpgroup-mma (sm_90a) the same copies feed wgmma: five stages (80
-// KB; W's at 40960), copies three steps ahead (three groups before the
-// loop, two younger ones pending at each step's wait). A step's wait is
-// followed by a proxy fence (the tensor cores read workgroup memory
-// through the async proxy, cp.async wrote it through the generic one) and
-// the barrier; its products are two m64n128k16 of the warpgroup's 64 rows
-// (thread / 128 * 4096 bytes into the stage) from descriptors: the tile
-// address >> 4 in bits 0-13, OR'ed with the fixed fields (leading offset
-// 1, stride 512 bytes >> 4 = 32, 64-byte swizzle). One group of products
-// stays in flight across steps, none after the loop.
-// WGMMA-LABEL: func.func @prefill_tiles(
-// WGMMA-DAG: %[[FIELDS:.*]] = arith.constant -9223371899415756800 : i64
-// WGMMA-DAG: %[[MASK:.*]] = arith.constant 16383 : i64
-// WGMMA: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c256, {{.*}}) dynamic_shared_memory_size %c81920_i32
-// WGMMA-NEXT: %[[SHARED:.*]] = gpu.dynamic_shared_memory
-// WGMMA-NEXT: memref.view %[[SHARED]][%c0][] : {{.*}} to memref<5x128x32xbf16, #gpu.address_space<workgroup>>
-// WGMMA-NEXT: memref.view %[[SHARED]][%c40960][] : {{.*}} to memref<5x128x32xbf16, #gpu.address_space<workgroup>>
-// WGMMA: %[[PTR:.*]] = memref.extract_aligned_pointer_as_index %[[SHARED]]
-// WGMMA-NEXT: %[[BASE:.*]] = arith.index_castui %[[PTR]] : index to i64
-// WGMMA: %[[GROUP:.*]] = arith.divui %{{.*}}, %c128 : index
-// WGMMA-NEXT: %[[GROUPBYTES:.*]] = arith.muli %[[GROUP]], %c4096 : index
-// WGMMA-COUNT-3: nvgpu.device_async_create_group
-// WGMMA-NEXT: scf.for %[[S:.*]] = %c0 to %c2 step %c1 iter_args(%[[ACC:.*]] = %{{.*}}) -> (!llvm.struct<(f32,
-// WGMMA-NEXT: nvgpu.device_async_wait %{{.*}} {numGroups = 2 : i32}
-// WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
-// WGMMA-NEXT: gpu.barrier
-// WGMMA-NEXT: %[[AHEAD:.*]] = arith.addi %[[S]], %c3 : index
-// WGMMA-NEXT: arith.remui %[[AHEAD]], %c5 : index
-// WGMMA: nvgpu.device_async_create_group
-// WGMMA-NEXT: %[[STAGE:.*]] = arith.remui %[[S]], %c5 : index
-// WGMMA-NEXT: %[[STAGEBYTES:.*]] = arith.muli %[[STAGE]], %c8192 : index
-// WGMMA-NEXT: %[[ABYTES:.*]] = arith.addi %[[STAGEBYTES]], %[[GROUPBYTES]] : index
-// WGMMA-NEXT: %[[WBYTES:.*]] = arith.addi %[[STAGEBYTES]], %c40960 : index
-// WGMMA-NEXT: nvvm.wgmma.fence.aligned
-// WGMMA-NEXT: %[[AOFF:.*]] = arith.index_castui %[[ABYTES]] : index to i64
-// WGMMA-NEXT: %[[AADDR:.*]] = arith.addi %[[BASE]], %[[AOFF]] : i64
-// WGMMA-NEXT: %[[ASHIFT:.*]] = arith.shrui %[[AADDR]], %c4_i64 : i64
-// WGMMA-NEXT: %[[AFIELD:.*]] = arith.andi %[[ASHIFT]], %[[MASK]] : i64
-// WGMMA-NEXT: %[[ADESC:.*]] = arith.ori %[[AFIELD]], %[[FIELDS]] : i64
-// WGMMA-NEXT: %[[WOFF:.*]] = arith.index_castui %[[WBYTES]] : index to i64
-// WGMMA: %[[WDESC:.*]] = arith.ori %{{.*}}, %[[FIELDS]] : i64
-// WGMMA-NEXT: %[[P0:.*]] = nvvm.wgmma.mma_async %[[ADESC]], %[[WDESC]], %[[ACC]], <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
-// WGMMA: %[[A32:.*]] = arith.addi %[[ABYTES]], %c32 : index
-// WGMMA: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[P0]], <m = 64, n = 128, k = 16>
-// WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
-// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
-// WGMMA-NEXT: scf.yield
-// WGMMA-NEXT: }
-// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
-// WGMMA-NEXT: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
-// WGMMA: llvm.extractvalue %{{.*}}[63]
-// WGMMA: } else {
-// WGMMA-NOT: wgmma
-// WGMMA: return
 func.func @prefill_tiles(%a: memref<?x64xbf16>, %w: memref<40x64xbf16>, %c: memref<?x40xf32>) {
   linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%a, %w : memref<?x64xbf16>, memref<40x64xbf16>) outs(%c : memref<?x40xf32>)
@@ -1488,5 +1434,83 @@ func.func @normed_into_argument(%x: memref<?x640xf32>, %g: memref<640xbf16>, %w:
   memref.dealloc %s : memref<?xf32>
   memref.dealloc %s0 : memref<?xf32>
   memref.dealloc %r : memref<?xf32>
+  return
+}
+
+// -----
+
+// With warpgroup-mma (sm_90a) the tiles are 64 deep: rows of 128 bytes,
+// eight 16-byte chunks, chunk c of row r at c ^ (r % 8) (thread t copies
+// chunk t % 8 of rows t / 8 + 32 i, i < 4: the 128-byte swizzle), three
+// stages (96 KB; W's at 49152). K = 192 is three steps; two are copied
+// before the loop. A step waits for its own group (one younger pending),
+// fences the copies for the async proxy (the tensor cores read workgroup
+// memory through it, cp.async wrote it through the generic one), meets the
+// barrier, issues four m64n128k16 products of the warpgroup's 64 rows
+// (thread / 128 * 8192 bytes into the stage, each depth of 16 32 bytes
+// further) from descriptors: the address >> 4 in bits 0-13, OR'ed with the
+// fixed fields (leading offset 1, stride 1024 bytes >> 4 = 64, 128-byte
+// swizzle: 0x4000004000010000). While they run, the step two ahead is
+// copied into the stage every warpgroup retired before the barrier; then
+// the products are awaited.
+// WGMMA-LABEL: func.func @warpgroup_tiles(
+// WGMMA-DAG: %[[FIELDS:.*]] = arith.constant 4611686293305360384 : i64
+// WGMMA-DAG: %[[MASK:.*]] = arith.constant 16383 : i64
+// WGMMA: gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c256, {{.*}}) dynamic_shared_memory_size %c98304_i32
+// WGMMA-NEXT: %[[SHARED:.*]] = gpu.dynamic_shared_memory
+// WGMMA-NEXT: %[[AT:.*]] = memref.view %[[SHARED]][%c0][] : {{.*}} to memref<3x128x64xbf16, #gpu.address_space<workgroup>>
+// WGMMA-NEXT: memref.view %[[SHARED]][%c49152][] : {{.*}} to memref<3x128x64xbf16, #gpu.address_space<workgroup>>
+// WGMMA: %[[CHUNK:.*]] = arith.remui %[[T:.*]], %c8 : index
+// WGMMA-NEXT: %[[CHUNKCOL:.*]] = arith.muli %[[CHUNK]], %c8 : index
+// WGMMA-NEXT: %[[ROWS:.*]] = arith.divui %[[T]], %c8 : index
+// WGMMA-NEXT: %[[SWIZZLE:.*]] = arith.remui %[[ROWS]], %c8 : index
+// WGMMA-NEXT: %[[CHUNK2:.*]] = arith.remui %[[T]], %c8 : index
+// WGMMA-NEXT: %[[SWIZZLED:.*]] = arith.xori %[[CHUNK2]], %[[SWIZZLE]] : index
+// WGMMA-NEXT: %[[STORED:.*]] = arith.muli %[[SWIZZLED]], %c8 : index
+// WGMMA: %[[PTR:.*]] = memref.extract_aligned_pointer_as_index %[[SHARED]]
+// WGMMA-NEXT: %[[BASE:.*]] = arith.index_castui %[[PTR]] : index to i64
+// WGMMA: %[[GROUP:.*]] = arith.divui %[[T]], %c128 : index
+// WGMMA-NEXT: %[[GROUPBYTES:.*]] = arith.muli %[[GROUP]], %c8192 : index
+// WGMMA: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %[[CHUNKCOL]]], %[[AT]][%c0, %{{.*}}, %[[STORED]]], 8, %c8 {bypassL1}
+// WGMMA-COUNT-2: nvgpu.device_async_create_group
+// WGMMA-NEXT: scf.for %[[S:.*]] = %c0 to %c3 step %c1 iter_args(%[[ACC:.*]] = %{{.*}}) -> (!llvm.struct<(f32,
+// WGMMA-NEXT: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// WGMMA-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT: gpu.barrier
+// WGMMA-NEXT: %[[STAGE:.*]] = arith.remui %[[S]], %c3 : index
+// WGMMA-NEXT: %[[STAGEBYTES:.*]] = arith.muli %[[STAGE]], %c16384 : index
+// WGMMA-NEXT: %[[ABYTES:.*]] = arith.addi %[[STAGEBYTES]], %[[GROUPBYTES]] : index
+// WGMMA-NEXT: %[[WBYTES:.*]] = arith.addi %[[STAGEBYTES]], %c49152 : index
+// WGMMA-NEXT: nvvm.wgmma.fence.aligned
+// WGMMA-NEXT: %[[AOFF:.*]] = arith.index_castui %[[ABYTES]] : index to i64
+// WGMMA-NEXT: %[[AADDR:.*]] = arith.addi %[[BASE]], %[[AOFF]] : i64
+// WGMMA-NEXT: %[[ASHIFT:.*]] = arith.shrui %[[AADDR]], %c4_i64 : i64
+// WGMMA-NEXT: %[[AFIELD:.*]] = arith.andi %[[ASHIFT]], %[[MASK]] : i64
+// WGMMA-NEXT: %[[ADESC:.*]] = arith.ori %[[AFIELD]], %[[FIELDS]] : i64
+// WGMMA-NEXT: %[[WOFF:.*]] = arith.index_castui %[[WBYTES]] : index to i64
+// WGMMA: %[[WDESC:.*]] = arith.ori %{{.*}}, %[[FIELDS]] : i64
+// WGMMA-NEXT: %[[P0:.*]] = nvvm.wgmma.mma_async %[[ADESC]], %[[WDESC]], %[[ACC]], <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// WGMMA-NEXT: arith.addi %[[ABYTES]], %c32 : index
+// WGMMA: %[[P1:.*]] = nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[P0]], <m = 64, n = 128, k = 16>
+// WGMMA-NEXT: arith.addi %[[ABYTES]], %c64 : index
+// WGMMA: %[[P2:.*]] = nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[P1]], <m = 64, n = 128, k = 16>
+// WGMMA-NEXT: arith.addi %[[ABYTES]], %c96 : index
+// WGMMA: %[[P3:.*]] = nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[P2]], <m = 64, n = 128, k = 16>
+// WGMMA-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA-NEXT: %[[AHEAD:.*]] = arith.addi %[[S]], %c2 : index
+// WGMMA-NEXT: %[[AHEADSTAGE:.*]] = arith.remui %[[AHEAD]], %c3 : index
+// WGMMA-COUNT-8: nvgpu.device_async_copy %{{.*}}, %{{.*}}[%[[AHEADSTAGE]], %{{.*}}, %[[STORED]]], 8, %{{.*}} {bypassL1}
+// WGMMA-NEXT: nvgpu.device_async_create_group
+// WGMMA-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA-NEXT: scf.yield %[[P3]]
+// WGMMA-NEXT: }
+// WGMMA-NEXT: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// WGMMA: llvm.extractvalue %{{.*}}[63]
+// WGMMA: } else {
+// WGMMA-NOT: wgmma
+// WGMMA: return
+func.func @warpgroup_tiles(%a: memref<?x192xbf16>, %w: memref<40x192xbf16>, %c: memref<?x40xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %w : memref<?x192xbf16>, memref<40x192xbf16>) outs(%c : memref<?x40xf32>)
   return
 }
