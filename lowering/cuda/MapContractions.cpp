@@ -723,7 +723,9 @@ bool takesTensorCores(linalg::MatmulOp op) {
 // while the warps multiply this step's tiles: `ldmatrix` loads the m16n8k16
 // fragments (nvgpu.ldmatrix, x4: four 8 x 8 matrices a lane's four
 // registers), `nvvm.mma.sync` adds the products into f32 accumulators
-// (nvgpu.mma.sync has no bf16 lowering in MLIR 22). Rows past M and
+// (nvgpu.mma.sync has no bf16 lowering in MLIR 22); with `warpgroups`
+// (sm_90a) steps are 64 deep and two warpgroups multiply them with wgmma
+// (kGroupStages, the pipeline below). Rows past M and
 // columns past N read the last row or column and are not stored; a last
 // step past K (K % 32 != 0) copies zeros.
 //
@@ -775,9 +777,9 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   // Split K when the tiles alone make fewer than targetBlocks blocks (a
   // 512-row call of down_proj, N = 1152, is 36 tiles for 132
   // multiprocessors): `splits` blocks a tile, each at least
-  // kMinimumSplitSteps 32-deep steps (256 columns), their sums added by a
-  // second kernel in a
-  // fixed order (the result does not depend on the timing).
+  // kMinimumSplitSteps 32-deep steps (256 columns; the last may be
+  // shorter), their sums added by a second kernel in a fixed order (the
+  // result does not depend on the timing).
   const int64_t maxSplits =
       targetBlocks > 0 && !geglu
           ? std::max<int64_t>(1, depthSteps * depthStep /
@@ -852,7 +854,8 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
   // row % 8 = (t / 8) % 8).
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(ctx);
   constexpr int64_t kThreads = kBlockWarps * kWarp;
-  static_assert(kThreads / (kGroupDepthStep / kVector) % 8 == 0,
+  static_assert(kThreads / kChunksPerRow % 8 == 0 &&
+                    kThreads / (kGroupDepthStep / kVector) % 8 == 0,
                 "a thread's rows must share their swizzle");
   auto xorIndex = [&](OpBuilder &at, Value x, Value y) -> Value {
     return arith::XOrIOp::create(at, loc, x, y);

@@ -91,9 +91,9 @@ def MapContractions
     swizzled (chunk c of row r at c ^ ((r / 2) % 4)) so that ldmatrix's
     eight rows hit eight bank groups. Rows past M and columns
     past N read the last ones and are not stored; a step past K
-    (K % 32 != 0) copies zeros. When the tiles make fewer than
-    `target-blocks` blocks, K is split over the grid's third dimension
-    (each split at least 256 columns): the splits store partial tiles and
+    (K % 32 != 0; 64 with wgmma) copies zeros. When the tiles make fewer
+    than `target-blocks` blocks, K is split over the grid's third
+    dimension (each split but the last at least 256 columns): the splits store partial tiles and
     a second kernel adds them, in order, into C. Other contractions are
     left to `gemma-cuda-form-kernels`.
 
