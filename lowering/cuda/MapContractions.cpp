@@ -1070,8 +1070,7 @@ void buildTensorCoreKernel(OpBuilder &b, linalg::MatmulOp op, Value m,
     // landed (at most kStages - 2 younger ones pending) and every warp is past
     // the barrier (so done with step s - 1's stage, which step
     // s + kStages - 1 takes), that step's copies start and step s's tiles are
-    // multiplied. One barrier
-    // a step.
+    // multiplied. One barrier a step.
     Value copies;
     for (int64_t ahead = 0; ahead < kStages - 1; ++ahead)
       copies = copyStep(kb, ix.add(kb, firstStep, ahead));

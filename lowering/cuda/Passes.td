@@ -93,9 +93,9 @@ def MapContractions
     past N read the last ones and are not stored; a step past K
     (K % 32 != 0; 64 with wgmma) copies zeros. When the tiles make fewer
     than `target-blocks` blocks, K is split over the grid's third
-    dimension (each split but the last at least 256 columns): the splits store partial tiles and
-    a second kernel adds them, in order, into C. Other contractions are
-    left to `gemma-cuda-form-kernels`.
+    dimension (each split but the last at least 256 columns): the splits
+    store partial tiles and a second kernel adds them, in order, into C.
+    Other contractions are left to `gemma-cuda-form-kernels`.
 
     With `warpgroup-mma` (sm_90a) the tiles are multiplied by
     `nvvm.wgmma.mma_async` m64n128k16 instead: the 8 warps are two
